@@ -1,0 +1,174 @@
+/// Checks a document against a kind's schema and reports every mismatch at the exact
+/// token, naming the field path (`spec.http[0].route[1].weight`).
+public struct TypeChecker {
+    public let file: String
+    public let resource: ResourceRef?
+    public private(set) var diagnostics: [Diagnostic] = []
+
+    public init(file: String, resource: ResourceRef?) {
+        self.file = file
+        self.resource = resource
+    }
+
+    mutating func report(_ rule: RuleDescription, _ message: String, _ node: YAMLNode) {
+        diagnostics.append(Diagnostic(rule, message, at: node.span, resource: resource))
+    }
+
+    /// Checks `node` against `type`; `path` names the field in messages.
+    public mutating func check(_ node: YAMLNode, _ type: SchemaType, path: String) {
+        // An explicit null is protobuf's "unset", accepted for every field.
+        if node.isScalar, node.style == .plain, node.value == .null { return }
+        switch type {
+        case .any:
+            return
+        case .object(let schema):
+            checkObject(node, schema, path: path)
+        case .map(let keyFormat, let valueType):
+            guard node.isMapping else { return mismatch(node, expected: "mapping", path: path) }
+            for (k, v) in node.pairs {
+                let key = k.scalar ?? ""
+                if let problem = keyFormat.problem(with: key) {
+                    let rule = keyFormat == .port ? PolicyRules.outOfRange : PolicyRules.invalidName
+                    report(rule, "\(path) key \"\(key)\" \(problem)", k)
+                }
+                check(v, valueType, path: "\(path).\(key)")
+            }
+        case .array(let element):
+            guard node.isSequence else { return mismatch(node, expected: "list", path: path) }
+            for (i, e) in node.elements.enumerated() { check(e, element, path: "\(path)[\(i)]") }
+        case .string(let format):
+            guard let value = node.value else { return mismatch(node, expected: "string", path: path) }
+            guard case .string(let text) = value else {
+                let hint = node.scalar.map { " (quote it: \"\($0)\")" } ?? ""
+                return report(PolicyRules.wrongType, "\(path) must be a string, found \(value.typeName)\(hint)", node)
+            }
+            if let problem = format.problem(with: text) {
+                let rule = format == .duration ? PolicyRules.invalidDuration : PolicyRules.invalidName
+                report(rule, "\(path) \"\(text)\" \(problem)", node)
+            }
+        case .integer(let min, let max):
+            guard let value = node.value else { return mismatch(node, expected: "integer", path: path) }
+            guard case .int(let n) = value else {
+                return report(PolicyRules.wrongType, "\(path) must be an integer, found \(value.typeName) \(quoted(node))", node)
+            }
+            checkRange(Double(n), min.map(Double.init), max.map(Double.init), node, path: path, shown: "\(n)")
+        case .number(let min, let max):
+            guard let value = node.value else { return mismatch(node, expected: "number", path: path) }
+            let d: Double
+            switch value {
+            case .int(let n): d = Double(n)
+            case .float(let x): d = x
+            default:
+                return report(PolicyRules.wrongType, "\(path) must be a number, found \(value.typeName) \(quoted(node))", node)
+            }
+            checkRange(d, min, max, node, path: path, shown: node.scalar ?? "")
+        case .boolean:
+            guard let value = node.value else { return mismatch(node, expected: "boolean", path: path) }
+            guard case .bool = value else {
+                return report(PolicyRules.wrongType, "\(path) must be true or false, found \(value.typeName) \(quoted(node))", node)
+            }
+        case .intOrString:
+            guard let value = node.value else { return mismatch(node, expected: "integer or string", path: path) }
+            switch value {
+            case .int, .string: return
+            default: report(PolicyRules.wrongType, "\(path) must be an integer or a string, found \(value.typeName)", node)
+            }
+        case .enumeration(let allowed):
+            guard let text = node.scalar else { return mismatch(node, expected: "string", path: path) }
+            guard !allowed.contains(text) else { return }
+            var message = "\(path) has invalid value \"\(text)\"; accepted: \(allowed.joined(separator: ", "))"
+            if let guess = Suggest.closest(to: text, in: allowed) { message += " (did you mean \(guess)?)" }
+            report(PolicyRules.invalidEnum, message, node)
+        }
+    }
+
+    mutating func checkObject(_ node: YAMLNode, _ schema: ObjectSchema, path: String) {
+        guard node.isMapping else { return mismatch(node, expected: "mapping", path: path) }
+        var present: Set<String> = []
+        for (k, v) in node.pairs {
+            guard let key = k.scalar else { continue }
+            present.insert(key)
+            let fieldPath = path.isEmpty ? key : "\(path).\(key)"
+            if let field = schema.field(key) {
+                check(v, field.type, path: fieldPath)
+            } else if !schema.open {
+                var message = "unknown field \"\(key)\" in \(path.isEmpty ? schema.title : path) (\(schema.title))"
+                if let guess = Suggest.closest(to: key, in: schema.fields.map(\.name)) {
+                    message += "; did you mean \"\(guess)\"?"
+                }
+                report(PolicyRules.unknownField, message, k)
+            }
+        }
+        for field in schema.fields where field.required && !present.contains(field.name) {
+            let owner = path.isEmpty ? schema.title : path
+            report(PolicyRules.missingField, "\(owner) is missing required field \"\(field.name)\"", node)
+        }
+        for group in schema.oneOf {
+            let set = group.filter(present.contains)
+            if set.count > 1, let second = node.pair(set[1]) {
+                report(PolicyRules.conflictingFields,
+                       "\(path) sets \(set.map { "\"\($0)\"" }.joined(separator: " and ")); only one of \(group.joined(separator: ", ")) may be set",
+                       second.key)
+            }
+        }
+    }
+
+    mutating func checkRange(_ value: Double, _ min: Double?, _ max: Double?, _ node: YAMLNode, path: String, shown: String) {
+        if let min, value < min { report(PolicyRules.outOfRange, "\(path) is \(shown), below the minimum \(format(min))\(rangeText(min, max))", node) }
+        if let max, value > max { report(PolicyRules.outOfRange, "\(path) is \(shown), above the maximum \(format(max))\(rangeText(min, max))", node) }
+    }
+
+    func rangeText(_ min: Double?, _ max: Double?) -> String {
+        guard let min, let max else { return "" }
+        return " (accepted: \(format(min))-\(format(max)))"
+    }
+
+    func format(_ d: Double) -> String { d == d.rounded() ? String(Int(d)) : String(d) }
+
+    func quoted(_ node: YAMLNode) -> String { node.scalar.map { "\"\($0)\"" } ?? "" }
+
+    mutating func mismatch(_ node: YAMLNode, expected: String, path: String) {
+        let found: String
+        switch node.kind {
+        case .mapping: found = "a mapping"
+        case .sequence: found = "a list"
+        case .scalar: found = node.value.map { "\($0.typeName) \(quoted(node))" } ?? "a scalar"
+        }
+        report(PolicyRules.wrongType, "\(path.isEmpty ? "document" : path) must be a \(expected), found \(found)", node)
+    }
+}
+
+/// "Did you mean" suggestions by edit distance.
+public enum Suggest {
+    public static func closest(to word: String, in candidates: [String]) -> String? {
+        let limit = max(2, word.count / 3)
+        var best: (String, Int)?
+        let lower = word.lowercased()
+        for c in candidates {
+            let d = distance(lower, c.lowercased())
+            if d <= limit, d < (best?.1 ?? .max) { best = (c, d) }
+        }
+        return best?.0
+    }
+
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.unicodeScalars), b = Array(b.unicodeScalars)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var before = Array(repeating: 0, count: b.count + 1)
+        var prev = Array(0...b.count)
+        var cur = Array(repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            cur[0] = i
+            for j in 1...b.count {
+                cur[j] = Swift.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                // A transposition (weigth for weight) counts as one edit.
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    cur[j] = Swift.min(cur[j], before[j - 2] + 1)
+                }
+            }
+            (before, prev, cur) = (prev, cur, before)
+        }
+        return prev[b.count]
+    }
+}

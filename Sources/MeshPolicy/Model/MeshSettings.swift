@@ -1,0 +1,80 @@
+/// The parts of Istio's MeshConfig that change what is correct (`--mesh-config FILE`).
+public struct MeshSettings: Sendable, Equatable {
+    /// Where mesh-wide policy lives (`rootNamespace`, default `istio-system`).
+    public var rootNamespace: String
+    /// The namespace of the control plane, where the default ingress gateway runs.
+    public var istioNamespace: String
+    /// `ingressControllerMode`: OFF, DEFAULT or STRICT.
+    public var ingressControllerMode: String
+    /// `ingressClass`, the Ingress class Istio handles.
+    public var ingressClass: String
+    /// `ingressService`, the gateway service that Ingress resources route through.
+    public var ingressService: String
+    /// `ingressSelector`: the `istio` label value of the ingress gateway.
+    public var ingressSelector: String
+    /// Names of `extensionProviders`, which Telemetry resources may name.
+    public var extensionProviders: [String]
+    /// `defaultProviders` (metrics, tracing, accessLogging).
+    public var defaultProviders: [String: [String]]
+    /// DNS auto-allocation (`ISTIO_META_DNS_AUTO_ALLOCATE` in proxy metadata).
+    public var dnsAutoAllocate: Bool
+    /// Whether Istio turns on auto mTLS (`enableAutoMtls`, default true).
+    public var enableAutoMtls: Bool
+    /// The trust domain used for SPIFFE identities.
+    public var trustDomain: String
+
+    public init(rootNamespace: String = "istio-system", istioNamespace: String = "istio-system",
+                ingressControllerMode: String = "STRICT", ingressClass: String = "istio",
+                ingressService: String = "istio-ingressgateway", ingressSelector: String = "ingressgateway",
+                extensionProviders: [String] = [], defaultProviders: [String: [String]] = [:],
+                dnsAutoAllocate: Bool = false, enableAutoMtls: Bool = true, trustDomain: String = "cluster.local") {
+        self.rootNamespace = rootNamespace
+        self.istioNamespace = istioNamespace
+        self.ingressControllerMode = ingressControllerMode
+        self.ingressClass = ingressClass
+        self.ingressService = ingressService
+        self.ingressSelector = ingressSelector
+        self.extensionProviders = extensionProviders
+        self.defaultProviders = defaultProviders
+        self.dnsAutoAllocate = dnsAutoAllocate
+        self.enableAutoMtls = enableAutoMtls
+        self.trustDomain = trustDomain
+    }
+
+    /// Reads a MeshConfig document, or a ConfigMap whose `data.mesh` holds one.
+    public static func parse(path: String, text: String) throws(PolicyError) -> MeshSettings {
+        let (tree, problems) = YAMLComposer.compose(path: path, text: text)
+        if let p = problems.first {
+            throw .invalidMeshConfig(path: path, message: "\(p.location): \(p.message)")
+        }
+        guard var root = tree.documents.first else { return MeshSettings() }
+        if root["kind"]?.scalar == "ConfigMap" {
+            guard let mesh = root.at("data", "mesh")?.scalar else {
+                throw .invalidMeshConfig(path: path, message: "ConfigMap has no data.mesh")
+            }
+            let inner = YAMLComposer.compose(path: path, text: mesh)
+            guard let first = inner.tree.documents.first else { return MeshSettings() }
+            root = first
+        }
+        guard root.isMapping || root.scalar == "" else {
+            throw .invalidMeshConfig(path: path, message: "expected a mapping of MeshConfig fields")
+        }
+        var s = MeshSettings()
+        if let v = root["rootNamespace"]?.scalar { s.rootNamespace = v }
+        if let v = root["ingressControllerMode"]?.scalar { s.ingressControllerMode = v.uppercased() }
+        if let v = root["ingressClass"]?.scalar { s.ingressClass = v }
+        if let v = root["ingressService"]?.scalar { s.ingressService = v }
+        if let v = root["ingressSelector"]?.scalar { s.ingressSelector = v }
+        if let v = root["trustDomain"]?.scalar { s.trustDomain = v }
+        if let v = root["enableAutoMtls"]?.value, case .bool(let b) = v { s.enableAutoMtls = b }
+        s.extensionProviders = root["extensionProviders"]?.elements.compactMap { $0["name"]?.scalar } ?? []
+        for (k, v) in root["defaultProviders"]?.pairs ?? [] {
+            if let key = k.scalar { s.defaultProviders[key] = v.stringList }
+        }
+        let meta = root.at("defaultConfig", "proxyMetadata")
+        if let auto = meta?["ISTIO_META_DNS_AUTO_ALLOCATE"]?.scalar {
+            s.dnsAutoAllocate = auto.lowercased() == "true"
+        }
+        return s
+    }
+}

@@ -1,0 +1,72 @@
+/// The kinds meshc understands. Anything else is carried along and never fails lint.
+public enum ResourceKind: String, Sendable, CaseIterable, Codable {
+    // networking.istio.io
+    case virtualService = "VirtualService"
+    case destinationRule = "DestinationRule"
+    case serviceEntry = "ServiceEntry"
+    case workloadEntry = "WorkloadEntry"
+    case sidecar = "Sidecar"
+    case gateway = "Gateway"
+    case envoyFilter = "EnvoyFilter"
+    // telemetry.istio.io
+    case telemetry = "Telemetry"
+    // security.istio.io
+    case peerAuthentication = "PeerAuthentication"
+    case authorizationPolicy = "AuthorizationPolicy"
+    case requestAuthentication = "RequestAuthentication"
+    // Kubernetes
+    case namespace = "Namespace"
+    case service = "Service"
+    case serviceAccount = "ServiceAccount"
+    case deployment = "Deployment"
+    case statefulSet = "StatefulSet"
+    case daemonSet = "DaemonSet"
+    case replicaSet = "ReplicaSet"
+    case pod = "Pod"
+    case job = "Job"
+    case cronJob = "CronJob"
+
+    /// The API group (empty for the Kubernetes core group).
+    public var group: String {
+        switch self {
+        case .virtualService, .destinationRule, .serviceEntry, .workloadEntry, .sidecar, .gateway, .envoyFilter:
+            return "networking.istio.io"
+        case .telemetry: return "telemetry.istio.io"
+        case .peerAuthentication, .authorizationPolicy, .requestAuthentication: return "security.istio.io"
+        case .namespace, .service, .serviceAccount, .pod: return ""
+        case .deployment, .statefulSet, .daemonSet, .replicaSet: return "apps"
+        case .job, .cronJob: return "batch"
+        }
+    }
+
+    /// The versions of `group` accepted for this kind.
+    public var versions: [String] {
+        switch group {
+        case "networking.istio.io":
+            return self == .envoyFilter ? ["v1alpha3"] : ["v1", "v1beta1", "v1alpha3"]
+        case "telemetry.istio.io": return ["v1", "v1alpha1"]
+        case "security.istio.io": return ["v1", "v1beta1"]
+        case "apps": return ["v1"]
+        case "batch": return self == .cronJob ? ["v1", "v1beta1"] : ["v1"]
+        default: return ["v1"]
+        }
+    }
+
+    /// Every accepted `apiVersion` value, such as `networking.istio.io/v1beta1`.
+    public var apiVersions: [String] {
+        versions.map { group.isEmpty ? $0 : "\(group)/\($0)" }
+    }
+
+    public var isIstio: Bool { group.hasSuffix("istio.io") }
+
+    /// Namespace is the only cluster-scoped kind here.
+    public var isNamespaced: Bool { self != .namespace }
+
+    /// Kinds whose pod template (or pod spec) describes workloads.
+    public var isWorkload: Bool {
+        switch self {
+        case .deployment, .statefulSet, .daemonSet, .replicaSet, .pod, .job, .cronJob: return true
+        default: return false
+        }
+    }
+}

@@ -1,0 +1,72 @@
+/// The type of a field, as meshc checks it and as `schemas/*.schema.json` publish it.
+/// One definition serves both: the JSON Schemas are generated from these values.
+public indirect enum SchemaType: Sendable {
+    case string(StringFormat = .any)
+    case integer(min: Int? = nil, max: Int? = nil)
+    case number(min: Double? = nil, max: Double? = nil)
+    case boolean
+    case enumeration([String])
+    case object(ObjectSchema)
+    /// A mapping with free keys (labels, headers) whose values share a type.
+    case map(key: StringFormat = .any, value: SchemaType)
+    case array(SchemaType)
+    /// Kubernetes' IntOrString (a target port by number or by name).
+    case intOrString
+    /// Anything: Envoy patches, Helm-style free-form blocks.
+    case any
+}
+
+/// Extra syntax a string (or a map key) must follow.
+public enum StringFormat: String, Sendable {
+    case any
+    /// A Go-style duration as Istio accepts it: `10s`, `1.5s`, `100ms`, `1h30m`.
+    case duration
+    /// RFC 1123 label: what Kubernetes requires of Service and Namespace names.
+    case dnsLabel
+    /// RFC 1123 subdomain: what Kubernetes requires of most object names.
+    case dnsSubdomain
+    /// A label key (`[prefix/]name`).
+    case labelKey
+    /// A label value (63 characters at most, alphanumeric at both ends).
+    case labelValue
+    /// A port number written as a map key (`portLevelMtls: {8080: …}`).
+    case port
+}
+
+/// A field of an object.
+public struct Field: Sendable {
+    public var name: String
+    public var type: SchemaType
+    public var required: Bool
+    public var doc: String
+
+    public init(_ name: String, _ type: SchemaType, required: Bool = false, doc: String = "") {
+        self.name = name
+        self.type = type
+        self.required = required
+        self.doc = doc
+    }
+}
+
+/// An object type: its fields, whether other fields are allowed, and groups of fields of
+/// which at most one may be set (protobuf `oneof`).
+public final class ObjectSchema: Sendable {
+    public let title: String
+    public let fields: [Field]
+    /// Kubernetes objects carry many fields meshc does not model; they stay open.
+    public let open: Bool
+    public let oneOf: [[String]]
+    let byName: [String: Field]
+
+    public init(_ title: String, open: Bool = false, oneOf: [[String]] = [], _ fields: [Field]) {
+        self.title = title
+        self.fields = fields
+        self.open = open
+        self.oneOf = oneOf
+        var byName: [String: Field] = [:]
+        for f in fields { byName[f.name] = f }
+        self.byName = byName
+    }
+
+    public func field(_ name: String) -> Field? { byName[name] }
+}

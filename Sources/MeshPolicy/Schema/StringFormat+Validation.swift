@@ -1,0 +1,118 @@
+extension StringFormat {
+    /// Nil when `text` is valid, otherwise why it is not.
+    public func problem(with text: String) -> String? {
+        switch self {
+        case .any: return nil
+        case .duration: return Duration.parseIstio(text) == nil ? "is not a duration (write e.g. 10s, 1.5s, 250ms, 1m30s)" : nil
+        case .dnsLabel: return NameSyntax.dnsLabelProblem(text)
+        case .dnsSubdomain: return NameSyntax.dnsSubdomainProblem(text)
+        case .labelKey: return NameSyntax.labelKeyProblem(text)
+        case .labelValue: return NameSyntax.labelValueProblem(text)
+        case .port:
+            guard let n = Int(text), (1...65535).contains(n) else { return "is not a port number (1-65535)" }
+            return nil
+        }
+    }
+
+    /// The regular expression published in the JSON Schemas for this format.
+    public var pattern: String? {
+        switch self {
+        case .any: return nil
+        case .duration: return #"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$"#
+        case .dnsLabel: return #"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"#
+        case .dnsSubdomain: return #"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"#
+        case .labelKey: return #"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"#
+        case .labelValue: return #"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"#
+        case .port: return #"^[0-9]{1,5}$"#
+        }
+    }
+}
+
+/// Kubernetes' name and label syntax, checked without regular expressions (they are slow
+/// in Foundation-free Swift and these run on every resource).
+public enum NameSyntax {
+    static func isAlnumLower(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) }
+    static func isAlnum(_ c: UInt8) -> Bool { isAlnumLower(c) || (c >= 0x41 && c <= 0x5A) }
+
+    public static func dnsLabelProblem(_ s: String) -> String? {
+        let b = Array(s.utf8)
+        if b.isEmpty { return "must not be empty" }
+        if b.count > 63 { return "must be at most 63 characters (RFC 1123 label)" }
+        guard let first = b.first, let last = b.last, isAlnumLower(first), isAlnumLower(last),
+              b.allSatisfy({ isAlnumLower($0) || $0 == 0x2D }) else {
+            return "must be lower-case letters, digits and '-', starting and ending with a letter or digit (RFC 1123 label)"
+        }
+        return nil
+    }
+
+    public static func dnsSubdomainProblem(_ s: String) -> String? {
+        if s.isEmpty { return "must not be empty" }
+        if s.utf8.count > 253 { return "must be at most 253 characters (RFC 1123 subdomain)" }
+        for part in s.split(separator: ".", omittingEmptySubsequences: false) {
+            let b = Array(part.utf8)
+            guard let first = b.first, let last = b.last, isAlnumLower(first), isAlnumLower(last),
+                  b.allSatisfy({ isAlnumLower($0) || $0 == 0x2D }) else {
+                return "must be lower-case letters, digits, '-' and '.', each part starting and ending with a letter or digit (RFC 1123 subdomain)"
+            }
+        }
+        return nil
+    }
+
+    static func qualifiedNameProblem(_ s: Substring) -> String? {
+        let b = Array(s.utf8)
+        if b.isEmpty { return "name part must not be empty" }
+        if b.count > 63 { return "name part must be at most 63 characters" }
+        guard let first = b.first, let last = b.last, isAlnum(first), isAlnum(last),
+              b.allSatisfy({ isAlnum($0) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }) else {
+            return "must be letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+        }
+        return nil
+    }
+
+    public static func labelKeyProblem(_ s: String) -> String? {
+        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
+        switch parts.count {
+        case 1: return qualifiedNameProblem(parts[0])
+        case 2:
+            if let p = dnsSubdomainProblem(String(parts[0])) { return "prefix \(p)" }
+            return qualifiedNameProblem(parts[1])
+        default: return "may contain at most one '/'"
+        }
+    }
+
+    public static func labelValueProblem(_ s: String) -> String? {
+        s.isEmpty ? nil : qualifiedNameProblem(Substring(s)).map { $0.replacingOccurrences(of: "name part ", with: "") }
+    }
+}
+
+extension String {
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.range(of: target) {
+            out += rest[..<r.lowerBound]
+            out += replacement
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}
+
+extension Substring {
+    func range(of target: String) -> Range<Substring.Index>? {
+        let t = Array(target.utf8)
+        var i = startIndex
+        while i < endIndex {
+            var j = i
+            var k = 0
+            while k < t.count, j < endIndex, utf8[j] == t[k] {
+                j = utf8.index(after: j)
+                k += 1
+            }
+            if k == t.count { return i..<j }
+            i = index(after: i)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,359 @@
+import CLibYAML
+
+/// Bounds that keep hostile input from costing unbounded time or memory.
+public struct YAMLLimits: Sendable {
+    /// Nodes that aliases may add to one document when expanded. Billion-laughs style
+    /// bombs exceed it after a handful of levels; real configuration never comes close.
+    public var maxAliasExpansion: UInt64
+    /// Deepest nesting of collections accepted in one document.
+    public var maxDepth: Int
+
+    public init(maxAliasExpansion: UInt64 = 1_000_000, maxDepth: Int = 512) {
+        self.maxAliasExpansion = maxAliasExpansion
+        self.maxDepth = maxDepth
+    }
+}
+
+/// Something wrong with the YAML itself, located in the file.
+public struct YAMLProblem: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case syntax, duplicateKey, aliasExpansion, undefinedAlias, tooDeep
+    }
+    public var kind: Kind
+    public var message: String
+    public var location: SourceLocation
+    /// A second place worth showing: the first occurrence of a duplicated key.
+    public var related: SourceLocation?
+}
+
+/// Builds `YAMLTree`s from libyaml's event stream.
+public enum YAMLComposer {
+    /// Composes every document of `bytes`. Documents that parsed completely are kept even
+    /// when a later one fails; a document that broke a limit is dropped and reported.
+    public static func compose(path: String, bytes: UnsafeRawBufferPointer,
+                               limits: YAMLLimits = YAMLLimits()) -> (tree: YAMLTree, problems: [YAMLProblem]) {
+        var builder = Builder(path: path, limits: limits)
+        builder.run(bytes)
+        return (builder.finish(), builder.problems)
+    }
+
+    /// Convenience for tests and small inputs.
+    public static func compose(path: String, text: String,
+                               limits: YAMLLimits = YAMLLimits()) -> (tree: YAMLTree, problems: [YAMLProblem]) {
+        var bytes = Array(text.utf8)
+        if bytes.isEmpty { bytes = [] }
+        return bytes.withUnsafeBytes { compose(path: path, bytes: $0, limits: limits) }
+    }
+}
+
+private struct Frame {
+    var record: Int32
+    var isMapping: Bool
+    var scratchStart: Int
+    var expanded: UInt64
+    var hasMergeKey: Bool
+    var anchor: String?
+}
+
+private struct Builder {
+    let path: String
+    let limits: YAMLLimits
+    var records: [NodeRecord] = []
+    var sizes: [UInt64] = []          // expanded subtree size per record, composition only
+    var strings: [String] = []
+    var children: [Int32] = []
+    var tags: [Int32: String] = [:]
+    var roots: [Int32] = []
+    var problems: [YAMLProblem] = []
+
+    var stack: [Frame] = []
+    var scratch: [Int32] = []
+    var anchors: [String: Int32] = [:]
+    var docRoot: Int32 = -1
+    var docAborted = false
+    var docAliasExpansion: UInt64 = 0
+
+    init(path: String, limits: YAMLLimits) {
+        self.path = path
+        self.limits = limits
+        records.reserveCapacity(1024)
+        sizes.reserveCapacity(1024)
+    }
+
+    func finish() -> YAMLTree {
+        YAMLTree(path: path, records: records, strings: strings, children: children, tags: tags, documentRoots: roots)
+    }
+
+    static func loc(_ m: yaml_mark_t) -> SourceLocation {
+        SourceLocation(line: m.line + 1, column: m.column + 1, offset: m.index)
+    }
+
+    static func text(_ p: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+        guard let p else { return nil }
+        return String(cString: UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self))
+    }
+
+    mutating func run(_ bytes: UnsafeRawBufferPointer) {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) != 0 else {
+            problems.append(YAMLProblem(kind: .syntax, message: "libyaml could not initialise (out of memory)",
+                                        location: SourceLocation(line: 1, column: 1)))
+            return
+        }
+        defer { yaml_parser_delete(&parser) }
+        let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        // libyaml wants a non-null pointer even for empty input.
+        var empty: UInt8 = 0
+        if let base {
+            yaml_parser_set_input_string(&parser, base, bytes.count)
+        } else {
+            yaml_parser_set_input_string(&parser, &empty, 0)
+        }
+        var event = yaml_event_t()
+        while true {
+            guard yaml_parser_parse(&parser, &event) != 0 else {
+                reportParserError(parser)
+                return
+            }
+            let done = event.type == YAML_STREAM_END_EVENT
+            handle(&event)
+            yaml_event_delete(&event)
+            if done { return }
+        }
+    }
+
+    mutating func reportParserError(_ parser: yaml_parser_t) {
+        let problem = Self.text(UnsafeMutablePointer(mutating: parser.problem).map {
+            UnsafeMutableRawPointer($0).assumingMemoryBound(to: yaml_char_t.self)
+        }) ?? "invalid YAML"
+        var message = problem
+        if let ctx = parser.context {
+            message = "\(problem) (\(String(cString: ctx)))"
+        }
+        let mark = parser.problem_mark
+        // For reader errors (bad UTF-8) libyaml reports a byte offset, not a mark.
+        var location = Self.loc(mark)
+        if parser.error == YAML_READER_ERROR {
+            message = "\(problem) at byte offset \(parser.problem_offset); the file must be UTF-8 (or UTF-16 with a BOM)"
+            location = Self.loc(parser.mark)
+        }
+        problems.append(YAMLProblem(kind: .syntax, message: message, location: location))
+    }
+
+    mutating func handle(_ event: inout yaml_event_t) {
+        switch event.type {
+        case YAML_DOCUMENT_START_EVENT:
+            anchors.removeAll(keepingCapacity: true)
+            docRoot = -1
+            docAborted = false
+            docAliasExpansion = 0
+        case YAML_DOCUMENT_END_EVENT:
+            if docRoot >= 0, !docAborted { roots.append(docRoot) }
+            stack.removeAll(keepingCapacity: true)
+            scratch.removeAll(keepingCapacity: true)
+        case YAML_SCALAR_EVENT:
+            let s = event.data.scalar
+            let value: String
+            if let v = s.value {
+                value = String(decoding: UnsafeBufferPointer(start: v, count: s.length), as: UTF8.self)
+            } else {
+                value = ""
+            }
+            let style: YAMLNode.ScalarStyle
+            switch s.style {
+            case YAML_PLAIN_SCALAR_STYLE: style = .plain
+            case YAML_SINGLE_QUOTED_SCALAR_STYLE: style = .singleQuoted
+            case YAML_DOUBLE_QUOTED_SCALAR_STYLE: style = .doubleQuoted
+            case YAML_LITERAL_SCALAR_STYLE: style = .literal
+            case YAML_FOLDED_SCALAR_STYLE: style = .folded
+            default: style = .none
+            }
+            strings.append(value)
+            let idx = appendRecord(NodeRecord(kind: .scalar, style: style, payload: UInt32(strings.count - 1), count: 0,
+                                              start: event.start_mark, end: event.end_mark), size: 1)
+            if let tag = Self.text(s.tag), tag != "!" { tags[idx] = expandTag(tag) }
+            if let anchor = Self.text(s.anchor) { anchors[anchor] = idx }
+            attach(idx, size: 1, isMergeKey: style == .plain && value == "<<")
+        case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+            let isMapping = event.type == YAML_MAPPING_START_EVENT
+            let anchor = isMapping ? Self.text(event.data.mapping_start.anchor) : Self.text(event.data.sequence_start.anchor)
+            let tag = isMapping ? Self.text(event.data.mapping_start.tag) : Self.text(event.data.sequence_start.tag)
+            let idx = appendRecord(NodeRecord(kind: isMapping ? .mapping : .sequence, style: .none, payload: 0, count: 0,
+                                              start: event.start_mark, end: event.end_mark), size: 1)
+            if let tag, tag != "!" { tags[idx] = expandTag(tag) }
+            if stack.count >= limits.maxDepth, !docAborted {
+                docAborted = true
+                problems.append(YAMLProblem(kind: .tooDeep,
+                    message: "collections nested deeper than \(limits.maxDepth) levels; the document is skipped",
+                    location: Self.loc(event.start_mark)))
+            }
+            stack.append(Frame(record: idx, isMapping: isMapping, scratchStart: scratch.count, expanded: 1,
+                               hasMergeKey: false, anchor: anchor))
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+            guard var frame = stack.popLast() else { return }
+            var items = Array(scratch[frame.scratchStart...])
+            scratch.removeSubrange(frame.scratchStart...)
+            if frame.isMapping {
+                if frame.hasMergeKey { items = applyMergeKeys(items, expanded: &frame.expanded) }
+                checkDuplicateKeys(items)
+            }
+            let i = Int(frame.record)
+            records[i].payload = UInt32(children.count)
+            records[i].count = UInt32(items.count)
+            records[i].endLine = UInt32(event.end_mark.line + 1)
+            records[i].endColumn = UInt32(event.end_mark.column + 1)
+            records[i].endOffset = UInt32(truncatingIfNeeded: event.end_mark.index)
+            children.append(contentsOf: items)
+            sizes[i] = frame.expanded
+            if let anchor = frame.anchor { anchors[anchor] = frame.record }
+            attach(frame.record, size: frame.expanded, isMergeKey: false)
+        case YAML_ALIAS_EVENT:
+            let name = Self.text(event.data.alias.anchor) ?? ""
+            guard let target = anchors[name] else {
+                if !docAborted {
+                    docAborted = true
+                    problems.append(YAMLProblem(kind: .undefinedAlias,
+                        message: "alias *\(name) refers to no anchor defined before it (or to a node that contains it); the document is skipped",
+                        location: Self.loc(event.start_mark)))
+                }
+                let idx = nullRecord(event)
+                attach(idx, size: 1, isMergeKey: false)
+                return
+            }
+            let size = sizes[Int(target)]
+            docAliasExpansion = docAliasExpansion.addingReportingOverflow(size).overflow ? .max : docAliasExpansion + size
+            if docAliasExpansion > limits.maxAliasExpansion, !docAborted {
+                docAborted = true
+                problems.append(YAMLProblem(kind: .aliasExpansion,
+                    message: "aliases expand to more than \(limits.maxAliasExpansion) nodes (a YAML alias bomb?); the document is skipped",
+                    location: Self.loc(event.start_mark)))
+            }
+            if docAborted {
+                attach(nullRecord(event), size: 1, isMergeKey: false)
+            } else {
+                attach(target, size: size, isMergeKey: false)
+            }
+        default:
+            break
+        }
+    }
+
+    func expandTag(_ tag: String) -> String {
+        tag.hasPrefix("!!") ? "tag:yaml.org,2002:" + tag.dropFirst(2) : tag
+    }
+
+    mutating func nullRecord(_ event: yaml_event_t) -> Int32 {
+        strings.append("")
+        return appendRecord(NodeRecord(kind: .scalar, style: .plain, payload: UInt32(strings.count - 1), count: 0,
+                                       start: event.start_mark, end: event.end_mark), size: 1)
+    }
+
+    mutating func appendRecord(_ r: NodeRecord, size: UInt64) -> Int32 {
+        records.append(r)
+        sizes.append(size)
+        return Int32(records.count - 1)
+    }
+
+    mutating func attach(_ idx: Int32, size: UInt64, isMergeKey: Bool) {
+        guard !stack.isEmpty else {
+            docRoot = idx
+            return
+        }
+        let top = stack.count - 1
+        scratch.append(idx)
+        let (sum, overflow) = stack[top].expanded.addingReportingOverflow(size)
+        stack[top].expanded = overflow ? .max : sum
+        if isMergeKey, stack[top].isMapping, (scratch.count - stack[top].scratchStart) % 2 == 1 {
+            stack[top].hasMergeKey = true
+        }
+    }
+
+    func scalarText(_ idx: Int32) -> String? {
+        let r = records[Int(idx)]
+        return r.kind == .scalar ? strings[Int(r.payload)] : nil
+    }
+
+    /// Resolves `<<: *base` (and `<<: [*a, *b]`): keys written in the mapping win, then
+    /// earlier merged mappings win over later ones, as the YAML merge-key spec says.
+    func applyMergeKeys(_ items: [Int32], expanded: inout UInt64) -> [Int32] {
+        var own: [Int32] = []
+        var merged: [Int32] = []
+        var i = 0
+        while i + 1 < items.count {
+            let k = items[i], v = items[i + 1]
+            let kr = records[Int(k)]
+            if kr.kind == .scalar, kr.style == .plain, strings[Int(kr.payload)] == "<<" {
+                let vr = records[Int(v)]
+                var sources: [Int32] = []
+                if vr.kind == .mapping { sources = [v] }
+                if vr.kind == .sequence {
+                    sources = (0..<Int(vr.count)).map { children[Int(vr.payload) + $0] }
+                }
+                for s in sources {
+                    let sr = records[Int(s)]
+                    guard sr.kind == .mapping else { continue }
+                    merged.append(contentsOf: children[Int(sr.payload)..<Int(sr.payload + sr.count)])
+                }
+            } else {
+                own.append(k)
+                own.append(v)
+            }
+            i += 2
+        }
+        var seen = Set(stride(from: 0, to: own.count, by: 2).compactMap { scalarText(own[$0]) })
+        var j = 0
+        while j + 1 < merged.count {
+            if let key = scalarText(merged[j]), !seen.contains(key) {
+                seen.insert(key)
+                own.append(merged[j])
+                own.append(merged[j + 1])
+            }
+            j += 2
+        }
+        return own
+    }
+
+    mutating func checkDuplicateKeys(_ items: [Int32]) {
+        let n = items.count / 2
+        guard n > 1 else { return }
+        if n <= 8 {
+            for a in 1..<n {
+                guard let ka = scalarText(items[a * 2]) else { continue }
+                for b in 0..<a where scalarText(items[b * 2]) == ka {
+                    reportDuplicate(ka, items[a * 2], first: items[b * 2])
+                    break
+                }
+            }
+            return
+        }
+        var first: [String: Int32] = [:]
+        for p in 0..<n {
+            guard let key = scalarText(items[p * 2]) else { continue }
+            if let f = first[key] {
+                reportDuplicate(key, items[p * 2], first: f)
+            } else {
+                first[key] = items[p * 2]
+            }
+        }
+    }
+
+    mutating func reportDuplicate(_ key: String, _ dup: Int32, first: Int32) {
+        let d = records[Int(dup)], f = records[Int(first)]
+        // A key shared through an alias is the same node, not a second key.
+        guard d.startOffset != f.startOffset else { return }
+        problems.append(YAMLProblem(kind: .duplicateKey,
+            message: "duplicate key \"\(key)\"; the value written last would silently win",
+            location: SourceLocation(line: Int(d.startLine), column: Int(d.startColumn), offset: Int(d.startOffset)),
+            related: SourceLocation(line: Int(f.startLine), column: Int(f.startColumn), offset: Int(f.startOffset))))
+    }
+}
+
+private extension NodeRecord {
+    init(kind: Kind, style: YAMLNode.ScalarStyle, payload: UInt32, count: UInt32, start: yaml_mark_t, end: yaml_mark_t) {
+        self.init(kind: kind, style: style, payload: payload, count: count,
+                  startLine: UInt32(start.line + 1), startColumn: UInt32(start.column + 1),
+                  startOffset: UInt32(truncatingIfNeeded: start.index),
+                  endLine: UInt32(end.line + 1), endColumn: UInt32(end.column + 1),
+                  endOffset: UInt32(truncatingIfNeeded: end.index))
+    }
+}

@@ -1,0 +1,193 @@
+/// A cursor onto one node of a `YAMLTree`: cheap to copy, never owns data.
+public struct YAMLNode: Sendable {
+    public let tree: YAMLTree
+    let index: Int32
+
+    init(tree: YAMLTree, index: Int32) {
+        self.tree = tree
+        self.index = index
+    }
+
+    public enum Kind: Sendable { case scalar, mapping, sequence }
+
+    /// How a scalar was written; it decides how the scalar is typed (`"80"` is a string,
+    /// `80` an integer).
+    public enum ScalarStyle: UInt8, Sendable {
+        case plain, singleQuoted, doubleQuoted, literal, folded, none
+    }
+
+    var record: NodeRecord { tree.records[Int(index)] }
+
+    public var kind: Kind {
+        switch record.kind {
+        case .scalar: return .scalar
+        case .mapping: return .mapping
+        case .sequence: return .sequence
+        }
+    }
+
+    public var isMapping: Bool { record.kind == .mapping }
+    public var isSequence: Bool { record.kind == .sequence }
+    public var isScalar: Bool { record.kind == .scalar }
+
+    /// The scalar's text, or nil for a collection.
+    public var scalar: String? {
+        let r = record
+        return r.kind == .scalar ? tree.strings[Int(r.payload)] : nil
+    }
+
+    public var style: ScalarStyle { record.style }
+
+    /// An explicit tag such as `!!str`, if the source gave one.
+    public var tag: String? { tree.tags[index] }
+
+    public var start: SourceLocation {
+        let r = record
+        return SourceLocation(line: Int(r.startLine), column: Int(r.startColumn), offset: Int(r.startOffset))
+    }
+
+    public var end: SourceLocation {
+        let r = record
+        return SourceLocation(line: Int(r.endLine), column: Int(r.endColumn), offset: Int(r.endOffset))
+    }
+
+    public var span: SourceSpan { SourceSpan(file: tree.path, start: start, end: end) }
+
+    /// The children of a sequence (empty for anything else).
+    public var elements: [YAMLNode] {
+        let r = record
+        guard r.kind == .sequence else { return [] }
+        let base = Int(r.payload)
+        return (0..<Int(r.count)).map { YAMLNode(tree: tree, index: tree.children[base + $0]) }
+    }
+
+    /// The key/value pairs of a mapping, in source order (empty for anything else).
+    public var pairs: [(key: YAMLNode, value: YAMLNode)] {
+        let r = record
+        guard r.kind == .mapping else { return [] }
+        let base = Int(r.payload)
+        return stride(from: 0, to: Int(r.count), by: 2).map {
+            (YAMLNode(tree: tree, index: tree.children[base + $0]),
+             YAMLNode(tree: tree, index: tree.children[base + $0 + 1]))
+        }
+    }
+
+    /// Number of elements (sequence) or pairs (mapping).
+    public var count: Int {
+        let r = record
+        switch r.kind {
+        case .scalar: return 0
+        case .sequence: return Int(r.count)
+        case .mapping: return Int(r.count) / 2
+        }
+    }
+
+    /// The value under `key` in a mapping, nil when absent or when this is not a mapping.
+    public subscript(key: String) -> YAMLNode? {
+        pair(key)?.value
+    }
+
+    /// The key node and value node under `key`: the key locates "unknown field" errors.
+    public func pair(_ key: String) -> (key: YAMLNode, value: YAMLNode)? {
+        let r = record
+        guard r.kind == .mapping else { return nil }
+        let base = Int(r.payload)
+        var i = 0
+        while i < Int(r.count) {
+            let k = tree.children[base + i]
+            let kr = tree.records[Int(k)]
+            if kr.kind == .scalar, tree.strings[Int(kr.payload)] == key {
+                return (YAMLNode(tree: tree, index: k), YAMLNode(tree: tree, index: tree.children[base + i + 1]))
+            }
+            i += 2
+        }
+        return nil
+    }
+
+    /// Walks a path of mapping keys: `node.at("spec", "template", "metadata")`.
+    public func at(_ path: String...) -> YAMLNode? {
+        var node: YAMLNode? = self
+        for key in path { node = node?[key] }
+        return node
+    }
+
+    /// The value typed as YAML's core schema types it (plain scalars only are untyped text).
+    public var value: ScalarValue? {
+        guard let text = scalar else { return nil }
+        if let tag {
+            switch tag {
+            case "tag:yaml.org,2002:str": return .string(text)
+            case "tag:yaml.org,2002:int": return Int(text).map(ScalarValue.int) ?? .string(text)
+            case "tag:yaml.org,2002:bool": return ScalarValue.resolvePlain(text)
+            case "tag:yaml.org,2002:null": return .null
+            default: break
+            }
+        }
+        return style == .plain ? ScalarValue.resolvePlain(text) : .string(text)
+    }
+
+    /// A scalar's text when it types as a string (quoted, or plain text that is not a
+    /// number, boolean or null); numbers are given as written.
+    public var string: String? { scalar }
+
+    /// A mapping of scalar keys to scalar values, such as labels; nil for anything else.
+    public var stringMap: [String: String]? {
+        guard isMapping else { return nil }
+        var out: [String: String] = [:]
+        for (k, v) in pairs {
+            guard let key = k.scalar, let value = v.scalar else { continue }
+            out[key] = value
+        }
+        return out
+    }
+
+    /// Sequence elements that are scalars, as text.
+    public var stringList: [String] {
+        elements.compactMap(\.scalar)
+    }
+}
+
+/// A scalar resolved with YAML 1.2's core schema.
+public enum ScalarValue: Equatable, Sendable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case float(Double)
+    case string(String)
+
+    /// Types a plain (unquoted) scalar the way Kubernetes' YAML decoder does for the
+    /// core schema: `true`, `80`, `1.5`, `~` and the empty scalar are not strings.
+    public static func resolvePlain(_ text: String) -> ScalarValue {
+        switch text {
+        case "", "~", "null", "Null", "NULL": return .null
+        case "true", "True", "TRUE": return .bool(true)
+        case "false", "False", "FALSE": return .bool(false)
+        default: break
+        }
+        guard let first = text.utf8.first else { return .string(text) }
+        let isNumberStart = (first >= 0x30 && first <= 0x39) || first == 0x2D || first == 0x2B || first == 0x2E
+        guard isNumberStart else { return .string(text) }
+        if let i = Int(text) { return .int(i) }
+        if text.hasPrefix("0x"), let i = Int(text.dropFirst(2), radix: 16) { return .int(i) }
+        if text.hasPrefix("0o"), let i = Int(text.dropFirst(2), radix: 8) { return .int(i) }
+        switch text {
+        case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": return .float(.infinity)
+        case "-.inf", "-.Inf", "-.INF": return .float(-.infinity)
+        case ".nan", ".NaN", ".NAN": return .float(.nan)
+        default: break
+        }
+        if text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let d = Double(text) { return .float(d) }
+        return .string(text)
+    }
+
+    /// The YAML/JSON type name used in messages.
+    public var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "boolean"
+        case .int: return "integer"
+        case .float: return "number"
+        case .string: return "string"
+        }
+    }
+}

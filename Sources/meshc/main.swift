@@ -1,0 +1,2 @@
+import MeshCLI
+MeshCommand.main()
