@@ -1,1 +1,55 @@
+import ArgumentParser
+import MeshAnalysis
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `meshc`: the root command. Each subcommand lives in `Commands/`.
+public struct MeshCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "meshc",
+        abstract: "Check, compile and ship Istio-style service mesh policy kept in git.",
+        version: MeshcVersion.current,
+        subcommands: [Lint.self, Explain.self, Rules.self, Schemas.self],
+        defaultSubcommand: nil)
+
+    public init() {}
+
+    /// Runs the command line, mapping failures to meshc's exit statuses: 0 clean,
+    /// 1 findings at or above `--fail-on`, 2 usage or I/O errors.
+    public static func main(_ arguments: [String]? = nil) -> Never {
+        let status = run(arguments)
+        fflush(nil)
+        Glibc.exit(status)
+    }
+
+    /// The same as `main`, returning the status (for tests).
+    public static func run(_ arguments: [String]?) -> Int32 {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            return 0
+        } catch let code as ExitCode {
+            return code.rawValue
+        } catch let error as CLIError {
+            printError("meshc: error: \(error.description)")
+            return 2
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                return 0
+            }
+            printError(fullMessage(for: error))
+            return 2
+        }
+    }
+}
+
+func printError(_ message: String) {
+    var text = message
+    if !text.hasSuffix("\n") { text += "\n" }
+    // Write(2) on fd 2 directly: Swift 6 rejects the global `stderr` as shared mutable state.
+    _ = text.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+}

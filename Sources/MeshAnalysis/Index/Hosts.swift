@@ -1,0 +1,61 @@
+import MeshPolicy
+
+/// Istio's host-name rules, in one place.
+public enum Hosts {
+    /// The cluster's DNS suffix for Services.
+    public static let clusterSuffix = "svc.cluster.local"
+
+    /// Resolves a host as Istio does for a resource in `namespace`: a short name (no dot)
+    /// becomes `name.namespace.svc.cluster.local`; wildcards and dotted names stay as
+    /// written.
+    public static func fqdn(_ host: String, namespace: String) -> String {
+        if host.hasPrefix("*") || host.contains(".") { return host }
+        return "\(host).\(namespace).\(clusterSuffix)"
+    }
+
+    /// Candidate FQDNs for a host: `name.ns` also means `name.ns.svc.cluster.local`, as
+    /// Kubernetes DNS search paths make it.
+    public static func candidates(_ host: String, namespace: String) -> [String] {
+        let f = fqdn(host, namespace: namespace)
+        var out = [f]
+        let dots = host.split(separator: ".", omittingEmptySubsequences: false).count - 1
+        if dots == 1 { out.append("\(host).\(clusterSuffix)") }
+        if dots == 2, host.hasSuffix(".svc") { out.append("\(host).cluster.local") }
+        return out
+    }
+
+    /// Whether `pattern` (possibly `*.example.com` or `*`) covers `host`.
+    public static func matches(pattern: String, host: String) -> Bool {
+        if pattern == "*" { return true }
+        if pattern.hasPrefix("*") {
+            let suffix = pattern.dropFirst()   // ".example.com"
+            if host.hasPrefix("*") { return host.dropFirst().hasSuffix(suffix) }
+            return host.hasSuffix(suffix) && host.count > suffix.count
+        }
+        return pattern == host
+    }
+
+    /// Whether two host patterns can match a common host.
+    public static func overlap(_ a: String, _ b: String) -> Bool {
+        matches(pattern: a, host: b) || matches(pattern: b, host: a)
+    }
+}
+
+/// Istio's `exportTo`: which namespaces see a resource.
+public struct ExportTo: Sendable, Equatable {
+    public let values: [String]
+
+    public init(_ values: [String]) { self.values = values }
+
+    /// Empty means "everywhere" (the mesh default).
+    public var isAll: Bool { values.isEmpty || values.contains("*") }
+
+    public func isVisible(from namespace: String, owner: String) -> Bool {
+        if isAll { return true }
+        for v in values {
+            if v == "." && namespace == owner { return true }
+            if v == namespace { return true }
+        }
+        return false
+    }
+}

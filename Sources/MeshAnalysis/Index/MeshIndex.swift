@@ -1,0 +1,108 @@
+import MeshPolicy
+
+/// Everything rules need to know about the repository, built once per lint. Rules read
+/// it and never touch files: every fact is indexed here with the resource it came from.
+public final class MeshIndex: Sendable {
+    public let settings: MeshSettings
+    public let resources: [Resource]
+    let byKind: [ResourceKind: [Resource]]
+    let byRef: [ResourceRef: Resource]
+
+    /// Namespaces declared as Namespace resources, with their labels.
+    public let namespaces: [String: Resource]
+    /// Kubernetes Services and ServiceEntry hosts.
+    public let services: [ServiceInfo]
+    let servicesByHost: [String: [ServiceInfo]]
+    let wildcardServices: [ServiceInfo]
+    /// Workloads: pods from controllers, bare pods and WorkloadEntries.
+    public let workloads: [Workload]
+    let workloadsByNamespace: [String: [Workload]]
+    /// DestinationRules by resolved host.
+    public let destinationRules: [DestinationRuleInfo]
+    let destinationRulesByHost: [String: [DestinationRuleInfo]]
+
+    public init(resources: [Resource], settings: MeshSettings = MeshSettings()) {
+        self.settings = settings
+        self.resources = resources
+        var byKind: [ResourceKind: [Resource]] = [:]
+        var byRef: [ResourceRef: Resource] = [:]
+        for r in resources {
+            guard let k = r.kind else { continue }
+            byKind[k, default: []].append(r)
+            byRef[r.ref] = r
+        }
+        self.byKind = byKind
+        self.byRef = byRef
+        var namespaces: [String: Resource] = [:]
+        for r in byKind[.namespace] ?? [] { namespaces[r.name] = r }
+        self.namespaces = namespaces
+
+        let services = (byKind[.service] ?? []).map(ServiceInfo.init(service:))
+            + (byKind[.serviceEntry] ?? []).flatMap(ServiceInfo.entries(from:))
+        self.services = services
+        var servicesByHost: [String: [ServiceInfo]] = [:]
+        var wildcard: [ServiceInfo] = []
+        for s in services {
+            if s.host.hasPrefix("*") { wildcard.append(s) } else { servicesByHost[s.host, default: []].append(s) }
+        }
+        self.servicesByHost = servicesByHost
+        self.wildcardServices = wildcard
+
+        let workloads = resources.compactMap { Workload(resource: $0, namespaces: namespaces, settings: settings) }
+        self.workloads = workloads
+        self.workloadsByNamespace = Dictionary(grouping: workloads, by: \.namespace)
+
+        let rules = (byKind[.destinationRule] ?? []).map(DestinationRuleInfo.init(resource:))
+        self.destinationRules = rules
+        self.destinationRulesByHost = Dictionary(grouping: rules, by: \.host)
+    }
+
+    /// Resources of one kind, in input order.
+    public func resources(_ kind: ResourceKind) -> [Resource] { byKind[kind] ?? [] }
+
+    public func resource(_ ref: ResourceRef) -> Resource? { byRef[ref] }
+
+    /// Whether any resource of `kind` exists (analyzers skip when their inputs are absent).
+    public func has(_ kind: ResourceKind) -> Bool { !(byKind[kind] ?? []).isEmpty }
+
+    /// Services (Kubernetes or ServiceEntry) that `host`, written in `namespace`, names and
+    /// that `namespace` can see.
+    public func services(host: String, from namespace: String) -> [ServiceInfo] {
+        for candidate in Hosts.candidates(host, namespace: namespace) {
+            let exact = (servicesByHost[candidate] ?? []).filter { $0.exportTo.isVisible(from: namespace, owner: $0.namespace) }
+            if !exact.isEmpty { return exact }
+        }
+        let fqdn = Hosts.fqdn(host, namespace: namespace)
+        if fqdn.hasPrefix("*") {
+            // A wildcard destination matches the concrete services under it.
+            let concrete = services.filter {
+                Hosts.matches(pattern: fqdn, host: $0.host) && $0.exportTo.isVisible(from: namespace, owner: $0.namespace)
+            }
+            if !concrete.isEmpty { return concrete }
+        }
+        return wildcardServices.filter {
+            Hosts.matches(pattern: $0.host, host: fqdn) && $0.exportTo.isVisible(from: namespace, owner: $0.namespace)
+        }
+    }
+
+    /// DestinationRules whose host covers `host` (resolved in `namespace`) and that
+    /// `namespace` can see. Exact host matches come first, as Istio prefers them.
+    public func destinationRules(host: String, from namespace: String) -> [DestinationRuleInfo] {
+        var out: [DestinationRuleInfo] = []
+        for candidate in Hosts.candidates(host, namespace: namespace) {
+            out += (destinationRulesByHost[candidate] ?? []).filter { $0.isVisible(from: namespace) }
+        }
+        if !out.isEmpty { return out }
+        let fqdn = Hosts.fqdn(host, namespace: namespace)
+        return destinationRules.filter {
+            $0.host.hasPrefix("*") && Hosts.matches(pattern: $0.host, host: fqdn) && $0.isVisible(from: namespace)
+        }
+    }
+
+    /// Workloads in `namespace` whose labels include every label of `selector`.
+    public func workloads(in namespace: String, matching selector: [String: String]) -> [Workload] {
+        (workloadsByNamespace[namespace] ?? []).filter { $0.matches(selector) }
+    }
+
+    public func workloads(in namespace: String) -> [Workload] { workloadsByNamespace[namespace] ?? [] }
+}

@@ -1,0 +1,78 @@
+import MeshPolicy
+
+/// A set of identical pods (from a Deployment, StatefulSet, DaemonSet, ReplicaSet, Job,
+/// CronJob or a bare Pod) or a WorkloadEntry: what policy selects by labels.
+public struct Workload: Sendable {
+    public let resource: Resource
+    public let namespace: String
+    public let name: String
+    /// Labels of the pods (the pod template's labels for controllers).
+    public let labels: [String: String]
+    public let annotations: [String: String]
+    public let serviceAccount: String
+    /// The pod spec, when the workload has one (WorkloadEntries do not).
+    public let podSpec: YAMLNode?
+    /// Whether Istio would inject a sidecar, decided as the injector decides.
+    public let injected: Bool
+
+    init?(resource r: Resource, namespaces: [String: Resource], settings: MeshSettings) {
+        guard let kind = r.kind else { return nil }
+        let template: YAMLNode?
+        switch kind {
+        case .deployment, .statefulSet, .daemonSet, .replicaSet, .job: template = r.spec?["template"]
+        case .cronJob: template = r.spec?.at("jobTemplate", "spec", "template")
+        case .pod: template = r.root
+        case .workloadEntry: template = nil
+        default: return nil
+        }
+        resource = r
+        namespace = r.namespace
+        name = r.name
+        if kind == .workloadEntry {
+            labels = r.spec?["labels"]?.stringMap ?? [:]
+            annotations = r.annotations
+            serviceAccount = r.spec?["serviceAccount"]?.scalar ?? "default"
+            podSpec = nil
+            // A WorkloadEntry stands for a VM or external host that runs its own proxy.
+            injected = true
+            return
+        }
+        let meta = template?["metadata"]
+        labels = meta?["labels"]?.stringMap ?? [:]
+        annotations = meta?["annotations"]?.stringMap ?? [:]
+        podSpec = template?["spec"]
+        serviceAccount = podSpec?["serviceAccountName"]?.scalar ?? podSpec?["serviceAccount"]?.scalar ?? "default"
+        injected = Workload.isInjected(labels: labels, annotations: annotations,
+                                       namespace: namespaces[r.namespace], podSpec: podSpec)
+    }
+
+    /// Istio's injection decision: a pod label or annotation `sidecar.istio.io/inject`
+    /// wins; else the namespace's `istio-injection` or `istio.io/rev` label; pods on the
+    /// host network are never injected. A namespace meshc has not seen is not injected.
+    static func isInjected(labels: [String: String], annotations: [String: String], namespace: Resource?,
+                           podSpec: YAMLNode?) -> Bool {
+        if podSpec?["hostNetwork"]?.scalar == "true" { return false }
+        if let v = labels["sidecar.istio.io/inject"] ?? annotations["sidecar.istio.io/inject"] {
+            if v == "false" { return false }
+            if v == "true" { return namespace?.labels["istio-injection"] != "disabled" }
+        }
+        guard let ns = namespace else { return false }
+        if let v = ns.labels["istio-injection"] { return v == "enabled" }
+        return ns.labels["istio.io/rev"] != nil
+    }
+
+    public var ref: ResourceRef { resource.ref }
+
+    /// Whether every label of `selector` is on this workload (an empty selector matches).
+    public func matches(_ selector: [String: String]) -> Bool {
+        for (k, v) in selector where labels[k] != v { return false }
+        return true
+    }
+
+    /// The container ports the pods expose.
+    public var containerPorts: [Int] {
+        (podSpec?["containers"]?.elements ?? []).flatMap { c in
+            (c["ports"]?.elements ?? []).compactMap { $0["containerPort"]?.scalar.flatMap { Int($0) } }
+        }
+    }
+}

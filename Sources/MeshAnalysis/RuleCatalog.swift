@@ -1,0 +1,25 @@
+import MeshPolicy
+
+/// Every analyzer rule, in code order. A plain list, not a registry filled at start-up:
+/// adding a rule is adding a file and a line here.
+public enum RuleCatalog {
+    public static let rules: [any Rule.Type] = [
+        DestinationHostNotFoundRule.self,
+        SubsetNotFoundRule.self,
+        ConflictingMeshVirtualServiceHostsRule.self,
+    ]
+
+    /// Descriptions of every code meshc can report: reading and type checks, then rules.
+    public static var descriptions: [RuleDescription] {
+        (PolicyRules.all + rules.map { $0.description }).sorted { $0.code < $1.code }
+    }
+
+    /// The description of `code` (`MESH0101`), or of the first rule with that Istio code
+    /// or name.
+    public static func description(for code: String) -> RuleDescription? {
+        let upper = code.uppercased()
+        return descriptions.first { $0.code == upper }
+            ?? descriptions.first { $0.name == code.lowercased() }
+            ?? descriptions.first { $0.istioCode == upper }
+    }
+}

@@ -1,0 +1,145 @@
+import MeshPolicy
+
+/// IST0101 for VirtualService destinations: the host is not a known service.
+public struct DestinationHostNotFoundRule: Rule {
+    public static let description = RuleDescription(
+        code: "MESH0101", name: "destination-host-not-found", istioCode: "IST0101", severity: .error,
+        summary: "A VirtualService routes or mirrors to a host that no Service or ServiceEntry defines.",
+        explanation: """
+        Every `destination.host` of a route (http, tcp, tls) and every mirror must name a Kubernetes \
+        Service or a ServiceEntry host visible from the VirtualService's namespace. A short name \
+        (`orders`) means `orders.<namespace of the VirtualService>.svc.cluster.local`; a Service in \
+        another namespace must be written `orders.shop` or as its FQDN. A destination nobody defines \
+        makes the proxy answer 503 (no healthy upstream) for all traffic on that route. Fix the \
+        spelling or the namespace, or add the missing Service or ServiceEntry. A destination port \
+        must also be one the service exposes.
+        """,
+        triggering: [.init("""
+            apiVersion: v1
+            kind: Service
+            metadata:
+              name: orders
+              namespace: shop
+            spec:
+              selector: {app: orders}
+              ports:
+              - name: http
+                port: 8080
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: orders
+              namespace: shop
+            spec:
+              hosts: [orders]
+              http:
+              - route:
+                - destination:
+                    host: ↓ordres
+            """), .init("""
+            apiVersion: v1
+            kind: Service
+            metadata:
+              name: orders
+              namespace: shop
+            spec:
+              ports:
+              - name: http
+                port: 8080
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: orders
+              namespace: shop
+            spec:
+              hosts: [orders]
+              http:
+              - route:
+                - destination:
+                    host: orders
+                    port:
+                      number: ↓9090
+            """)],
+        nonTriggering: [.init("""
+            apiVersion: v1
+            kind: Service
+            metadata:
+              name: orders
+              namespace: shop
+            spec:
+              ports:
+              - name: http
+                port: 8080
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata:
+              name: payments-api
+              namespace: shop
+            spec:
+              hosts: ["*.payments.example.com"]
+              ports:
+              - number: 443
+                name: https
+                protocol: HTTPS
+              resolution: DNS
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: orders
+              namespace: web
+            spec:
+              hosts: [orders.shop.svc.cluster.local]
+              http:
+              - route:
+                - destination:
+                    host: orders.shop
+                    port:
+                      number: 8080
+                mirror:
+                  host: eu.payments.example.com
+            """)])
+
+    public static let inputs: [ResourceKind] = [.virtualService]
+
+    public init() {}
+
+    public func analyze(_ context: AnalysisContext) {
+        let index = context.index
+        for vs in index.resources(.virtualService) {
+            for ref in DestinationRef.all(in: vs) {
+                guard let host = ref.host else { continue }
+                let found = index.services(host: host, from: vs.namespace)
+                if found.isEmpty {
+                    var message = "\(ref.role) host \"\(host)\" is not defined by any Service or ServiceEntry visible from namespace \(vs.namespace)"
+                    let fqdn = Hosts.fqdn(host, namespace: vs.namespace)
+                    if fqdn != host { message += " (resolved as \(fqdn))" }
+                    if let guess = suggestion(for: host, namespace: vs.namespace, index: index) {
+                        message += "; did you mean \"\(guess)\"?"
+                    }
+                    context.report(message, on: vs, at: ref.hostNode)
+                    continue
+                }
+                guard let portNode = ref.portNode, let port = portNode.scalar.flatMap({ Int($0) }) else { continue }
+                let withPorts = found.filter { !$0.ports.isEmpty }
+                if !withPorts.isEmpty, !withPorts.contains(where: { $0.ports.contains { $0.number == port } }) {
+                    let known = Set(withPorts.flatMap { $0.ports.map(\.number) }).sorted().map(String.init).joined(separator: ", ")
+                    context.report("\(ref.role) port \(port) is not a port of \"\(host)\" (ports: \(known))",
+                                   on: vs, at: portNode, notes: [withPorts[0].resource.note("\(withPorts[0].resource.ref) is defined here")])
+                }
+            }
+        }
+    }
+
+    func suggestion(for host: String, namespace: String, index: MeshIndex) -> String? {
+        let short = host.split(separator: ".").first.map(String.init) ?? host
+        let names = index.services.filter { $0.origin == .kubernetes }.map(\.name)
+        guard let guess = Suggest.closest(to: short, in: names) else { return nil }
+        let candidates = index.services.filter { $0.name == guess && $0.origin == .kubernetes }
+        guard let s = candidates.first(where: { $0.namespace == namespace }) ?? candidates.first else { return nil }
+        return s.namespace == namespace ? s.name : "\(s.name).\(s.namespace)"
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import MeshAnalysis
+
+/// `meshc explain CODE`
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Explain a diagnostic code: what it means, why it matters, how to fix it.")
+
+    @Argument(help: "A meshc code (MESH0101), an istioctl code (IST0101) or a rule name.")
+    var code: String
+
+    func run() throws {
+        guard let description = RuleCatalog.description(for: code) else {
+            throw CLIError.usage("unknown code \"\(code)\"; `meshc rules` lists them")
+        }
+        print(RuleDocs.explain(description), terminator: "")
+    }
+}
+
+/// `meshc rules`
+struct Rules: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List every rule (or print docs/rules.md).")
+
+    enum Format: String, ExpressibleByArgument { case text, markdown }
+
+    @Option(help: "text (a table) or markdown (docs/rules.md).")
+    var format: Format = .text
+
+    func run() throws {
+        let rules = RuleCatalog.descriptions
+        print(format == .markdown ? RuleDocs.markdown(rules) : RuleDocs.list(rules), terminator: "")
+    }
+}

@@ -1,0 +1,130 @@
+import Dispatch
+import MeshAnalysis
+import MeshPolicy
+
+/// Failures that stop a command before it can report findings (exit status 2).
+public enum CLIError: Error, CustomStringConvertible, Equatable {
+    case unreadable(path: String, message: String)
+    case invalidConfig(String)
+    case usage(String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let message): return "\(path): \(message)"
+        case .invalidConfig(let message): return message
+        case .usage(let message): return message
+        }
+    }
+}
+
+/// Everything `meshc lint` does between parsing arguments and printing: find the config,
+/// read and parse files (in parallel), analyze.
+public struct LintSession {
+    public var paths: [String]
+    public var meshConfigPaths: [String] = []
+    public var configPath: String?
+    public var maxFileSize: Int = 256 << 20
+
+    public init(paths: [String]) { self.paths = paths.isEmpty ? ["."] : paths }
+
+    /// The `.meshc.yaml` to use: the one given, else the one at the root of the first
+    /// directory argument (or of the current directory).
+    func findConfig() -> String? {
+        if let configPath { return configPath }
+        let root = paths.first(where: { isDirectory($0) }) ?? "."
+        let candidate = root.hasSuffix("/") ? root + ".meshc.yaml" : root + "/.meshc.yaml"
+        return fileExists(candidate) ? candidate : nil
+    }
+
+    public func loadConfig() throws(CLIError) -> LintConfig {
+        guard let path = findConfig() else { return LintConfig() }
+        let text = try readText(path)
+        do {
+            return try LintConfig.parse(path: path, text: text)
+        } catch {
+            throw .invalidConfig(error.description)
+        }
+    }
+
+    public func loadSettings() throws(CLIError) -> MeshSettings {
+        var settings = MeshSettings()
+        for path in meshConfigPaths {
+            do {
+                let parsed = try MeshSettings.parse(path: path, text: try readText(path))
+                settings = parsed
+            } catch let e as PolicyError {
+                throw .invalidConfig(e.description)
+            } catch let e as CLIError {
+                throw e
+            } catch {
+                throw .invalidConfig("\(path): \(error)")
+            }
+        }
+        return settings
+    }
+
+    func readText(_ path: String) throws(CLIError) -> String {
+        switch SourceReader(maxFileSize: 16 << 20).read(path) {
+        case .source(let s): return String(decoding: s.bytes, as: UTF8.self)
+        case .problem(let d): throw .unreadable(path: path, message: d.message)
+        }
+    }
+
+    public func run() throws(CLIError) -> LintResult {
+        let config = try loadConfig()
+        let settings = try loadSettings()
+        let reader = SourceReader(maxFileSize: maxFileSize, config: LintConfigPaths(patterns: config.ignorePaths))
+        let (files, walkProblems) = reader.collect(paths)
+        let loaded = Self.load(files, reader: reader)
+        let problems = walkProblems + loaded.compactMap(\.problem)
+        return Linter.lint(loaded.compactMap(\.file), inputDiagnostics: problems, settings: settings, config: config)
+    }
+
+    struct Slot {
+        var file: DocumentLoader.Loaded?
+        var problem: Diagnostic?
+    }
+
+    /// Reads and parses files on every core; results keep the input order.
+    static func load(_ paths: [String], reader: SourceReader) -> [Slot] {
+        let buffer = UnsafeMutableBufferPointer<Slot>.allocate(capacity: paths.count)
+        buffer.initialize(repeating: Slot())
+        defer { buffer.deallocate() }
+        let box = SlotBuffer(buffer: buffer)
+        DispatchQueue.concurrentPerform(iterations: paths.count) { i in
+            switch reader.read(paths[i]) {
+            case .source(let s):
+                let loaded = s.bytes.withUnsafeBytes { DocumentLoader.load(path: s.path, bytes: $0) }
+                box.buffer[i] = Slot(file: loaded)
+            case .problem(let d):
+                box.buffer[i] = Slot(problem: d)
+            }
+        }
+        return Array(buffer)
+    }
+}
+
+/// Each concurrent iteration writes only its own index, so no lock is needed.
+private struct SlotBuffer: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<LintSession.Slot>
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func isDirectory(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+}
+
+func fileExists(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0
+}
+
+/// The lines of a file, for the source excerpt under a text diagnostic.
+func sourceLines(_ path: String) -> [Substring]? {
+    guard path != "<stdin>", case .source(let s) = SourceReader(maxFileSize: 64 << 20).read(path) else { return nil }
+    return String(decoding: s.bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+}
