@@ -20,7 +20,7 @@ public struct ConflictingMeshVirtualServiceHostsRule: Rule {
               name: orders
               namespace: shop
             spec:
-              hosts: [orders]
+              hosts: [↓orders]
               http:
               - route:
                 - destination:

@@ -105,7 +105,8 @@ public struct SubsetNotFoundRule: Rule {
                     context.report("\(ref.role) subset \"\(subset)\" of host \"\(host)\" is not defined: no DestinationRule for this host is visible from namespace \(vs.namespace)",
                                    on: vs, at: subsetNode)
                 } else {
-                    let names = rules.flatMap { $0.subsets.map(\.name) }
+                    var names: [String] = []
+                    for n in rules.flatMap({ $0.subsets.map(\.name) }) where !names.contains(n) { names.append(n) }
                     var message = "\(ref.role) subset \"\(subset)\" of host \"\(host)\" is not defined"
                     message += names.isEmpty ? "; the DestinationRule defines no subsets" : "; defined subsets: \(names.joined(separator: ", "))"
                     if let guess = Suggest.closest(to: subset, in: names) { message += " (did you mean \"\(guess)\"?)" }

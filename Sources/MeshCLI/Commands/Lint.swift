@@ -59,6 +59,10 @@ struct Lint: ParsableCommand {
         }
         let reporter = Reporter(format: format, color: useColor, sourceLines: sourceLines)
         print(reporter.render(result), terminator: "")
+        // An input that could not be read is an I/O failure, whatever else was found.
+        if result.diagnostics.contains(where: { $0.code == PolicyRules.unreadable.code && $0.severity == .error }) {
+            throw ExitCode(2)
+        }
         if result.fails(at: failOn) { throw ExitCode(1) }
     }
 }

@@ -65,9 +65,10 @@ public struct SourceReader: Sendable {
         let canonical = String(cString: real)
         free(real)
         guard visited.insert(canonical).inserted else {
-            diagnostics.append(Diagnostic(PolicyRules.unreadable,
-                "symbolic link loop: \(dir) leads back to \(canonical), which is already being read; not followed",
-                at: SourceSpan(file: dir, start: SourceLocation(line: 1, column: 1))))
+            // A loop is reported, not fatal: everything else under it was read.
+            diagnostics.append(Diagnostic(code: PolicyRules.unreadable.code, severity: .warning,
+                message: "symbolic link loop: \(dir) leads back to \(canonical), which is already being read; not followed",
+                span: SourceSpan(file: dir, start: SourceLocation(line: 1, column: 1))))
             return
         }
         guard let handle = opendir(dir) else {

@@ -61,8 +61,7 @@ public enum PolicyRules {
             c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
             d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
             e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
-            f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]
-            g: &g [↓*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]
+            f: &f [*e, *e, *e, *e, *e, *e, *e, ↓*e, *e, *e]
             """)],
         nonTriggering: [.init("""
             defaults: &defaults {app: orders}
@@ -89,7 +88,32 @@ public enum PolicyRules {
         A `meshc.dev/ignore` annotation or a `.meshc.yaml` suppression that suppresses nothing is \
         stale: the problem was fixed, or the suppression names the wrong code or resource. Remove it \
         so it cannot hide a future problem.
-        """)
+        """,
+        triggering: [.init("""
+            apiVersion: v1
+            kind: Service
+            metadata:
+              name: orders
+              annotations:
+                meshc.dev/ignore: ↓MESH0101
+            spec:
+              ports:
+              - port: 80
+            """)],
+        nonTriggering: [.init("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: orders
+              annotations:
+                meshc.dev/ignore: MESH0101
+            spec:
+              hosts: [orders]
+              http:
+              - route:
+                - destination:
+                    host: not-yet-deployed
+            """)])
 
     public static let invalidResource = RuleDescription(
         code: "MESH0010", name: "invalid-resource", istioCode: "IST0106", severity: .error,
@@ -100,10 +124,10 @@ public enum PolicyRules {
         are carried along and never fail lint, but they still need apiVersion and kind.
         """,
         triggering: [.init("""
-            ↓apiVersion: networking.istio.io/v1
+            apiVersion: networking.istio.io/v1
             kind: VirtualService
             metadata:
-              namespace: shop
+              ↓namespace: shop
             spec:
               hosts: [orders]
             """)],

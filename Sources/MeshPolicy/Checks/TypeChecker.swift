@@ -143,12 +143,20 @@ public enum Suggest {
     public static func closest(to word: String, in candidates: [String]) -> String? {
         let limit = max(2, word.count / 3)
         var best: (String, Int)?
+        var tied = false
         let lower = word.lowercased()
-        for c in candidates {
+        for c in Set(candidates) {
             let d = distance(lower, c.lowercased())
-            if d <= limit, d < (best?.1 ?? .max) { best = (c, d) }
+            guard d <= limit, d < word.count else { continue }
+            if d < (best?.1 ?? .max) {
+                best = (c, d)
+                tied = false
+            } else if d == best?.1 {
+                tied = true
+            }
         }
-        return best?.0
+        // Two equally close candidates (v1, v2 for v3): any guess would mislead.
+        return tied ? nil : best?.0
     }
 
     static func distance(_ a: String, _ b: String) -> Int {

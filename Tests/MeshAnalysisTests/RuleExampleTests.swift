@@ -1,0 +1,60 @@
+import Testing
+import MeshPolicy
+@testable import MeshAnalysis
+
+/// Runs every rule's own examples: a triggering example must produce the rule's code at
+/// each `↓` marker, a non-triggering one must not produce it at all.
+@Suite struct RuleExampleTests {
+    /// Codes whose trigger needs the file system, tested in MeshCLITests instead.
+    static let needsFileSystem: Set<String> = ["MESH0004"]
+
+    static var codes: [String] { RuleCatalog.descriptions.map(\.code) }
+
+    func lint(_ yaml: String) -> [Diagnostic] {
+        Linter.lint(sources: [("example.yaml", yaml)]).diagnostics
+    }
+
+    @Test(arguments: codes)
+    func triggeringExamplesReportAtTheMarker(code: String) throws {
+        let rule = try #require(RuleCatalog.description(for: code))
+        if Self.needsFileSystem.contains(code) { return }
+        #expect(!rule.triggering.isEmpty, "\(code) has no triggering example")
+        for example in rule.triggering {
+            let where_ = Testing.SourceLocation(fileID: "MeshAnalysis/\(example.file)", filePath: example.file,
+                                                line: example.line, column: 1)
+            let (text, markers) = example.stripped
+            #expect(!markers.isEmpty, "example has no ↓ marker", sourceLocation: where_)
+            let found = lint(text).filter { $0.code == code }
+            for m in markers {
+                #expect(found.contains { $0.span.start.line == m.line && $0.span.start.column == m.column },
+                        "\(code) not reported at \(m.line):\(m.column); got \(found.map { "\($0.span.start): \($0.message)" })",
+                        sourceLocation: where_)
+            }
+            #expect(found.count == markers.count, "expected \(markers.count) \(code), got \(found.count)", sourceLocation: where_)
+        }
+    }
+
+    @Test(arguments: codes)
+    func nonTriggeringExamplesStayQuiet(code: String) throws {
+        let rule = try #require(RuleCatalog.description(for: code))
+        if Self.needsFileSystem.contains(code) { return }
+        #expect(!rule.nonTriggering.isEmpty, "\(code) has no non-triggering example")
+        for example in rule.nonTriggering {
+            let where_ = Testing.SourceLocation(fileID: "MeshAnalysis/\(example.file)", filePath: example.file,
+                                                line: example.line, column: 1)
+            let found = lint(example.stripped.text).filter { $0.code == code }
+            #expect(found.isEmpty, "\(code) fired: \(found.map(\.message))", sourceLocation: where_)
+        }
+    }
+
+    @Test func codesAreUniqueAndWellFormed() {
+        let all = RuleCatalog.descriptions
+        #expect(Set(all.map(\.code)).count == all.count)
+        #expect(Set(all.map(\.name)).count == all.count)
+        for r in all {
+            #expect(r.code.hasPrefix("MESH") && r.code.count == 8, "\(r.code)")
+            #expect(!r.summary.isEmpty && !r.explanation.isEmpty, "\(r.code)")
+            if let ist = r.istioCode { #expect(ist.hasPrefix("IST") && ist.count == 7, "\(r.code)") }
+        }
+    }
+}

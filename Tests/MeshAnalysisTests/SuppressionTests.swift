@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+import MeshPolicy
+@testable import MeshAnalysis
+
+@Suite struct SuppressionTests {
+    let vs = """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: legacy
+          namespace: old
+        spec:
+          hosts: [legacy]
+          http:
+          - route:
+            - destination: {host: gone}
+        """
+
+    func lint(_ yaml: String, config: String? = nil) throws -> [Diagnostic] {
+        let c = try config.map { try LintConfig.parse(path: ".meshc.yaml", text: $0) } ?? LintConfig()
+        return Linter.lint(sources: [("t.yaml", yaml)], config: c).diagnostics
+    }
+
+    @Test func reportsWithoutSuppression() throws {
+        #expect(try lint(vs).map(\.code) == ["MESH0101"])
+    }
+
+    @Test func configSuppressesByCodeAndResourceGlob() throws {
+        #expect(try lint(vs, config: "suppress: [\"MESH0101=VirtualService old/*\"]").isEmpty)
+        #expect(try lint(vs, config: "suppress: [\"IST0101=VirtualService ol*/leg*\"]").isEmpty)
+    }
+
+    @Test func unusedConfigSuppressionIsReported() throws {
+        let d = try lint(vs, config: "suppress: [\"MESH0101=VirtualService new/*\"]")
+        #expect(d.map(\.code).sorted() == ["MESH0005", "MESH0101"])
+        #expect(d.first { $0.code == "MESH0005" }?.span.file == ".meshc.yaml")
+        #expect(d.first { $0.code == "MESH0005" }?.severity == .info)
+    }
+
+    @Test func istioSuppressAnnotationWorks() throws {
+        let annotated = vs.replacingOccurrences(of: "namespace: old", with: "namespace: old\n  annotations: {galley.istio.io/analyze-suppress: \"IST0101\"}")
+        #expect(try lint(annotated).isEmpty)
+    }
+
+    @Test func severityOverridesAndOff() throws {
+        #expect(try lint(vs, config: "severity: {MESH0101: warning}").map(\.severity) == [.warning])
+        #expect(try lint(vs, config: "severity: {MESH0101: off}").isEmpty)
+    }
+
+    @Test func rejectsUnknownConfigKeysWithASuggestion() {
+        #expect(throws: PolicyError.self) { try LintConfig.parse(path: ".meshc.yaml", text: "supress: []") }
+        do {
+            _ = try LintConfig.parse(path: ".meshc.yaml", text: "supress: []")
+        } catch {
+            #expect(error.description.contains("did you mean \"suppress\""))
+        }
+    }
+
+    @Test func globsMatchPathSegments() {
+        #expect(Glob.matches("broken/**", "broken/a/b.yaml"))
+        #expect(Glob.matches("*.yaml", "a.yaml"))
+        #expect(!Glob.matches("*.yaml", "dir/a.yaml"))
+        #expect(Glob.matches("**/a.yaml", "x/y/a.yaml"))
+        var config = LintConfig()
+        config.ignorePaths = ["vendor"]
+        #expect(config.ignores(relativePath: "vendor/x.yaml"))
+    }
+}
+

@@ -1,0 +1,181 @@
+import Testing
+@testable import MeshPolicy
+
+@Suite struct TypeCheckerTests {
+    func diagnostics(_ yaml: String) -> [Diagnostic] {
+        DocumentLoader.load(path: "t.yaml", text: yaml).diagnostics
+    }
+
+    let header = """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: orders
+          namespace: shop
+        spec:
+
+        """
+
+    @Test func acceptsAValidVirtualService() {
+        let d = diagnostics(header + """
+              hosts: [orders]
+              http:
+              - match:
+                - uri: {prefix: /api}
+                  headers:
+                    x-canary: {exact: "true"}
+                route:
+                - destination: {host: orders, subset: v1, port: {number: 8080}}
+                  weight: 100
+                timeout: 1m30s
+                retries: {attempts: 3, perTryTimeout: 250ms, retryOn: 5xx}
+            """)
+        #expect(d.isEmpty, "\(d)")
+    }
+
+    @Test func suggestsTheFieldMeantByATypo() throws {
+        let d = diagnostics(header + "  hosts: [orders]\n  htpp: []\n")
+        let first = try #require(d.first)
+        #expect(first.code == "MESH0011")
+        #expect(first.message.contains("did you mean \"http\""))
+        #expect(first.span.start == SourceLocation(line: 8, column: 3, offset: first.span.start.offset))
+    }
+
+    @Test func namesTheFieldPathOfAWrongType() throws {
+        let d = diagnostics(header + "  hosts: orders\n")
+        let first = try #require(d.first)
+        #expect(first.code == "MESH0012")
+        #expect(first.message.hasPrefix("spec.hosts must be a list"))
+    }
+
+    @Test func checksRangesOfWeightsAndPorts() {
+        let d = diagnostics(header + """
+              hosts: [orders]
+              http:
+              - route:
+                - destination: {host: orders, port: {number: 0}}
+                  weight: 101
+            """)
+        #expect(d.map(\.code) == ["MESH0016", "MESH0016"])
+        #expect(d.contains { $0.message.contains("weight is 101, above the maximum 100") })
+    }
+
+    @Test func reportsRequiredFieldsAndOneOfConflicts() {
+        let d = diagnostics(header + """
+              hosts: [orders]
+              http:
+              - match:
+                - uri: {exact: /a, regex: "/b.*"}
+                route:
+                - weight: 100
+            """)
+        #expect(Set(d.map(\.code)) == ["MESH0015", "MESH0019"])
+    }
+
+    @Test func listsAcceptedEnumValues() throws {
+        let d = diagnostics("""
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: orders}
+            spec:
+              host: orders
+              trafficPolicy:
+                tls: {mode: ISTIO_MUTAL}
+            """)
+        let first = try #require(d.first)
+        #expect(first.code == "MESH0013")
+        #expect(first.message.contains("DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL"))
+        #expect(first.message.contains("did you mean ISTIO_MUTUAL?"))
+    }
+
+    @Test func checksNamesAndLabels() {
+        let d = diagnostics("""
+            apiVersion: v1
+            kind: Service
+            metadata:
+              name: Orders
+              labels:
+                "bad key!": x
+                app: "-leading-dash"
+            spec:
+              ports: [{port: 80}]
+            """)
+        #expect(d.map(\.code) == ["MESH0017", "MESH0017", "MESH0017"])
+    }
+
+    @Test func keepsUnknownKindsWithoutComplaint() {
+        let loaded = DocumentLoader.load(path: "t.yaml", text: """
+            apiVersion: kustomize.config.k8s.io/v1beta1
+            kind: Kustomization
+            resources: [a.yaml]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: gw}
+            spec: {gatewayClassName: istio, listeners: []}
+            """)
+        #expect(loaded.diagnostics.isEmpty)
+        #expect(loaded.resources.count == 2)
+        #expect(loaded.resources.allSatisfy { $0.kind == nil })
+    }
+
+    @Test func flagsUnknownVersionsOfKnownKinds() {
+        let d = diagnostics("""
+            apiVersion: security.istio.io/v2
+            kind: PeerAuthentication
+            metadata: {name: default}
+            """)
+        #expect(d.map(\.code) == ["MESH0018"])
+    }
+
+    @Test func requiresApiVersionKindAndName() {
+        #expect(diagnostics("kind: Service\nmetadata: {name: a}\n").map(\.code) == ["MESH0010"])
+        #expect(diagnostics("- a\n- b\n").map(\.code) == ["MESH0010"])
+        #expect(diagnostics("apiVersion: v1\nkind: Service\nmetadata: {}\n").map(\.code) == ["MESH0010"])
+    }
+
+    @Test func expandsKubectlLists() {
+        let loaded = DocumentLoader.load(path: "t.yaml", text: """
+            apiVersion: v1
+            kind: List
+            items:
+            - apiVersion: v1
+              kind: Namespace
+              metadata: {name: a}
+            - apiVersion: v1
+              kind: Namespace
+              metadata: {name: b}
+            """)
+        #expect(loaded.resources.map(\.name) == ["a", "b"])
+    }
+
+    @Test func parsesIstioDurations() {
+        #expect(Duration.parseIstio("1.5s") == 1.5)
+        #expect(Duration.parseIstio("1m30s") == 90)
+        #expect(Duration.parseIstio("250ms") == 0.25)
+        #expect(Duration.parseIstio("1.5sec") == nil)
+        #expect(Duration.parseIstio("10") == nil)
+        #expect(Duration.parseIstio("") == nil)
+    }
+
+    @Test func readsMeshConfigDirectlyOrFromTheConfigMap() throws {
+        let direct = try MeshSettings.parse(path: "m.yaml", text: "rootNamespace: mesh-root\ningressControllerMode: strict\n")
+        #expect(direct.rootNamespace == "mesh-root")
+        #expect(direct.ingressControllerMode == "STRICT")
+        let cm = try MeshSettings.parse(path: "cm.yaml", text: """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: istio, namespace: istio-system}
+            data:
+              mesh: |
+                defaultConfig:
+                  proxyMetadata:
+                    ISTIO_META_DNS_AUTO_ALLOCATE: "true"
+                extensionProviders:
+                - name: zipkin
+            """)
+        #expect(cm.dnsAutoAllocate)
+        #expect(cm.extensionProviders == ["zipkin"])
+        #expect(throws: PolicyError.self) { try MeshSettings.parse(path: "x.yaml", text: "a: [") }
+    }
+}

@@ -1,0 +1,119 @@
+import Testing
+@testable import MeshPolicy
+
+@Suite struct YAMLComposerTests {
+    func compose(_ text: String, limits: YAMLLimits = YAMLLimits()) -> (YAMLTree, [YAMLProblem]) {
+        YAMLComposer.compose(path: "t.yaml", text: text, limits: limits)
+    }
+
+    @Test func recordsStartAndEndOfEveryNode() throws {
+        let (tree, problems) = compose("a:\n  b: hello\n  c: [1, 2]\n")
+        #expect(problems.isEmpty)
+        let root = try #require(tree.documents.first)
+        let b = try #require(root.at("a", "b"))
+        #expect(b.scalar == "hello")
+        #expect(b.start == SourceLocation(line: 2, column: 6, offset: 8))
+        #expect(b.end == SourceLocation(line: 2, column: 11, offset: 13))
+        let c = try #require(root.at("a", "c"))
+        #expect(c.start.line == 3 && c.start.column == 6)
+        #expect(c.elements.map(\.scalar) == ["1", "2"])
+        #expect(root.pair("a")?.key.start == SourceLocation(line: 1, column: 1, offset: 0))
+    }
+
+    @Test func splitsMultiDocumentStreamsAndDropsNothing() {
+        let (tree, problems) = compose("a: 1\n---\nb: 2\n---\n---\nc: 3\n")
+        #expect(problems.isEmpty)
+        // The empty document in the middle is a null scalar, kept as a document.
+        #expect(tree.documents.count == 4)
+        #expect(tree.documents[2].value == .null)
+        #expect(tree.documents[3]["c"]?.scalar == "3")
+    }
+
+    @Test func typesScalarsByStyle() throws {
+        let (tree, _) = compose("a: 80\nb: \"80\"\nc: true\nd: 1.5\ne: ~\nf: v1\ng: !!str 3\n")
+        let root = try #require(tree.documents.first)
+        #expect(root["a"]?.value == .int(80))
+        #expect(root["b"]?.value == .string("80"))
+        #expect(root["c"]?.value == .bool(true))
+        #expect(root["d"]?.value == .float(1.5))
+        #expect(root["e"]?.value == .null)
+        #expect(root["f"]?.value == .string("v1"))
+        #expect(root["g"]?.value == .string("3"))
+    }
+
+    @Test func reportsDuplicateKeysWithTheFirstOccurrence() {
+        let (_, problems) = compose("a: 1\nb: 2\na: 3\n")
+        #expect(problems.count == 1)
+        #expect(problems.first?.kind == .duplicateKey)
+        #expect(problems.first?.location.line == 3)
+        #expect(problems.first?.related?.line == 1)
+    }
+
+    @Test func findsDuplicatesInLargeMappingsToo() {
+        let keys = (0..<40).map { "k\($0): \($0)" }.joined(separator: "\n")
+        let (_, problems) = compose(keys + "\nk7: again\n")
+        #expect(problems.map(\.kind) == [.duplicateKey])
+        #expect(problems.first?.location.line == 41)
+    }
+
+    @Test func resolvesAliasesAndMergeKeys() throws {
+        let (tree, problems) = compose("base: &b {app: orders, tier: web}\nx:\n  <<: *b\n  tier: api\ny: *b\n")
+        #expect(problems.isEmpty)
+        let root = try #require(tree.documents.first)
+        #expect(root["x"]?.stringMap == ["app": "orders", "tier": "api"])
+        #expect(root["y"]?.stringMap == ["app": "orders", "tier": "web"])
+    }
+
+    @Test func refusesAliasBombsWithoutExpandingThem() {
+        var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for i in 1...12 {
+            let refs = Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ")
+            text += "a\(i): &a\(i) [\(refs)]\n"
+        }
+        text += "---\nok: true\n"
+        let (tree, problems) = compose(text)
+        #expect(problems.map(\.kind) == [.aliasExpansion])
+        // The bomb document is dropped; the next document survives.
+        #expect(tree.documents.count == 1)
+        #expect(tree.documents.first?["ok"]?.value == .bool(true))
+        // Sharing means the arena stays small: a copy would be 10^13 nodes.
+        #expect(tree.nodeCount < 1000)
+    }
+
+    @Test func reportsUndefinedAliases() {
+        let (_, problems) = compose("a: *nothing\n")
+        // libyaml itself accepts the event; the composer refuses it, located.
+        #expect(problems.first?.kind == .undefinedAlias || problems.first?.kind == .syntax)
+        #expect(problems.first?.location.line == 1)
+    }
+
+    @Test func boundsNestingDepth() {
+        let deep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
+        let (tree, problems) = compose(deep, limits: YAMLLimits(maxDepth: 512))
+        #expect(problems.map(\.kind) == [.tooDeep])
+        #expect(tree.documents.isEmpty)
+    }
+
+    @Test func locatesSyntaxErrorsAndKeepsEarlierDocuments() throws {
+        let (tree, problems) = compose("a: 1\n---\nb: [1, 2\nc: 3\n")
+        #expect(tree.documents.count == 1)
+        let p = try #require(problems.first)
+        #expect(p.kind == .syntax)
+        #expect(p.location.line >= 3)
+    }
+
+    @Test func rejectsInvalidUTF8WithALocatedError() throws {
+        var bytes = Array("a: ok\nb: ".utf8)
+        bytes += [0xFF, 0xFE, 0x41]
+        let (_, problems) = bytes.withUnsafeBytes { YAMLComposer.compose(path: "bad.yaml", bytes: $0) }
+        let p = try #require(problems.first)
+        #expect(p.kind == .syntax)
+        #expect(p.message.contains("UTF-8"))
+    }
+
+    @Test func handlesEmptyInput() {
+        let (tree, problems) = compose("")
+        #expect(problems.isEmpty)
+        #expect(tree.documents.isEmpty)
+    }
+}
