@@ -1,0 +1,48 @@
+# meshc — the two commands a newcomer needs:
+#   make demo   lint the example mesh in policies/ (and show what policies/broken gets)
+#   make test   run every test (what CI runs)
+# Both install missing system packages first (as root; otherwise they say what to install).
+
+SWIFT ?= swift
+MESHC := .build/debug/meshc
+
+.PHONY: all deps build demo test unit-tests schema-agreement stress generate conformance bench clean
+
+all: build
+
+deps:
+	@ci/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+demo: build
+	@echo "== meshc lint policies   (the example mesh: clean)"
+	$(MESHC) lint policies
+	@echo
+	@echo "== meshc lint policies/broken   (mistakes people really make)"
+	-$(MESHC) lint policies/broken
+	@echo
+	@echo "== meshc explain MESH0102"
+	$(MESHC) explain MESH0102
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	python3 Tests/SchemaAgreement/check.py $(MESHC)
+	ci/stress.sh $(MESHC)
+
+# Regenerate the files generated from the code (tests fail when they are stale).
+generate: build
+	$(MESHC) schemas --out schemas
+	$(MESHC) rules --format markdown > docs/rules.md
+
+# Istio's own analyzer test cases (../shared/conformance).
+conformance: build
+	python3 ../shared/conformance/score.py $(MESHC) ../shared/conformance/istio-analyze/cases
+
+bench: deps
+	Benchmarks/run.sh
+
+clean:
+	rm -rf .build

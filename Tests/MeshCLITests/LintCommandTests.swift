@@ -1,0 +1,173 @@
+import Foundation
+import Testing
+
+@Suite struct LintCommandTests {
+    @Test func exampleRepositoryLintsClean() throws {
+        let out = try Meshc.run(["lint", "policies"])
+        #expect(out.status == 0, "\(out.stdout)")
+        #expect(out.stdout.contains("0 errors, 0 warnings, 0 infos"))
+    }
+
+    @Test func brokenExamplesReportTheMistakesPeopleMake() throws {
+        let out = try Meshc.run(["lint", "policies/broken", "--format", "json"])
+        #expect(out.status == 1)
+        let codes = Set(try Meshc.codes(out))
+        for expected in ["MESH0001", "MESH0011", "MESH0012", "MESH0013", "MESH0014", "MESH0101", "MESH0102", "MESH0109"] {
+            #expect(codes.contains(expected), "missing \(expected)")
+        }
+    }
+
+    @Test func exitStatusesFollowTheContractInEveryFormat() throws {
+        let dir = try TempDir()
+        try dir.write("ok.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n")
+        try dir.write("bad/bad.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad}\n")
+        for format in ["text", "json", "sarif", "github"] {
+            #expect(try Meshc.run(["lint", dir.path + "/ok.yaml", "--format", format]).status == 0)
+            #expect(try Meshc.run(["lint", dir.path + "/bad", "--format", format]).status == 1)
+        }
+        #expect(try Meshc.run(["lint", "--format", "xml"]).status == 2)
+        #expect(try Meshc.run(["lint", dir.path + "/missing.yaml"]).status == 2)
+    }
+
+    @Test func failOnLowersTheThreshold() throws {
+        let dir = try TempDir()
+        try dir.write(".meshc.yaml", "severity: {MESH0017: warning}\n")
+        try dir.write("a.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad}\n")
+        #expect(try Meshc.run(["lint", dir.path]).status == 0)
+        #expect(try Meshc.run(["lint", dir.path, "--fail-on", "warning"]).status == 1)
+    }
+
+    @Test func readsStandardInput() throws {
+        let out = try Meshc.run(["lint", "-", "--format", "json"], stdin: "apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad}\n")
+        #expect(out.status == 1)
+        let first = (try Meshc.json(out)["diagnostics"] as? [[String: Any]])?.first
+        #expect(first?["file"] as? String == "<stdin>")
+    }
+
+    @Test func lintsTenThousandFilesInOneDirectory() throws {
+        let dir = try TempDir()
+        for i in 0..<10_000 {
+            try "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns-\(i)}\n".write(
+                toFile: "\(dir.path)/ns-\(i).yaml", atomically: false, encoding: .utf8)
+        }
+        let out = try Meshc.run(["lint", dir.path, "--format", "json"])
+        #expect(out.status == 0)
+        let summary = try Meshc.json(out)["summary"] as? [String: Int]
+        #expect(summary?["files"] == 10_000)
+        #expect(summary?["resources"] == 10_000)
+    }
+
+    @Test func symlinkLoopsAreReportedNotFollowed() throws {
+        let dir = try TempDir()
+        try dir.write("sub/a.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n")
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/sub/loop", withDestinationPath: dir.path)
+        let out = try Meshc.run(["lint", dir.path, "--format", "json"])
+        #expect(out.status == 0)
+        let diags = try Meshc.json(out)["diagnostics"] as? [[String: Any]] ?? []
+        #expect(diags.contains { ($0["code"] as? String) == "MESH0004" && ($0["message"] as? String)?.contains("loop") == true })
+        #expect((try Meshc.json(out)["summary"] as? [String: Int])?["resources"] == 1)
+    }
+
+    @Test func danglingSymlinksAreAnIOError() throws {
+        let dir = try TempDir()
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/gone.yaml", withDestinationPath: dir.path + "/nowhere.yaml")
+        let out = try Meshc.run(["lint", dir.path])
+        #expect(out.status == 2)
+        #expect(out.stdout.contains("MESH0004"))
+    }
+
+    @Test func filesOverTheSizeLimitAreRefusedAndTheRestIsLinted() throws {
+        let dir = try TempDir()
+        try dir.write("big.yaml", "a: " + String(repeating: "x", count: 5000) + "\n")
+        try dir.write("small.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad}\n")
+        let out = try Meshc.run(["lint", dir.path, "--max-file-size", "4096", "--format", "json"])
+        let codes = try Meshc.codes(out)
+        #expect(codes.contains("MESH0003"))
+        #expect(codes.contains("MESH0017"))
+    }
+
+    @Test func aliasBombIsRefusedQuickly() throws {
+        var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for i in 1...30 { text += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ",") + "]\n" }
+        let out = try Meshc.run(["lint", "-", "--format", "json"], stdin: text)
+        #expect(try Meshc.codes(out) == ["MESH0003"])
+    }
+
+    @Test func nonUTF8BytesGiveALocatedError() throws {
+        let dir = try TempDir()
+        try Data([0x61, 0x3A, 0x20, 0xC3, 0x28, 0x0A]).write(to: URL(fileURLWithPath: dir.path + "/latin1.yaml"))
+        let out = try Meshc.run(["lint", dir.path, "--format", "json"])
+        #expect(out.status == 1)
+        #expect(try Meshc.codes(out) == ["MESH0001"])
+    }
+
+    @Test func meshConfigIsRead() throws {
+        let dir = try TempDir()
+        try dir.write("mesh.yaml", "rootNamespace: [")
+        let out = try Meshc.run(["lint", "policies", "--mesh-config", dir.path + "/mesh.yaml"])
+        #expect(out.status == 2)
+        #expect(out.stderr.contains("invalid mesh config"))
+    }
+}
+
+@Suite struct OtherCommandTests {
+    @Test func explainPrintsTheRuleFromItsDescription() throws {
+        let out = try Meshc.run(["explain", "IST0101"])
+        #expect(out.status == 0)
+        #expect(out.stdout.hasPrefix("MESH0101 destination-host-not-found (error, istioctl analyze IST0101)"))
+        #expect(try Meshc.run(["explain", "MESH9999"]).status == 2)
+    }
+
+    @Test func rulesListsEveryCode() throws {
+        let out = try Meshc.run(["rules"])
+        #expect(out.status == 0)
+        #expect(out.stdout.contains("MESH0109  IST0109"))
+    }
+
+    @Test func topLevelHelpIsStable() throws {
+        let out = try Meshc.run(["--help"])
+        #expect(out.status == 0)
+        // Compared without the trailing blank lines the parser adds.
+        #expect(out.stdout.trimmingCharacters(in: .newlines) == """
+            OVERVIEW: Check, compile and ship Istio-style service mesh policy kept in git.
+
+            USAGE: meshc <subcommand>
+
+            OPTIONS:
+              --version               Show the version.
+              -h, --help              Show help information.
+
+            SUBCOMMANDS:
+              lint                    Parse, type-check and analyze mesh policy and
+                                      workload manifests.
+              explain                 Explain a diagnostic code: what it means, why it
+                                      matters, how to fix it.
+              rules                   List every rule (or print docs/rules.md).
+              schemas                 Write the JSON Schema (draft 2020-12) of every kind
+                                      meshc checks.
+
+              See 'meshc help <subcommand>' for detailed help.
+            """)
+    }
+}
+
+/// Generated files must match what the code generates, or CI fails.
+@Suite struct GeneratedFilesTests {
+    @Test func docsRulesIsUpToDate() throws {
+        let committed = try String(contentsOfFile: Meshc.repoRoot + "/docs/rules.md", encoding: .utf8)
+        let generated = try Meshc.run(["rules", "--format", "markdown"]).stdout
+        #expect(committed == generated, "docs/rules.md is stale: run `make generate`")
+    }
+
+    @Test func schemasAreUpToDate() throws {
+        let dir = try TempDir()
+        #expect(try Meshc.run(["schemas", "--out", dir.path]).status == 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(files.count == 21)
+        for f in files {
+            let generated = try String(contentsOfFile: dir.path + "/" + f, encoding: .utf8)
+            let committed = try? String(contentsOfFile: Meshc.repoRoot + "/schemas/" + f, encoding: .utf8)
+            #expect(committed == generated, "schemas/\(f) is stale: run `make generate`")
+        }
+    }
+}

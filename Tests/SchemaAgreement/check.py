@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""meshc's type checker and a real JSON Schema validator (Python's jsonschema, draft 2020-12)
+must agree on every document of a corpus: the documents of policies/ (valid) and the
+documents under Tests/SchemaAgreement/invalid/ (each invalid in one way, named by its file).
+Also validates `meshc lint --format json` output against schemas/diagnostics.schema.json.
+
+Usage: check.py path/to/meshc
+"""
+import glob, json, os, subprocess, sys, tempfile
+import jsonschema, yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MESHC = sys.argv[1]
+TYPE_CODES = {"MESH0010", "MESH0011", "MESH0012", "MESH0013", "MESH0014", "MESH0015",
+              "MESH0016", "MESH0017", "MESH0018", "MESH0019"}
+
+schemas = {}
+for path in glob.glob(os.path.join(ROOT, "schemas", "*.schema.json")):
+    s = json.load(open(path))
+    kind = s["title"].split(" ")[0]
+    schemas[kind] = s
+diag_schema = schemas.pop("meshc")  # diagnostics.schema.json's title is "meshc lint --format json"
+
+def documents(path):
+    text = open(path).read()
+    return [d for d in text.split("\n---\n") if yaml.safe_load(d) is not None]
+
+def meshc_verdict(doc_text):
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(doc_text)
+        name = f.name
+    try:
+        out = subprocess.run([MESHC, "lint", name, "--format", "json"], capture_output=True, text=True)
+        result = json.loads(out.stdout)
+        jsonschema.validate(result, diag_schema)
+        codes = {d["code"] for d in result["diagnostics"]}
+        return not (codes & TYPE_CODES), sorted(codes & TYPE_CODES)
+    finally:
+        os.unlink(name)
+
+def schema_verdict(doc_text):
+    doc = yaml.safe_load(doc_text)
+    schema = schemas.get(doc.get("kind"))
+    if schema is None:
+        return None, "no schema"
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(doc))
+    return not errors, [e.message for e in errors[:2]]
+
+cases = []
+for path in sorted(glob.glob(os.path.join(ROOT, "policies", "**", "*.yaml"), recursive=True)):
+    if "/broken/" in path:
+        continue
+    for i, d in enumerate(documents(path)):
+        cases.append((f"{os.path.relpath(path, ROOT)}#{i}", d, True))
+for path in sorted(glob.glob(os.path.join(ROOT, "Tests", "SchemaAgreement", "invalid", "*.yaml"))):
+    cases.append((os.path.relpath(path, ROOT), open(path).read(), False))
+
+passed = failed = 0
+for name, text, expected in cases:
+    m, m_why = meshc_verdict(text)
+    s, s_why = schema_verdict(text)
+    if m == expected and s == expected:
+        passed += 1
+    else:
+        failed += 1
+        print(f"DISAGREE {name}: expected valid={expected}, meshc={m} {m_why}, jsonschema={s} {s_why}")
+print(f"schema-agreement: {passed} passed, {failed} failed")
+sys.exit(1 if failed or passed < 40 else 0)
