@@ -36,12 +36,13 @@ public enum GitHubReport {
 }
 
 extension String {
-    func replacingAll(_ target: Character, _ replacement: String) -> String {
-        var out = ""
-        out.reserveCapacity(count)
-        for c in self {
-            if c == target { out += replacement } else { out.append(c) }
+    func replacingAll(_ target: Unicode.Scalar, _ replacement: String) -> String {
+        guard target.isASCII, utf8.contains(UInt8(target.value)) else { return self }
+        var out = [UInt8]()
+        out.reserveCapacity(utf8.count + 8)
+        for b in utf8 {
+            if b == UInt8(target.value) { out += replacement.utf8 } else { out.append(b) }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 }

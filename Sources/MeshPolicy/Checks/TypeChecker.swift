@@ -14,30 +14,65 @@ public struct TypeChecker {
         diagnostics.append(Diagnostic(rule, message, at: node.span, resource: resource))
     }
 
-    /// Checks `node` against `type`; `path` names the field in messages.
+    /// The field being checked, as components: most nodes are valid, so the text of a path
+    /// (`spec.http[0].route`) is only built when a message needs it.
+    private enum Component { case key(String), index(Int) }
+    private var components: [Component] = []
+    private var root = ""
+
+    var path: String {
+        var out = root
+        for c in components {
+            switch c {
+            case .key(let k): out += out.isEmpty ? k : ".\(k)"
+            case .index(let i): out += "[\(i)]"
+            }
+        }
+        return out
+    }
+
+    /// Checks `node` against `type`; `path` names the node in messages.
     public mutating func check(_ node: YAMLNode, _ type: SchemaType, path: String) {
+        root = path
+        components.removeAll(keepingCapacity: true)
+        check(node, type)
+    }
+
+    private mutating func check(_ node: YAMLNode, _ type: SchemaType, key: String) {
+        components.append(.key(key))
+        check(node, type)
+        components.removeLast()
+    }
+
+    private mutating func check(_ node: YAMLNode, _ type: SchemaType, index: Int) {
+        components.append(.index(index))
+        check(node, type)
+        components.removeLast()
+    }
+
+    private mutating func check(_ node: YAMLNode, _ type: SchemaType) {
         // An explicit null is protobuf's "unset", accepted for every field.
         if node.isScalar, node.style == .plain, node.value == .null { return }
         switch type {
         case .any:
             return
         case .object(let schema):
-            checkObject(node, schema, path: path)
+            checkObject(node, schema)
         case .map(let keyFormat, let valueType):
-            guard node.isMapping else { return mismatch(node, expected: "mapping", path: path) }
+            guard node.isMapping else { return mismatch(node, expected: "mapping") }
             for (k, v) in node.pairs {
                 let key = k.scalar ?? ""
                 if let problem = keyFormat.problem(with: key) {
                     let rule = keyFormat == .port ? PolicyRules.outOfRange : PolicyRules.invalidName
                     report(rule, "\(path) key \"\(key)\" \(problem)", k)
                 }
-                check(v, valueType, path: "\(path).\(key)")
+                check(v, valueType, key: key)
             }
         case .array(let element):
-            guard node.isSequence else { return mismatch(node, expected: "list", path: path) }
-            for (i, e) in node.elements.enumerated() { check(e, element, path: "\(path)[\(i)]") }
+            guard node.isSequence else { return mismatch(node, expected: "list") }
+            for (i, e) in node.elements.enumerated() { check(e, element, index: i) }
         case .string(let format):
-            guard let value = node.value else { return mismatch(node, expected: "string", path: path) }
+            guard let value = node.value else { return mismatch(node, expected: "string") }
             guard case .string(let text) = value else {
                 let hint = node.scalar.map { " (quote it: \"\($0)\")" } ?? ""
                 return report(PolicyRules.wrongType, "\(path) must be a string, found \(value.typeName)\(hint)", node)
@@ -47,13 +82,13 @@ public struct TypeChecker {
                 report(rule, "\(path) \"\(text)\" \(problem)", node)
             }
         case .integer(let min, let max):
-            guard let value = node.value else { return mismatch(node, expected: "integer", path: path) }
+            guard let value = node.value else { return mismatch(node, expected: "integer") }
             guard case .int(let n) = value else {
                 return report(PolicyRules.wrongType, "\(path) must be an integer, found \(value.typeName) \(quoted(node))", node)
             }
-            checkRange(Double(n), min.map(Double.init), max.map(Double.init), node, path: path, shown: "\(n)")
+            checkRange(Double(n), min.map(Double.init), max.map(Double.init), node, shown: "\(n)")
         case .number(let min, let max):
-            guard let value = node.value else { return mismatch(node, expected: "number", path: path) }
+            guard let value = node.value else { return mismatch(node, expected: "number") }
             let d: Double
             switch value {
             case .int(let n): d = Double(n)
@@ -61,20 +96,20 @@ public struct TypeChecker {
             default:
                 return report(PolicyRules.wrongType, "\(path) must be a number, found \(value.typeName) \(quoted(node))", node)
             }
-            checkRange(d, min, max, node, path: path, shown: node.scalar ?? "")
+            checkRange(d, min, max, node, shown: node.scalar ?? "")
         case .boolean:
-            guard let value = node.value else { return mismatch(node, expected: "boolean", path: path) }
+            guard let value = node.value else { return mismatch(node, expected: "boolean") }
             guard case .bool = value else {
                 return report(PolicyRules.wrongType, "\(path) must be true or false, found \(value.typeName) \(quoted(node))", node)
             }
         case .intOrString:
-            guard let value = node.value else { return mismatch(node, expected: "integer or string", path: path) }
+            guard let value = node.value else { return mismatch(node, expected: "integer or string") }
             switch value {
             case .int, .string: return
             default: report(PolicyRules.wrongType, "\(path) must be an integer or a string, found \(value.typeName)", node)
             }
         case .enumeration(let allowed):
-            guard let text = node.scalar else { return mismatch(node, expected: "string", path: path) }
+            guard let text = node.scalar else { return mismatch(node, expected: "string") }
             guard !allowed.contains(text) else { return }
             var message = "\(path) has invalid value \"\(text)\"; accepted: \(allowed.joined(separator: ", "))"
             if let guess = Suggest.closest(to: text, in: allowed) { message += " (did you mean \(guess)?)" }
@@ -82,15 +117,14 @@ public struct TypeChecker {
         }
     }
 
-    mutating func checkObject(_ node: YAMLNode, _ schema: ObjectSchema, path: String) {
-        guard node.isMapping else { return mismatch(node, expected: "mapping", path: path) }
+    private mutating func checkObject(_ node: YAMLNode, _ schema: ObjectSchema) {
+        guard node.isMapping else { return mismatch(node, expected: "mapping") }
         var present: Set<String> = []
         for (k, v) in node.pairs {
             guard let key = k.scalar else { continue }
             present.insert(key)
-            let fieldPath = path.isEmpty ? key : "\(path).\(key)"
             if let field = schema.field(key) {
-                check(v, field.type, path: fieldPath)
+                check(v, field.type, key: key)
             } else if !schema.open {
                 var message = "unknown field \"\(key)\" in \(path.isEmpty ? schema.title : path) (\(schema.title))"
                 if let guess = Suggest.closest(to: key, in: schema.fields.map(\.name)) {
@@ -113,7 +147,7 @@ public struct TypeChecker {
         }
     }
 
-    mutating func checkRange(_ value: Double, _ min: Double?, _ max: Double?, _ node: YAMLNode, path: String, shown: String) {
+    private mutating func checkRange(_ value: Double, _ min: Double?, _ max: Double?, _ node: YAMLNode, shown: String) {
         if let min, value < min { report(PolicyRules.outOfRange, "\(path) is \(shown), below the minimum \(format(min))\(rangeText(min, max))", node) }
         if let max, value > max { report(PolicyRules.outOfRange, "\(path) is \(shown), above the maximum \(format(max))\(rangeText(min, max))", node) }
     }
@@ -127,7 +161,7 @@ public struct TypeChecker {
 
     func quoted(_ node: YAMLNode) -> String { node.scalar.map { "\"\($0)\"" } ?? "" }
 
-    mutating func mismatch(_ node: YAMLNode, expected: String, path: String) {
+    private mutating func mismatch(_ node: YAMLNode, expected: String) {
         let found: String
         switch node.kind {
         case .mapping: found = "a mapping"
@@ -180,3 +214,4 @@ public enum Suggest {
         return prev[b.count]
     }
 }
+

@@ -60,7 +60,7 @@ private struct Builder {
     let limits: YAMLLimits
     var records: [NodeRecord] = []
     var sizes: [UInt64] = []          // expanded subtree size per record, composition only
-    var strings: [String] = []
+    var pool: [UInt8] = []
     var children: [Int32] = []
     var tags: [Int32: String] = [:]
     var roots: [Int32] = []
@@ -81,7 +81,11 @@ private struct Builder {
     }
 
     func finish() -> YAMLTree {
-        YAMLTree(path: path, records: records, strings: strings, children: children, tags: tags, documentRoots: roots)
+        // Exact-size copies: growth by doubling would leave up to half of each array unused,
+        // and a large repository keeps every tree alive for the rules.
+        YAMLTree(path: path, records: records.withUnsafeBufferPointer { Array($0) },
+                 pool: pool.withUnsafeBufferPointer { Array($0) },
+                 children: children.withUnsafeBufferPointer { Array($0) }, tags: tags, documentRoots: roots)
     }
 
     static func loc(_ m: yaml_mark_t) -> SourceLocation {
@@ -153,12 +157,9 @@ private struct Builder {
             scratch.removeAll(keepingCapacity: true)
         case YAML_SCALAR_EVENT:
             let s = event.data.scalar
-            let value: String
-            if let v = s.value {
-                value = String(decoding: UnsafeBufferPointer(start: v, count: s.length), as: UTF8.self)
-            } else {
-                value = ""
-            }
+            let offset = UInt32(truncatingIfNeeded: pool.count)
+            if let v = s.value, s.length > 0 { pool.append(contentsOf: UnsafeBufferPointer(start: v, count: s.length)) }
+            let isMergeKey = s.length == 2 && s.value?[0] == 0x3C && s.value?[1] == 0x3C
             let style: YAMLNode.ScalarStyle
             switch s.style {
             case YAML_PLAIN_SCALAR_STYLE: style = .plain
@@ -168,12 +169,11 @@ private struct Builder {
             case YAML_FOLDED_SCALAR_STYLE: style = .folded
             default: style = .none
             }
-            strings.append(value)
-            let idx = appendRecord(NodeRecord(kind: .scalar, style: style, payload: UInt32(strings.count - 1), count: 0,
+            let idx = appendRecord(NodeRecord(kind: .scalar, style: style, payload: offset, count: UInt32(s.length),
                                               start: event.start_mark, end: event.end_mark), size: 1)
             if let tag = Self.text(s.tag), tag != "!" { tags[idx] = expandTag(tag) }
             if let anchor = Self.text(s.anchor) { anchors[anchor] = idx }
-            attach(idx, size: 1, isMergeKey: style == .plain && value == "<<")
+            attach(idx, size: 1, isMergeKey: style == .plain && isMergeKey)
         case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
             let isMapping = event.type == YAML_MAPPING_START_EVENT
             let anchor = isMapping ? Self.text(event.data.mapping_start.anchor) : Self.text(event.data.sequence_start.anchor)
@@ -243,8 +243,7 @@ private struct Builder {
     }
 
     mutating func nullRecord(_ event: yaml_event_t) -> Int32 {
-        strings.append("")
-        return appendRecord(NodeRecord(kind: .scalar, style: .plain, payload: UInt32(strings.count - 1), count: 0,
+        return appendRecord(NodeRecord(kind: .scalar, style: .plain, payload: 0, count: 0,
                                        start: event.start_mark, end: event.end_mark), size: 1)
     }
 
@@ -270,7 +269,10 @@ private struct Builder {
 
     func scalarText(_ idx: Int32) -> String? {
         let r = records[Int(idx)]
-        return r.kind == .scalar ? strings[Int(r.payload)] : nil
+        guard r.kind == .scalar else { return nil }
+        return pool.withUnsafeBufferPointer {
+            String(decoding: UnsafeBufferPointer(rebasing: $0[Int(r.payload)..<Int(r.payload + r.count)]), as: UTF8.self)
+        }
     }
 
     /// Resolves `<<: *base` (and `<<: [*a, *b]`): keys written in the mapping win, then
@@ -282,7 +284,7 @@ private struct Builder {
         while i + 1 < items.count {
             let k = items[i], v = items[i + 1]
             let kr = records[Int(k)]
-            if kr.kind == .scalar, kr.style == .plain, strings[Int(kr.payload)] == "<<" {
+            if kr.kind == .scalar, kr.style == .plain, kr.count == 2, pool[Int(kr.payload)] == 0x3C, pool[Int(kr.payload) + 1] == 0x3C {
                 let vr = records[Int(v)]
                 var sources: [Int32] = []
                 if vr.kind == .mapping { sources = [v] }

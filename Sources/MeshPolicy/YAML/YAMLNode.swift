@@ -33,7 +33,7 @@ public struct YAMLNode: Sendable {
     /// The scalar's text, or nil for a collection.
     public var scalar: String? {
         let r = record
-        return r.kind == .scalar ? tree.strings[Int(r.payload)] : nil
+        return r.kind == .scalar ? tree.text(r) : nil
     }
 
     public var style: ScalarStyle { record.style }
@@ -96,7 +96,7 @@ public struct YAMLNode: Sendable {
         while i < Int(r.count) {
             let k = tree.children[base + i]
             let kr = tree.records[Int(k)]
-            if kr.kind == .scalar, tree.strings[Int(kr.payload)] == key {
+            if tree.scalar(kr, equals: key) {
                 return (YAMLNode(tree: tree, index: k), YAMLNode(tree: tree, index: tree.children[base + i + 1]))
             }
             i += 2

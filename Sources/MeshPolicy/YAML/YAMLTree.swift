@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One parsed YAML stream (a file), stored as a flat arena of nodes.
 ///
 /// Why an arena and not a tree of objects: a 100k-resource repository holds millions of
@@ -9,17 +15,18 @@ public final class YAMLTree: @unchecked Sendable {
     // Immutable after composition; @unchecked because the arrays are only ever read.
     public let path: String
     let records: [NodeRecord]
-    let strings: [String]
+    /// Every scalar's UTF-8 bytes, back to back: one allocation instead of one per scalar.
+    let pool: [UInt8]
     let children: [Int32]
     let tags: [Int32: String]
     /// The root node of each document in the stream, in order.
     public let documentRoots: [Int32]
 
-    init(path: String, records: [NodeRecord], strings: [String], children: [Int32],
+    init(path: String, records: [NodeRecord], pool: [UInt8], children: [Int32],
          tags: [Int32: String], documentRoots: [Int32]) {
         self.path = path
         self.records = records
-        self.strings = strings
+        self.pool = pool
         self.children = children
         self.tags = tags
         self.documentRoots = documentRoots
@@ -30,15 +37,34 @@ public final class YAMLTree: @unchecked Sendable {
 
     /// How many node records the stream holds (aliases counted once).
     public var nodeCount: Int { records.count }
+
+    func text(_ r: NodeRecord) -> String {
+        pool.withUnsafeBufferPointer {
+            String(decoding: UnsafeBufferPointer(rebasing: $0[Int(r.payload)..<Int(r.payload + r.count)]), as: UTF8.self)
+        }
+    }
+
+    /// Compares a scalar's bytes with `key` without building a String.
+    func scalar(_ r: NodeRecord, equals key: String) -> Bool {
+        guard r.kind == .scalar else { return false }
+        var key = key
+        return key.withUTF8 { k in
+            guard k.count == Int(r.count) else { return false }
+            return pool.withUnsafeBufferPointer { p in
+                k.isEmpty || memcmp(p.baseAddress! + Int(r.payload), k.baseAddress!, k.count) == 0
+            }
+        }
+    }
 }
 
 struct NodeRecord {
     enum Kind: UInt8 { case scalar, mapping, sequence }
     var kind: Kind
     var style: YAMLNode.ScalarStyle
-    /// Scalar: index into `strings`. Collection: start index into `children`.
+    /// Scalar: offset of its bytes in `pool`. Collection: start index into `children`.
     var payload: UInt32
-    /// Collection: number of children (a mapping stores key, value, key, value…).
+    /// Scalar: its length in bytes. Collection: number of children (a mapping stores key,
+    /// value, key, value…).
     var count: UInt32
     var startLine: UInt32
     var startColumn: UInt32
