@@ -117,9 +117,26 @@ public struct SourceReader: Sendable {
         if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, Int(st.st_size) > maxFileSize {
             return .problem(tooLarge(path, size: Int(st.st_size)))
         }
+        // Regular files: one read into an uninitialised buffer of the file's size (zeroing a
+        // scratch buffer per file cost more than parsing small files). Pipes: read in chunks.
         var bytes: [UInt8] = []
-        if (st.st_mode & S_IFMT) == S_IFREG { bytes.reserveCapacity(Int(st.st_size)) }
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        if (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0 {
+            let size = Int(st.st_size)
+            var failed = false
+            bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+                count = 0
+                while count < size {
+                    let n = Glibc.read(fd, buffer.baseAddress! + count, size - count)
+                    if n < 0, errno == EINTR { continue }
+                    if n < 0 { failed = true; return }
+                    if n == 0 { return }
+                    count += n
+                }
+            }
+            if failed { return .problem(problem(path, "cannot read \(path): \(errnoText())")) }
+            return .source(Source(path: path, bytes: bytes))
+        }
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
         while true {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 {

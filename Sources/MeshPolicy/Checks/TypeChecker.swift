@@ -119,12 +119,13 @@ public struct TypeChecker {
 
     private mutating func checkObject(_ node: YAMLNode, _ schema: ObjectSchema) {
         guard node.isMapping else { return mismatch(node, expected: "mapping") }
-        var present: Set<String> = []
-        for (k, v) in node.pairs {
-            guard let key = k.scalar else { continue }
-            present.insert(key)
-            if let field = schema.field(key) {
-                check(v, field.type, key: key)
+        // Which of the schema's fields are present, as bits (objects have fewer than 64).
+        var present: UInt64 = 0
+        node.forEachPair { k, v in
+            guard let key = k.scalar else { return }
+            if let i = schema.positions[key] {
+                if i < 64 { present |= 1 << UInt64(i) }
+                check(v, schema.fields[i].type, key: key)
             } else if !schema.open {
                 var message = "unknown field \"\(key)\" in \(path.isEmpty ? schema.title : path) (\(schema.title))"
                 if let guess = Suggest.closest(to: key, in: schema.fields.map(\.name)) {
@@ -133,12 +134,16 @@ public struct TypeChecker {
                 report(PolicyRules.unknownField, message, k)
             }
         }
-        for field in schema.fields where field.required && !present.contains(field.name) {
+        func isPresent(_ name: String) -> Bool {
+            guard let i = schema.positions[name] else { return false }
+            return i < 64 ? present & (1 << UInt64(i)) != 0 : node.pair(name) != nil
+        }
+        for field in schema.fields where field.required && !isPresent(field.name) {
             let owner = path.isEmpty ? schema.title : path
             report(PolicyRules.missingField, "\(owner) is missing required field \"\(field.name)\"", node)
         }
         for group in schema.oneOf {
-            let set = group.filter(present.contains)
+            let set = group.filter(isPresent)
             if set.count > 1, let second = node.pair(set[1]) {
                 report(PolicyRules.conflictingFields,
                        "\(path) sets \(set.map { "\"\($0)\"" }.joined(separator: " and ")); only one of \(group.joined(separator: ", ")) may be set",

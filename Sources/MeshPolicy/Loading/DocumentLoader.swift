@@ -55,7 +55,7 @@ public enum DocumentLoader {
             for item in items.elements { load(document: item, into: &resources, diagnostics: &diagnostics) }
             return
         }
-        let group = apiVersion.split(separator: "/").count == 2 ? String(apiVersion.split(separator: "/")[0]) : ""
+        let group = apiVersion.firstIndex(of: "/").map { String(apiVersion[..<$0]) } ?? ""
         var kind = ResourceKind(rawValue: kindName)
         if let k = kind, k.group != group {
             // Same kind name, another API (for example the Kubernetes Gateway API's Gateway).

@@ -30,8 +30,10 @@ extension ResourceKind {
         }
     }
 
-    /// The schema of the whole document (apiVersion, kind, metadata, spec).
-    public var documentSchema: ObjectSchema {
+    /// The schema of the whole document (apiVersion, kind, metadata, spec), built once.
+    public var documentSchema: ObjectSchema { documentSchemas[self]! }
+
+    func buildDocumentSchema() -> ObjectSchema {
         var fields = [
             f("apiVersion", .enumeration(apiVersions), required: true),
             f("kind", .enumeration([rawValue]), required: true),
@@ -49,3 +51,7 @@ extension ResourceKind {
         return ObjectSchema(rawValue, open: !isIstio, fields)
     }
 }
+
+/// Built once per process: schemas are immutable and shared by every check.
+private let documentSchemas: [ResourceKind: ObjectSchema] = Dictionary(
+    uniqueKeysWithValues: ResourceKind.allCases.map { ($0, $0.buildDocumentSchema()) })

@@ -57,6 +57,8 @@ public final class ObjectSchema: Sendable {
     public let open: Bool
     public let oneOf: [[String]]
     let byName: [String: Field]
+    /// Position of each field, for the checker's bitmask of present fields.
+    let positions: [String: Int]
 
     public init(_ title: String, open: Bool = false, oneOf: [[String]] = [], _ fields: [Field]) {
         self.title = title
@@ -64,8 +66,13 @@ public final class ObjectSchema: Sendable {
         self.open = open
         self.oneOf = oneOf
         var byName: [String: Field] = [:]
-        for f in fields { byName[f.name] = f }
+        var positions: [String: Int] = [:]
+        for (i, f) in fields.enumerated() {
+            byName[f.name] = f
+            positions[f.name] = i
+        }
         self.byName = byName
+        self.positions = positions
     }
 
     public func field(_ name: String) -> Field? { byName[name] }

@@ -72,6 +72,18 @@ public struct YAMLNode: Sendable {
         }
     }
 
+    /// Calls `body` with each key/value pair of a mapping, without building an array.
+    public func forEachPair(_ body: (YAMLNode, YAMLNode) -> Void) {
+        let r = record
+        guard r.kind == .mapping else { return }
+        let base = Int(r.payload)
+        var i = 0
+        while i < Int(r.count) {
+            body(YAMLNode(tree: tree, index: tree.children[base + i]), YAMLNode(tree: tree, index: tree.children[base + i + 1]))
+            i += 2
+        }
+    }
+
     /// Number of elements (sequence) or pairs (mapping).
     public var count: Int {
         let r = record
