@@ -7,6 +7,18 @@ public enum RuleCatalog {
         DestinationHostNotFoundRule.self,
         SubsetNotFoundRule.self,
         ConflictingMeshVirtualServiceHostsRule.self,
+        ConflictingSidecarSelectorsRule.self,
+        MultipleDefaultSidecarsRule.self,
+        NoMatchingWorkloadsRule.self,
+        UnreachableRouteRule.self,
+        IneffectiveMatchRule.self,
+        ConflictingGatewaysRule.self,
+        GatewayPortNotOnServiceRule.self,
+        IneffectiveSelectorRule.self,
+        IneffectivePolicyRule.self,
+        AuthorizationNamespaceNotFoundRule.self,
+        GatewaySelectorNotFoundRule.self,
+        SidecarSelectorNotFoundRule.self,
     ]
 
     /// Descriptions of every code meshc can report: reading and type checks, then rules.

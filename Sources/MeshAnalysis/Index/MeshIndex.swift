@@ -36,6 +36,13 @@ public final class MeshIndex: Sendable {
         var namespaces: [String: Resource] = [:]
         for r in byKind[.namespace] ?? [] { namespaces[r.name] = r }
         self.namespaces = namespaces
+        if namespaces.isEmpty {
+            knownNamespaces = nil
+        } else {
+            var known = Set(namespaces.keys)
+            for r in resources where r.kind != nil && r.kind != .namespace { known.insert(r.namespace) }
+            knownNamespaces = known
+        }
 
         let services = (byKind[.service] ?? []).map(ServiceInfo.init(service:))
             + (byKind[.serviceEntry] ?? []).flatMap(ServiceInfo.entries(from:))
@@ -105,4 +112,15 @@ public final class MeshIndex: Sendable {
     }
 
     public func workloads(in namespace: String) -> [Workload] { workloadsByNamespace[namespace] ?? [] }
+
+    /// Workloads a policy with `selector` in `namespace` applies to: in the root namespace a
+    /// policy applies mesh-wide, elsewhere to its own namespace.
+    public func workloads(selectedBy selector: [String: String], policyNamespace namespace: String) -> [Workload] {
+        if namespace == settings.rootNamespace { return workloads.filter { $0.matches(selector) } }
+        return workloads(in: namespace, matching: selector)
+    }
+
+    /// Namespaces the repository knows: declared ones and those resources live in. Nil
+    /// when the repository declares no Namespace at all (nothing can be said then).
+    public let knownNamespaces: Set<String>?
 }

@@ -14,6 +14,11 @@ public struct Workload: Sendable {
     public let podSpec: YAMLNode?
     /// Whether Istio would inject a sidecar, decided as the injector decides.
     public let injected: Bool
+    /// Whether the pods are captured by ambient mode (ztunnel) instead of a sidecar.
+    public let ambient: Bool
+
+    /// In the mesh either way: policy written for workloads can apply to it.
+    public var inMesh: Bool { injected || ambient }
 
     init?(resource r: Resource, namespaces: [String: Resource], settings: MeshSettings) {
         guard let kind = r.kind else { return nil }
@@ -35,6 +40,7 @@ public struct Workload: Sendable {
             podSpec = nil
             // A WorkloadEntry stands for a VM or external host that runs its own proxy.
             injected = true
+            ambient = false
             return
         }
         let meta = template?["metadata"]
@@ -42,8 +48,12 @@ public struct Workload: Sendable {
         annotations = meta?["annotations"]?.stringMap ?? [:]
         podSpec = template?["spec"]
         serviceAccount = podSpec?["serviceAccountName"]?.scalar ?? podSpec?["serviceAccount"]?.scalar ?? "default"
-        injected = Workload.isInjected(labels: labels, annotations: annotations,
-                                       namespace: namespaces[r.namespace], podSpec: podSpec)
+        let containers = podSpec?["containers"]?.elements.compactMap { $0["name"]?.scalar } ?? []
+        // A pod manifest that already carries istio-proxy (captured from a cluster) has a sidecar.
+        injected = containers.contains("istio-proxy")
+            || Workload.isInjected(labels: labels, annotations: annotations, namespace: namespaces[r.namespace], podSpec: podSpec)
+        ambient = !injected && (annotations["ambient.istio.io/redirection"] == "enabled"
+            || (labels["istio.io/dataplane-mode"] ?? namespaces[r.namespace]?.labels["istio.io/dataplane-mode"]) == "ambient")
     }
 
     /// Istio's injection decision: a pod label or annotation `sidecar.istio.io/inject`

@@ -12,7 +12,7 @@ public struct DestinationHostNotFoundRule: Rule {
         another namespace must be written `orders.shop` or as its FQDN. A destination nobody defines \
         makes the proxy answer 503 (no healthy upstream) for all traffic on that route. Fix the \
         spelling or the namespace, or add the missing Service or ServiceEntry. A destination port \
-        must also be one the service exposes.
+        must also be one the service exposes. The rule runs when the repository defines at         least one Service or ServiceEntry (otherwise the registry lives elsewhere).
         """,
         triggering: [.init("""
             apiVersion: v1
@@ -109,6 +109,9 @@ public struct DestinationHostNotFoundRule: Rule {
 
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
+        // A repository without any Service or ServiceEntry does not model the registry (its
+        // services live elsewhere): every host would be "missing", which says nothing.
+        guard index.has(.service) || index.has(.serviceEntry) else { return }
         for vs in index.resources(.virtualService) {
             for ref in DestinationRef.all(in: vs) {
                 guard let host = ref.host else { continue }

@@ -1,0 +1,83 @@
+import MeshPolicy
+
+/// IST0162: a Gateway server port that the gateway's Service does not expose.
+public struct GatewayPortNotOnServiceRule: Rule {
+    public static let description = RuleDescription(
+        code: "MESH0162", name: "gateway-port-not-on-service", istioCode: "IST0162", severity: .warning,
+        summary: "A Gateway listens on a port that no Service in front of its gateway pods exposes.",
+        explanation: """
+        Traffic reaches a gateway through its Kubernetes Service. A server on a port that the \
+        Service of the selected gateway pods does not list can never receive a connection from \
+        outside. Add the port to the gateway Service, or use a port it exposes.
+        """,
+        triggering: [.init("""
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: gw, namespace: istio-system, labels: {istio: ingressgateway}}
+            spec: {containers: [{name: istio-proxy}]}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: istio-ingressgateway, namespace: istio-system}
+            spec:
+              selector: {istio: ingressgateway}
+              ports: [{name: http2, port: 80}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: public, namespace: istio-system}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port:
+                  number: ↓8004
+                  name: http
+                  protocol: HTTP
+                hosts: ["*"]
+            """)],
+        nonTriggering: [.init("""
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: gw, namespace: istio-system, labels: {istio: ingressgateway}}
+            spec: {containers: [{name: istio-proxy}]}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: istio-ingressgateway, namespace: istio-system}
+            spec:
+              selector: {istio: ingressgateway}
+              ports: [{name: http2, port: 80}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: public, namespace: istio-system}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: 80, name: http, protocol: HTTP}
+                hosts: ["*"]
+            """)])
+
+    public static let inputs: [ResourceKind] = [.gateway]
+
+    public init() {}
+
+    public func analyze(_ context: AnalysisContext) {
+        let index = context.index
+        let k8sServices = index.services.filter { $0.origin == .kubernetes && !$0.selector.isEmpty }
+        for gw in index.resources(.gateway) {
+            guard let selector = gw.spec?["selector"]?.stringMap, !selector.isEmpty else { continue }
+            let pods = index.workloads.filter { $0.matches(selector) }
+            guard !pods.isEmpty else { continue }
+            let fronting = k8sServices.filter { svc in pods.contains { $0.namespace == svc.namespace && $0.matches(svc.selector) } }
+            // No Service in the repository: the gateway may be reached another way; say nothing.
+            guard !fronting.isEmpty else { continue }
+            let ports = Set(fronting.flatMap { $0.ports.map(\.number) })
+            for server in gw.spec?["servers"]?.elements ?? [] {
+                guard let node = server.at("port", "number"), let n = node.scalar.flatMap({ Int($0) }), !ports.contains(n) else { continue }
+                context.report("port \(n) is not exposed by the gateway's Service (\(fronting.map { "\($0.namespace)/\($0.name)" }.joined(separator: ", ")) exposes \(ports.sorted().map(String.init).joined(separator: ", ")))",
+                               on: gw, at: node, notes: fronting.map { $0.resource.note("\($0.resource.ref) fronts the gateway pods") })
+            }
+        }
+    }
+}

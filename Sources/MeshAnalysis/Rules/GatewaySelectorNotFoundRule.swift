@@ -1,0 +1,67 @@
+import MeshPolicy
+
+/// IST0101 for Gateways: the selector matches no gateway pods.
+public struct GatewaySelectorNotFoundRule: Rule {
+    public static let description = RuleDescription(
+        code: "MESH0181", name: "gateway-workload-not-found", istioCode: "IST0101", severity: .error,
+        summary: "A Gateway's selector matches no workload, so no proxy serves it.",
+        explanation: """
+        A Gateway configures the gateway proxies whose pod labels match `selector` (in any \
+        namespace). If none match, its servers exist nowhere and every VirtualService bound to it \
+        is dead. Usually the selector is misspelt (`istio: ingresgateway`) or the gateway \
+        deployment is not in the repository; add it, or fix the labels.
+        """,
+        triggering: [.init("""
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: istio-ingressgateway, namespace: istio-system}
+            spec:
+              template:
+                metadata: {labels: {istio: ingressgateway}}
+                spec: {containers: [{name: istio-proxy}]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: public, namespace: istio-system}
+            spec:
+              selector:
+                ↓istio: ingresgateway
+              servers:
+              - port: {number: 80, name: http, protocol: HTTP}
+                hosts: ["*"]
+            """)],
+        nonTriggering: [.init("""
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: istio-ingressgateway, namespace: istio-system}
+            spec:
+              template:
+                metadata: {labels: {istio: ingressgateway}}
+                spec: {containers: [{name: istio-proxy}]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: public, namespace: web}
+            spec:
+              selector:
+                istio: ingressgateway
+              servers:
+              - port: {number: 80, name: http, protocol: HTTP}
+                hosts: ["*"]
+            """)])
+
+    public static let inputs: [ResourceKind] = [.gateway]
+
+    public init() {}
+
+    public func analyze(_ context: AnalysisContext) {
+        let index = context.index
+        guard !index.workloads.isEmpty else { return }
+        for gw in index.resources(.gateway) {
+            guard let node = gw.spec?["selector"], let selector = node.stringMap, !selector.isEmpty else { continue }
+            if index.workloads.contains(where: { $0.matches(selector) }) { continue }
+            context.report("selector \(Selectors.describe(selector)) matches no workload: no gateway proxy serves this Gateway",
+                           on: gw, at: node.pairs.first?.key)
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import MeshPolicy
+
+/// IST0127: a policy that applies to no workload of the mesh.
+public struct NoMatchingWorkloadsRule: Rule {
+    public static let description = RuleDescription(
+        code: "MESH0127", name: "no-matching-workloads", istioCode: "IST0127", severity: .warning,
+        summary: "An AuthorizationPolicy or RequestAuthentication selects no workload in the mesh.",
+        explanation: """
+        A policy applies to the workloads its `selector` matches in its namespace (in the root \
+        namespace, in every namespace); without a selector, to every workload of its namespace. \
+        Only workloads in the mesh (with a sidecar, or in ambient mode) enforce policy. A policy \
+        that applies to none protects nothing: the selector's labels are wrong, the workload is \
+        in another namespace, or it has no sidecar. Fix the labels or the namespace.
+        """,
+        triggering: [.init("""
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: shop, labels: {istio-injection: enabled}}
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: orders, namespace: shop}
+            spec:
+              template:
+                metadata: {labels: {app: orders}}
+                spec: {containers: [{name: orders}]}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: orders, namespace: shop}
+            spec:
+              selector:
+                matchLabels:
+                  ↓app: order
+            """)],
+        nonTriggering: [.init("""
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: shop, labels: {istio-injection: enabled}}
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: orders, namespace: shop}
+            spec:
+              template:
+                metadata: {labels: {app: orders}}
+                spec: {containers: [{name: orders}]}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: orders, namespace: shop}
+            spec:
+              selector:
+                matchLabels:
+                  app: orders
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: mesh-wide, namespace: istio-system}
+            spec: {}
+            """)])
+
+    public static let inputs: [ResourceKind] = [.authorizationPolicy, .requestAuthentication]
+
+    public init() {}
+
+    public func analyze(_ context: AnalysisContext) {
+        let index = context.index
+        // Without any workload manifest nothing can be said about selection.
+        guard !index.workloads.isEmpty else { return }
+        for policy in index.resources(.authorizationPolicy) + index.resources(.requestAuthentication) {
+            if Selectors.hasTargetRef(policy) { continue }
+            let selector = Selectors.matchLabels(policy)
+            if selector == nil, policy.namespace == index.settings.rootNamespace { continue }
+            let selected = index.workloads(selectedBy: selector?.labels ?? [:], policyNamespace: policy.namespace)
+            guard !selected.contains(where: \.inMesh) else { continue }
+            let what = selector.map { "selector \(Selectors.describe($0.labels))" } ?? "namespace-wide policy"
+            let why = selected.isEmpty ? "matches no workload" : "matches only workloads without a sidecar (\(selected.map(\.name).joined(separator: ", ")))"
+            let scope = policy.namespace == index.settings.rootNamespace ? "the mesh" : "namespace \(policy.namespace)"
+            context.report("\(what) \(why) in \(scope); the policy has no effect",
+                           on: policy, at: selector?.node.pairs.first?.key,
+                           notes: selected.map { $0.resource.note("\($0.ref) has no sidecar") })
+        }
+    }
+}
