@@ -23,6 +23,12 @@ public final class AnalysisContext: @unchecked Sendable {
         self.rule = rule
     }
 
+    /// Reports a diagnostic built by the rule itself: for rules that own a second code
+    /// (a companion description, like a port-level variant).
+    public func diagnostics(_ d: Diagnostic) {
+        diagnostics.append(d)
+    }
+
     /// Reports a finding of the running rule about `resource`, at `node` (or the resource).
     public func report(_ message: String, on resource: Resource, at node: YAMLNode? = nil, notes: [RelatedNote] = []) {
         diagnostics.append(Diagnostic(rule, message, at: resource.span(node), resource: resource.ref, related: notes))

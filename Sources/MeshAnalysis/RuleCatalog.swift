@@ -19,11 +19,18 @@ public enum RuleCatalog {
         AuthorizationNamespaceNotFoundRule.self,
         GatewaySelectorNotFoundRule.self,
         SidecarSelectorNotFoundRule.self,
+        PortNameConventionRule.self,
+        ServicePortProtocolConflictRule.self,
+        ConflictingTargetPortsRule.self,
+        ServerCertificateVerificationRule.self,
     ]
+
+    /// Codes a rule reports besides its own (a rule may own a companion description).
+    static let companions: [RuleDescription] = [ServerCertificateVerificationRule.portLevel]
 
     /// Descriptions of every code meshc can report: reading and type checks, then rules.
     public static var descriptions: [RuleDescription] {
-        (PolicyRules.all + rules.map { $0.description }).sorted { $0.code < $1.code }
+        (PolicyRules.all + rules.map { $0.description } + companions).sorted { $0.code < $1.code }
     }
 
     /// The description of `code` (`MESH0101`), or of the first rule with that Istio code

@@ -16,6 +16,12 @@ import MeshPolicy
           - route:
             - destination:
                 host: ordres
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: orders, namespace: shop}
+        spec:
+          ports: [{name: http, port: 80}]
         """
 
     var result: LintResult { Linter.lint(sources: [("shop/orders.yaml", yaml)]) }
@@ -24,10 +30,10 @@ import MeshPolicy
         let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
         let text = Reporter(format: .text, sourceLines: { $0 == "shop/orders.yaml" ? lines : nil }).render(result)
         #expect(text == """
-            shop/orders.yaml:11:15: error[MESH0101]: route host "ordres" is not defined by any Service or ServiceEntry visible from namespace shop (resolved as ordres.shop.svc.cluster.local)
+            shop/orders.yaml:11:15: error[MESH0101]: route host "ordres" is not defined by any Service or ServiceEntry visible from namespace shop (resolved as ordres.shop.svc.cluster.local); did you mean "orders"?
                         host: ordres
                               ^~~~~~
-            1 error, 0 warnings, 0 infos in 1 file (1 resource)
+            1 error, 0 warnings, 0 infos in 1 file (2 resources)
 
             """)
     }
@@ -51,7 +57,7 @@ import MeshPolicy
         #expect(resource == ["kind": "VirtualService", "namespace": "shop", "name": "orders"])
         #expect((d["related"] as? [Any])?.isEmpty == true)
         let summary = try #require(root["summary"] as? [String: Int])
-        #expect(summary == ["errors": 1, "warnings": 0, "infos": 0, "files": 1, "resources": 1])
+        #expect(summary == ["errors": 1, "warnings": 0, "infos": 0, "files": 1, "resources": 2])
     }
 
     @Test func jsonUsesNullForMissingIstioCodeAndResource() throws {

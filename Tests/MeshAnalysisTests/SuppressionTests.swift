@@ -15,6 +15,12 @@ import MeshPolicy
           http:
           - route:
             - destination: {host: gone}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: current, namespace: 'old'}
+        spec:
+          ports: [{name: http, port: 80}]
         """
 
     func lint(_ yaml: String, config: String? = nil) throws -> [Diagnostic] {

@@ -62,10 +62,13 @@ public struct Workload: Sendable {
     static func isInjected(labels: [String: String], annotations: [String: String], namespace: Resource?,
                            podSpec: YAMLNode?) -> Bool {
         if podSpec?["hostNetwork"]?.scalar == "true" { return false }
-        if let v = labels["sidecar.istio.io/inject"] ?? annotations["sidecar.istio.io/inject"] {
+        // The pod label opts in even in an unlabelled namespace (Istio's object selector);
+        // the annotation can only opt out.
+        if let v = labels["sidecar.istio.io/inject"] {
             if v == "false" { return false }
             if v == "true" { return namespace?.labels["istio-injection"] != "disabled" }
         }
+        if annotations["sidecar.istio.io/inject"] == "false" { return false }
         guard let ns = namespace else { return false }
         if let v = ns.labels["istio-injection"] { return v == "enabled" }
         return ns.labels["istio.io/rev"] != nil

@@ -101,6 +101,14 @@ public enum PolicyRules {
               - port: 80
             """)],
         nonTriggering: [.init("""
+            apiVersion: v1
+            kind: Service
+            metadata:
+              name: orders
+            spec:
+              ports:
+              - {name: http, port: 80}
+            ---
             apiVersion: networking.istio.io/v1
             kind: VirtualService
             metadata:
