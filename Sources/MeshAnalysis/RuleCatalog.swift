@@ -23,6 +23,11 @@ public enum RuleCatalog {
         ServicePortProtocolConflictRule.self,
         ConflictingTargetPortsRule.self,
         ServerCertificateVerificationRule.self,
+        EnvoyFilterRelativeOperationRule.self,
+        EnvoyFilterReplaceOperationRule.self,
+        EnvoyFilterAddOperationRule.self,
+        EnvoyFilterRemoveOperationRule.self,
+        EnvoyFilterProxyVersionRule.self,
     ]
 
     /// Codes a rule reports besides its own (a rule may own a companion description).
