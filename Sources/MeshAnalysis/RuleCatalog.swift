@@ -28,10 +28,22 @@ public enum RuleCatalog {
         EnvoyFilterAddOperationRule.self,
         EnvoyFilterRemoveOperationRule.self,
         EnvoyFilterProxyVersionRule.self,
+        ProxyUIDRule.self,
+        ImageAutoWithoutInjectionRule.self,
+        DestinationRuleHostNotFoundRule.self,
+        SubsetSelectsNoPodsRule.self,
+        ServiceEntryProtocolConflictRule.self,
+        ServiceEntryAddressesRequiredRule.self,
+        TelemetryProviderRule.self,
+        VirtualServiceGatewayNotFoundRule.self,
+        VirtualServiceHostNotInGatewayRule.self,
+        InternalGatewayReferenceRule.self,
+        JWTClaimRoutingRule.self,
+        IngressRouteIgnoresSubsetsRule.self,
     ]
 
     /// Codes a rule reports besides its own (a rule may own a companion description).
-    static let companions: [RuleDescription] = [ServerCertificateVerificationRule.portLevel]
+    static let companions: [RuleDescription] = [ServerCertificateVerificationRule.portLevel, ImageAutoWithoutInjectionRule.podLevel]
 
     /// Descriptions of every code meshc can report: reading and type checks, then rules.
     public static var descriptions: [RuleDescription] {

@@ -48,9 +48,10 @@ public struct Workload: Sendable {
         annotations = meta?["annotations"]?.stringMap ?? [:]
         podSpec = template?["spec"]
         serviceAccount = podSpec?["serviceAccountName"]?.scalar ?? podSpec?["serviceAccount"]?.scalar ?? "default"
-        let containers = podSpec?["containers"]?.elements.compactMap { $0["name"]?.scalar } ?? []
-        // A pod manifest that already carries istio-proxy (captured from a cluster) has a sidecar.
-        injected = containers.contains("istio-proxy")
+        let containers = podSpec?["containers"]?.elements ?? []
+        // A pod manifest captured from a cluster already carries a real istio-proxy container
+        // (not the `image: auto` placeholder that injection fills in).
+        injected = containers.contains { $0["name"]?.scalar == "istio-proxy" && $0["image"]?.scalar != "auto" }
             || Workload.isInjected(labels: labels, annotations: annotations, namespace: namespaces[r.namespace], podSpec: podSpec)
         ambient = !injected && (annotations["ambient.istio.io/redirection"] == "enabled"
             || (labels["istio.io/dataplane-mode"] ?? namespaces[r.namespace]?.labels["istio.io/dataplane-mode"]) == "ambient")

@@ -1,0 +1,49 @@
+import MeshPolicy
+
+/// Resolving a VirtualService's `gateways` entries to Gateway resources (Istio's, and the
+/// Kubernetes Gateway API's), with the hosts each one serves.
+struct GatewayRef {
+    let name: String
+    let node: YAMLNode
+    let namespace: String
+    let gatewayName: String
+
+    static let mesh = "mesh"
+
+    static func all(in vs: Resource) -> [GatewayRef] {
+        (vs.spec?["gateways"]?.elements ?? []).compactMap { node in
+            guard let name = node.scalar, name != mesh else { return nil }
+            let parts = name.split(separator: "/", maxSplits: 1).map(String.init)
+            return parts.count == 2
+                ? GatewayRef(name: name, node: node, namespace: parts[0], gatewayName: parts[1])
+                : GatewayRef(name: name, node: node, namespace: vs.namespace, gatewayName: name)
+        }
+    }
+
+    /// The Gateway resource this names, if the repository has it.
+    func resolve(_ index: MeshIndex) -> Resource? {
+        if let istio = index.resource(ResourceRef(kind: "Gateway", namespace: namespace, name: gatewayName)), istio.kind == .gateway {
+            return istio
+        }
+        return index.resources.first {
+            $0.kindName == "Gateway" && $0.apiVersion.hasPrefix("gateway.networking.k8s.io/")
+                && $0.namespace == namespace && $0.name == gatewayName
+        }
+    }
+
+    /// Host patterns a Gateway serves; `*` when a Gateway API listener has no hostname.
+    static func hosts(of gateway: Resource) -> [String] {
+        if gateway.kind == .gateway {
+            return (gateway.spec?["servers"]?.elements ?? []).flatMap { $0["hosts"]?.stringList ?? [] }.map {
+                $0.split(separator: "/").last.map(String.init) ?? $0
+            }
+        }
+        return (gateway.spec?["listeners"]?.elements ?? []).map { $0["hostname"]?.scalar ?? "*" }
+    }
+
+    /// Whether the VirtualService applies to sidecars (no gateways, or `mesh` listed).
+    static func bindsMesh(_ vs: Resource) -> Bool {
+        let gateways = vs.spec?["gateways"]?.stringList ?? []
+        return gateways.isEmpty || gateways.contains(mesh)
+    }
+}

@@ -1,0 +1,79 @@
+import MeshPolicy
+
+/// IST0140: gateway traffic to a host skips the subset routing its mesh VirtualService defines.
+public struct IngressRouteIgnoresSubsetsRule: Rule {
+    public static let description = RuleDescription(
+        code: "MESH0140", name: "ingress-route-ignores-subsets", istioCode: "IST0140", severity: .warning,
+        summary: "A gateway route sends traffic to a host without a subset, bypassing the host's mesh routing.",
+        explanation: """
+        VirtualServices bound to the mesh apply to sidecars only. Traffic that enters through a \
+        gateway and is routed straight to a host (without a subset) is load-balanced over all \
+        its pods, ignoring the canary split or version pinning that the host's mesh \
+        VirtualService defines. Route the gateway traffic to the same subsets, or bind the mesh \
+        VirtualService to the gateway as well.
+        """,
+        triggering: [.init("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: ratings, namespace: default}
+            spec:
+              hosts: [ratings]
+              http:
+              - route:
+                - destination: {host: ratings, subset: v1}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: public, namespace: default}
+            spec:
+              hosts: [ratings.example.com]
+              gateways: [istio-system/public]
+              http:
+              - route:
+                - destination:
+                    host: ↓ratings
+            """)],
+        nonTriggering: [.init("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: ratings, namespace: default}
+            spec:
+              hosts: [ratings]
+              http:
+              - route:
+                - destination: {host: ratings, subset: v1}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: public, namespace: default}
+            spec:
+              hosts: [ratings.example.com]
+              gateways: [istio-system/public]
+              http:
+              - route:
+                - destination: {host: ratings, subset: v1}
+            """)])
+
+    public static let inputs: [ResourceKind] = [.virtualService]
+
+    public init() {}
+
+    public func analyze(_ context: AnalysisContext) {
+        let all = context.index.resources(.virtualService)
+        // Hosts whose mesh VirtualService routes by subset.
+        var subsetRouted: [String: Resource] = [:]
+        for vs in all where GatewayRef.bindsMesh(vs) {
+            let usesSubsets = DestinationRef.all(in: vs).contains { $0.subset != nil }
+            guard usesSubsets else { continue }
+            for h in vs.spec?["hosts"]?.stringList ?? [] { subsetRouted[Hosts.fqdn(h, namespace: vs.namespace)] = vs }
+        }
+        guard !subsetRouted.isEmpty else { return }
+        for vs in all where !GatewayRef.bindsMesh(vs) {
+            for ref in DestinationRef.all(in: vs) where ref.role == .route && ref.subset == nil {
+                guard let host = ref.host, let mesh = subsetRouted[Hosts.fqdn(host, namespace: vs.namespace)] else { continue }
+                context.report("gateway traffic to \"\(host)\" has no subset, so it bypasses the subset routing of VirtualService \(mesh.namespace)/\(mesh.name)",
+                               on: vs, at: ref.hostNode, notes: [mesh.note("\(mesh.ref) routes \(host) by subset")])
+            }
+        }
+    }
+}
