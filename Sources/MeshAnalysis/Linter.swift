@@ -1,3 +1,4 @@
+import Dispatch
 import MeshPolicy
 
 /// What a lint run found.
@@ -30,16 +31,20 @@ public enum Linter {
     /// Runs every applicable rule; opt-in rules only when `enabled` names them.
     public static func analyze(_ index: MeshIndex, enabled: Set<String> = [],
                                rules: [any Rule.Type] = RuleCatalog.rules) -> [Diagnostic] {
-        var out: [Diagnostic] = []
-        for rule in rules {
+        let active = rules.filter { rule in
             let d = rule.description
-            if d.optIn, !enabled.contains(d.code), !enabled.contains(d.istioCode ?? "-") { continue }
-            guard rule.inputs.isEmpty || rule.inputs.contains(where: index.has) else { continue }
-            let context = AnalysisContext(index: index, rule: d)
-            rule.init().analyze(context)
-            out += context.diagnostics
+            if d.optIn, !enabled.contains(d.code), !enabled.contains(d.istioCode ?? "-") { return false }
+            return rule.inputs.isEmpty || rule.inputs.contains(where: index.has)
         }
-        return out
+        // Rules only read the immutable index, so they run in parallel; each writes its own slot
+        // and the slots are joined in catalogue order.
+        let slots = ResultSlots(count: active.count)
+        DispatchQueue.concurrentPerform(iterations: active.count) { i in
+            let context = AnalysisContext(index: index, rule: active[i].description)
+            active[i].init().analyze(context)
+            slots.set(i, context.diagnostics)
+        }
+        return slots.joined()
     }
 
     /// Lints in-memory YAML (tests, `meshc explain` examples, stdin).
@@ -47,4 +52,23 @@ public enum Linter {
                             config: LintConfig = LintConfig()) -> LintResult {
         lint(sources.map { DocumentLoader.load(path: $0.path, text: $0.text) }, settings: settings, config: config)
     }
+}
+
+/// One slot per concurrent task; each task writes only its own index.
+private final class ResultSlots: @unchecked Sendable {
+    private let slots: UnsafeMutableBufferPointer<[Diagnostic]>
+
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: [])
+    }
+
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
+    }
+
+    func set(_ i: Int, _ value: [Diagnostic]) { slots[i] = value }
+
+    func joined() -> [Diagnostic] { slots.flatMap { $0 } }
 }

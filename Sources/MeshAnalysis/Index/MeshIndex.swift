@@ -17,6 +17,11 @@ public final class MeshIndex: Sendable {
     /// Workloads: pods from controllers, bare pods and WorkloadEntries.
     public let workloads: [Workload]
     let workloadsByNamespace: [String: [Workload]]
+    /// Inverted index "namespace NUL key=value" → workloads, so selector matching looks at
+    /// candidates only (no rule may be quadratic in the repository's size).
+    let workloadsByLabel: [String: [Int]]
+    /// Kubernetes Services by "namespace NUL key=value" of their selector.
+    let servicesBySelectorLabel: [String: [Int]]
     /// DestinationRules by resolved host.
     public let destinationRules: [DestinationRuleInfo]
     let destinationRulesByHost: [String: [DestinationRuleInfo]]
@@ -58,6 +63,16 @@ public final class MeshIndex: Sendable {
         let workloads = resources.compactMap { Workload(resource: $0, namespaces: namespaces, settings: settings) }
         self.workloads = workloads
         self.workloadsByNamespace = Dictionary(grouping: workloads, by: \.namespace)
+        var byLabel: [String: [Int]] = [:]
+        for (i, w) in workloads.enumerated() {
+            for (k, v) in w.labels { byLabel[MeshIndex.labelKey(w.namespace, k, v), default: []].append(i) }
+        }
+        self.workloadsByLabel = byLabel
+        var svcByLabel: [String: [Int]] = [:]
+        for (i, s) in services.enumerated() where s.origin == .kubernetes {
+            for (k, v) in s.selector { svcByLabel[MeshIndex.labelKey(s.namespace, k, v), default: []].append(i) }
+        }
+        self.servicesBySelectorLabel = svcByLabel
 
         let rules = (byKind[.destinationRule] ?? []).map(DestinationRuleInfo.init(resource:))
         self.destinationRules = rules
@@ -106,9 +121,32 @@ public final class MeshIndex: Sendable {
         }
     }
 
+    static func labelKey(_ namespace: String, _ key: String, _ value: String) -> String {
+        "\(namespace)\u{0}\(key)=\(value)"
+    }
+
     /// Workloads in `namespace` whose labels include every label of `selector`.
     public func workloads(in namespace: String, matching selector: [String: String]) -> [Workload] {
-        (workloadsByNamespace[namespace] ?? []).filter { $0.matches(selector) }
+        guard let (k, v) = selector.first else { return workloadsByNamespace[namespace] ?? [] }
+        // Start from the workloads carrying the rarest label of the selector.
+        var best = workloadsByLabel[MeshIndex.labelKey(namespace, k, v)] ?? []
+        for (k2, v2) in selector.dropFirst() {
+            let c = workloadsByLabel[MeshIndex.labelKey(namespace, k2, v2)] ?? []
+            if c.count < best.count { best = c }
+        }
+        return best.map { workloads[$0] }.filter { $0.matches(selector) }
+    }
+
+    /// Kubernetes Services in the workload's namespace whose selector picks its pods.
+    public func services(selecting w: Workload) -> [ServiceInfo] {
+        var seen: Set<Int> = []
+        var out: [ServiceInfo] = []
+        for (k, v) in w.labels {
+            for i in servicesBySelectorLabel[MeshIndex.labelKey(w.namespace, k, v)] ?? [] where seen.insert(i).inserted {
+                if w.matches(services[i].selector) { out.append(services[i]) }
+            }
+        }
+        return out.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
     }
 
     public func workloads(in namespace: String) -> [Workload] { workloadsByNamespace[namespace] ?? [] }

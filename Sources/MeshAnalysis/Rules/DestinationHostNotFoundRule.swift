@@ -112,6 +112,9 @@ public struct DestinationHostNotFoundRule: Rule {
         // A repository without any Service or ServiceEntry does not model the registry (its
         // services live elsewhere): every host would be "missing", which says nothing.
         guard index.has(.service) || index.has(.serviceEntry) else { return }
+        // Suggestions cost a scan of every service name; a repository with thousands of
+        // misses gets them for the first ones only, so the rule stays linear.
+        var suggestionsLeft = 200
         for vs in index.resources(.virtualService) {
             for ref in DestinationRef.all(in: vs) {
                 guard let host = ref.host else { continue }
@@ -120,7 +123,8 @@ public struct DestinationHostNotFoundRule: Rule {
                     var message = "\(ref.role) host \"\(host)\" is not defined by any Service or ServiceEntry visible from namespace \(vs.namespace)"
                     let fqdn = Hosts.fqdn(host, namespace: vs.namespace)
                     if fqdn != host { message += " (resolved as \(fqdn))" }
-                    if let guess = suggestion(for: host, namespace: vs.namespace, index: index) {
+                    suggestionsLeft -= 1
+                    if suggestionsLeft >= 0, let guess = suggestion(for: host, namespace: vs.namespace, index: index) {
                         message += "; did you mean \"\(guess)\"?"
                     }
                     context.report(message, on: vs, at: ref.hostNode)

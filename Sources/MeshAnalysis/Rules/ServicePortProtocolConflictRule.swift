@@ -12,9 +12,7 @@ enum ServiceAssociation {
 
     /// The ports of every Service in the workload's namespace whose selector picks its pods.
     static func ports(of workload: Workload, index: MeshIndex) -> [PortUse] {
-        index.services.filter {
-            $0.origin == .kubernetes && $0.namespace == workload.namespace && !$0.selector.isEmpty && workload.matches($0.selector)
-        }.flatMap { svc in
+        index.services(selecting: workload).flatMap { svc in
             (svc.resource.spec?["ports"]?.elements ?? []).compactMap { p -> PortUse? in
                 guard let port = p["port"]?.scalar.flatMap({ Int($0) }) else { return nil }
                 let target = p["targetPort"]?.scalar ?? String(port)
