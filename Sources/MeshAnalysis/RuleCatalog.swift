@@ -40,10 +40,26 @@ public enum RuleCatalog {
         InternalGatewayReferenceRule.self,
         JWTClaimRoutingRule.self,
         IngressRouteIgnoresSubsetsRule.self,
+        StrictMTLSWithoutSidecarRule.self,
+        ClientTLSMismatchRule.self,
+        AuthorizationSourceWithoutSidecarRule.self,
+        DenyOnPlaintextPortRule.self,
+        AllowNothingPolicyRule.self,
+        DenyShadowsAllowRule.self,
+        UnknownServiceAccountPrincipalRule.self,
+        ConflictingPeerAuthenticationsRule.self,
+        PortLevelMTLSUnknownPortRule.self,
+        RouteWeightsRule.self,
+        RetryBudgetRule.self,
+        DuplicateDestinationRulesRule.self,
+        VirtualServiceHostNotFoundRule.self,
     ]
 
     /// Codes a rule reports besides its own (a rule may own a companion description).
-    static let companions: [RuleDescription] = [ServerCertificateVerificationRule.portLevel, ImageAutoWithoutInjectionRule.podLevel]
+    static let companions: [RuleDescription] = [
+        ServerCertificateVerificationRule.portLevel, ImageAutoWithoutInjectionRule.podLevel,
+        ClientTLSMismatchRule.plaintextToStrict, RetryBudgetRule.invalidRetryOn,
+    ]
 
     /// Descriptions of every code meshc can report: reading and type checks, then rules.
     public static var descriptions: [RuleDescription] {

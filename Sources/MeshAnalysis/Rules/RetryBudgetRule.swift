@@ -1,0 +1,115 @@
+import MeshPolicy
+
+/// Retries that cannot all happen inside the route timeout, and unknown retry conditions.
+public struct RetryBudgetRule: Rule {
+    public static let description = RuleDescription(
+        code: "MESH0221", name: "retries-exceed-timeout", severity: .warning,
+        summary: "attempts × perTryTimeout exceeds the route's timeout, so the later retries never happen.",
+        explanation: """
+        The route `timeout` bounds the whole request, retries included. With 3 attempts of 2s \
+        each and a 3s timeout, the second retry can never run and the client sees a timeout \
+        instead of the retry it was promised. Raise the timeout to at least attempts × \
+        perTryTimeout, or lower either.
+        """,
+        triggering: [.init("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: orders, namespace: shop}
+            spec:
+              hosts: [orders]
+              http:
+              - route:
+                - destination: {host: orders}
+                timeout: 3s
+                ↓retries: {attempts: 3, perTryTimeout: 2s}
+            """)],
+        nonTriggering: [.init("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: orders, namespace: shop}
+            spec:
+              hosts: [orders]
+              http:
+              - route:
+                - destination: {host: orders}
+                timeout: 6s
+                retries: {attempts: 3, perTryTimeout: 2s, retryOn: "5xx,reset,503"}
+            """)])
+
+    public static let invalidRetryOn = RuleDescription(
+        code: "MESH0222", name: "invalid-retry-on", severity: .error,
+        summary: "retryOn names a retry condition that Envoy does not know.",
+        explanation: """
+        `retryOn` is a comma-separated list of Envoy retry policies (5xx, gateway-error, reset, \
+        connect-failure, retriable-4xx, refused-stream, retriable-status-codes, \
+        retriable-headers, envoy-ratelimited, http3-post-connect-failure, reset-before-request, \
+        and for gRPC cancelled, deadline-exceeded, internal, resource-exhausted, unavailable) or \
+        HTTP status codes. An unknown name is dropped, so the retries you expect do not happen.
+        """,
+        triggering: [.init("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: orders, namespace: shop}
+            spec:
+              hosts: [orders]
+              http:
+              - route:
+                - destination: {host: orders}
+                retries:
+                  attempts: 2
+                  retryOn: ↓5xx,conect-failure
+            """)],
+        nonTriggering: [.init("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: orders, namespace: shop}
+            spec:
+              hosts: [orders]
+              http:
+              - route:
+                - destination: {host: orders}
+                retries:
+                  attempts: 2
+                  retryOn: 5xx,connect-failure,503,unavailable
+            """)])
+
+    public static let inputs: [ResourceKind] = [.virtualService]
+
+    static let conditions: [String] = [
+        "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "envoy-ratelimited",
+        "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers",
+        "http3-post-connect-failure", "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable",
+    ]
+
+    public init() {}
+
+    public func analyze(_ context: AnalysisContext) {
+        for vs in context.index.resources(.virtualService) {
+            for route in vs.spec?["http"]?.elements ?? [] {
+                guard let retries = route.pair("retries") else { continue }
+                if let text = retries.value["retryOn"]?.scalar, let node = retries.value["retryOn"] {
+                    for c in text.split(separator: ",").map({ String($0).trimmed }) where !c.isEmpty {
+                        if Self.conditions.contains(c) || (Int(c).map { (100...599).contains($0) } ?? false) { continue }
+                        var message = "retryOn condition \"\(c)\" is not an Envoy retry policy or HTTP status; it is ignored"
+                        if let guess = Suggest.closest(to: c, in: Self.conditions) { message += " (did you mean \"\(guess)\"?)" }
+                        context.diagnostics(Diagnostic(Self.invalidRetryOn, message, at: node.span, resource: vs.ref))
+                    }
+                }
+                guard let timeoutText = route["timeout"]?.scalar, let timeout = Duration.parseIstio(timeoutText), timeout > 0,
+                      let perTryText = retries.value["perTryTimeout"]?.scalar, let perTry = Duration.parseIstio(perTryText),
+                      let attempts = retries.value["attempts"]?.scalar.flatMap({ Int($0) }), attempts > 0 else { continue }
+                // The first try plus `attempts` retries would each get perTryTimeout; Istio's
+                // attempts count retries, the budget is what the route timeout allows.
+                let needed = Double(attempts) * perTry
+                if needed > timeout {
+                    context.report("\(attempts) attempts × perTryTimeout \(perTryText) = \(format(needed)) exceeds the route timeout \(timeoutText): the later retries never run",
+                                   on: vs, at: retries.key)
+                }
+            }
+        }
+    }
+
+    func format(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? "\(Int(seconds))s" : "\(seconds)s"
+    }
+}
