@@ -4,6 +4,7 @@ import MeshPolicy
 /// adding a rule is adding a file and a line here.
 public enum RuleCatalog {
     public static let rules: [any Rule.Type] = [
+        DuplicateResourceRule.self,
         DestinationHostNotFoundRule.self,
         SubsetNotFoundRule.self,
         ConflictingMeshVirtualServiceHostsRule.self,

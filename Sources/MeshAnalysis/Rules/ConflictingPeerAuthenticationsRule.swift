@@ -47,10 +47,12 @@ public struct ConflictingPeerAuthenticationsRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
         let policies = index.peerAuthentications
-        var reported: Set<ResourceRef> = []
+        // Identity by source position: two documents may even share a name (MESH0020).
+        func id(_ p: PeerAuthenticationInfo) -> String { "\(p.resource.file):\(p.resource.root.start.offset)" }
+        var reported: Set<String> = []
         func report(_ group: [PeerAuthenticationInfo], _ scope: String) {
-            for p in group where reported.insert(p.resource.ref).inserted {
-                let others = group.filter { $0.resource.ref != p.resource.ref }
+            for p in group where reported.insert(id(p)).inserted {
+                let others = group.filter { id($0) != id(p) }
                 context.report("\(scope) is also set by PeerAuthentication \(others.map { "\($0.resource.namespace)/\($0.resource.name)" }.joined(separator: ", ")); only the oldest applies",
                                on: p.resource, notes: others.map { $0.resource.note("\($0.resource.ref) competes for the same scope") })
             }

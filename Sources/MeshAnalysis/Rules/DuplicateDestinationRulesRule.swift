@@ -48,19 +48,16 @@ public struct DuplicateDestinationRulesRule: Rule {
 
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
-        var reported: Set<ResourceRef> = []
         for (host, group) in Dictionary(grouping: index.destinationRules, by: \.host).sorted(by: { $0.key < $1.key }) where group.count > 1 {
             for (i, a) in group.enumerated() {
-                for b in group[(i + 1)...] {
-                    // Visible together somewhere: both everywhere, or one visible where the other lives.
-                    let together = (a.exportTo.isAll && b.exportTo.isAll) || a.isVisible(from: b.namespace) && b.isVisible(from: b.namespace)
-                        || b.isVisible(from: a.namespace) && a.isVisible(from: a.namespace)
-                    guard together else { continue }
-                    for (x, y) in [(a, b), (b, a)] where reported.insert(x.resource.ref).inserted {
-                        context.report("DestinationRule \(y.namespace)/\(y.resource.name) is also for \(host); only one top-level traffic policy applies",
-                                       on: x.resource, notes: [y.resource.note("\(y.resource.ref) is for the same host")])
-                    }
-                }
+                // Visible together somewhere: in the namespace of either of them.
+                let others = group.enumerated().filter { j, b in
+                    j != i && ((a.isVisible(from: b.namespace) && b.isVisible(from: b.namespace))
+                        || (b.isVisible(from: a.namespace) && a.isVisible(from: a.namespace)))
+                }.map(\.element)
+                guard !others.isEmpty else { continue }
+                context.report("\(host) is also configured by DestinationRule \(others.map { "\($0.namespace)/\($0.resource.name)" }.joined(separator: ", ")); only one top-level traffic policy applies",
+                               on: a.resource, notes: others.map { $0.resource.note("\($0.resource.ref) is for the same host") })
             }
         }
     }
