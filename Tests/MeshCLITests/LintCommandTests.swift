@@ -140,6 +140,8 @@ import Testing
             SUBCOMMANDS:
               lint                    Parse, type-check and analyze mesh policy and
                                       workload manifests.
+              mtls                    Show the mTLS migration view: per workload, inbound
+                                      mode, callers, and who breaks under STRICT.
               explain                 Explain a diagnostic code: what it means, why it
                                       matters, how to fix it.
               rules                   List every rule (or print docs/rules.md).
@@ -169,5 +171,22 @@ import Testing
             let committed = try? String(contentsOfFile: Meshc.repoRoot + "/schemas/" + f, encoding: .utf8)
             #expect(committed == generated, "schemas/\(f) is stale: run `make generate`")
         }
+    }
+}
+
+@Suite struct MTLSCommandTests {
+    @Test func printsTheMigrationTableForTheExampleMesh() throws {
+        let out = try Meshc.run(["mtls", "policies"])
+        #expect(out.status == 0)
+        #expect(out.stdout.contains("payments/payments"))
+        #expect(out.stdout.contains("6 workloads: 6 ready for STRICT, 0 would break, 0 without a proxy"))
+    }
+
+    @Test func jsonNamesWhoWouldBreak() throws {
+        let out = try Meshc.run(["mtls", "policies/broken", "--format", "json"])
+        #expect(out.status == 0)
+        let rows = try Meshc.json(out)["workloads"] as? [[String: Any]] ?? []
+        let catalog = rows.first { $0["name"] as? String == "catalog" }
+        #expect(catalog?["breaksUnderStrict"] as? [String] == ["store/nightly-report"])
     }
 }

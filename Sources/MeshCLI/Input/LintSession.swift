@@ -80,6 +80,21 @@ public struct LintSession {
         return Linter.lint(loaded.compactMap(\.file), inputDiagnostics: problems, settings: settings, config: config)
     }
 
+    /// Reads the repository into an index without linting it (for reports such as
+    /// `meshc mtls`); unreadable inputs are an error here.
+    public func index() throws(CLIError) -> MeshIndex {
+        let config = try loadConfig()
+        let settings = try loadSettings()
+        let reader = SourceReader(maxFileSize: maxFileSize, config: LintConfigPaths(patterns: config.ignorePaths))
+        let (files, walkProblems) = reader.collect(paths)
+        if let p = walkProblems.first(where: { $0.severity == .error }) {
+            throw .unreadable(path: p.span.file, message: p.message)
+        }
+        let loaded = Self.load(files, reader: reader)
+        if let p = loaded.compactMap(\.problem).first { throw .unreadable(path: p.span.file, message: p.message) }
+        return MeshIndex(resources: loaded.compactMap(\.file).flatMap(\.resources), settings: settings)
+    }
+
     struct Slot {
         var file: DocumentLoader.Loaded?
         var problem: Diagnostic?
