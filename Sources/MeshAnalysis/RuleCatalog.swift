@@ -54,6 +54,11 @@ public enum RuleCatalog {
         RetryBudgetRule.self,
         DuplicateDestinationRulesRule.self,
         VirtualServiceHostNotFoundRule.self,
+        UnknownAnnotationRule.self,
+        MisplacedAnnotationRule.self,
+        InvalidAnnotationRule.self,
+        DeprecatedAnnotationRule.self,
+        AlphaAnnotationRule.self,
     ]
 
     /// Codes a rule reports besides its own (a rule may own a companion description).

@@ -10,8 +10,21 @@ import MeshPolicy
 
     static var codes: [String] { RuleCatalog.descriptions.map(\.code) }
 
+    /// Lints an example with every opt-in rule enabled, so their examples run too.
     func lint(_ yaml: String) -> [Diagnostic] {
-        Linter.lint(sources: [("example.yaml", yaml)]).diagnostics
+        var config = LintConfig()
+        config.enabled = Set(RuleCatalog.descriptions.filter(\.optIn).map(\.code))
+        return Linter.lint(sources: [("example.yaml", yaml)], config: config).diagnostics
+    }
+
+    @Test func optInRulesAreOffByDefault() throws {
+        let rule = try #require(RuleCatalog.descriptions.first(where: \.optIn))
+        let first = try #require(rule.triggering.first)
+        let example = first.stripped.text
+        #expect(!Linter.lint(sources: [("example.yaml", example)]).diagnostics.contains { $0.code == rule.code })
+        var config = LintConfig()
+        config.enabled = [rule.istioCode ?? rule.code]
+        #expect(Linter.lint(sources: [("example.yaml", example)], config: config).diagnostics.contains { $0.code == rule.code })
     }
 
     @Test(arguments: codes)

@@ -1,0 +1,44 @@
+import MeshPolicy
+
+/// One annotation written on a resource (or on a workload's pod template), as the
+/// annotation rules read it.
+struct AnnotationUse {
+    let resource: Resource
+    let key: String
+    let value: String
+    let keyNode: YAMLNode
+    let valueNode: YAMLNode
+    /// The kind the annotation is effectively on: "Pod" for a pod template.
+    let effectiveKind: String
+    let onPodTemplate: Bool
+
+    static func all(_ index: MeshIndex) -> [AnnotationUse] {
+        var out: [AnnotationUse] = []
+        for r in index.resources {
+            collect(r, r.root.at("metadata", "annotations"), kind: r.kindName, template: false, into: &out)
+            let template: YAMLNode?
+            switch r.kind {
+            case .deployment?, .statefulSet?, .daemonSet?, .replicaSet?, .job?: template = r.spec?["template"]
+            case .cronJob?: template = r.spec?.at("jobTemplate", "spec", "template")
+            default: template = nil
+            }
+            collect(r, template?.at("metadata", "annotations"), kind: "Pod", template: true, into: &out)
+        }
+        return out
+    }
+
+    static func collect(_ r: Resource, _ node: YAMLNode?, kind: String, template: Bool, into out: inout [AnnotationUse]) {
+        for (k, v) in node?.pairs ?? [] {
+            guard let key = k.scalar, IstioAnnotation.isIstioKey(key) || key == "kubernetes.io/ingress.class" else { continue }
+            out.append(AnnotationUse(resource: r, key: key, value: v.scalar ?? "", keyNode: k, valueNode: v,
+                                     effectiveKind: kind, onPodTemplate: template))
+        }
+    }
+
+    /// Whether istio-cni would have written this annotation itself on this pod.
+    var setByCNI: Bool {
+        guard IstioAnnotation.setByCNI.contains(key) else { return false }
+        let spec = effectiveKind == "Pod" && !onPodTemplate ? resource.spec : nil
+        return (spec?["initContainers"]?.elements ?? []).contains { $0["name"]?.scalar == "istio-validation" }
+    }
+}

@@ -1,0 +1,47 @@
+import MeshPolicy
+
+/// IST0108: an Istio-domain annotation that Istio does not define.
+public struct UnknownAnnotationRule: Rule {
+    public static let description = RuleDescription(
+        code: "MESH0108", name: "unknown-annotation", istioCode: "IST0108", severity: .warning,
+        summary: "An annotation in an istio.io domain that Istio does not know (usually a typo).",
+        explanation: """
+        Istio ignores annotations it does not define, so a misspelt `sidecar.istio.io/injet` \
+        or `networking.istio.io/exportTO` silently does nothing. The message suggests the \
+        closest known annotation.
+        """,
+        triggering: [.init("""
+            apiVersion: v1
+            kind: Service
+            metadata:
+              name: orders
+              annotations:
+                ↓networking.istio.io/exportT0: "."
+            spec:
+              ports: [{name: http, port: 80}]
+            """)],
+        nonTriggering: [.init("""
+            apiVersion: v1
+            kind: Service
+            metadata:
+              name: orders
+              annotations:
+                networking.istio.io/exportTo: "."
+                example.com/owner: team-a
+            spec:
+              ports: [{name: http, port: 80}]
+            """)])
+
+    public static let inputs: [ResourceKind] = []
+
+    public init() {}
+
+    public func analyze(_ context: AnalysisContext) {
+        let names = IstioAnnotation.all.map(\.name)
+        for use in AnnotationUse.all(context.index) where IstioAnnotation.find(use.key) == nil && IstioAnnotation.isIstioKey(use.key) {
+            var message = "unknown Istio annotation \"\(use.key)\"; Istio ignores it"
+            if let guess = Suggest.closest(to: use.key, in: names) { message += " (did you mean \"\(guess)\"?)" }
+            context.report(message, on: use.resource, at: use.keyNode)
+        }
+    }
+}
