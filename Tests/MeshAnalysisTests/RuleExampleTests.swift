@@ -18,7 +18,8 @@ import MeshPolicy
     }
 
     @Test func optInRulesAreOffByDefault() throws {
-        let rule = try #require(RuleCatalog.descriptions.first(where: \.optIn))
+        let optIn = RuleCatalog.descriptions.filter { $0.optIn }
+        let rule = try #require(optIn.first)
         let first = try #require(rule.triggering.first)
         let example = first.stripped.text
         #expect(!Linter.lint(sources: [("example.yaml", example)]).diagnostics.contains { $0.code == rule.code })
