@@ -59,6 +59,15 @@ public enum RuleCatalog {
         InvalidAnnotationRule.self,
         DeprecatedAnnotationRule.self,
         AlphaAnnotationRule.self,
+        ConflictingTelemetrySelectorsRule.self,
+        MultipleDefaultTelemetriesRule.self,
+        NamespaceNotInjectedRule.self,
+        NamespaceMultipleInjectionLabelsRule.self,
+        WorkloadWithoutProxyRule.self,
+        PortSelectorRequiredRule.self,
+        GatewayDuplicateCertificateRule.self,
+        ExternalNamePortNameRule.self,
+        DeprecatedFieldRule.self,
     ]
 
     /// Codes a rule reports besides its own (a rule may own a companion description).

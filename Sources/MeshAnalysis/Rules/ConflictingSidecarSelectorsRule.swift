@@ -53,25 +53,11 @@ public struct ConflictingSidecarSelectorsRule: Rule {
     public init() {}
 
     public func analyze(_ context: AnalysisContext) {
-        let index = context.index
-        var selecting: [String: [Resource]] = [:]    // workload → sidecars
-        var order: [String] = []
-        for sc in index.resources(.sidecar) {
-            guard let sel = Selectors.workloadSelectorLabels(sc), !sel.labels.isEmpty else { continue }
-            for w in index.workloads(in: sc.namespace, matching: sel.labels) {
-                let key = w.ref.description
-                if selecting[key] == nil { order.append(key) }
-                selecting[key, default: []].append(sc)
-            }
-        }
-        var reported: Set<ResourceRef> = []
-        for key in order {
-            guard let sidecars = selecting[key], sidecars.count > 1 else { continue }
-            for sc in sidecars where reported.insert(sc.ref).inserted {
-                let others = sidecars.filter { $0.ref != sc.ref }
-                context.report("selects workload \(key), which Sidecar \(others.map { "\($0.namespace)/\($0.name)" }.joined(separator: ", ")) also selects",
-                               on: sc, notes: others.map { $0.note("\($0.ref) selects the same workload") })
-            }
+        let found = SingletonPolicies.overlapping(context.index.resources(.sidecar),
+                                                  selector: { Selectors.workloadSelectorLabels($0)?.labels }, index: context.index)
+        for (sc, workload, others) in found {
+            context.report("selects workload \(workload), which Sidecar \(others.map { "\($0.namespace)/\($0.name)" }.joined(separator: ", ")) also selects",
+                           on: sc, notes: others.map { $0.note("\($0.ref) selects the same workload") })
         }
     }
 }

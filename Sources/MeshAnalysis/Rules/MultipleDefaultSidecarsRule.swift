@@ -45,8 +45,9 @@ public struct MultipleDefaultSidecarsRule: Rule {
     public init() {}
 
     public func analyze(_ context: AnalysisContext) {
-        let defaults = context.index.resources(.sidecar).filter { (Selectors.workloadSelectorLabels($0)?.labels ?? [:]).isEmpty }
-        for (ns, group) in Dictionary(grouping: defaults, by: \.namespace).sorted(by: { $0.key < $1.key }) where group.count > 1 {
+        let found = SingletonPolicies.duplicateDefaults(context.index.resources(.sidecar),
+                                                        selector: { Selectors.workloadSelectorLabels($0)?.labels })
+        for (ns, group) in found {
             for sc in group {
                 let others = group.filter { $0.ref != sc.ref }
                 context.report("namespace \(ns) has \(group.count) Sidecars without workloadSelector; only one applies",

@@ -1,0 +1,69 @@
+import MeshPolicy
+
+/// IST0002: a field Istio has deprecated in favour of another.
+public struct DeprecatedFieldRule: Rule {
+    public static let description = RuleDescription(
+        code: "MESH0186", name: "deprecated-field", istioCode: "IST0002", severity: .info,
+        summary: "A field Istio has deprecated; it still works but will be removed.",
+        explanation: """
+        `mirrorPercent` is replaced by `mirrorPercentage` (a fraction with decimals), \
+        `fault.*.percent` by `percentage`, `outlierDetection.consecutiveErrors` by \
+        `consecutive5xxErrors` (or `consecutiveGatewayErrors`). Move to the replacement before an \
+        upgrade removes the old field.
+        """,
+        triggering: [.init("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: orders, namespace: shop}
+            spec:
+              hosts: [orders]
+              http:
+              - route:
+                - destination: {host: orders}
+                mirror: {host: orders-shadow}
+                ↓mirrorPercent: 10
+            """)],
+        nonTriggering: [.init("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: orders, namespace: shop}
+            spec:
+              hosts: [orders]
+              http:
+              - route:
+                - destination: {host: orders}
+                mirror: {host: orders-shadow}
+                mirrorPercentage: {value: 10}
+            """)])
+
+    public static let inputs: [ResourceKind] = [.virtualService, .destinationRule]
+
+    public init() {}
+
+    public func analyze(_ context: AnalysisContext) {
+        for vs in context.index.resources(.virtualService) {
+            for route in vs.spec?["http"]?.elements ?? [] {
+                if let p = route.pair("mirrorPercent") {
+                    context.report("mirrorPercent is deprecated; use mirrorPercentage: {value: …}", on: vs, at: p.key)
+                }
+                for kind in ["delay", "abort"] {
+                    if let p = route["fault"]?[kind]?.pair("percent") {
+                        context.report("fault.\(kind).percent is deprecated; use percentage: {value: …}", on: vs, at: p.key)
+                    }
+                }
+            }
+        }
+        for dr in context.index.resources(.destinationRule) {
+            var policies = [dr.spec?["trafficPolicy"]]
+            policies += (dr.spec?["subsets"]?.elements ?? []).map { $0["trafficPolicy"] }
+            for policy in policies.compactMap({ $0 }) {
+                let outliers = [policy["outlierDetection"]] + (policy["portLevelSettings"]?.elements ?? []).map { $0["outlierDetection"] }
+                for o in outliers.compactMap({ $0 }) {
+                    if let p = o.pair("consecutiveErrors") {
+                        context.report("outlierDetection.consecutiveErrors is deprecated; use consecutive5xxErrors", on: dr, at: p.key)
+                    }
+                }
+            }
+        }
+    }
+}
