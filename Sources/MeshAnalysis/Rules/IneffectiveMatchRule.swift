@@ -6,9 +6,10 @@ public struct IneffectiveMatchRule: Rule {
         code: "MESH0131", name: "ineffective-match", istioCode: "IST0131", severity: .warning,
         summary: "A route match can never win: an earlier match selects the same requests or more.",
         explanation: """
-        The first matching route wins. A match identical to an earlier one, or a URI prefix that an \
-        earlier, shorter prefix already covers under the same other conditions (`/api/v1/product` \
-        before `/api/v1/products`), never receives traffic: the later route's destination, \
+        The first matching route wins. A match identical to an earlier one, or a URI prefix (or \
+        exact URI, in a later rule) that an earlier, shorter prefix already covers under the same \
+        other conditions (`/api/v1/product` before `/api/v1/products`), never receives traffic: \
+        the later route's destination, \
         retries and timeouts are silently ignored for those requests. Order matches from most to \
         least specific (longest prefix first), or remove the duplicate.
         """,

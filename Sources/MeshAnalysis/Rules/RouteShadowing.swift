@@ -78,28 +78,35 @@ struct RouteShadowing {
                     continue
                 }
                 seen[k] = n
-                if http, let p = PrefixMatch(match, route: routeName(route, n), name: matchName(match, m)) { prefixes.append(p) }
+                if http, let p = PrefixMatch(match, route: routeName(route, n), name: matchName(match, m), index: n) { prefixes.append(p) }
             }
             if catchAll < 0, duplicates == matches.count {
                 out.append(.unreachable(route: route, reason: "all of its matches are used by earlier rules"))
             }
         }
-        // A URI prefix match shadows a later, longer prefix with the same other conditions.
-        for (i, a) in prefixes.enumerated() {
-            for b in prefixes[(i + 1)...] where b.prefix != a.prefix && a.covers(b) {
-                out.append(.ineffective(match: b.node, route: b.route, matchName: "\(b.name) (prefix \(b.prefix))",
+        // A URI prefix match shadows a later, longer prefix with the same other conditions,
+        // and a later exact URI under it in another rule (within one rule both go to the
+        // same destination, so that overlap is harmless).
+        for (i, a) in prefixes.enumerated() where !a.exact {
+            for b in prefixes[(i + 1)...] where b.prefix != a.prefix && a.covers(b) && (!b.exact || b.routeIndex != a.routeIndex) {
+                let kind = b.exact ? "exact" : "prefix"
+                out.append(.ineffective(match: b.node, route: b.route, matchName: "\(b.name) (\(kind) \(b.prefix))",
                                         coveredBy: "match \(a.name) (prefix \(a.prefix)) of rule \(a.route)"))
             }
         }
         return out
     }
 
-    /// An HTTP match on a URI prefix, with the other conditions that decide coverage.
+    /// An HTTP match on a URI prefix (or exact URI), with the other conditions that decide
+    /// coverage.
     struct PrefixMatch {
         let node: YAMLNode
         let route: String
+        let routeIndex: Int
         let name: String
+        /// The prefix, or the exact URI when `exact`.
         let prefix: String
+        let exact: Bool
         let port: String
         let method: String
         let authority: String
@@ -107,12 +114,20 @@ struct RouteShadowing {
         let queryParams: [String: String]
         let withoutHeaders: [String: String]
 
-        init?(_ match: YAMLNode, route: String, name: String) {
-            guard let prefix = match.at("uri", "prefix")?.scalar, !prefix.isEmpty else { return nil }
+        init?(_ match: YAMLNode, route: String, name: String, index: Int) {
+            if let prefix = match.at("uri", "prefix")?.scalar, !prefix.isEmpty {
+                self.prefix = prefix
+                exact = false
+            } else if let uri = match.at("uri", "exact")?.scalar {
+                self.prefix = uri
+                exact = true
+            } else {
+                return nil
+            }
             node = match
             self.route = route
+            routeIndex = index
             self.name = name
-            self.prefix = prefix
             port = match["port"]?.scalar ?? ""
             method = Self.condition(match["method"])
             authority = Self.condition(match["authority"])

@@ -80,9 +80,14 @@ public struct SubsetSelectsNoPodsRule: Rule {
             guard !pods.isEmpty else { continue }
             for subset in DestinationRuleInfo(resource: dr).subsets where !subset.labels.isEmpty {
                 if pods.contains(where: { $0.matches(subset.labels) }) { continue }
-                context.report("subset \"\(subset.name)\" (\(Selectors.describe(subset.labels))) selects none of the pods behind \(host); traffic routed to it fails with 503",
-                               on: dr, at: subset.node["name"],
-                               notes: pods.prefix(3).map { $0.resource.note("\($0.ref) is behind \(host) with labels \(Selectors.describe($0.labels))") })
+                // Often the labels do select pods — of another service.
+                let elsewhere = index.workloads(in: services[0].namespace, matching: subset.labels)
+                var message = "subset \"\(subset.name)\" (\(Selectors.describe(subset.labels))) selects none of the pods behind \(host); traffic routed to it fails with 503"
+                if let w = elsewhere.first { message += " (its labels select \(w.ref), which is not behind \(host))" }
+                context.report(message, on: dr, at: subset.node["name"],
+                               notes: (elsewhere.prefix(2) + pods.prefix(2)).map {
+                                   $0.resource.note("\($0.ref) has labels \(Selectors.describe($0.labels))")
+                               })
             }
         }
     }
