@@ -7,6 +7,9 @@ public struct LintResult: Sendable {
     public var diagnostics: [Diagnostic]
     public var files: Int
     public var resources: Int
+    /// The index the rules read; kept so that callers can report on it (and so that a CLI
+    /// exits without spending time freeing it).
+    public var index: MeshIndex? = nil
 
     public func count(_ severity: Severity) -> Int { diagnostics.filter { $0.severity == severity }.count }
 
@@ -25,7 +28,7 @@ public enum Linter {
         diagnostics += analyze(index, enabled: config.enabled)
         diagnostics = Suppressor(config: config, index: index).apply(diagnostics)
         diagnostics.sort(by: Diagnostic.ordered)
-        return LintResult(diagnostics: diagnostics, files: files.count, resources: resources.count)
+        return LintResult(diagnostics: diagnostics, files: files.count, resources: resources.count, index: index)
     }
 
     /// Runs every applicable rule; opt-in rules only when `enabled` names them.

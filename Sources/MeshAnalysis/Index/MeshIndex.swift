@@ -20,6 +20,8 @@ public final class MeshIndex: Sendable {
     /// Inverted index "namespace NUL key=value" → workloads, so selector matching looks at
     /// candidates only (no rule may be quadratic in the repository's size).
     let workloadsByLabel: [String: [Int]]
+    /// Workloads by "namespace NUL service account" (identity checks).
+    let workloadsByServiceAccount: [String: [Workload]]
     /// Kubernetes Services by "namespace NUL key=value" of their selector.
     let servicesBySelectorLabel: [String: [Int]]
     /// DestinationRules by resolved host.
@@ -68,6 +70,7 @@ public final class MeshIndex: Sendable {
             for (k, v) in w.labels { byLabel[MeshIndex.labelKey(w.namespace, k, v), default: []].append(i) }
         }
         self.workloadsByLabel = byLabel
+        self.workloadsByServiceAccount = Dictionary(grouping: workloads) { "\($0.namespace)\u{0}\($0.serviceAccount)" }
         var svcByLabel: [String: [Int]] = [:]
         for (i, s) in services.enumerated() where s.origin == .kubernetes {
             for (k, v) in s.selector { svcByLabel[MeshIndex.labelKey(s.namespace, k, v), default: []].append(i) }
@@ -135,6 +138,11 @@ public final class MeshIndex: Sendable {
             if c.count < best.count { best = c }
         }
         return best.map { workloads[$0] }.filter { $0.matches(selector) }
+    }
+
+    /// Workloads of `namespace` that run as `serviceAccount`.
+    public func workloads(in namespace: String, serviceAccount: String) -> [Workload] {
+        workloadsByServiceAccount["\(namespace)\u{0}\(serviceAccount)"] ?? []
     }
 
     /// Kubernetes Services in the workload's namespace whose selector picks its pods.

@@ -46,7 +46,7 @@ public struct AuthorizationSourceWithoutSidecarRule: Rule {
                 for from in rule["from"]?.elements ?? [] {
                     for node in from.at("source", "principals")?.elements ?? [] {
                         guard let p = node.scalar, let id = AuthorizationPolicyInfo.identity(p) else { continue }
-                        let callers = index.workloads(in: id.namespace).filter { $0.serviceAccount == id.serviceAccount }
+                        let callers = index.workloads(in: id.namespace, serviceAccount: id.serviceAccount)
                         guard !callers.isEmpty, callers.allSatisfy({ !$0.inMesh }) else { continue }
                         context.report("principal \(p) belongs only to workloads without a sidecar (\(callers.map(\.name).joined(separator: ", "))); they call in plaintext without an identity, so this never matches",
                                        on: ap.resource, at: node, notes: callers.prefix(3).map { $0.resource.note("\($0.ref) has no sidecar") })
@@ -54,7 +54,7 @@ public struct AuthorizationSourceWithoutSidecarRule: Rule {
                     for node in from.at("source", "namespaces")?.elements ?? [] {
                         guard let ns = node.scalar, !ns.contains("*") else { continue }
                         let callers = index.workloads(in: ns)
-                        guard !callers.isEmpty, callers.allSatisfy({ !$0.inMesh }) else { continue }
+                        guard !callers.isEmpty, !callers.contains(where: \.inMesh) else { continue }
                         context.report("namespace \(ns) has no workload with a sidecar; its callers carry no identity, so this never matches",
                                        on: ap.resource, at: node, notes: callers.prefix(3).map { $0.resource.note("\($0.ref) has no sidecar") })
                     }

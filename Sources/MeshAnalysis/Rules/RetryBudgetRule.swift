@@ -75,6 +75,8 @@ public struct RetryBudgetRule: Rule {
 
     public static let inputs: [ResourceKind] = [.virtualService]
 
+    static let conditionSet = Set(conditions)
+
     static let conditions: [String] = [
         "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "envoy-ratelimited",
         "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers",
@@ -89,7 +91,7 @@ public struct RetryBudgetRule: Rule {
                 guard let retries = route.pair("retries") else { continue }
                 if let text = retries.value["retryOn"]?.scalar, let node = retries.value["retryOn"] {
                     for c in text.split(separator: ",").map({ String($0).trimmed }) where !c.isEmpty {
-                        if Self.conditions.contains(c) || (Int(c).map { (100...599).contains($0) } ?? false) { continue }
+                        if Self.conditionSet.contains(c) || (Int(c).map { (100...599).contains($0) } ?? false) { continue }
                         var message = "retryOn condition \"\(c)\" is not an Envoy retry policy or HTTP status; it is ignored"
                         if let guess = Suggest.closest(to: c, in: Self.conditions) { message += " (did you mean \"\(guess)\"?)" }
                         context.diagnostics(Diagnostic(Self.invalidRetryOn, message, at: node.span, resource: vs.ref))

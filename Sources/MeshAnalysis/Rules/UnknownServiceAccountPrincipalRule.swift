@@ -44,8 +44,9 @@ public struct UnknownServiceAccountPrincipalRule: Rule {
                     for field in ["principals", "notPrincipals"] {
                         for node in from.at("source", field)?.elements ?? [] {
                             guard let p = node.scalar, let id = AuthorizationPolicyInfo.identity(p) else { continue }
+                            guard index.workloads(in: id.namespace, serviceAccount: id.serviceAccount).isEmpty else { continue }
                             let workloads = index.workloads(in: id.namespace).filter { $0.resource.kind != .workloadEntry }
-                            guard !workloads.isEmpty, !workloads.contains(where: { $0.serviceAccount == id.serviceAccount }) else { continue }
+                            guard !workloads.isEmpty else { continue }
                             let accounts = Array(Set(workloads.map(\.serviceAccount))).sorted()
                             var message = "no workload in namespace \(id.namespace) runs as service account \"\(id.serviceAccount)\" (used: \(accounts.joined(separator: ", ")))"
                             if let guess = Suggest.closest(to: id.serviceAccount, in: accounts) { message += "; did you mean \"\(guess)\"?" }

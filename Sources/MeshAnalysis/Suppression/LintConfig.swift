@@ -129,6 +129,10 @@ public enum Glob {
 
 extension String {
     var trimmed: String {
-        String(drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
+        let u = utf8
+        guard let first = u.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
+              let last = u.lastIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return "" }
+        if first == u.startIndex && u.index(after: last) == u.endIndex { return self }
+        return String(self[first...last])
     }
 }

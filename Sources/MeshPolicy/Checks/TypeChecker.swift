@@ -16,15 +16,20 @@ public struct TypeChecker {
 
     /// The field being checked, as components: most nodes are valid, so the text of a path
     /// (`spec.http[0].route`) is only built when a message needs it.
-    private enum Component { case key(String), index(Int) }
+    /// A key is kept as its node's index in the tree (no string retained per field); an
+    /// element as its position.
+    private enum Component { case key(Int32), index(Int) }
     private var components: [Component] = []
     private var root = ""
+    private var tree: YAMLTree?
 
     var path: String {
         var out = root
         for c in components {
             switch c {
-            case .key(let k): out += out.isEmpty ? k : ".\(k)"
+            case .key(let k):
+                let name = tree.map { YAMLNode(tree: $0, index: k).scalar ?? "" } ?? ""
+                out += out.isEmpty ? name : ".\(name)"
             case .index(let i): out += "[\(i)]"
             }
         }
@@ -34,12 +39,13 @@ public struct TypeChecker {
     /// Checks `node` against `type`; `path` names the node in messages.
     public mutating func check(_ node: YAMLNode, _ type: SchemaType, path: String) {
         root = path
+        tree = node.tree
         components.removeAll(keepingCapacity: true)
         check(node, type)
     }
 
-    private mutating func check(_ node: YAMLNode, _ type: SchemaType, key: String) {
-        components.append(.key(key))
+    private mutating func check(_ node: YAMLNode, _ type: SchemaType, key: YAMLNode) {
+        components.append(.key(key.index))
         check(node, type)
         components.removeLast()
     }
@@ -66,7 +72,7 @@ public struct TypeChecker {
                     let rule = keyFormat == .port ? PolicyRules.outOfRange : PolicyRules.invalidName
                     report(rule, "\(path) key \"\(key)\" \(problem)", k)
                 }
-                check(v, valueType, key: key)
+                check(v, valueType, key: k)
             }
         case .array(let element):
             guard node.isSequence else { return mismatch(node, expected: "list") }
@@ -125,7 +131,7 @@ public struct TypeChecker {
             guard let key = k.scalar else { return }
             if let i = schema.positions[key] {
                 if i < 64 { present |= 1 << UInt64(i) }
-                check(v, schema.fields[i].type, key: key)
+                check(v, schema.fields[i].type, key: k)
             } else if !schema.open {
                 var message = "unknown field \"\(key)\" in \(path.isEmpty ? schema.title : path) (\(schema.title))"
                 if let guess = Suggest.closest(to: key, in: schema.fields.map(\.name)) {
