@@ -8,9 +8,12 @@ let package = Package(
         .executable(name: "meshc", targets: ["meshc"]),
         .library(name: "MeshPolicy", targets: ["MeshPolicy"]),
         .library(name: "MeshAnalysis", targets: ["MeshAnalysis"]),
+        .library(name: "MeshConfig", targets: ["MeshConfig"]),
+        .library(name: "MeshBundle", targets: ["MeshBundle"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         // libyaml, linked from the system (Debian: libyaml-dev). We compose nodes ourselves.
@@ -21,13 +24,21 @@ let package = Package(
         ),
         .target(name: "MeshPolicy", dependencies: ["CLibYAML"]),
         .target(name: "MeshAnalysis", dependencies: ["MeshPolicy"]),
+        // The contract between control plane and data plane: no dependencies at all.
+        .target(name: "MeshConfig"),
+        .target(name: "MeshCompiler", dependencies: ["MeshAnalysis", "MeshPolicy", "MeshConfig"]),
+        .target(name: "MeshBundle", dependencies: [
+            "MeshConfig", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .target(name: "MeshCLI", dependencies: [
-            "MeshPolicy", "MeshAnalysis",
+            "MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "meshc", dependencies: ["MeshCLI"]),
         .testTarget(name: "MeshPolicyTests", dependencies: ["MeshPolicy"]),
         .testTarget(name: "MeshAnalysisTests", dependencies: ["MeshAnalysis", "MeshPolicy"]),
+        .testTarget(name: "MeshCompilerTests", dependencies: ["MeshCompiler", "MeshAnalysis", "MeshPolicy", "MeshConfig"]),
+        .testTarget(name: "MeshBundleTests", dependencies: ["MeshBundle", "MeshConfig"]),
         .testTarget(name: "MeshCLITests", dependencies: ["MeshCLI"]),
     ]
 )

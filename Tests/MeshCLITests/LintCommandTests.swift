@@ -142,6 +142,12 @@ import Testing
                                       workload manifests.
               mtls                    Show the mTLS migration view: per workload, inbound
                                       mode, callers, and who breaks under STRICT.
+              compile                 Compile per-workload proxy configuration; print one
+                                      workload's, or write signed bundles.
+              keygen                  Create an Ed25519 signing key (DIR/signing.key, mode
+                                      0600) and add it to DIR/trust.json.
+              verify                  Verify a signed bundle: trusted signature, workload,
+                                      expiry, version.
               explain                 Explain a diagnostic code: what it means, why it
                                       matters, how to fix it.
               rules                   List every rule (or print docs/rules.md).
@@ -188,5 +194,56 @@ import Testing
         let rows = try Meshc.json(out)["workloads"] as? [[String: Any]] ?? []
         let catalog = rows.first { $0["name"] as? String == "catalog" }
         #expect(catalog?["breaksUnderStrict"] as? [String] == ["store/nightly-report"])
+    }
+}
+
+@Suite struct BundleCommandTests {
+    @Test func keygenCompileVerifyRoundTrip() throws {
+        let dir = try TempDir()
+        let keys = dir.path + "/keys", out = dir.path + "/bundles"
+        #expect(try Meshc.run(["keygen", "--out", keys]).status == 0)
+        let mode = try FileManager.default.attributesOfItem(atPath: keys + "/signing.key")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try Meshc.run(["keygen", "--out", keys]).status == 2, "an existing key must not be overwritten")
+        let args = ["compile", "policies", "--key", keys + "/signing.key", "--out", out, "--version", "7",
+                    "--issued-at", "2026-11-25T00:00:00Z", "--expires-in", "876000h"]
+        #expect(try Meshc.run(args).status == 0)
+        let bundle = out + "/shop/orders-v1.json"
+        let first = try Data(contentsOf: URL(fileURLWithPath: bundle))
+        #expect(try Meshc.run(args).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: bundle)) == first, "same inputs must give the same bytes")
+        let ok = try Meshc.run(["verify", bundle, "--trust", keys + "/trust.json", "--workload", "shop/orders-v1", "--min-version", "7"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let wrong = try Meshc.run(["verify", bundle, "--trust", keys + "/trust.json", "--workload", "shop/orders-v2"])
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("not shop/orders-v2"))
+        let rollback = try Meshc.run(["verify", bundle, "--trust", keys + "/trust.json", "--min-version", "8"])
+        #expect(rollback.status == 1)
+        #expect(rollback.stderr.contains("rollback"))
+    }
+
+    @Test func expiredBundlesAreRejected() throws {
+        let dir = try TempDir()
+        #expect(try Meshc.run(["keygen", "--out", dir.path]).status == 0)
+        #expect(try Meshc.run(["compile", "policies", "--key", dir.path + "/signing.key", "--out", dir.path + "/b",
+                               "--issued-at", "2020-01-01T00:00:00Z", "--expires-in", "1h"]).status == 0)
+        let out = try Meshc.run(["verify", dir.path + "/b/web/frontend.json", "--trust", dir.path + "/trust.json"])
+        #expect(out.status == 1)
+        #expect(out.stderr.contains("expired"))
+    }
+
+    @Test func aRepositoryThatFailsLintIsNotCompiled() throws {
+        let out = try Meshc.run(["compile", "policies/broken", "--workload", "store/reviews-v1"])
+        #expect(out.status == 2)
+        #expect(out.stderr.contains("lint error"))
+    }
+
+    @Test func compilePrintsOneWorkload() throws {
+        let out = try Meshc.run(["compile", "policies", "--workload", "payments/payments"])
+        #expect(out.status == 0)
+        let config = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any]
+        let identity = config?["identity"] as? [String: Any]
+        #expect(identity?["spiffeID"] as? String == "spiffe://cluster.local/ns/payments/sa/payments")
+        #expect(try Meshc.run(["compile", "policies", "--workload", "payments/nope"]).status == 2)
     }
 }

@@ -1,0 +1,70 @@
+import Crypto
+import Foundation
+
+/// An Ed25519 signing key, stored as standard PKCS#8 PEM (openssl reads it too).
+public struct SigningKey: Sendable {
+    /// The 32-byte seed; kept as bytes because the key type is not Sendable.
+    let raw: Data
+
+    var key: Curve25519.Signing.PrivateKey {
+        // `raw` was validated when the value was made.
+        (try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)) ?? Curve25519.Signing.PrivateKey()
+    }
+
+    public init() { raw = Curve25519.Signing.PrivateKey().rawRepresentation }
+
+    public init(rawRepresentation: Data) throws(BundleError) {
+        guard rawRepresentation.count == 32, (try? Curve25519.Signing.PrivateKey(rawRepresentation: rawRepresentation)) != nil else {
+            throw .invalidKey("not an Ed25519 private key")
+        }
+        raw = rawRepresentation
+    }
+
+    /// The DER prefix of a PKCS#8 Ed25519 private key (RFC 8410) before the 32 key bytes.
+    static let pkcs8Prefix: [UInt8] = [0x30, 0x2E, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70,
+                                       0x04, 0x22, 0x04, 0x20]
+
+    public var pem: String {
+        let der = Data(Self.pkcs8Prefix) + raw
+        return PEM.encode(der, label: "PRIVATE KEY")
+    }
+
+    public init(pem: String) throws(BundleError) {
+        guard let der = PEM.decode(pem, label: "PRIVATE KEY") else { throw .invalidKey("expected a PEM \"PRIVATE KEY\" block") }
+        guard der.count == Self.pkcs8Prefix.count + 32, Array(der.prefix(Self.pkcs8Prefix.count)) == Self.pkcs8Prefix else {
+            throw .invalidKey("not a PKCS#8 Ed25519 key (meshc keygen writes one)")
+        }
+        try self.init(rawRepresentation: Data(der.suffix(32)))
+    }
+
+    public var publicKey: TrustedKey { TrustedKey(publicKey: key.publicKey) }
+
+    public func sign(_ data: Data) throws(BundleError) -> Data {
+        do {
+            return try key.signature(for: data)
+        } catch {
+            throw .invalidKey("signing failed: \(error)")
+        }
+    }
+}
+
+enum PEM {
+    static func encode(_ der: Data, label: String) -> String {
+        let b64 = der.base64EncodedString()
+        var lines: [String] = []
+        var i = b64.startIndex
+        while i < b64.endIndex {
+            let j = b64.index(i, offsetBy: 64, limitedBy: b64.endIndex) ?? b64.endIndex
+            lines.append(String(b64[i..<j]))
+            i = j
+        }
+        return "-----BEGIN \(label)-----\n" + lines.joined(separator: "\n") + "\n-----END \(label)-----\n"
+    }
+
+    static func decode(_ text: String, label: String) -> Data? {
+        let begin = "-----BEGIN \(label)-----", end = "-----END \(label)-----"
+        guard let b = text.range(of: begin), let e = text.range(of: end), b.upperBound <= e.lowerBound else { return nil }
+        let body = text[b.upperBound..<e.lowerBound].filter { !$0.isWhitespace }
+        return Data(base64Encoded: String(body))
+    }
+}

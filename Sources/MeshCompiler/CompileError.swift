@@ -1,0 +1,18 @@
+import MeshPolicy
+
+/// Why compilation stopped.
+public enum CompileError: Error, CustomStringConvertible, Equatable {
+    /// The repository has lint errors; nothing is compiled from a repository that fails lint.
+    case lintFailed(errors: Int, first: String)
+    case unknownWorkload(String, known: [String])
+
+    public var description: String {
+        switch self {
+        case .lintFailed(let errors, let first):
+            return "the repository has \(errors) lint error\(errors == 1 ? "" : "s"); fix them first (meshc lint). First: \(first)"
+        case .unknownWorkload(let w, let known):
+            let hint = known.isEmpty ? "the repository has no workloads" : "known: \(known.prefix(8).joined(separator: ", "))\(known.count > 8 ? ", …" : "")"
+            return "no workload \(w) (\(hint))"
+        }
+    }
+}

@@ -1,0 +1,275 @@
+import MeshAnalysis
+import MeshConfig
+import MeshPolicy
+
+/// Outbound services, routes and clusters as seen from one namespace (and Sidecar).
+struct OutboundCompiler {
+    let index: MeshIndex
+    let namespace: String
+    let sidecar: Resource?
+
+    func compile() -> (outbound: [OutboundService], clusters: [Cluster]) {
+        var outbound: [OutboundService] = []
+        var clusters: [String: Cluster] = [:]
+        let visible = index.services.filter { $0.exportTo.isVisible(from: namespace, owner: $0.namespace) && egressAllows($0) }
+        for svc in visible.sorted(by: { ($0.host, $0.namespace) < ($1.host, $1.namespace) }) where !svc.host.hasPrefix("*") {
+            for port in svc.ports {
+                let routes = self.routes(host: svc.host, port: port)
+                for r in routes {
+                    for d in r.destinations where clusters[d.cluster] == nil { clusters[d.cluster] = cluster(named: d.cluster) }
+                    for m in r.mirrors where clusters[m.cluster] == nil { clusters[m.cluster] = cluster(named: m.cluster) }
+                }
+                outbound.append(OutboundService(host: svc.host, port: port.number, protocolName: port.protocolName, routes: routes))
+            }
+        }
+        let sortedClusters = clusters.values.compactMap { $0 }.sorted { $0.name < $1.name }
+        return (outbound, sortedClusters)
+    }
+
+    /// Sidecar `egress.hosts` (`namespace/dnsName`) limit what the workload sees.
+    func egressAllows(_ svc: ServiceInfo) -> Bool {
+        guard let hosts = sidecar?.spec?["egress"]?.elements.flatMap({ $0["hosts"]?.stringList ?? [] }), !hosts.isEmpty else { return true }
+        return hosts.contains { entry in
+            let parts = entry.split(separator: "/", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { return false }
+            let ns = parts[0] == "." ? (sidecar?.namespace ?? namespace) : parts[0]
+            guard ns == "*" || ns == svc.namespace else { return false }
+            return parts[1] == "*" || Hosts.matches(pattern: parts[1], host: svc.host)
+        }
+    }
+
+    func routes(host: String, port: ServicePort) -> [Route] {
+        let defaultCluster = Cluster.name(host: host, port: port.number, subset: nil)
+        guard let vs = index.virtualService(forHost: host, from: namespace) else {
+            return [Route(name: "default", match: [], destinations: [WeightedCluster(cluster: defaultCluster, weight: 100)],
+                          source: SourceRef(file: "", line: 0, resource: "(default route)"))]
+        }
+        let isHTTP = ["http", "http2", "grpc", "grpc-web", "unknown"].contains(port.protocolName)
+        var out: [Route] = []
+        if isHTTP {
+            for r in vs.spec?["http"]?.elements ?? [] {
+                if let route = httpRoute(r, vs: vs, port: port) { out.append(route) }
+            }
+        } else {
+            for section in ["tcp", "tls"] {
+                for r in vs.spec?[section]?.elements ?? [] {
+                    let matches = (r["match"]?.elements ?? []).compactMap { m -> RouteMatch? in
+                        if let p = m["port"]?.scalar.flatMap({ Int($0) }), p != port.number { return nil }
+                        var rm = RouteMatch()
+                        rm.port = m["port"]?.scalar.flatMap { Int($0) }
+                        rm.sourceLabels = m["sourceLabels"]?.stringMap
+                        return rm
+                    }
+                    if !(r["match"]?.elements ?? []).isEmpty && matches.isEmpty { continue }
+                    var route = Route(name: nil, match: matches, destinations: destinations(r["route"], vs: vs, port: port),
+                                      source: SourceRef(file: vs.file, line: r.start.line, resource: vs.ref.description))
+                    route.mirrors = []
+                    out.append(route)
+                }
+            }
+        }
+        if out.isEmpty {
+            out.append(Route(name: "default", match: [], destinations: [WeightedCluster(cluster: defaultCluster, weight: 100)],
+                             source: SourceRef(file: vs.file, line: vs.root.start.line, resource: vs.ref.description)))
+        }
+        return out
+    }
+
+    func httpRoute(_ r: YAMLNode, vs: Resource, port: ServicePort) -> Route? {
+        let rawMatches = r["match"]?.elements ?? []
+        let matches = rawMatches.compactMap { m -> RouteMatch? in
+            let p = m["port"]?.scalar.flatMap { Int($0) }
+            if let p, p != port.number { return nil }
+            var rm = RouteMatch()
+            rm.uri = stringMatch(m["uri"])
+            rm.method = stringMatch(m["method"])
+            rm.authority = stringMatch(m["authority"])
+            rm.headers = stringMatches(m["headers"])
+            rm.queryParams = stringMatches(m["queryParams"])
+            rm.withoutHeaders = stringMatches(m["withoutHeaders"])
+            rm.port = p
+            rm.sourceLabels = m["sourceLabels"]?.stringMap
+            rm.sourceNamespace = m["sourceNamespace"]?.scalar
+            if m["ignoreUriCase"]?.value == .bool(true) { rm.ignoreUriCase = true }
+            return rm
+        }
+        // Every match is for another port: the route does not exist on this one.
+        if !rawMatches.isEmpty && matches.isEmpty { return nil }
+        var route = Route(name: r["name"]?.scalar, match: matches, destinations: destinations(r["route"], vs: vs, port: port),
+                          source: SourceRef(file: vs.file, line: r.start.line, resource: vs.ref.description))
+        if let rw = r["rewrite"] { route.rewrite = Rewrite(uri: rw["uri"]?.scalar, authority: rw["authority"]?.scalar) }
+        if let rd = r["redirect"] {
+            route.redirect = Redirect(uri: rd["uri"]?.scalar, authority: rd["authority"]?.scalar,
+                                      port: rd["port"]?.scalar.flatMap { Int($0) }, scheme: rd["scheme"]?.scalar,
+                                      code: rd["redirectCode"]?.scalar.flatMap { Int($0) } ?? 301)
+        }
+        if let dr = r["directResponse"] {
+            route.directResponse = DirectResponse(status: dr["status"]?.scalar.flatMap { Int($0) } ?? 200,
+                                                  body: dr.at("body", "string")?.scalar)
+        }
+        route.timeoutMs = millis(r["timeout"])
+        if let rt = r["retries"] {
+            route.retries = RetryPolicy(attempts: rt["attempts"]?.scalar.flatMap { Int($0) } ?? 2,
+                                        perTryTimeoutMs: millis(rt["perTryTimeout"]),
+                                        retryOn: (rt["retryOn"]?.scalar ?? "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes")
+                                            .split(separator: ",").map { String($0).filter { $0 != " " } })
+        }
+        if let f = r["fault"] {
+            route.fault = Fault(delayMs: millis(f.at("delay", "fixedDelay")), delayPercent: percent(f["delay"]),
+                                abortStatus: f.at("abort", "httpStatus")?.scalar.flatMap { Int($0) }, abortPercent: percent(f["abort"]))
+        }
+        var mirrors: [Mirror] = []
+        if let m = r["mirror"], let host = m["host"]?.scalar {
+            let pct = r.at("mirrorPercentage", "value")?.scalar.flatMap { Double($0) } ?? r["mirrorPercent"]?.scalar.flatMap { Double($0) } ?? 100
+            mirrors.append(Mirror(cluster: clusterName(host: host, port: m.at("port", "number"), subset: m["subset"]?.scalar, fallbackPort: port.number, from: vs), percent: pct))
+        }
+        for m in r["mirrors"]?.elements ?? [] {
+            guard let d = m["destination"], let host = d["host"]?.scalar else { continue }
+            mirrors.append(Mirror(cluster: clusterName(host: host, port: d.at("port", "number"), subset: d["subset"]?.scalar, fallbackPort: port.number, from: vs),
+                                  percent: m.at("percentage", "value")?.scalar.flatMap { Double($0) } ?? 100))
+        }
+        route.mirrors = mirrors
+        route.requestHeaders = headerOps(r.at("headers", "request"))
+        route.responseHeaders = headerOps(r.at("headers", "response"))
+        return route
+    }
+
+    func destinations(_ node: YAMLNode?, vs: Resource, port: ServicePort) -> [WeightedCluster] {
+        let dests = node?.elements ?? []
+        let weights = dests.map { $0["weight"]?.scalar.flatMap { Int($0) } }
+        let anyWeight = weights.contains { $0 != nil }
+        return dests.enumerated().compactMap { i, d in
+            guard let dest = d["destination"], let host = dest["host"]?.scalar else { return nil }
+            let weight = anyWeight ? (weights[i] ?? 0) : (dests.count == 1 ? 100 : 100 / dests.count)
+            return WeightedCluster(cluster: clusterName(host: host, port: dest.at("port", "number"), subset: dest["subset"]?.scalar,
+                                                        fallbackPort: port.number, from: vs), weight: weight)
+        }
+    }
+
+    /// Resolves a destination host to the service's FQDN, and picks the port: the one named,
+    /// else the service's only port, else the port being routed.
+    func clusterName(host: String, port: YAMLNode?, subset: String?, fallbackPort: Int, from vs: Resource) -> String {
+        let svc = index.services(host: host, from: vs.namespace).first
+        let fqdn = svc?.host ?? Hosts.fqdn(host, namespace: vs.namespace)
+        let p = port?.scalar.flatMap { Int($0) } ?? (svc?.ports.count == 1 ? svc?.ports[0].number : nil) ?? fallbackPort
+        return Cluster.name(host: fqdn, port: p, subset: subset)
+    }
+
+    func cluster(named name: String) -> Cluster? {
+        let parts = name.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 4, let port = Int(parts[1]) else { return nil }
+        let host = parts[3]
+        let subset = parts[2].isEmpty ? nil : parts[2]
+        let dr = index.destinationRules(host: host, from: namespace).first
+        let subsetNode = subset.flatMap { s in dr?.subsets.first { $0.name == s } }
+        let policy = TrafficPolicy(dr: dr?.resource.spec?["trafficPolicy"], subset: subsetNode?.node["trafficPolicy"], port: port)
+        let svc = index.services(host: host, from: namespace).first
+        var discovery = Cluster.Discovery.dns
+        var endpoints: [Endpoint] = []
+        if let svc, svc.origin == .serviceEntry {
+            switch svc.resource.spec?["resolution"]?.scalar ?? "NONE" {
+            case "STATIC":
+                discovery = .static
+                endpoints = (svc.resource.spec?["endpoints"]?.elements ?? []).compactMap { e in
+                    guard let address = e["address"]?.scalar else { return nil }
+                    let target = e["ports"]?.pairs.first.flatMap { $0.value.scalar.flatMap { Int($0) } } ?? port
+                    return Endpoint(address: address, port: target, labels: e["labels"]?.stringMap)
+                }
+            case "NONE": discovery = .passthrough
+            default: break
+            }
+        }
+        if discovery == .dns { endpoints = [Endpoint(address: host, port: port, labels: nil)] }
+        let backends = index.backends(host: host, from: namespace).filter { $0.matches(subsetNode?.labels ?? [:]) }
+        let identities = Array(Set(backends.map { Compiler.spiffeID(trustDomain: index.settings.trustDomain, namespace: $0.namespace, serviceAccount: $0.serviceAccount) })).sorted()
+        let tls: ClientTLS
+        if let t = policy.tls, let mode = t["mode"]?.scalar.flatMap(ClientTLS.Mode.init(rawValue:)) {
+            let sans = t["subjectAltNames"]?.stringList ?? []
+            tls = ClientTLS(mode: mode, sni: t["sni"]?.scalar, expectedIdentities: mode == .istioMutual ? identities : sans,
+                            caCertificates: t["caCertificates"]?.scalar, credentialName: t["credentialName"]?.scalar)
+        } else if index.settings.enableAutoMtls, !backends.isEmpty, backends.allSatisfy(\.inMesh) {
+            // Auto-mTLS: Istio mTLS to destinations that all have a proxy.
+            tls = ClientTLS(mode: .istioMutual, expectedIdentities: identities)
+        } else {
+            tls = ClientTLS(mode: .disable)
+        }
+        return Cluster(host: host, port: port, subset: subset, subsetLabels: subsetNode?.labels, discovery: discovery,
+                       endpoints: endpoints, loadBalancer: policy.loadBalancer, connectionPool: policy.connectionPool,
+                       outlierDetection: policy.outlierDetection, tls: tls)
+    }
+
+    func stringMatch(_ node: YAMLNode?) -> StringMatch? {
+        guard let node else { return nil }
+        if let v = node["exact"]?.scalar { return StringMatch(.exact, v) }
+        if let v = node["prefix"]?.scalar { return StringMatch(.prefix, v) }
+        if let v = node["regex"]?.scalar { return StringMatch(.regex, v) }
+        return nil
+    }
+
+    func stringMatches(_ node: YAMLNode?) -> [String: StringMatch]? {
+        guard let node, node.isMapping else { return nil }
+        var out: [String: StringMatch] = [:]
+        for (k, v) in node.pairs { if let key = k.scalar, let m = stringMatch(v) { out[key] = m } }
+        return out.isEmpty ? nil : out
+    }
+
+    func headerOps(_ node: YAMLNode?) -> HeaderOperations? {
+        guard let node else { return nil }
+        return HeaderOperations(set: node["set"]?.stringMap, add: node["add"]?.stringMap, remove: node["remove"]?.stringList)
+    }
+
+    func percent(_ node: YAMLNode?) -> Double? {
+        node?.at("percentage", "value")?.scalar.flatMap { Double($0) } ?? node?["percent"]?.scalar.flatMap { Double($0) }
+    }
+}
+
+/// Milliseconds of a duration node.
+func millis(_ node: YAMLNode?) -> Int? {
+    node?.scalar.flatMap { Duration.parseIstio($0) }.map { Int(($0 * 1000).rounded()) }
+}
+
+/// A DestinationRule traffic policy resolved for one subset and port: port-level settings
+/// override the subset's, which override the top level, field by field.
+struct TrafficPolicy {
+    var tls: YAMLNode?
+    var loadBalancer = "ROUND_ROBIN"
+    var connectionPool: ConnectionPool?
+    var outlierDetection: OutlierDetection?
+
+    init(dr: YAMLNode?, subset: YAMLNode?, port: Int) {
+        for level in [dr, subset] {
+            guard let level else { continue }
+            apply(level)
+            for p in level["portLevelSettings"]?.elements ?? [] where p.at("port", "number")?.scalar == String(port) {
+                apply(p)
+            }
+        }
+    }
+
+    mutating func apply(_ node: YAMLNode) {
+        if let t = node["tls"] { tls = t }
+        if let lb = node.at("loadBalancer", "simple")?.scalar { loadBalancer = lb }
+        if node.at("loadBalancer", "consistentHash") != nil { loadBalancer = "CONSISTENT_HASH" }
+        if let cp = node["connectionPool"] {
+            var pool = connectionPool ?? ConnectionPool()
+            func int(_ n: YAMLNode?) -> Int? { n?.scalar.flatMap { Int($0) } }
+            pool.maxConnections = int(cp.at("tcp", "maxConnections")) ?? pool.maxConnections
+            pool.connectTimeoutMs = millis(cp.at("tcp", "connectTimeout")) ?? pool.connectTimeoutMs
+            pool.maxPendingRequests = int(cp.at("http", "http1MaxPendingRequests")) ?? pool.maxPendingRequests
+            pool.maxRequests = int(cp.at("http", "http2MaxRequests")) ?? pool.maxRequests
+            pool.maxRequestsPerConnection = int(cp.at("http", "maxRequestsPerConnection")) ?? pool.maxRequestsPerConnection
+            pool.maxRetries = int(cp.at("http", "maxRetries")) ?? pool.maxRetries
+            connectionPool = pool
+        }
+        if let od = node["outlierDetection"] {
+            var o = outlierDetection ?? OutlierDetection()
+            func int(_ n: YAMLNode?) -> Int? { n?.scalar.flatMap { Int($0) } }
+            o.consecutive5xxErrors = int(od["consecutive5xxErrors"]) ?? int(od["consecutiveErrors"]) ?? o.consecutive5xxErrors
+            o.consecutiveGatewayErrors = int(od["consecutiveGatewayErrors"]) ?? o.consecutiveGatewayErrors
+            o.intervalMs = millis(od["interval"]) ?? o.intervalMs
+            o.baseEjectionTimeMs = millis(od["baseEjectionTime"]) ?? o.baseEjectionTimeMs
+            o.maxEjectionPercent = int(od["maxEjectionPercent"]) ?? o.maxEjectionPercent
+            outlierDetection = o
+        }
+    }
+}

@@ -1,0 +1,154 @@
+/// A service the workload may call, and how requests to it are routed.
+public struct OutboundService: Codable, Equatable, Sendable {
+    public var host: String
+    public var port: Int
+    public var protocolName: String
+    /// Tried in order; the first match wins. The last route usually matches everything.
+    public var routes: [Route]
+
+    public init(host: String, port: Int, protocolName: String, routes: [Route]) {
+        self.host = host
+        self.port = port
+        self.protocolName = protocolName
+        self.routes = routes
+    }
+}
+
+/// A string condition.
+public struct StringMatch: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable { case exact, prefix, regex }
+    public var kind: Kind
+    public var value: String
+
+    public init(_ kind: Kind, _ value: String) {
+        self.kind = kind
+        self.value = value
+    }
+}
+
+public struct RouteMatch: Codable, Equatable, Sendable {
+    public var uri: StringMatch?
+    public var method: StringMatch?
+    public var authority: StringMatch?
+    public var headers: [String: StringMatch]?
+    public var queryParams: [String: StringMatch]?
+    public var withoutHeaders: [String: StringMatch]?
+    public var port: Int?
+    public var sourceLabels: [String: String]?
+    public var sourceNamespace: String?
+    public var ignoreUriCase: Bool?
+
+    public init() {}
+}
+
+public struct Route: Codable, Equatable, Sendable {
+    public var name: String?
+    /// Alternatives (OR); empty matches every request.
+    public var match: [RouteMatch]
+    public var destinations: [WeightedCluster]
+    public var rewrite: Rewrite?
+    public var redirect: Redirect?
+    public var directResponse: DirectResponse?
+    public var timeoutMs: Int?
+    public var retries: RetryPolicy?
+    public var fault: Fault?
+    public var mirrors: [Mirror]
+    public var requestHeaders: HeaderOperations?
+    public var responseHeaders: HeaderOperations?
+    public var source: SourceRef
+
+    public init(name: String?, match: [RouteMatch], destinations: [WeightedCluster], source: SourceRef) {
+        self.name = name
+        self.match = match
+        self.destinations = destinations
+        self.mirrors = []
+        self.source = source
+    }
+}
+
+public struct WeightedCluster: Codable, Equatable, Sendable {
+    public var cluster: String
+    public var weight: Int
+
+    public init(cluster: String, weight: Int) {
+        self.cluster = cluster
+        self.weight = weight
+    }
+}
+
+public struct Rewrite: Codable, Equatable, Sendable {
+    public var uri: String?
+    public var authority: String?
+    public init(uri: String?, authority: String?) {
+        self.uri = uri
+        self.authority = authority
+    }
+}
+
+public struct Redirect: Codable, Equatable, Sendable {
+    public var uri: String?
+    public var authority: String?
+    public var port: Int?
+    public var scheme: String?
+    public var code: Int
+    public init(uri: String?, authority: String?, port: Int?, scheme: String?, code: Int) {
+        self.uri = uri
+        self.authority = authority
+        self.port = port
+        self.scheme = scheme
+        self.code = code
+    }
+}
+
+public struct DirectResponse: Codable, Equatable, Sendable {
+    public var status: Int
+    public var body: String?
+    public init(status: Int, body: String?) {
+        self.status = status
+        self.body = body
+    }
+}
+
+public struct RetryPolicy: Codable, Equatable, Sendable {
+    public var attempts: Int
+    public var perTryTimeoutMs: Int?
+    public var retryOn: [String]
+    public init(attempts: Int, perTryTimeoutMs: Int?, retryOn: [String]) {
+        self.attempts = attempts
+        self.perTryTimeoutMs = perTryTimeoutMs
+        self.retryOn = retryOn
+    }
+}
+
+public struct Fault: Codable, Equatable, Sendable {
+    public var delayMs: Int?
+    public var delayPercent: Double?
+    public var abortStatus: Int?
+    public var abortPercent: Double?
+    public init(delayMs: Int?, delayPercent: Double?, abortStatus: Int?, abortPercent: Double?) {
+        self.delayMs = delayMs
+        self.delayPercent = delayPercent
+        self.abortStatus = abortStatus
+        self.abortPercent = abortPercent
+    }
+}
+
+public struct Mirror: Codable, Equatable, Sendable {
+    public var cluster: String
+    public var percent: Double
+    public init(cluster: String, percent: Double) {
+        self.cluster = cluster
+        self.percent = percent
+    }
+}
+
+public struct HeaderOperations: Codable, Equatable, Sendable {
+    public var set: [String: String]?
+    public var add: [String: String]?
+    public var remove: [String]?
+    public init(set: [String: String]?, add: [String: String]?, remove: [String]?) {
+        self.set = set
+        self.add = add
+        self.remove = remove
+    }
+}

@@ -1,0 +1,21 @@
+import Foundation
+
+extension WorkloadConfig {
+    /// Canonical JSON: sorted keys, no whitespace, `/` unescaped. Same config, same bytes.
+    public func canonicalJSON() throws -> Data {
+        try Self.canonicalEncoder.encode(self)
+    }
+
+    public static var canonicalEncoder: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+
+    /// Indented, for people (`meshc compile --format json`).
+    public func prettyJSON() throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
+        return try e.encode(self)
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import Testing
+import MeshConfig
+@testable import MeshBundle
+
+@Suite struct BundleTests {
+    let key = SigningKey()
+    var trust: TrustRoot { TrustRoot(keys: [key.publicKey]) }
+    let issued = Date(timeIntervalSince1970: 1_800_000_000)
+    var now: Date { issued.addingTimeInterval(60) }
+
+    var config: WorkloadConfig {
+        WorkloadConfig(identity: Identity(namespace: "shop", name: "orders", serviceAccount: "orders",
+                                          spiffeID: "spiffe://cluster.local/ns/shop/sa/orders", labels: ["app": "orders"]),
+                       inbound: [InboundPort(port: 8080, protocolName: "http", mtls: .strict, authorization: Authorization())],
+                       outbound: [], clusters: [])
+    }
+
+    func bundle(version: Int = 5, expiresIn: TimeInterval = 3600, signer: SigningKey? = nil, config: WorkloadConfig? = nil) throws -> Data {
+        try Signer(keys: [signer ?? key]).bundle(config: config ?? self.config, version: version, gitCommit: "abc123",
+                                                 issuedAt: issued, expiresAt: issued.addingTimeInterval(expiresIn))
+    }
+
+    func rejection(_ data: Data, workload: String? = "shop/orders", minVersion: Int? = nil, trust: TrustRoot? = nil) -> BundleError? {
+        do {
+            _ = try Verifier(trust: trust ?? self.trust).verify(data, workload: workload, minVersion: minVersion, now: now)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    func envelope(_ data: Data) throws -> Envelope { try JSONDecoder().decode(Envelope.self, from: data) }
+
+    @Test func verifiesWhatItSigns() throws {
+        let v = try Verifier(trust: trust).verify(try bundle(), workload: "shop/orders", minVersion: 5, now: now)
+        #expect(v.manifest.version == 5)
+        #expect(v.manifest.gitCommit == "abc123")
+        #expect(v.config == config)
+        #expect(v.signers == [key.publicKey.keyid])
+    }
+
+    @Test func sameInputsGiveTheSameBytes() throws {
+        #expect(try bundle() == bundle())
+    }
+
+    @Test func paeIsDSSEv1() {
+        #expect(String(decoding: Envelope.pae(type: "a/b", body: Data("hi".utf8)), as: UTF8.self) == "DSSEv1 3 a/b 2 hi")
+    }
+
+    @Test func refusesAFlippedPayloadByte() throws {
+        var e = try envelope(try bundle())
+        var payload = try #require(Data(base64Encoded: e.payload))
+        payload[payload.count / 2] ^= 0x01
+        e.payload = payload.base64EncodedString()
+        #expect(rejection(try e.encoded()) == .badSignature(keyIDs: [key.publicKey.keyid]))
+    }
+
+    @Test func refusesAReencodedPayload() throws {
+        // Same JSON meaning, different bytes (pretty-printed): the signature covers bytes.
+        var e = try envelope(try bundle())
+        let payload = try #require(Data(base64Encoded: e.payload))
+        let object = try JSONSerialization.jsonObject(with: payload)
+        e.payload = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted]).base64EncodedString()
+        #expect(rejection(try e.encoded()) == .badSignature(keyIDs: [key.publicKey.keyid]))
+    }
+
+    @Test func refusesAnotherKeyEvenWithAForgedKeyID() throws {
+        let other = SigningKey()
+        var e = try envelope(try bundle(signer: other))
+        #expect(rejection(try e.encoded()) == .untrustedKey(keyIDs: [other.publicKey.keyid]))
+        e.signatures[0].keyid = key.publicKey.keyid
+        #expect(rejection(try e.encoded()) == .badSignature(keyIDs: [key.publicKey.keyid]))
+    }
+
+    @Test func refusesUnsignedAndUnknownTypes() throws {
+        var e = try envelope(try bundle())
+        e.signatures = []
+        #expect(rejection(try e.encoded()) == .unsigned)
+        e = try envelope(try bundle())
+        e.payloadType = "application/json"
+        #expect(rejection(try e.encoded()) == .unknownPayloadType("application/json"))
+    }
+
+    @Test func refusesWrongWorkloadExpiredAndRollback() throws {
+        #expect(rejection(try bundle(), workload: "shop/payments") == .wrongWorkload(expected: "shop/payments", actual: "shop/orders"))
+        if case .expired? = rejection(try bundle(expiresIn: 30)) {} else { Issue.record("expired bundle accepted") }
+        #expect(rejection(try bundle(version: 4), minVersion: 5) == .rollback(version: 4, minimum: 5))
+    }
+
+    @Test func refusesGarbageTruncationAndHugeInput() throws {
+        if case .malformedEnvelope? = rejection(Data("not json".utf8)) {} else { Issue.record("garbage accepted") }
+        let good = try bundle()
+        if case .malformedEnvelope? = rejection(good.prefix(good.count / 2)) {} else { Issue.record("truncated accepted") }
+        var v = Verifier(trust: trust)
+        v.maxBytes = 100
+        #expect(throws: BundleError.tooLarge(bytes: good.count, limit: 100)) { try v.verify(good, now: now) }
+    }
+
+    @Test func keyRotationAcceptsOldAndNewKeys() throws {
+        let newKey = SigningKey()
+        let rotated = TrustRoot(keys: [key.publicKey, newKey.publicKey])
+        #expect(rejection(try bundle(), trust: rotated) == nil)
+        #expect(rejection(try bundle(signer: newKey), trust: rotated) == nil)
+        let both = TrustRoot(keys: [key.publicKey, newKey.publicKey], threshold: 2)
+        #expect(rejection(try bundle(), trust: both) == .thresholdNotMet(valid: 1, threshold: 2))
+        let twice = try Signer(keys: [key, newKey]).bundle(config: config, version: 5, gitCommit: nil, issuedAt: issued,
+                                                          expiresAt: issued.addingTimeInterval(3600))
+        #expect(rejection(twice, trust: both) == nil)
+    }
+
+    @Test func keysRoundTripThroughPEM() throws {
+        let pem = key.pem
+        #expect(pem.hasPrefix("-----BEGIN PRIVATE KEY-----\n"))
+        #expect(try SigningKey(pem: pem).publicKey == key.publicKey)
+        #expect(throws: BundleError.self) { try SigningKey(pem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n") }
+    }
+
+    @Test func trustRootsAreValidated() throws {
+        #expect(throws: BundleError.self) { try TrustRoot.decode(Data("{}".utf8)) }
+        var bad = TrustRoot(keys: [key.publicKey], threshold: 2)
+        #expect(throws: BundleError.self) { try TrustRoot.decode(try bad.encoded()) }
+        bad = TrustRoot(keys: [key.publicKey])
+        bad.keys[0].algorithm = "rsa"
+        #expect(throws: BundleError.self) { try TrustRoot.decode(try bad.encoded()) }
+        #expect(try TrustRoot.decode(try trust.encoded()) == trust)
+    }
+
+    @Test func randomCorruptionNeverCrashesAndNeverVerifies() throws {
+        // A bounded, seeded fuzz of the envelope parser and verifier.
+        let good = try bundle()
+        var rng = SplitMix64(seed: 42)
+        for _ in 0..<300 {
+            var d = good
+            for _ in 0..<(1 + Int(rng.next() % 4)) {
+                let i = Int(rng.next() % UInt64(d.count))
+                d[i] = UInt8(truncatingIfNeeded: rng.next())
+            }
+            if d == good { continue }
+            #expect(rejection(d) != nil || (try? envelope(d)) == (try? envelope(good)))
+        }
+    }
+}
+
+/// Deterministic pseudo-random numbers for the fuzz test.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,149 @@
+import Testing
+import MeshAnalysis
+import MeshConfig
+import MeshPolicy
+@testable import MeshCompiler
+
+@Suite struct CompilerTests {
+    let repo = """
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: shop, labels: {istio-injection: enabled}}
+        ---
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: legacy}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: orders-v1, namespace: shop}
+        spec:
+          template:
+            metadata: {labels: {app: orders, version: v1}}
+            spec: {serviceAccountName: orders, containers: [{name: orders, ports: [{containerPort: 8080}]}]}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: orders-v2, namespace: shop}
+        spec:
+          template:
+            metadata: {labels: {app: orders, version: v2}}
+            spec: {serviceAccountName: orders, containers: [{name: orders, ports: [{containerPort: 8080}]}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: orders, namespace: shop}
+        spec: {selector: {app: orders}, ports: [{name: http, port: 80, targetPort: 8080}]}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: billing, namespace: legacy}
+        spec:
+          template:
+            metadata: {labels: {app: billing}}
+            spec: {containers: [{name: billing}]}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: billing, namespace: legacy}
+        spec: {selector: {app: billing}, ports: [{name: http, port: 80}]}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: {name: orders, namespace: shop}
+        spec:
+          host: orders
+          trafficPolicy:
+            connectionPool: {tcp: {maxConnections: 50}}
+          subsets:
+          - {name: v1, labels: {version: v1}}
+          - {name: v2, labels: {version: v2}}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: orders, namespace: shop}
+        spec:
+          hosts: [orders]
+          http:
+          - match: [{headers: {x-canary: {exact: "true"}}}]
+            route: [{destination: {host: orders, subset: v2}}]
+          - route:
+            - {destination: {host: orders, subset: v1}, weight: 80}
+            - {destination: {host: orders, subset: v2}, weight: 20}
+            timeout: 3s
+            retries: {attempts: 2, perTryTimeout: 1s, retryOn: 5xx}
+        ---
+        apiVersion: security.istio.io/v1
+        kind: PeerAuthentication
+        metadata: {name: default, namespace: shop}
+        spec: {mtls: {mode: STRICT}}
+        ---
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: {name: orders, namespace: shop}
+        spec:
+          selector: {matchLabels: {app: orders}}
+          rules:
+          - from: [{source: {principals: [cluster.local/ns/web/sa/frontend]}}]
+            to: [{operation: {methods: [GET]}}]
+        """
+
+    func compiler() -> Compiler {
+        Compiler(index: MeshIndex(resources: DocumentLoader.load(path: "repo.yaml", text: repo).resources))
+    }
+
+    @Test func identityIsTheSPIFFEIDOfTheServiceAccount() throws {
+        let c = compiler()
+        let config = c.compile(try c.workload("shop/orders-v1"))
+        #expect(config.identity.spiffeID == "spiffe://cluster.local/ns/shop/sa/orders")
+        #expect(config.identity.labels == ["app": "orders", "version": "v1"])
+    }
+
+    @Test func inboundCarriesModeProtocolAndAuthorization() throws {
+        let c = compiler()
+        let inbound = c.compile(try c.workload("shop/orders-v1")).inbound
+        #expect(inbound.map(\.port) == [8080])
+        #expect(inbound[0].mtls == .strict)
+        #expect(inbound[0].protocolName == "http")
+        #expect(inbound[0].authorization.allowPolicies)
+        #expect(inbound[0].authorization.allow.first?.from.first?.principals == ["cluster.local/ns/web/sa/frontend"])
+        #expect(inbound[0].authorization.allow.first?.to.first?.methods == ["GET"])
+    }
+
+    @Test func routesKeepOrderMatchesWeightsRetries() throws {
+        let c = compiler()
+        let config = c.compile(try c.workload("legacy/billing"))
+        let orders = try #require(config.outbound.first { $0.host == "orders.shop.svc.cluster.local" })
+        #expect(orders.routes.count == 2)
+        #expect(orders.routes[0].match.first?.headers?["x-canary"] == StringMatch(.exact, "true"))
+        #expect(orders.routes[0].destinations == [WeightedCluster(cluster: "outbound|80|v2|orders.shop.svc.cluster.local", weight: 100)])
+        #expect(orders.routes[1].destinations.map(\.weight) == [80, 20])
+        #expect(orders.routes[1].timeoutMs == 3000)
+        #expect(orders.routes[1].retries == RetryPolicy(attempts: 2, perTryTimeoutMs: 1000, retryOn: ["5xx"]))
+        #expect(orders.routes[1].source.resource == "VirtualService shop/orders")
+        #expect(orders.routes[1].source.line > 0)
+    }
+
+    @Test func clustersUseAutoMTLSAndDestinationRulePolicy() throws {
+        let c = compiler()
+        let config = c.compile(try c.workload("shop/orders-v1"))
+        let v1 = try #require(config.clusters.first { $0.name == "outbound|80|v1|orders.shop.svc.cluster.local" })
+        #expect(v1.tls.mode == .istioMutual)
+        #expect(v1.tls.expectedIdentities == ["spiffe://cluster.local/ns/shop/sa/orders"])
+        #expect(v1.subsetLabels == ["version": "v1"])
+        #expect(v1.connectionPool?.maxConnections == 50)
+        let billing = try #require(config.clusters.first { $0.host == "billing.legacy.svc.cluster.local" })
+        // billing has no sidecar: auto-mTLS falls back to plaintext.
+        #expect(billing.tls.mode == .disable)
+    }
+
+    @Test func compilationIsDeterministic() throws {
+        let a = try compiler().compile(try compiler().workload("shop/orders-v2")).canonicalJSON()
+        let b = try compiler().compile(try compiler().workload("shop/orders-v2")).canonicalJSON()
+        #expect(a == b)
+    }
+
+    @Test func unknownWorkloadsAreNamed() {
+        #expect(throws: CompileError.self) { try compiler().workload("shop/nope") }
+    }
+}
