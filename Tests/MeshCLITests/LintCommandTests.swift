@@ -144,6 +144,8 @@ import Testing
                                       mode, callers, and who breaks under STRICT.
               compile                 Compile per-workload proxy configuration; print one
                                       workload's, or write signed bundles.
+              route                   Say which route a request from a workload takes:
+                                      destinations, weights, retries, timeout, with sources.
               keygen                  Create an Ed25519 signing key (DIR/signing.key, mode
                                       0600) and add it to DIR/trust.json.
               verify                  Verify a signed bundle: trusted signature, workload,
@@ -245,5 +247,18 @@ import Testing
         let identity = config?["identity"] as? [String: Any]
         #expect(identity?["spiffeID"] as? String == "spiffe://cluster.local/ns/payments/sa/payments")
         #expect(try Meshc.run(["compile", "policies", "--workload", "payments/nope"]).status == 2)
+    }
+}
+
+@Suite struct RouteCommandTests {
+    @Test func explainsTheCanaryRouteWithItsSource() throws {
+        let out = try Meshc.run(["route", "policies", "--workload", "web/frontend", "--host", "orders.shop", "--header", "x-canary=true"])
+        #expect(out.status == 0)
+        #expect(out.stdout.contains("route #0 \"canary-testers\" at policies/shop/orders.yaml:"))
+        #expect(out.stdout.contains("→ 100% orders.shop.svc.cluster.local:8080 subset v2"))
+        let split = try Meshc.run(["route", "policies", "--workload", "web/frontend", "--host", "orders.shop"])
+        #expect(split.stdout.contains("→ 90%") && split.stdout.contains("→ 10%"))
+        #expect(split.stdout.contains("retries 3 × 1000ms on 5xx,reset,connect-failure"))
+        #expect(try Meshc.run(["route", "policies", "--workload", "web/frontend", "--host", "nowhere"]).status == 2)
     }
 }

@@ -147,3 +147,36 @@ import MeshPolicy
         #expect(throws: CompileError.self) { try compiler().workload("shop/nope") }
     }
 }
+
+@Suite struct RouteSelectionTests {
+    func config(_ name: String) throws -> WorkloadConfig {
+        let c = Compiler(index: MeshIndex(resources: DocumentLoader.load(path: "repo.yaml", text: CompilerTests().repo).resources))
+        return c.compile(try c.workload(name))
+    }
+
+    @Test func headerMatchWinsBeforeTheSplit() throws {
+        let c = try config("legacy/billing")
+        let canary = try #require(c.route(for: RouteRequest(host: "orders.shop", headers: ["X-Canary": "true"])))
+        #expect(canary.index == 0)
+        #expect(canary.route.destinations.map(\.cluster) == ["outbound|80|v2|orders.shop.svc.cluster.local"])
+        let plain = try #require(c.route(for: RouteRequest(host: "orders.shop.svc.cluster.local", headers: ["x-canary": "false"])))
+        #expect(plain.index == 1)
+        #expect(plain.route.destinations.map(\.weight) == [80, 20])
+    }
+
+    @Test func shortNamesResolveInTheCallersNamespace() throws {
+        let c = try config("shop/orders-v1")
+        #expect(c.route(for: RouteRequest(host: "orders")) != nil)
+        #expect(c.route(for: RouteRequest(host: "billing")) == nil)
+        #expect(c.route(for: RouteRequest(host: "billing.legacy")) != nil)
+    }
+
+    @Test func stringMatchesFollowEnvoy() {
+        #expect(StringMatch(.prefix, "/api").matches("/api/v1"))
+        #expect(!StringMatch(.exact, "/api").matches("/api/v1"))
+        #expect(StringMatch(.regex, "/api/v[0-9]+").matches("/api/v12"))
+        #expect(!StringMatch(.regex, "/api").matches("/api/v1"), "regexes match the whole value")
+        #expect(StringMatch(.exact, "/API").matches("/api", ignoreCase: true))
+        #expect(!StringMatch(.regex, "([").matches("x"), "an invalid regex matches nothing")
+    }
+}
