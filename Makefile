@@ -6,7 +6,7 @@
 SWIFT ?= swift
 MESHC := .build/debug/meshc
 
-.PHONY: all deps build demo test unit-tests schema-agreement stress generate conformance bench clean
+.PHONY: all deps build demo test generate conformance bench fuzz clean
 
 all: build
 
@@ -31,6 +31,7 @@ test: deps
 	$(SWIFT) test --skip-build
 	python3 Tests/SchemaAgreement/check.py $(MESHC)
 	ci/stress.sh $(MESHC)
+	ci/fuzz.sh 30
 
 # Regenerate the files generated from the code (tests fail when they are stale).
 generate: build
@@ -43,6 +44,11 @@ conformance: build
 
 bench: deps
 	Benchmarks/run.sh
+	Benchmarks/compile.sh
+
+# libFuzzer over the bundle verifier, key and trust-root parsers and the YAML loader.
+fuzz: deps
+	ci/fuzz.sh 300
 
 clean:
 	rm -rf .build
