@@ -15,15 +15,33 @@ public struct Signer: Sendable {
 
     public func bundle(config: WorkloadConfig, version: Int, gitCommit: String?, issuedAt: Date,
                        expiresAt: Date) throws -> Data {
-        let configBytes = try config.canonicalJSON()
-        let manifest = Manifest(workload: config.identity.key, version: version, gitCommit: gitCommit,
+        try bundle(canonicalConfig: config.canonicalJSON(), workload: config.identity.key, version: version,
+                   gitCommit: gitCommit, issuedAt: issuedAt, expiresAt: expiresAt)
+    }
+
+    /// The same from the config's canonical JSON, which the compiler can assemble from
+    /// shared pieces. The payload and envelope are spliced rather than re-encoded: with
+    /// sorted keys and no whitespace the bytes are exactly what JSONEncoder would write
+    /// (a test checks it), and a bundle is mostly its config.
+    public func bundle(canonicalConfig: Data, workload: String, version: Int, gitCommit: String?, issuedAt: Date,
+                       expiresAt: Date) throws -> Data {
+        let manifest = Manifest(workload: workload, version: version, gitCommit: gitCommit,
                                 issuedAt: Timestamp.format(issuedAt), expiresAt: Timestamp.format(expiresAt),
-                                configDigest: Self.digest(configBytes))
-        let payload = try WorkloadConfig.canonicalEncoder.encode(BundlePayload(manifest: manifest, config: config))
+                                configDigest: Self.digest(canonicalConfig))
+        var payload = Data("{\"config\":".utf8)
+        payload.append(canonicalConfig)
+        payload.append(contentsOf: Array(",\"manifest\":".utf8))
+        payload.append(try WorkloadConfig.canonicalEncoder.encode(manifest))
+        payload.append(UInt8(ascii: "}"))
         let pae = Envelope.pae(type: Envelope.payloadType, body: payload)
         let signatures = try keys.map { k in
             Envelope.Signature(keyid: k.publicKey.keyid, sig: try k.sign(pae).base64EncodedString())
         }
-        return try Envelope(payloadType: Envelope.payloadType, payload: payload.base64EncodedString(), signatures: signatures).encoded()
+        var out = Data("{\"payload\":\"".utf8)
+        out.append(payload.base64EncodedData())
+        out.append(contentsOf: Array("\",\"payloadType\":\"\(Envelope.payloadType)\",\"signatures\":".utf8))
+        out.append(try WorkloadConfig.canonicalEncoder.encode(signatures))
+        out.append(contentsOf: Array("}\n".utf8))
+        return out
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import MeshAnalysis
 import MeshConfig
 import MeshPolicy
@@ -11,6 +12,7 @@ public final class Compiler {
     public let index: MeshIndex
     let policies: [PeerAuthenticationInfo]
     private var outboundCache: [String: (outbound: [OutboundService], clusters: [Cluster])] = [:]
+    private var encodedCache: [String: (outbound: Data, clusters: Data)] = [:]
 
     public init(index: MeshIndex) {
         self.index = index
@@ -35,7 +37,7 @@ public final class Compiler {
                                 spiffeID: Self.spiffeID(trustDomain: index.settings.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount),
                                 labels: w.labels)
         let sidecar = index.sidecar(for: w)
-        let key = "\(w.namespace)|\(sidecar.map { "\($0.namespace)/\($0.name)" } ?? "-")"
+        let key = outboundKey(w)
         let out: (outbound: [OutboundService], clusters: [Cluster])
         if let cached = outboundCache[key] {
             out = cached
@@ -44,6 +46,37 @@ public final class Compiler {
             outboundCache[key] = out
         }
         return WorkloadConfig(identity: identity, inbound: inbound(w), outbound: out.outbound, clusters: out.clusters)
+    }
+
+    /// The workload's config as canonical JSON, assembled from the per-namespace outbound
+    /// and cluster JSON encoded once: byte-identical to `compile(w).canonicalJSON()`.
+    public func canonicalJSON(for w: Workload) throws -> Data {
+        let config = compile(w)
+        let key = outboundKey(w)
+        let shared: (outbound: Data, clusters: Data)
+        if let cached = encodedCache[key] {
+            shared = cached
+        } else {
+            let e = WorkloadConfig.canonicalEncoder
+            shared = (try e.encode(config.outbound), try e.encode(config.clusters))
+            encodedCache[key] = shared
+        }
+        let e = WorkloadConfig.canonicalEncoder
+        var out = Data("{\"clusters\":".utf8)
+        out.append(shared.clusters)
+        out.append(contentsOf: Array(",\"formatVersion\":\(config.formatVersion),\"identity\":".utf8))
+        out.append(try e.encode(config.identity))
+        out.append(contentsOf: Array(",\"inbound\":".utf8))
+        out.append(try e.encode(config.inbound))
+        out.append(contentsOf: Array(",\"outbound\":".utf8))
+        out.append(shared.outbound)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    func outboundKey(_ w: Workload) -> String {
+        let sidecar = index.sidecar(for: w)
+        return "\(w.namespace)|\(sidecar.map { "\($0.namespace)/\($0.name)" } ?? "-")"
     }
 
     public static func spiffeID(trustDomain: String, namespace: String, serviceAccount: String) -> String {

@@ -154,3 +154,15 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
 }
+
+@Suite struct EnvelopeAssemblyTests {
+    @Test func splicedEnvelopeIsExactlyWhatTheEncoderWrites() throws {
+        let t = BundleTests()
+        let data = try t.bundle()
+        let e = try JSONDecoder().decode(Envelope.self, from: data)
+        #expect(try e.encoded() == data)
+        let payload = try #require(Data(base64Encoded: e.payload))
+        let decoded = try JSONDecoder().decode(BundlePayload.self, from: payload)
+        #expect(try WorkloadConfig.canonicalEncoder.encode(decoded) == payload)
+    }
+}

@@ -180,3 +180,12 @@ import MeshPolicy
         #expect(!StringMatch(.regex, "([").matches("x"), "an invalid regex matches nothing")
     }
 }
+
+@Suite struct CanonicalAssemblyTests {
+    @Test func splicedJSONIsExactlyWhatTheEncoderWrites() throws {
+        let c = Compiler(index: MeshIndex(resources: DocumentLoader.load(path: "repo.yaml", text: CompilerTests().repo).resources))
+        for w in c.workloads {
+            #expect(try c.canonicalJSON(for: w) == c.compile(w).canonicalJSON(), "\(w.namespace)/\(w.name)")
+        }
+    }
+}

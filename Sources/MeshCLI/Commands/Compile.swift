@@ -92,8 +92,8 @@ struct Compile: ParsableCommand {
         for w in compiler.workloads {
             let dir = "\(out)/\(w.namespace)"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let data = try signer.bundle(config: compiler.compile(w), version: version, gitCommit: gitCommit,
-                                         issuedAt: issued, expiresAt: expires)
+            let data = try signer.bundle(canonicalConfig: compiler.canonicalJSON(for: w), workload: "\(w.namespace)/\(w.name)",
+                                         version: version, gitCommit: gitCommit, issuedAt: issued, expiresAt: expires)
             try data.write(to: URL(fileURLWithPath: "\(dir)/\(w.name).json"))
             count += 1
         }
