@@ -24,7 +24,7 @@ for n in "${sizes[@]}"; do
   count=$(find "$out" -name '*.json' | wc -l)
   bytes=$(du -sb "$out" | cut -f1)
   # Verify 20 bundles, one process each (so this includes process start-up).
-  files=$(find "$out" -name '*.json' | head -20)
+  files=$(find "$out" -name '*.json' | sort | head -20 || true)
   start=$(date +%s%N)
   for f in $files; do $meshc verify "$f" --trust "$keys/trust.json" >/dev/null; done
   verify_ms=$(( ($(date +%s%N) - start) / 20000000 ))
