@@ -12,9 +12,11 @@ struct AnnotationUse {
     let effectiveKind: String
     let onPodTemplate: Bool
 
-    static func all(_ index: MeshIndex) -> [AnnotationUse] {
+    static func all(_ index: MeshIndex) -> [AnnotationUse] { index.annotationUses }
+
+    static func collect(_ resources: [Resource]) -> [AnnotationUse] {
         var out: [AnnotationUse] = []
-        for r in index.resources {
+        for r in resources {
             collect(r, r.root.at("metadata", "annotations"), kind: r.kindName, template: false, into: &out)
             let template: YAMLNode?
             switch r.kind {

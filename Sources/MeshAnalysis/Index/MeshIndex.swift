@@ -80,6 +80,7 @@ public final class MeshIndex: Sendable {
         let rules = (byKind[.destinationRule] ?? []).map(DestinationRuleInfo.init(resource:))
         self.destinationRules = rules
         self.destinationRulesByHost = Dictionary(grouping: rules, by: \.host)
+        self.annotationUses = AnnotationUse.collect(resources)
     }
 
     /// Resources of one kind, in input order.
@@ -169,4 +170,7 @@ public final class MeshIndex: Sendable {
     /// Namespaces the repository knows: declared ones and those resources live in. Nil
     /// when the repository declares no Namespace at all (nothing can be said then).
     public let knownNamespaces: Set<String>?
+    /// Istio annotations on every resource and pod template, read once for the five
+    /// annotation rules.
+    let annotationUses: [AnnotationUse]
 }
