@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import MeshPolicy
 
 /// What a lint run found.
@@ -22,12 +25,21 @@ public struct LintResult: Sendable {
 public enum Linter {
     public static func lint(_ files: [DocumentLoader.Loaded], inputDiagnostics: [Diagnostic] = [],
                             settings: MeshSettings = MeshSettings(), config: LintConfig = LintConfig()) -> LintResult {
+        let t0 = DispatchTime.now()
         let resources = files.flatMap(\.resources)
         let index = MeshIndex(resources: resources, settings: settings)
+        let t1 = DispatchTime.now()
         var diagnostics = inputDiagnostics + files.flatMap(\.diagnostics)
         diagnostics += analyze(index, enabled: config.enabled)
+        let t2 = DispatchTime.now()
         diagnostics = Suppressor(config: config, index: index).apply(diagnostics)
         diagnostics.sort(by: Diagnostic.ordered)
+        let t3 = DispatchTime.now()
+        if getenv("MESHC_TIMING") != nil {
+            let ms = { (a: DispatchTime, b: DispatchTime) in (b.uptimeNanoseconds - a.uptimeNanoseconds) / 1_000_000 }
+            let line = "meshc:   index \(ms(t0, t1)) ms, rules \(ms(t1, t2)) ms, suppress+sort \(ms(t2, t3)) ms\n"
+            _ = line.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+        }
         return LintResult(diagnostics: diagnostics, files: files.count, resources: resources.count, index: index)
     }
 
@@ -42,10 +54,19 @@ public enum Linter {
         // Rules only read the immutable index, so they run in parallel; each writes its own slot
         // and the slots are joined in catalogue order.
         let slots = ResultSlots(count: active.count)
+        let timing = getenv("MESHC_TIMING") != nil
         DispatchQueue.concurrentPerform(iterations: active.count) { i in
+            let start = DispatchTime.now()
             let context = AnalysisContext(index: index, rule: active[i].description)
             active[i].init().analyze(context)
             slots.set(i, context.diagnostics)
+            if timing {
+                let ms = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
+                if ms >= 2 {
+                    let line = "meshc:     \(active[i].description.code) \(active[i].description.name): \(ms) ms\n"
+                    _ = line.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+                }
+            }
         }
         return slots.joined()
     }

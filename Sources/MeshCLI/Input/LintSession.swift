@@ -74,10 +74,15 @@ public struct LintSession {
         let config = try loadConfig()
         let settings = try loadSettings()
         let reader = SourceReader(maxFileSize: maxFileSize, config: LintConfigPaths(patterns: config.ignorePaths))
+        let clock = PhaseClock()
         let (files, walkProblems) = reader.collect(paths)
+        clock.mark("walk")
         let loaded = Self.load(files, reader: reader)
+        clock.mark("read+parse+typecheck")
         let problems = walkProblems + loaded.compactMap(\.problem)
-        return Linter.lint(loaded.compactMap(\.file), inputDiagnostics: problems, settings: settings, config: config)
+        let result = Linter.lint(loaded.compactMap(\.file), inputDiagnostics: problems, settings: settings, config: config)
+        clock.mark("index+rules+suppress")
+        return result
     }
 
     /// Reads the repository into an index without linting it (for reports such as
@@ -142,4 +147,17 @@ func fileExists(_ path: String) -> Bool {
 func sourceLines(_ path: String) -> [Substring]? {
     guard path != "<stdin>", case .source(let s) = SourceReader(maxFileSize: 64 << 20).read(path) else { return nil }
     return String(decoding: s.bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+}
+
+/// `MESHC_TIMING=1` prints how long each phase of a lint took, to standard error.
+final class PhaseClock {
+    let enabled = getenv("MESHC_TIMING") != nil
+    var last = DispatchTime.now()
+
+    func mark(_ phase: String) {
+        guard enabled else { return }
+        let now = DispatchTime.now()
+        printError("meshc: \(phase): \((now.uptimeNanoseconds - last.uptimeNanoseconds) / 1_000_000) ms")
+        last = now
+    }
 }
