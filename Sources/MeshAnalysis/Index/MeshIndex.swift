@@ -1,3 +1,4 @@
+import Dispatch
 import MeshPolicy
 
 /// Everything rules need to know about the repository, built once per lint. Rules read
@@ -51,36 +52,33 @@ public final class MeshIndex: Sendable {
             knownNamespaces = known
         }
 
-        let services = (byKind[.service] ?? []).map(ServiceInfo.init(service:))
-            + (byKind[.serviceEntry] ?? []).flatMap(ServiceInfo.entries(from:))
-        self.services = services
-        var servicesByHost: [String: [ServiceInfo]] = [:]
-        var wildcard: [ServiceInfo] = []
-        for s in services {
-            if s.host.hasPrefix("*") { wildcard.append(s) } else { servicesByHost[s.host, default: []].append(s) }
-        }
-        self.servicesByHost = servicesByHost
-        self.wildcardServices = wildcard
+        // The parts below are independent of each other: build them on every core.
+        let kinds = byKind, declared = namespaces
+        let servicePart = Slot<ServicePart>(), workloadPart = Slot<WorkloadPart>()
+        let rulePart = Slot<[DestinationRuleInfo]>(), annotationPart = Slot<[AnnotationUse]>()
+        let jobs: [@Sendable () -> Void] = [
+            { servicePart.value = ServicePart(byKind: kinds) },
+            { workloadPart.value = WorkloadPart(resources: resources, namespaces: declared, settings: settings) },
+            { rulePart.value = (kinds[.destinationRule] ?? []).map(DestinationRuleInfo.init(resource:)) },
+            { annotationPart.value = AnnotationUse.collect(resources) },
+        ]
+        DispatchQueue.concurrentPerform(iterations: jobs.count) { jobs[$0]() }
+        // Every job ran to completion before concurrentPerform returned.
+        let sp = servicePart.value ?? ServicePart(byKind: kinds)
+        let wp = workloadPart.value ?? WorkloadPart(resources: resources, namespaces: declared, settings: settings)
+        let rules = rulePart.value ?? []
 
-        let workloads = resources.compactMap { Workload(resource: $0, namespaces: namespaces, settings: settings) }
-        self.workloads = workloads
-        self.workloadsByNamespace = Dictionary(grouping: workloads, by: \.namespace)
-        var byLabel: [String: [Int]] = [:]
-        for (i, w) in workloads.enumerated() {
-            for (k, v) in w.labels { byLabel[MeshIndex.labelKey(w.namespace, k, v), default: []].append(i) }
-        }
-        self.workloadsByLabel = byLabel
-        self.workloadsByServiceAccount = Dictionary(grouping: workloads) { "\($0.namespace)\u{0}\($0.serviceAccount)" }
-        var svcByLabel: [String: [Int]] = [:]
-        for (i, s) in services.enumerated() where s.origin == .kubernetes {
-            for (k, v) in s.selector { svcByLabel[MeshIndex.labelKey(s.namespace, k, v), default: []].append(i) }
-        }
-        self.servicesBySelectorLabel = svcByLabel
-
-        let rules = (byKind[.destinationRule] ?? []).map(DestinationRuleInfo.init(resource:))
+        self.services = sp.services
+        self.servicesByHost = sp.byHost
+        self.wildcardServices = sp.wildcard
+        self.servicesBySelectorLabel = sp.bySelectorLabel
+        self.workloads = wp.workloads
+        self.workloadsByNamespace = wp.byNamespace
+        self.workloadsByLabel = wp.byLabel
+        self.workloadsByServiceAccount = wp.byServiceAccount
         self.destinationRules = rules
         self.destinationRulesByHost = Dictionary(grouping: rules, by: \.host)
-        self.annotationUses = AnnotationUse.collect(resources)
+        self.annotationUses = annotationPart.value ?? []
     }
 
     /// Resources of one kind, in input order.
@@ -173,4 +171,52 @@ public final class MeshIndex: Sendable {
     /// Istio annotations on every resource and pod template, read once for the five
     /// annotation rules.
     let annotationUses: [AnnotationUse]
+}
+
+/// A value filled in by one concurrent job and read after all jobs finished.
+private final class Slot<T>: @unchecked Sendable {
+    var value: T?
+}
+
+/// Services, ServiceEntry hosts and their lookup tables.
+private struct ServicePart {
+    let services: [ServiceInfo]
+    let byHost: [String: [ServiceInfo]]
+    let wildcard: [ServiceInfo]
+    let bySelectorLabel: [String: [Int]]
+
+    init(byKind: [ResourceKind: [Resource]]) {
+        services = (byKind[.service] ?? []).map(ServiceInfo.init(service:))
+            + (byKind[.serviceEntry] ?? []).flatMap(ServiceInfo.entries(from:))
+        var byHost: [String: [ServiceInfo]] = [:]
+        var wildcard: [ServiceInfo] = []
+        var bySelectorLabel: [String: [Int]] = [:]
+        for (i, s) in services.enumerated() {
+            if s.host.hasPrefix("*") { wildcard.append(s) } else { byHost[s.host, default: []].append(s) }
+            guard s.origin == .kubernetes else { continue }
+            for (k, v) in s.selector { bySelectorLabel[MeshIndex.labelKey(s.namespace, k, v), default: []].append(i) }
+        }
+        self.byHost = byHost
+        self.wildcard = wildcard
+        self.bySelectorLabel = bySelectorLabel
+    }
+}
+
+/// Workloads and their lookup tables.
+private struct WorkloadPart {
+    let workloads: [Workload]
+    let byNamespace: [String: [Workload]]
+    let byLabel: [String: [Int]]
+    let byServiceAccount: [String: [Workload]]
+
+    init(resources: [Resource], namespaces: [String: Resource], settings: MeshSettings) {
+        workloads = resources.compactMap { Workload(resource: $0, namespaces: namespaces, settings: settings) }
+        byNamespace = Dictionary(grouping: workloads, by: \.namespace)
+        var byLabel: [String: [Int]] = [:]
+        for (i, w) in workloads.enumerated() {
+            for (k, v) in w.labels { byLabel[MeshIndex.labelKey(w.namespace, k, v), default: []].append(i) }
+        }
+        self.byLabel = byLabel
+        byServiceAccount = Dictionary(grouping: workloads) { "\($0.namespace)\u{0}\($0.serviceAccount)" }
+    }
 }
