@@ -53,13 +53,11 @@ public enum Linter {
         }
         // Rules only read the immutable index, so they run in parallel; each writes its own slot
         // and the slots are joined in catalogue order.
-        let slots = ResultSlots(count: active.count)
         let timing = getenv("MESHC_TIMING") != nil
-        DispatchQueue.concurrentPerform(iterations: active.count) { i in
+        return concurrentMap(count: active.count, initial: []) { i -> [Diagnostic] in
             let start = DispatchTime.now()
             let context = AnalysisContext(index: index, rule: active[i].description)
             active[i].init().analyze(context)
-            slots.set(i, context.diagnostics)
             if timing {
                 let ms = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
                 if ms >= 2 {
@@ -67,8 +65,8 @@ public enum Linter {
                     _ = line.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
                 }
             }
-        }
-        return slots.joined()
+            return context.diagnostics
+        }.flatMap { $0 }
     }
 
     /// Lints in-memory YAML (tests, `meshc explain` examples, stdin).
@@ -76,23 +74,4 @@ public enum Linter {
                             config: LintConfig = LintConfig()) -> LintResult {
         lint(sources.map { DocumentLoader.load(path: $0.path, text: $0.text) }, settings: settings, config: config)
     }
-}
-
-/// One slot per concurrent task; each task writes only its own index.
-private final class ResultSlots: @unchecked Sendable {
-    private let slots: UnsafeMutableBufferPointer<[Diagnostic]>
-
-    init(count: Int) {
-        slots = .allocate(capacity: count)
-        slots.initialize(repeating: [])
-    }
-
-    deinit {
-        slots.deinitialize()
-        slots.deallocate()
-    }
-
-    func set(_ i: Int, _ value: [Diagnostic]) { slots[i] = value }
-
-    func joined() -> [Diagnostic] { slots.flatMap { $0 } }
 }

@@ -5,19 +5,22 @@ import Foundation
 public struct SigningKey: Sendable {
     /// The 32-byte seed; kept as bytes because the key type is not Sendable.
     let raw: Data
+    /// Derived once from the seed when the value is made.
+    public let publicKey: TrustedKey
 
-    var key: Curve25519.Signing.PrivateKey {
-        // `raw` was validated when the value was made.
-        (try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)) ?? Curve25519.Signing.PrivateKey()
+    public init() {
+        let key = Curve25519.Signing.PrivateKey()
+        raw = key.rawRepresentation
+        publicKey = TrustedKey(publicKey: key.publicKey)
     }
 
-    public init() { raw = Curve25519.Signing.PrivateKey().rawRepresentation }
-
     public init(rawRepresentation: Data) throws(BundleError) {
-        guard rawRepresentation.count == 32, (try? Curve25519.Signing.PrivateKey(rawRepresentation: rawRepresentation)) != nil else {
+        guard rawRepresentation.count == 32,
+              let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: rawRepresentation) else {
             throw .invalidKey("not an Ed25519 private key")
         }
         raw = rawRepresentation
+        publicKey = TrustedKey(publicKey: key.publicKey)
     }
 
     /// The DER prefix of a PKCS#8 Ed25519 private key (RFC 8410) before the 32 key bytes.
@@ -37,11 +40,9 @@ public struct SigningKey: Sendable {
         try self.init(rawRepresentation: Data(der.suffix(32)))
     }
 
-    public var publicKey: TrustedKey { TrustedKey(publicKey: key.publicKey) }
-
     public func sign(_ data: Data) throws(BundleError) -> Data {
         do {
-            return try key.signature(for: data)
+            return try Curve25519.Signing.PrivateKey(rawRepresentation: raw).signature(for: data)
         } catch {
             throw .invalidKey("signing failed: \(error)")
         }

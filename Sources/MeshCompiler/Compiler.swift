@@ -32,12 +32,15 @@ public final class Compiler {
         return w
     }
 
-    public func compile(_ w: Workload) -> WorkloadConfig {
+    public func compile(_ w: Workload) -> WorkloadConfig { compileKeyed(w).config }
+
+    /// The config and the key of the (namespace, Sidecar) its outbound part is shared by.
+    func compileKeyed(_ w: Workload) -> (config: WorkloadConfig, key: String) {
         let identity = Identity(namespace: w.namespace, name: w.name, serviceAccount: w.serviceAccount,
                                 spiffeID: Self.spiffeID(trustDomain: index.settings.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount),
                                 labels: w.labels)
         let sidecar = index.sidecar(for: w)
-        let key = outboundKey(w)
+        let key = "\(w.namespace)|\(sidecar.map { "\($0.namespace)/\($0.name)" } ?? "-")"
         let out: (outbound: [OutboundService], clusters: [Cluster])
         if let cached = outboundCache[key] {
             out = cached
@@ -45,14 +48,13 @@ public final class Compiler {
             out = OutboundCompiler(index: index, namespace: w.namespace, sidecar: sidecar).compile()
             outboundCache[key] = out
         }
-        return WorkloadConfig(identity: identity, inbound: inbound(w), outbound: out.outbound, clusters: out.clusters)
+        return (WorkloadConfig(identity: identity, inbound: inbound(w), outbound: out.outbound, clusters: out.clusters), key)
     }
 
     /// The workload's config as canonical JSON, assembled from the per-namespace outbound
     /// and cluster JSON encoded once: byte-identical to `compile(w).canonicalJSON()`.
     public func canonicalJSON(for w: Workload) throws -> Data {
-        let config = compile(w)
-        let key = outboundKey(w)
+        let (config, key) = compileKeyed(w)
         let shared: (outbound: Data, clusters: Data)
         if let cached = encodedCache[key] {
             shared = cached
@@ -72,11 +74,6 @@ public final class Compiler {
         out.append(shared.outbound)
         out.append(UInt8(ascii: "}"))
         return out
-    }
-
-    func outboundKey(_ w: Workload) -> String {
-        let sidecar = index.sidecar(for: w)
-        return "\(w.namespace)|\(sidecar.map { "\($0.namespace)/\($0.name)" } ?? "-")"
     }
 
     public static func spiffeID(trustDomain: String, namespace: String, serviceAccount: String) -> String {

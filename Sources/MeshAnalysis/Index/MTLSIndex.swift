@@ -62,11 +62,6 @@ public struct EffectiveMTLS: Sendable {
 }
 
 extension MeshIndex {
-    /// Every PeerAuthentication, read once per call site (cheap: few per repository).
-    public var peerAuthentications: [PeerAuthenticationInfo] {
-        resources(.peerAuthentication).map(PeerAuthenticationInfo.init)
-    }
-
     /// Istio's precedence: a workload-selecting policy in the workload's namespace, then the
     /// namespace-wide policy, then the mesh-wide policy in the root namespace; UNSET
     /// inherits from the next level; port-level modes come only from a selecting policy.

@@ -79,6 +79,7 @@ public final class MeshIndex: Sendable {
         self.destinationRules = rules
         self.destinationRulesByHost = Dictionary(grouping: rules, by: \.host)
         self.annotationUses = annotationPart.value ?? []
+        self.peerAuthentications = (kinds[.peerAuthentication] ?? []).map(PeerAuthenticationInfo.init)
     }
 
     /// Resources of one kind, in input order.
@@ -171,6 +172,8 @@ public final class MeshIndex: Sendable {
     /// Istio annotations on every resource and pod template, read once for the five
     /// annotation rules.
     let annotationUses: [AnnotationUse]
+    /// Every PeerAuthentication, read once.
+    public let peerAuthentications: [PeerAuthenticationInfo]
 }
 
 /// A value filled in by one concurrent job and read after all jobs finished.

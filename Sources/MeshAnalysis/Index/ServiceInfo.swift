@@ -47,7 +47,7 @@ public struct ServiceInfo: Sendable {
         }
         selector = spec?["selector"]?.stringMap ?? [:]
         let annotation = r.annotations["networking.istio.io/exportTo"]
-        exportTo = ExportTo(annotation.map { $0.split(separator: ",").map { $0.trimmingSpaces } } ?? [])
+        exportTo = ExportTo(annotation.map { $0.split(separator: ",").map { String($0).trimmed } } ?? [])
         resource = r
     }
 
@@ -70,11 +70,5 @@ public struct ServiceInfo: Sendable {
 
     static func entries(from r: Resource) -> [ServiceInfo] {
         (r.spec?["hosts"]?.stringList ?? []).map { ServiceInfo(entry: r, host: Hosts.fqdn($0, namespace: r.namespace)) }
-    }
-}
-
-extension Substring {
-    var trimmingSpaces: String {
-        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
     }
 }

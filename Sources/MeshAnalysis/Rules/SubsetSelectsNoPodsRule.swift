@@ -71,14 +71,15 @@ public struct SubsetSelectsNoPodsRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
         guard !index.workloads.isEmpty else { return }
-        for dr in index.resources(.destinationRule) {
+        for info in index.destinationRules {
+            let dr = info.resource
             guard let host = dr.spec?["host"]?.scalar else { continue }
             let services = index.services(host: host, from: dr.namespace).filter { $0.origin == .kubernetes && !$0.selector.isEmpty }
             guard !services.isEmpty else { continue }
             let pods = services.flatMap { svc in index.workloads(in: svc.namespace, matching: svc.selector) }
             // The host's pods are not in the repository: nothing can be said about subsets.
             guard !pods.isEmpty else { continue }
-            for subset in DestinationRuleInfo(resource: dr).subsets where !subset.labels.isEmpty {
+            for subset in info.subsets where !subset.labels.isEmpty {
                 if pods.contains(where: { $0.matches(subset.labels) }) { continue }
                 // Often the labels do select pods — of another service.
                 let elsewhere = index.workloads(in: services[0].namespace, matching: subset.labels)

@@ -70,17 +70,31 @@ public struct LintSession {
         }
     }
 
-    public func run() throws(CLIError) -> LintResult {
+    /// What reading the repository gives: the files that loaded, and what could not be read.
+    struct Input {
+        var config: LintConfig
+        var settings: MeshSettings
+        var files: [DocumentLoader.Loaded]
+        var problems: [Diagnostic]
+    }
+
+    /// Config, mesh settings, the file walk, and reading and parsing every file.
+    func read(clock: PhaseClock = PhaseClock()) throws(CLIError) -> Input {
         let config = try loadConfig()
         let settings = try loadSettings()
         let reader = SourceReader(maxFileSize: maxFileSize, config: LintConfigPaths(patterns: config.ignorePaths))
-        let clock = PhaseClock()
         let (files, walkProblems) = reader.collect(paths)
         clock.mark("walk")
         let loaded = Self.load(files, reader: reader)
         clock.mark("read+parse+typecheck")
-        let problems = walkProblems + loaded.compactMap(\.problem)
-        let result = Linter.lint(loaded.compactMap(\.file), inputDiagnostics: problems, settings: settings, config: config)
+        return Input(config: config, settings: settings, files: loaded.compactMap(\.file),
+                     problems: walkProblems + loaded.compactMap(\.problem))
+    }
+
+    public func run() throws(CLIError) -> LintResult {
+        let clock = PhaseClock()
+        let input = try read(clock: clock)
+        let result = Linter.lint(input.files, inputDiagnostics: input.problems, settings: input.settings, config: input.config)
         clock.mark("index+rules+suppress")
         return result
     }
@@ -88,16 +102,11 @@ public struct LintSession {
     /// Reads the repository into an index without linting it (for reports such as
     /// `meshc mtls`); unreadable inputs are an error here.
     public func index() throws(CLIError) -> MeshIndex {
-        let config = try loadConfig()
-        let settings = try loadSettings()
-        let reader = SourceReader(maxFileSize: maxFileSize, config: LintConfigPaths(patterns: config.ignorePaths))
-        let (files, walkProblems) = reader.collect(paths)
-        if let p = walkProblems.first(where: { $0.severity == .error }) {
+        let input = try read()
+        if let p = input.problems.first(where: { $0.severity == .error }) {
             throw .unreadable(path: p.span.file, message: p.message)
         }
-        let loaded = Self.load(files, reader: reader)
-        if let p = loaded.compactMap(\.problem).first { throw .unreadable(path: p.span.file, message: p.message) }
-        return MeshIndex(resources: loaded.compactMap(\.file).flatMap(\.resources), settings: settings)
+        return MeshIndex(resources: input.files.flatMap(\.resources), settings: input.settings)
     }
 
     struct Slot {
@@ -107,26 +116,15 @@ public struct LintSession {
 
     /// Reads and parses files on every core; results keep the input order.
     static func load(_ paths: [String], reader: SourceReader) -> [Slot] {
-        let buffer = UnsafeMutableBufferPointer<Slot>.allocate(capacity: paths.count)
-        buffer.initialize(repeating: Slot())
-        defer { buffer.deallocate() }
-        let box = SlotBuffer(buffer: buffer)
-        DispatchQueue.concurrentPerform(iterations: paths.count) { i in
+        concurrentMap(count: paths.count, initial: Slot()) { i in
             switch reader.read(paths[i]) {
             case .source(let s):
-                let loaded = s.bytes.withUnsafeBytes { DocumentLoader.load(path: s.path, bytes: $0) }
-                box.buffer[i] = Slot(file: loaded)
+                return Slot(file: s.bytes.withUnsafeBytes { DocumentLoader.load(path: s.path, bytes: $0) })
             case .problem(let d):
-                box.buffer[i] = Slot(problem: d)
+                return Slot(problem: d)
             }
         }
-        return Array(buffer)
     }
-}
-
-/// Each concurrent iteration writes only its own index, so no lock is needed.
-private struct SlotBuffer: @unchecked Sendable {
-    let buffer: UnsafeMutableBufferPointer<LintSession.Slot>
 }
 
 #if canImport(Glibc)

@@ -58,10 +58,10 @@ public enum NameSyntax {
         return nil
     }
 
-    static func qualifiedNameProblem(_ s: Substring) -> String? {
+    static func qualifiedNameProblem(_ s: Substring, what: String = "name part ") -> String? {
         let b = Array(s.utf8)
-        if b.isEmpty { return "name part must not be empty" }
-        if b.count > 63 { return "name part must be at most 63 characters" }
+        if b.isEmpty { return "\(what)must not be empty" }
+        if b.count > 63 { return "\(what)must be at most 63 characters" }
         guard let first = b.first, let last = b.last, isAlnum(first), isAlnum(last),
               b.allSatisfy({ isAlnum($0) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }) else {
             return "must be letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
@@ -81,38 +81,6 @@ public enum NameSyntax {
     }
 
     public static func labelValueProblem(_ s: String) -> String? {
-        s.isEmpty ? nil : qualifiedNameProblem(Substring(s)).map { $0.replacingOccurrences(of: "name part ", with: "") }
-    }
-}
-
-extension String {
-    func replacingOccurrences(of target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var out = ""
-        var rest = Substring(self)
-        while let r = rest.range(of: target) {
-            out += rest[..<r.lowerBound]
-            out += replacement
-            rest = rest[r.upperBound...]
-        }
-        return out + rest
-    }
-}
-
-extension Substring {
-    func range(of target: String) -> Range<Substring.Index>? {
-        let t = Array(target.utf8)
-        var i = startIndex
-        while i < endIndex {
-            var j = i
-            var k = 0
-            while k < t.count, j < endIndex, utf8[j] == t[k] {
-                j = utf8.index(after: j)
-                k += 1
-            }
-            if k == t.count { return i..<j }
-            i = index(after: i)
-        }
-        return nil
+        s.isEmpty ? nil : qualifiedNameProblem(Substring(s), what: "")
     }
 }
