@@ -22,6 +22,13 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        // libgit2, linked from the system (Debian: libgit2-dev): reading revisions for diff.
+        .systemLibrary(
+            name: "CGit2",
+            pkgConfig: "libgit2",
+            providers: [.apt(["libgit2-dev"])]
+        ),
+        .target(name: "MeshGit", dependencies: ["CGit2"]),
         .target(name: "MeshPolicy", dependencies: ["CLibYAML"]),
         .target(name: "MeshAnalysis", dependencies: ["MeshPolicy"]),
         // The contract between control plane and data plane: no dependencies at all.
@@ -31,7 +38,7 @@ let package = Package(
             "MeshConfig", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "MeshCLI", dependencies: [
-            "MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle",
+            "MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "meshc", dependencies: ["MeshCLI"]),
@@ -40,5 +47,6 @@ let package = Package(
         .testTarget(name: "MeshCompilerTests", dependencies: ["MeshCompiler", "MeshAnalysis", "MeshPolicy", "MeshConfig"]),
         .testTarget(name: "MeshBundleTests", dependencies: ["MeshBundle", "MeshConfig"]),
         .testTarget(name: "MeshCLITests", dependencies: ["MeshCLI"]),
+        .testTarget(name: "MeshGitTests", dependencies: ["MeshGit"]),
     ]
 )

@@ -5,6 +5,8 @@ set -euo pipefail
 
 missing=()
 pkg-config --exists yaml-0.1 2>/dev/null || missing+=(libyaml-dev)
+pkg-config --exists libgit2 2>/dev/null || missing+=(libgit2-dev)
+command -v git >/dev/null || missing+=(git)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v python3 >/dev/null || missing+=(python3)
 
