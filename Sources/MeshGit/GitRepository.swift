@@ -211,6 +211,24 @@ public final class GitRepository: @unchecked Sendable {
         }
     }
 
+    /// The blob at `path` in the tree of `commit`, or nil when there is no file there.
+    public func blobID(at commit: Commit, path: String) throws(GitError) -> ObjectID? {
+        try locked { () throws(GitError) in
+            var commitObject: OpaquePointer?
+            var oid = commit.id.oid
+            try GitError.check(git_commit_lookup(&commitObject, handle, &oid), "reading commit \(commit.id.short)")
+            defer { git_commit_free(commitObject) }
+            var root: OpaquePointer?
+            try GitError.check(git_commit_tree(&root, commitObject), "reading the tree of \(commit.id.short)")
+            defer { git_tree_free(root) }
+            var entry: OpaquePointer?
+            guard git_tree_entry_bypath(&entry, root, Self.normalise(path)) == 0 else { return nil }
+            defer { git_tree_entry_free(entry) }
+            guard git_tree_entry_type(entry) == GIT_OBJECT_BLOB else { return nil }
+            return ObjectID(git_tree_entry_id(entry).pointee)
+        }
+    }
+
     /// The files of the index (the staging area) under `directory`.
     public func indexFiles(under directory: String, extensions: [String]) throws(GitError) -> [TreeFile] {
         try locked { () throws(GitError) in
