@@ -46,7 +46,9 @@ let package = Package(
         .testTarget(name: "MeshAnalysisTests", dependencies: ["MeshAnalysis", "MeshPolicy"]),
         .testTarget(name: "MeshCompilerTests", dependencies: ["MeshCompiler", "MeshAnalysis", "MeshPolicy", "MeshConfig"]),
         .testTarget(name: "MeshBundleTests", dependencies: ["MeshBundle", "MeshConfig"]),
-        .testTarget(name: "MeshCLITests", dependencies: ["MeshCLI"]),
-        .testTarget(name: "MeshGitTests", dependencies: ["MeshGit"]),
+        .testTarget(name: "MeshCLITests", dependencies: ["MeshCLI", "GitFixtures"]),
+        // Real git repositories for the tests, made with the git command line.
+        .target(name: "GitFixtures", path: "Tests/GitFixtures"),
+        .testTarget(name: "MeshGitTests", dependencies: ["MeshGit", "GitFixtures"]),
     ]
 )

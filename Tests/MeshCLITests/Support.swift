@@ -26,7 +26,7 @@ struct Meshc {
         var stderr: String
     }
 
-    static func run(_ args: [String], stdin: String? = nil, cwd: String = repoRoot) throws -> Output {
+    static func run(_ args: [String], stdin: String? = nil, cwd: String = repoRoot, environment: [String: String] = [:]) throws -> Output {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
@@ -34,6 +34,7 @@ struct Meshc {
         var env = ProcessInfo.processInfo.environment
         env["NO_COLOR"] = "1"
         env["COLUMNS"] = "80"  // help text wraps to the terminal width
+        env.merge(environment) { _, new in new }
         p.environment = env
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

@@ -143,7 +143,7 @@ public struct Differ {
         let gained = after.allowed.subtracting(before.allowed).union(before.denied.subtracting(after.denied))
         for g in lost.sorted() {
             changes.append(.init(.accessRevoked, g))
-            risks.append(.init(.accessRemoved, workloads: [key], message: "\(key): \(g) loses access"))
+            risks.append(.init(.accessRemoved, workloads: [key], message: "\(g) loses access"))
         }
         for g in gained.sorted() { changes.append(.init(.accessGranted, g)) }
         return changes
