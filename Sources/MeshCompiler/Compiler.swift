@@ -36,19 +36,26 @@ public final class Compiler {
 
     /// The config and the key of the (namespace, Sidecar) its outbound part is shared by.
     func compileKeyed(_ w: Workload) -> (config: WorkloadConfig, key: String) {
-        let identity = Identity(namespace: w.namespace, name: w.name, serviceAccount: w.serviceAccount,
-                                spiffeID: Self.spiffeID(trustDomain: index.settings.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount),
-                                labels: w.labels)
+        let (out, key) = outbound(for: w)
+        return (WorkloadConfig(identity: identity(w), inbound: inbound(w), outbound: out.outbound, clusters: out.clusters), key)
+    }
+
+    func identity(_ w: Workload) -> Identity {
+        Identity(namespace: w.namespace, name: w.name, serviceAccount: w.serviceAccount,
+                 spiffeID: Self.spiffeID(trustDomain: index.settings.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount),
+                 labels: w.labels)
+    }
+
+    /// The workload's outbound services and clusters (all of them, or those of `hosts`), and
+    /// the key of the (namespace, Sidecar) that shares them, compiled once per key.
+    func outbound(for w: Workload, hosts: Set<String>? = nil) -> (value: (outbound: [OutboundService], clusters: [Cluster]), key: String) {
         let sidecar = index.sidecar(for: w)
         let key = "\(w.namespace)|\(sidecar.map { "\($0.namespace)/\($0.name)" } ?? "-")"
-        let out: (outbound: [OutboundService], clusters: [Cluster])
-        if let cached = outboundCache[key] {
-            out = cached
-        } else {
-            out = OutboundCompiler(index: index, namespace: w.namespace, sidecar: sidecar).compile()
-            outboundCache[key] = out
-        }
-        return (WorkloadConfig(identity: identity, inbound: inbound(w), outbound: out.outbound, clusters: out.clusters), key)
+        let cacheKey = hosts == nil ? key : key + "|scoped"
+        if let cached = outboundCache[cacheKey] { return (cached, key) }
+        let out = OutboundCompiler(index: index, namespace: w.namespace, sidecar: sidecar).compile(hosts: hosts)
+        outboundCache[cacheKey] = out
+        return (out, key)
     }
 
     /// The workload's config as canonical JSON, assembled from the per-namespace outbound
@@ -82,7 +89,7 @@ public final class Compiler {
 
     // MARK: Inbound
 
-    func inbound(_ w: Workload) -> [InboundPort] {
+    func inbound(_ w: Workload, authorization authz: Authorization? = nil) -> [InboundPort] {
         let eff = index.effectiveMTLS(for: w, policies: policies)
         var ports: [Int: String] = [:]
         for p in w.containerPorts { ports[p] = ports[p] ?? "unknown" }
@@ -92,7 +99,7 @@ public final class Compiler {
                 ports[target] = sp.protocolName
             }
         }
-        let authz = authorization(w)
+        let authz = authz ?? authorization(w)
         return ports.keys.sorted().map { port in
             InboundPort(port: port, protocolName: ports[port] ?? "unknown",
                         mtls: MTLSMode(rawValue: eff.mode(port: port).rawValue) ?? .permissive, authorization: authz)

@@ -8,10 +8,13 @@ struct OutboundCompiler {
     let namespace: String
     let sidecar: Resource?
 
-    func compile() -> (outbound: [OutboundService], clusters: [Cluster]) {
+    /// Every visible service, or with `hosts` only those services (a diff's scope).
+    func compile(hosts: Set<String>? = nil) -> (outbound: [OutboundService], clusters: [Cluster]) {
         var outbound: [OutboundService] = []
         var clusters: [String: Cluster] = [:]
-        let visible = index.services.filter { $0.exportTo.isVisible(from: namespace, owner: $0.namespace) && egressAllows($0) }
+        let visible = index.services.filter {
+            (hosts?.contains($0.host) ?? true) && $0.exportTo.isVisible(from: namespace, owner: $0.namespace) && egressAllows($0)
+        }
         for svc in visible.sorted(by: { ($0.host, $0.namespace) < ($1.host, $1.namespace) }) where !svc.host.hasPrefix("*") {
             for port in svc.ports {
                 let routes = self.routes(host: svc.host, port: port)

@@ -52,6 +52,9 @@ import MeshPolicy
     @Test func severityOverridesAndOff() throws {
         #expect(try lint(vs, config: "severity: {MESH0101: warning}").map(\.severity) == [.warning])
         #expect(try lint(vs, config: "severity: {MESH0101: off}").isEmpty)
+        // By the Istio code too; the meshc code wins when both are set.
+        #expect(try lint(vs, config: "severity: {IST0101: info}").map(\.severity) == [.info])
+        #expect(try lint(vs, config: "severity: {IST0101: info, MESH0101: warning}").map(\.severity) == [.warning])
     }
 
     @Test func rejectsUnknownConfigKeysWithASuggestion() {

@@ -140,6 +140,8 @@ import Testing
             SUBCOMMANDS:
               lint                    Parse, type-check and analyze mesh policy and
                                       workload manifests.
+              diff                    Show what a change does to each workload's traffic,
+                                      with risk flags, reading revisions from git.
               mtls                    Show the mTLS migration view: per workload, inbound
                                       mode, callers, and who breaks under STRICT.
               compile                 Compile per-workload proxy configuration; print one

@@ -254,6 +254,80 @@ import MeshPolicy
         #expect(moved.introduced.isEmpty && moved.fixed.isEmpty)
     }
 
+    /// The base split in two files, the first shared by both sides as git-backed diffs share
+    /// unchanged files; the second edited on the head side.
+    static func sharedFileDiff(_ edit: (String) -> String, compareEverything: Bool) -> (diff: ConfigDiff, scope: Set<String>?) {
+        let cut = base.range(of: "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule")!
+        let apps = DocumentLoader.load(path: "apps.yaml", text: String(base[..<cut.lowerBound]))
+        let policy = String(base[cut.lowerBound...])
+        let before = Linter.lint([apps, DocumentLoader.load(path: "policy.yaml", text: policy)])
+        let after = Linter.lint([apps, DocumentLoader.load(path: "policy.yaml", text: edit(policy))])
+        let differ = Differ(base: .init(label: "base", commit: nil, lint: before), head: .init(label: "head", commit: nil, lint: after),
+                            compareEverything: compareEverything)
+        return (differ.diff(), differ.scope)
+    }
+
+    @Test(arguments: [
+        ("weight: 90}", "weight: 60}"),
+        ("timeout: 3s", "timeout: 1s"),
+        ("  host: orders\n  subsets:", "  host: orders\n  trafficPolicy: {tls: {mode: DISABLE}}\n  subsets:"),
+        ("- {name: v2, labels: {version: v2}}", "- {name: v2, labels: {version: v3}}"),
+        ("principals: [cluster.local/ns/web/sa/frontend]", "principals: [cluster.local/ns/web/sa/admin]"),
+        ("retries: {attempts: 2", "retries: {attempts: 5"),
+    ])
+    func theChangeScopeFindsWhatComparingEverythingFinds(old: String, new: String) throws {
+        let edit: (String) -> String = { $0.replacingOccurrences(of: old, with: new) }
+        let scoped = Self.sharedFileDiff(edit, compareEverything: false)
+        let full = Self.sharedFileDiff(edit, compareEverything: true)
+        let scope = try #require(scoped.scope, "a change to one policy file has a scope")
+        #expect(scope.contains("orders.shop.svc.cluster.local"))
+        #expect(full.scope == nil)
+        #expect(!full.diff.isEmpty)
+        #expect(scoped.diff == full.diff)
+    }
+
+    @Test func aRouteToAnAffectedHostBringsItsHostIntoScope() throws {
+        // A VirtualService for orders sends its canary to reviews; reviews' DestinationRule changes.
+        let reviews = """
+
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: reviews, namespace: shop}
+            spec:
+              template:
+                metadata: {labels: {app: reviews}}
+                spec: {serviceAccountName: reviews, containers: [{name: reviews, ports: [{containerPort: 8080}]}]}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: reviews, namespace: shop}
+            spec: {selector: {app: reviews}, ports: [{name: http, port: 80, targetPort: 8080}]}
+            """
+        let cut = Self.base.range(of: "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule")!
+        let apps = DocumentLoader.load(path: "apps.yaml", text: String(Self.base[..<cut.lowerBound]) + reviews + "\n")
+        let policy = DocumentLoader.load(path: "policy.yaml", text: String(Self.base[cut.lowerBound...])
+            .replacingOccurrences(of: "route: [{destination: {host: orders, subset: v2}}]", with: "route: [{destination: {host: reviews}}]"))
+        let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: shop}\nspec: {host: reviews, trafficPolicy: {tls: {mode: "
+        let before = Linter.lint([apps, policy, DocumentLoader.load(path: "reviews-dr.yaml", text: dr + "ISTIO_MUTUAL}}}\n")])
+        let after = Linter.lint([apps, policy, DocumentLoader.load(path: "reviews-dr.yaml", text: dr + "DISABLE}}}\n")])
+        let scoped = Differ(base: .init(label: "b", commit: nil, lint: before), head: .init(label: "h", commit: nil, lint: after))
+        let full = Differ(base: .init(label: "b", commit: nil, lint: before), head: .init(label: "h", commit: nil, lint: after), compareEverything: true)
+        #expect(scoped.scope == ["reviews.shop.svc.cluster.local", "orders.shop.svc.cluster.local"])
+        #expect(scoped.diff() == full.diff())
+        #expect(scoped.diff().outbound.flatMap(\.changes).contains { $0.kind == .clientTLS && $0.subject == "reviews.shop.svc.cluster.local:80" })
+    }
+
+    @Test func changesThatReachEveryHostCompareEverything() {
+        let cut = Self.base.range(of: "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule")!
+        let apps = String(Self.base[..<cut.lowerBound])
+        let policy = DocumentLoader.load(path: "policy.yaml", text: String(Self.base[cut.lowerBound...]))
+        let before = Linter.lint([DocumentLoader.load(path: "apps.yaml", text: apps), policy])
+        let after = Linter.lint([DocumentLoader.load(path: "apps.yaml", text: apps.replacingOccurrences(of: "name: legacy}", with: "name: legacy, labels: {istio-injection: enabled}}")), policy])
+        let differ = Differ(base: .init(label: "b", commit: nil, lint: before), head: .init(label: "h", commit: nil, lint: after))
+        #expect(differ.scope == nil, "a Namespace's injection label can change every host's client TLS")
+    }
+
     @Test func renderersSayTheSameThing() {
         let d = Self.diff(Self.edit("weight: 90}", "weight: 50}").replacingOccurrences(of: "weight: 10}", with: "weight: 50}"))
         let text = DiffRenderer().text(d)

@@ -4,32 +4,108 @@ extension MeshIndex {
     /// AuthorizationPolicies that apply to a workload (selector in its namespace, or in the
     /// root namespace for the whole mesh), in input order.
     public func authorizationPolicies(for w: Workload) -> [Resource] {
-        resources(.authorizationPolicy).filter { ap in
-            guard ap.namespace == w.namespace || ap.namespace == settings.rootNamespace else { return false }
-            if Selectors.hasTargetRef(ap) { return false }
-            return w.matches(Selectors.matchLabels(ap)?.labels ?? [:])
-        }
+        let own = authorizationSelectors[w.namespace]?.selecting(w) ?? []
+        guard w.namespace != settings.rootNamespace else { return own }
+        let meshWide = authorizationSelectors[settings.rootNamespace]?.selecting(w) ?? []
+        if meshWide.isEmpty { return own }
+        // Input order across both namespaces, as before.
+        let order = Dictionary(resources(.authorizationPolicy).enumerated().map { ($0.element.ref, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        return (own + meshWide).sorted { order[$0.ref, default: 0] < order[$1.ref, default: 0] }
     }
 
     /// The Sidecar resource that configures a workload: one selecting it, else its
     /// namespace's default, else the root namespace's default.
     public func sidecar(for w: Workload) -> Resource? {
-        let all = resources(.sidecar)
-        if let s = all.first(where: { $0.namespace == w.namespace && (Selectors.workloadSelectorLabels($0).map { !$0.labels.isEmpty && w.matches($0.labels) } ?? false) }) {
+        let own = resources(.sidecar, in: w.namespace)
+        if let s = own.first(where: { Selectors.workloadSelectorLabels($0).map { !$0.labels.isEmpty && w.matches($0.labels) } ?? false }) {
             return s
         }
         let isDefault = { (r: Resource) in (Selectors.workloadSelectorLabels(r)?.labels ?? [:]).isEmpty }
-        return all.first { $0.namespace == w.namespace && isDefault($0) }
-            ?? all.first { $0.namespace == settings.rootNamespace && isDefault($0) }
+        return own.first(where: isDefault) ?? resources(.sidecar, in: settings.rootNamespace).first(where: isDefault)
     }
 
     /// The first mesh-bound VirtualService visible from `namespace` that claims `host`.
     public func virtualService(forHost host: String, from namespace: String) -> Resource? {
-        resources(.virtualService).first { vs in
-            guard GatewayRef.bindsMesh(vs), ExportTo(vs.spec?["exportTo"]?.stringList ?? []).isVisible(from: namespace, owner: vs.namespace) else {
-                return false
+        meshRoutes.first(claiming: host, visibleFrom: namespace)
+    }
+}
+
+/// Mesh-bound VirtualServices indexed by the FQDNs they claim, so finding the one for a
+/// host is a lookup rather than a scan of every VirtualService (compiling a namespace asks
+/// once per visible host).
+struct MeshRoutePart: Sendable {
+    struct Entry: Sendable {
+        let resource: Resource
+        let hosts: [String]
+        let exportTo: ExportTo
+    }
+    let entries: [Entry]
+    let byHost: [String: [Int]]
+    let wildcard: [Int]
+
+    init(_ virtualServices: [Resource]) {
+        var entries: [Entry] = []
+        var byHost: [String: [Int]] = [:]
+        var wildcard: [Int] = []
+        for vs in virtualServices where GatewayRef.bindsMesh(vs) {
+            let hosts = (vs.spec?["hosts"]?.stringList ?? []).map { Hosts.fqdn($0, namespace: vs.namespace) }
+            let i = entries.count
+            entries.append(Entry(resource: vs, hosts: hosts, exportTo: ExportTo(vs.spec?["exportTo"]?.stringList ?? [])))
+            var wild = false
+            for h in Set(hosts) {
+                if h.contains("*") { wild = true } else { byHost[h, default: []].append(i) }
             }
-            return (vs.spec?["hosts"]?.stringList ?? []).contains { Hosts.matches(pattern: Hosts.fqdn($0, namespace: vs.namespace), host: host) }
+            if wild { wildcard.append(i) }
         }
+        self.entries = entries
+        self.byHost = byHost
+        self.wildcard = wildcard
+    }
+
+    /// In input order, as Istio picks the first.
+    func first(claiming host: String, visibleFrom namespace: String) -> Resource? {
+        var candidates = byHost[host] ?? []
+        for i in wildcard where entries[i].hosts.contains(where: { Hosts.matches(pattern: $0, host: host) }) {
+            candidates.append(i)
+        }
+        for i in candidates.sorted() where entries[i].exportTo.isVisible(from: namespace, owner: entries[i].resource.namespace) {
+            let e = entries[i]
+            if e.hosts.contains(where: { Hosts.matches(pattern: $0, host: host) }) { return e.resource }
+        }
+        return nil
+    }
+}
+
+/// Policies of one namespace by the labels their selectors name, so finding the ones that
+/// select a workload looks at candidates sharing a label with it, not at every policy.
+struct SelectorIndex: Sendable {
+    let policies: [(resource: Resource, labels: [String: String])]
+    /// "key=value" of each policy's first selector label → positions.
+    let byLabel: [String: [Int]]
+    /// Policies with an empty selector: they select every workload.
+    let everyWorkload: [Int]
+
+    init(_ policies: [(resource: Resource, labels: [String: String])]) {
+        self.policies = policies
+        var byLabel: [String: [Int]] = [:]
+        var every: [Int] = []
+        for (i, p) in policies.enumerated() {
+            if let first = p.labels.min(by: { $0.key < $1.key }) {
+                byLabel["\(first.key)=\(first.value)", default: []].append(i)
+            } else {
+                every.append(i)
+            }
+        }
+        self.byLabel = byLabel
+        everyWorkload = every
+    }
+
+    /// The policies selecting `w`, in input order.
+    func selecting(_ w: Workload) -> [Resource] {
+        var hits = everyWorkload
+        for (k, v) in w.labels {
+            for i in byLabel["\(k)=\(v)"] ?? [] where w.matches(policies[i].labels) { hits.append(i) }
+        }
+        return hits.sorted().map { policies[$0].resource }
     }
 }

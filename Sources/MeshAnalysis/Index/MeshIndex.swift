@@ -8,6 +8,8 @@ public final class MeshIndex: Sendable {
     public let resources: [Resource]
     let byKind: [ResourceKind: [Resource]]
     let byRef: [ResourceRef: Resource]
+    /// Resources by kind and namespace, in input order (per-workload policy lookups).
+    let byKindAndNamespace: [ResourceKind: [String: [Resource]]]
 
     /// Namespaces declared as Namespace resources, with their labels.
     public let namespaces: [String: Resource]
@@ -28,19 +30,29 @@ public final class MeshIndex: Sendable {
     /// DestinationRules by resolved host.
     public let destinationRules: [DestinationRuleInfo]
     let destinationRulesByHost: [String: [DestinationRuleInfo]]
+    /// AuthorizationPolicies that select by labels, per namespace, with their selector read once.
+    let authorizationSelectors: [String: SelectorIndex]
+    /// Mesh-bound VirtualServices by the hosts they claim (see `virtualService(forHost:from:)`).
+    let meshRoutes: MeshRoutePart
 
     public init(resources: [Resource], settings: MeshSettings = MeshSettings()) {
         self.settings = settings
         self.resources = resources
         var byKind: [ResourceKind: [Resource]] = [:]
         var byRef: [ResourceRef: Resource] = [:]
+        var byKindAndNamespace: [ResourceKind: [String: [Resource]]] = [:]
         for r in resources {
             guard let k = r.kind else { continue }
             byKind[k, default: []].append(r)
+            byKindAndNamespace[k, default: [:]][r.namespace, default: []].append(r)
             byRef[r.ref] = r
         }
         self.byKind = byKind
         self.byRef = byRef
+        self.byKindAndNamespace = byKindAndNamespace
+        self.authorizationSelectors = (byKindAndNamespace[.authorizationPolicy] ?? [:]).mapValues { policies in
+            SelectorIndex(policies.filter { !Selectors.hasTargetRef($0) }.map { ($0, Selectors.matchLabels($0)?.labels ?? [:]) })
+        }
         var namespaces: [String: Resource] = [:]
         for r in byKind[.namespace] ?? [] { namespaces[r.name] = r }
         self.namespaces = namespaces
@@ -56,11 +68,13 @@ public final class MeshIndex: Sendable {
         let kinds = byKind, declared = namespaces
         let servicePart = Slot<ServicePart>(), workloadPart = Slot<WorkloadPart>()
         let rulePart = Slot<[DestinationRuleInfo]>(), annotationPart = Slot<[AnnotationUse]>()
+        let routePart = Slot<MeshRoutePart>()
         let jobs: [@Sendable () -> Void] = [
             { servicePart.value = ServicePart(byKind: kinds) },
             { workloadPart.value = WorkloadPart(resources: resources, namespaces: declared, settings: settings) },
             { rulePart.value = (kinds[.destinationRule] ?? []).map(DestinationRuleInfo.init(resource:)) },
             { annotationPart.value = AnnotationUse.collect(resources) },
+            { routePart.value = MeshRoutePart(kinds[.virtualService] ?? []) },
         ]
         DispatchQueue.concurrentPerform(iterations: jobs.count) { jobs[$0]() }
         // Every job ran to completion before concurrentPerform returned.
@@ -79,11 +93,15 @@ public final class MeshIndex: Sendable {
         self.destinationRules = rules
         self.destinationRulesByHost = Dictionary(grouping: rules, by: \.host)
         self.annotationUses = annotationPart.value ?? []
+        self.meshRoutes = routePart.value ?? MeshRoutePart(kinds[.virtualService] ?? [])
         self.peerAuthentications = (kinds[.peerAuthentication] ?? []).map(PeerAuthenticationInfo.init)
     }
 
     /// Resources of one kind, in input order.
     public func resources(_ kind: ResourceKind) -> [Resource] { byKind[kind] ?? [] }
+
+    /// Resources of one kind in one namespace, in input order.
+    public func resources(_ kind: ResourceKind, in namespace: String) -> [Resource] { byKindAndNamespace[kind]?[namespace] ?? [] }
 
     public func resource(_ ref: ResourceRef) -> Resource? { byRef[ref] }
 

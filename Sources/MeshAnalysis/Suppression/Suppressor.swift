@@ -22,7 +22,10 @@ struct Suppressor {
                 usedAnnotation.insert("\(ref)|\(hit.key)|\(hit.code)")
                 continue
             }
-            if let override = config.severities[d.code] ?? d.istioCode.flatMap({ config.severities[$0] }) {
+            // A severity set for the meshc code wins over one set for the Istio code.
+            var override = config.severities[d.code]
+            if override == nil, let istio = d.istioCode { override = config.severities[istio] }
+            if let override {
                 guard let s = override else { continue }
                 d.severity = s
             }

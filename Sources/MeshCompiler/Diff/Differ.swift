@@ -25,13 +25,19 @@ public struct Differ {
     let head: Input
     let baseCompiler: Compiler
     let headCompiler: Compiler
+    /// The destination hosts the change can affect (nil: all); see `ChangeScope`.
+    public let scope: Set<String>?
 
-    public init(base: Input, head: Input) {
+    /// `compareEverything` skips the change scope (tests use it to check the scope).
+    public init(base: Input, head: Input, compareEverything: Bool = false) {
         self.base = base
         self.head = head
         baseCompiler = Compiler(index: base.lint.index ?? MeshIndex(resources: []))
         headCompiler = Compiler(index: head.lint.index ?? MeshIndex(resources: []))
+        scope = compareEverything ? nil : ChangeScope.hosts(base: baseCompiler.index, head: headCompiler.index)
     }
+
+    typealias Outbound = (outbound: [OutboundService], clusters: [Cluster])
 
     public func diff(notes: [String] = []) -> ConfigDiff {
         let baseWorkloads = baseCompiler.workloads
@@ -43,7 +49,7 @@ public struct Differ {
 
         var workloadChanges: [ConfigDiff.WorkloadChanges] = []
         var risks: [ConfigDiff.Risk] = []
-        var outboundPairs: [String: (base: WorkloadConfig, head: WorkloadConfig, affects: [String])] = [:]
+        var outboundPairs: [String: (base: Outbound, head: Outbound, affects: [String])] = [:]
         var pairOrder: [String] = []
 
         for key in Set(baseByKey.keys).union(headByKey.keys).sorted() {
@@ -53,13 +59,16 @@ public struct Differ {
             case (let b?, nil):
                 workloadChanges.append(.init(workload: key, changes: [.init(.workloadRemoved, key, source: source(b.resource))]))
             case (let b?, let h?):
-                let (bc, bk) = baseCompiler.compileKeyed(b)
-                let (hc, hk) = headCompiler.compileKeyed(h)
-                let changes = inboundChanges(bc, hc, workload: h, risks: &risks)
+                let (ba, ha) = (baseCompiler.authorization(b), headCompiler.authorization(h))
+                let changes = inboundChanges(baseCompiler.inbound(b, authorization: ba), headCompiler.inbound(h, authorization: ha),
+                                             key: key, workload: h, risks: &risks)
+                    + authorizationChanges(ba, ha, key: key, risks: &risks)
                 if !changes.isEmpty { workloadChanges.append(.init(workload: key, changes: changes)) }
+                let (bo, bk) = baseCompiler.outbound(for: b, hosts: scope)
+                let (ho, hk) = headCompiler.outbound(for: h, hosts: scope)
                 let pair = bk + "\u{0}" + hk
                 if outboundPairs[pair] == nil {
-                    outboundPairs[pair] = (bc, hc, [])
+                    outboundPairs[pair] = (bo, ho, [])
                     pairOrder.append(pair)
                 }
                 outboundPairs[pair]!.affects.append(key)
@@ -120,12 +129,11 @@ public struct Differ {
 
     // MARK: Inbound: mTLS and authorization
 
-    func inboundChanges(_ b: WorkloadConfig, _ h: WorkloadConfig, workload: Workload, risks: inout [ConfigDiff.Risk]) -> [ConfigDiff.Change] {
+    func inboundChanges(_ b: [InboundPort], _ h: [InboundPort], key: String, workload: Workload, risks: inout [ConfigDiff.Risk]) -> [ConfigDiff.Change] {
         var changes: [ConfigDiff.Change] = []
-        let key = h.identity.key
         var basePorts: [Int: InboundPort] = [:]
-        for p in b.inbound { basePorts[p.port] = p }
-        for p in h.inbound {
+        for p in b { basePorts[p.port] = p }
+        for p in h {
             guard let old = basePorts[p.port], old.mtls != p.mtls else { continue }
             changes.append(.init(.mtls, "port \(p.port)", before: old.mtls.rawValue, after: p.mtls.rawValue))
             if p.mtls == .strict, workload.inMesh {
@@ -137,8 +145,14 @@ public struct Differ {
                 }
             }
         }
-        let before = grants(b.inbound.first?.authorization ?? Authorization())
-        let after = grants(h.inbound.first?.authorization ?? Authorization())
+        return changes
+    }
+
+    /// Who gains and who loses access to the workload (whatever ports it serves).
+    func authorizationChanges(_ b: Authorization, _ h: Authorization, key: String, risks: inout [ConfigDiff.Risk]) -> [ConfigDiff.Change] {
+        var changes: [ConfigDiff.Change] = []
+        let before = grants(b)
+        let after = grants(h)
         let lost = before.allowed.subtracting(after.allowed).union(after.denied.subtracting(before.denied))
         let gained = after.allowed.subtracting(before.allowed).union(before.denied.subtracting(after.denied))
         for g in lost.sorted() {
@@ -200,7 +214,7 @@ public struct Differ {
 
     // MARK: Outbound: hosts, routes, clusters
 
-    func outboundChanges(_ b: WorkloadConfig, _ h: WorkloadConfig, callers: [String], risks: inout [ConfigDiff.Risk]) -> [ConfigDiff.Change] {
+    func outboundChanges(_ b: Outbound, _ h: Outbound, callers: [String], risks: inout [ConfigDiff.Risk]) -> [ConfigDiff.Change] {
         var changes: [ConfigDiff.Change] = []
         var baseServices: [String: OutboundService] = [:]
         for s in b.outbound { baseServices["\(s.host):\(s.port)"] = s }
