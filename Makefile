@@ -1,5 +1,5 @@
 # meshc — the two commands a newcomer needs:
-#   make demo   lint the example mesh in policies/ (and show what policies/broken gets)
+#   make demo   lint the example mesh in policies/ (and show what policies/broken gets), then diff a change to it
 #   make test   run every test (what CI runs)
 # Both install missing system packages first (as root; otherwise they say what to install).
 
@@ -25,6 +25,9 @@ demo: build
 	@echo
 	@echo "== meshc explain MESH0102"
 	$(MESHC) explain MESH0102
+	@echo
+	@echo "== meshc diff HEAD~1 HEAD   (a pull request to policies/, read from git: what it does to traffic)"
+	ci/demo-diff.sh $(MESHC)
 
 test: deps
 	$(SWIFT) build --build-tests
@@ -45,6 +48,7 @@ conformance: build
 bench: deps
 	Benchmarks/run.sh
 	Benchmarks/compile.sh
+	Benchmarks/diff.sh
 
 # libFuzzer over the bundle verifier, key and trust-root parsers and the YAML loader.
 fuzz: deps

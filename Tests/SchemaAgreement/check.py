@@ -14,7 +14,7 @@ MESHC = sys.argv[1]
 TYPE_CODES = {"MESH0010", "MESH0011", "MESH0012", "MESH0013", "MESH0014", "MESH0015",
               "MESH0016", "MESH0017", "MESH0018", "MESH0019"}
 
-NOT_KINDS = {"diagnostics.schema.json", "meshconfig.schema.json"}
+NOT_KINDS = {"diagnostics.schema.json", "meshconfig.schema.json", "diff.schema.json"}
 schemas = {}
 for path in glob.glob(os.path.join(ROOT, "schemas", "*.schema.json")):
     if os.path.basename(path) in NOT_KINDS:
@@ -23,6 +23,7 @@ for path in glob.glob(os.path.join(ROOT, "schemas", "*.schema.json")):
     schemas[s["title"].split(" ")[0]] = s
 diag_schema = json.load(open(os.path.join(ROOT, "schemas", "diagnostics.schema.json")))
 config_schema = json.load(open(os.path.join(ROOT, "schemas", "meshconfig.schema.json")))
+diff_schema = json.load(open(os.path.join(ROOT, "schemas", "diff.schema.json")))
 
 def documents(path):
     text = open(path).read()
@@ -74,6 +75,35 @@ for key, cfg in config_cases():
         print(f"CONFIG {key} does not match schemas/meshconfig.schema.json: {errors[0].message} at {list(errors[0].absolute_path)}")
     else:
         passed += 1
+
+# `meshc diff --format json` on a realistic change (every change kind that policies/ can show).
+def diff_output():
+    import shutil
+    with tempfile.TemporaryDirectory() as d:
+        git = lambda *a: subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *a], cwd=d, check=True, capture_output=True)
+        shutil.copytree(os.path.join(ROOT, "policies"), os.path.join(d, "policies"), ignore=shutil.ignore_patterns("broken"))
+        git("init", "-q", "-b", "main"); git("add", "-A"); git("commit", "-qm", "base")
+        def edit(f, old, new):
+            p = os.path.join(d, "policies", f); t = open(p).read()
+            assert old in t, f"{f} lacks {old!r}"
+            open(p, "w").write(t.replace(old, new))
+        edit("shop/orders.yaml", "weight: 90", "weight: 50"); edit("shop/orders.yaml", "weight: 10", "weight: 50")
+        edit("shop/catalog.yaml", "timeout: 2s", "timeout: 1s")
+        edit("payments/security.yaml", "cluster.local/ns/shop/sa/orders", "cluster.local/ns/web/sa/frontend")
+        edit("payments/security.yaml", "mode: STRICT", "mode: PERMISSIVE")
+        with open(os.path.join(d, "policies", "shop", "broken.yaml"), "w") as f:
+            f.write("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x, namespace: shop}\nspec: {hosts: [orders.example.com], http: [{route: [{destination: {host: orders, subset: nope}}]}]}\n")
+        out = subprocess.run([MESHC, "diff", "main", "--dir", "policies", "--format", "json"], cwd=d, capture_output=True, text=True)
+        return json.loads(out.stdout)
+
+diff = diff_output()
+errors = list(jsonschema.Draft202012Validator(diff_schema).iter_errors(diff))
+kinds = {c["kind"] for g in diff["outbound"] + diff["workloads"] for c in g["changes"]}
+if errors or not {"traffic-shift", "timeout", "access-revoked", "mtls"} <= kinds or not diff["introduced"]:
+    failed += 1
+    print(f"DIFF output does not match schemas/diff.schema.json: {errors[0].message if errors else ''} at {list(errors[0].absolute_path) if errors else ''}; kinds {sorted(kinds)}")
+else:
+    passed += 1
 
 for name, text, expected in cases:
     m, m_why = meshc_verdict(text)
