@@ -152,14 +152,7 @@ public final class GitRepository: @unchecked Sendable {
     /// out, as in the working-tree walk; submodules and symbolic links are reported as
     /// skipped rather than dropped silently.
     public func files(at commit: Commit, under directory: String, extensions: [String]) throws(GitError) -> (files: [TreeFile], skipped: [SkippedEntry]) {
-        try locked { () throws(GitError) in
-            var commitObject: OpaquePointer?
-            var oid = commit.id.oid
-            try GitError.check(git_commit_lookup(&commitObject, handle, &oid), "reading commit \(commit.id.short)")
-            defer { git_commit_free(commitObject) }
-            var root: OpaquePointer?
-            try GitError.check(git_commit_tree(&root, commitObject), "reading the tree of \(commit.id.short)")
-            defer { git_tree_free(root) }
+        try withRootTree(of: commit) { root throws(GitError) in
             let dir = Self.normalise(directory)
             var tree = root
             var subtree: OpaquePointer?
@@ -174,12 +167,26 @@ public final class GitRepository: @unchecked Sendable {
                     throw .pathNotFound(path: dir, revision: commit.id.short)
                 }
                 try GitError.check(git_tree_lookup(&subtree, handle, git_tree_entry_id(entry)), "reading \(dir) at \(commit.id.short)")
-                tree = subtree
+                tree = subtree!
             }
             var files: [TreeFile] = []
             var skipped: [SkippedEntry] = []
-            try walk(tree!, prefix: dir.isEmpty ? "" : dir + "/", extensions: extensions, files: &files, skipped: &skipped)
+            try walk(tree, prefix: dir.isEmpty ? "" : dir + "/", extensions: extensions, files: &files, skipped: &skipped)
             return (files, skipped)
+        }
+    }
+
+    /// Runs `body` with the root tree of `commit`, under the lock; the tree is freed after.
+    private func withRootTree<T>(of commit: Commit, _ body: (OpaquePointer) throws(GitError) -> T) throws(GitError) -> T {
+        try locked { () throws(GitError) in
+            var commitObject: OpaquePointer?
+            var oid = commit.id.oid
+            try GitError.check(git_commit_lookup(&commitObject, handle, &oid), "reading commit \(commit.id.short)")
+            defer { git_commit_free(commitObject) }
+            var root: OpaquePointer?
+            try GitError.check(git_commit_tree(&root, commitObject), "reading the tree of \(commit.id.short)")
+            defer { git_tree_free(root) }
+            return try body(root!)
         }
     }
 
@@ -213,14 +220,7 @@ public final class GitRepository: @unchecked Sendable {
 
     /// The blob at `path` in the tree of `commit`, or nil when there is no file there.
     public func blobID(at commit: Commit, path: String) throws(GitError) -> ObjectID? {
-        try locked { () throws(GitError) in
-            var commitObject: OpaquePointer?
-            var oid = commit.id.oid
-            try GitError.check(git_commit_lookup(&commitObject, handle, &oid), "reading commit \(commit.id.short)")
-            defer { git_commit_free(commitObject) }
-            var root: OpaquePointer?
-            try GitError.check(git_commit_tree(&root, commitObject), "reading the tree of \(commit.id.short)")
-            defer { git_tree_free(root) }
+        try withRootTree(of: commit) { root throws(GitError) in
             var entry: OpaquePointer?
             guard git_tree_entry_bypath(&entry, root, Self.normalise(path)) == 0 else { return nil }
             defer { git_tree_entry_free(entry) }

@@ -41,7 +41,7 @@ final class RevisionReader {
     private var configPath: String { directory.isEmpty ? ".meshc.yaml" : directory + "/.meshc.yaml" }
 
     func read(_ commit: Commit, label: String) throws(CLIError) -> Side {
-        do {
+        try reporting {
             let config = try repo.blobID(at: commit, path: configPath).flatMap { try repo.blob($0, path: configPath, maxSize: 1 << 20) }
             let lintConfig = try parseConfig(config, at: "\(label):\(configPath)")
             let (files, skipped) = try repo.files(at: commit, under: directory, extensions: SourceReader.extensions)
@@ -52,24 +52,25 @@ final class RevisionReader {
             side.commit = commit
             side.notes += skipped.map { "\(label): \($0.path) is \($0.reason)" }
             return side
-        } catch let e as GitError {
-            throw .git(e.description)
-        } catch let e as CLIError {
-            throw e
-        } catch {
-            throw .git("\(error)")
         }
     }
 
     /// The staging area: what `git commit` would record.
     func readIndex() throws(CLIError) -> Side {
-        do {
+        try reporting {
             let files = try repo.indexFiles(under: directory, extensions: SourceReader.extensions)
             let lintConfig = try parseConfig(readWorkdirFile(configPath), at: configPath)
             let pending = files.filter { !ignored($0.path, lintConfig) }.map { f in
                 Pending(path: f.path, blob: f.blob, bytes: { [repo, maxFileSize] in try repo.blob(f.blob, path: f.path, maxSize: maxFileSize) })
             }
             return try load(pending, label: "index", config: lintConfig)
+        }
+    }
+
+    /// Runs `body`, turning git failures into the command's error.
+    private func reporting<T>(_ body: () throws -> T) throws(CLIError) -> T {
+        do {
+            return try body()
         } catch let e as GitError {
             throw .git(e.description)
         } catch let e as CLIError {
