@@ -100,6 +100,8 @@ public struct ServicePortProtocolConflictRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         for w in ServiceAssociation.deployments(context.index) {
             let uses = ServiceAssociation.ports(of: w, index: context.index)
+            // One port of one Service cannot conflict with anything (the common case).
+            guard uses.count > 1 else { continue }
             for (port, group) in Dictionary(grouping: uses, by: \.port).sorted(by: { $0.key < $1.key }) {
                 let protocols = Set(group.map(\.protocolName))
                 guard protocols.count > 1 else { continue }
@@ -183,6 +185,8 @@ public struct ConflictingTargetPortsRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         for w in ServiceAssociation.deployments(context.index) {
             let uses = ServiceAssociation.ports(of: w, index: context.index)
+            // One port of one Service cannot conflict with anything (the common case).
+            guard uses.count > 1 else { continue }
             for (target, group) in Dictionary(grouping: uses, by: \.targetPort).sorted(by: { $0.key < $1.key }) {
                 let ports = Set(group.map(\.port))
                 guard ports.count > 1 else { continue }

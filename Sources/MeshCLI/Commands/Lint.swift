@@ -60,9 +60,12 @@ struct Lint: ParsableCommand {
         let reporter = Reporter(format: format, color: useColor, sourceLines: sourceLines)
         print(reporter.render(result), terminator: "")
         // An input that could not be read is an I/O failure, whatever else was found.
+        let status: Int32
         if result.diagnostics.contains(where: { $0.code == PolicyRules.unreadable.code && $0.severity == .error }) {
-            throw ExitCode(2)
+            status = 2
+        } else {
+            status = result.fails(at: failOn) ? 1 : 0
         }
-        if result.fails(at: failOn) { throw ExitCode(1) }
+        exitWithoutTeardown(status, keeping: result)
     }
 }
