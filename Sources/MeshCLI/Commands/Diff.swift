@@ -131,10 +131,12 @@ struct Diff: ParsableCommand {
         case .json: print(renderer.json(diff))
         }
         let newErrors = diff.introduced.contains { $0.severity == Severity.error.rawValue }
+        let fails: Bool
         switch failOn {
-        case .risk: if newErrors || !diff.risks.isEmpty { throw ExitCode(1) }
-        case .error: if newErrors { throw ExitCode(1) }
-        case .never: break
+        case .risk: fails = newErrors || !diff.risks.isEmpty
+        case .error: fails = newErrors
+        case .never: fails = false
         }
+        exitWithoutTeardown(fails ? 1 : 0, keeping: (base, head, differ))
     }
 }
