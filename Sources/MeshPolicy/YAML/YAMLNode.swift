@@ -108,33 +108,27 @@ public struct YAMLNode: Sendable {
     /// The key node and value node under `key`: the key locates "unknown field" errors.
     ///
     /// The hottest function of a lint (rules look keys up constantly), so it compares the
-    /// key's bytes against the pool directly, with one set of buffer accesses per call.
+    /// key's bytes against the tree's buffers directly.
     public func pair(_ key: String) -> (key: YAMLNode, value: YAMLNode)? {
         let tree = self.tree
         let r = tree.records[Int(index)]
         guard r.kind == .mapping, r.count > 0 else { return nil }
         var key = key
+        let recs = tree.records, kids = tree.children, pool = tree.pool
         let found: Int? = key.withUTF8 { k in
-            tree.records.withUnsafeBufferPointer { recs in
-                tree.children.withUnsafeBufferPointer { kids in
-                    tree.pool.withUnsafeBufferPointer { pool in
-                        let base = Int(r.payload), end = base + Int(r.count)
-                        var i = base
-                        while i < end {
-                            let kr = recs[Int(kids[i])]
-                            if kr.kind == .scalar, Int(kr.count) == k.count {
-                                if k.isEmpty { return i }
-                                if let p = pool.baseAddress, let kb = k.baseAddress,
-                                   memcmp(p + Int(kr.payload), kb, k.count) == 0 {
-                                    return i
-                                }
-                            }
-                            i += 2
-                        }
-                        return nil
+            let base = Int(r.payload), end = base + Int(r.count)
+            var i = base
+            while i < end {
+                let kr = recs[Int(kids[i])]
+                if kr.kind == .scalar, Int(kr.count) == k.count {
+                    if k.isEmpty { return i }
+                    if let p = pool.baseAddress, let kb = k.baseAddress, memcmp(p + Int(kr.payload), kb, k.count) == 0 {
+                        return i
                     }
                 }
+                i += 2
             }
+            return nil
         }
         guard let i = found else { return nil }
         return (YAMLNode(tree: tree, index: tree.children[i]), YAMLNode(tree: tree, index: tree.children[i + 1]))
