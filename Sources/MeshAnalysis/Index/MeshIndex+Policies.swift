@@ -35,10 +35,13 @@ extension MeshIndex {
 /// once per visible host).
 struct MeshRoutePart: Sendable {
     struct Entry: Sendable {
-        let resource: Resource
+        /// Position in `virtualServices`.
+        let position: Int
         let hosts: [String]
         let exportTo: ExportTo
     }
+    /// The index's VirtualServices (its own array, not a copy).
+    let virtualServices: [Resource]
     let entries: [Entry]
     let byHost: [String: [Int]]
     let wildcard: [Int]
@@ -47,16 +50,17 @@ struct MeshRoutePart: Sendable {
         var entries: [Entry] = []
         var byHost: [String: [Int]] = [:]
         var wildcard: [Int] = []
-        for vs in virtualServices where GatewayRef.bindsMesh(vs) {
+        for (position, vs) in virtualServices.enumerated() where GatewayRef.bindsMesh(vs) {
             let hosts = (vs.spec?["hosts"]?.stringList ?? []).map { Hosts.fqdn($0, namespace: vs.namespace) }
             let i = entries.count
-            entries.append(Entry(resource: vs, hosts: hosts, exportTo: ExportTo(vs.spec?["exportTo"]?.stringList ?? [])))
+            entries.append(Entry(position: position, hosts: hosts, exportTo: ExportTo(vs.spec?["exportTo"]?.stringList ?? [])))
             var wild = false
             for h in Set(hosts) {
                 if h.contains("*") { wild = true } else { byHost[h, default: []].append(i) }
             }
             if wild { wildcard.append(i) }
         }
+        self.virtualServices = virtualServices
         self.entries = entries
         self.byHost = byHost
         self.wildcard = wildcard
@@ -68,9 +72,11 @@ struct MeshRoutePart: Sendable {
         for i in wildcard where entries[i].hosts.contains(where: { Hosts.matches(pattern: $0, host: host) }) {
             candidates.append(i)
         }
-        for i in candidates.sorted() where entries[i].exportTo.isVisible(from: namespace, owner: entries[i].resource.namespace) {
-            let e = entries[i]
-            if e.hosts.contains(where: { Hosts.matches(pattern: $0, host: host) }) { return e.resource }
+        for i in candidates.sorted() {
+            let e = entries[i], vs = virtualServices[e.position]
+            if e.exportTo.isVisible(from: namespace, owner: vs.namespace), e.hosts.contains(where: { Hosts.matches(pattern: $0, host: host) }) {
+                return vs
+            }
         }
         return nil
     }
@@ -79,18 +85,23 @@ struct MeshRoutePart: Sendable {
 /// Policies of one namespace by the labels their selectors name, so finding the ones that
 /// select a workload looks at candidates sharing a label with it, not at every policy.
 struct SelectorIndex: Sendable {
-    let policies: [(resource: Resource, labels: [String: String])]
+    /// The namespace's policies (the index's own array, not a copy).
+    let policies: [Resource]
+    /// Each policy's selector labels; nil for a policy that uses targetRefs instead.
+    let labels: [[String: String]?]
     /// "key=value" of each policy's first selector label → positions.
     let byLabel: [String: [Int]]
     /// Policies with an empty selector: they select every workload.
     let everyWorkload: [Int]
 
-    init(_ policies: [(resource: Resource, labels: [String: String])]) {
+    init(_ policies: [Resource]) {
         self.policies = policies
+        labels = policies.map { Selectors.hasTargetRef($0) ? nil : Selectors.matchLabels($0)?.labels ?? [:] }
         var byLabel: [String: [Int]] = [:]
         var every: [Int] = []
-        for (i, p) in policies.enumerated() {
-            if let first = p.labels.min(by: { $0.key < $1.key }) {
+        for (i, l) in labels.enumerated() {
+            guard let l else { continue }
+            if let first = l.min(by: { $0.key < $1.key }) {
                 byLabel["\(first.key)=\(first.value)", default: []].append(i)
             } else {
                 every.append(i)
@@ -104,8 +115,8 @@ struct SelectorIndex: Sendable {
     func selecting(_ w: Workload) -> [Resource] {
         var hits = everyWorkload
         for (k, v) in w.labels {
-            for i in byLabel["\(k)=\(v)"] ?? [] where w.matches(policies[i].labels) { hits.append(i) }
+            for i in byLabel["\(k)=\(v)"] ?? [] where w.matches(labels[i] ?? [:]) { hits.append(i) }
         }
-        return hits.sorted().map { policies[$0].resource }
+        return hits.sorted().map { policies[$0] }
     }
 }

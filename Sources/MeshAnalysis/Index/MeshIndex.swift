@@ -8,8 +8,11 @@ public final class MeshIndex: Sendable {
     public let resources: [Resource]
     let byKind: [ResourceKind: [Resource]]
     let byRef: [ResourceRef: Resource]
-    /// Resources by kind and namespace, in input order (per-workload policy lookups).
-    let byKindAndNamespace: [ResourceKind: [String: [Resource]]]
+    /// Workload-scoped policies (Sidecars, AuthorizationPolicies) by namespace, in input
+    /// order, for the per-workload lookups. Only these kinds: at 100k resources a copy of
+    /// every resource here cost 25 MB.
+    let policiesByNamespace: [ResourceKind: [String: [Resource]]]
+    static let perNamespaceKinds: Set<ResourceKind> = [.sidecar, .authorizationPolicy]
 
     /// Namespaces declared as Namespace resources, with their labels.
     public let namespaces: [String: Resource]
@@ -40,18 +43,18 @@ public final class MeshIndex: Sendable {
         self.resources = resources
         var byKind: [ResourceKind: [Resource]] = [:]
         var byRef: [ResourceRef: Resource] = [:]
-        var byKindAndNamespace: [ResourceKind: [String: [Resource]]] = [:]
+        var policiesByNamespace: [ResourceKind: [String: [Resource]]] = [:]
         for r in resources {
             guard let k = r.kind else { continue }
             byKind[k, default: []].append(r)
-            byKindAndNamespace[k, default: [:]][r.namespace, default: []].append(r)
+            if Self.perNamespaceKinds.contains(k) { policiesByNamespace[k, default: [:]][r.namespace, default: []].append(r) }
             byRef[r.ref] = r
         }
         self.byKind = byKind
         self.byRef = byRef
-        self.byKindAndNamespace = byKindAndNamespace
-        self.authorizationSelectors = (byKindAndNamespace[.authorizationPolicy] ?? [:]).mapValues { policies in
-            SelectorIndex(policies.filter { !Selectors.hasTargetRef($0) }.map { ($0, Selectors.matchLabels($0)?.labels ?? [:]) })
+        self.policiesByNamespace = policiesByNamespace
+        self.authorizationSelectors = (policiesByNamespace[.authorizationPolicy] ?? [:]).mapValues { policies in
+            SelectorIndex(policies)
         }
         var namespaces: [String: Resource] = [:]
         for r in byKind[.namespace] ?? [] { namespaces[r.name] = r }
@@ -100,8 +103,11 @@ public final class MeshIndex: Sendable {
     /// Resources of one kind, in input order.
     public func resources(_ kind: ResourceKind) -> [Resource] { byKind[kind] ?? [] }
 
-    /// Resources of one kind in one namespace, in input order.
-    public func resources(_ kind: ResourceKind, in namespace: String) -> [Resource] { byKindAndNamespace[kind]?[namespace] ?? [] }
+    /// Sidecars or AuthorizationPolicies of one namespace, in input order.
+    public func resources(_ kind: ResourceKind, in namespace: String) -> [Resource] {
+        precondition(Self.perNamespaceKinds.contains(kind), "\(kind) is not indexed by namespace")
+        return policiesByNamespace[kind]?[namespace] ?? []
+    }
 
     public func resource(_ ref: ResourceRef) -> Resource? { byRef[ref] }
 
