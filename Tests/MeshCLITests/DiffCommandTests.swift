@@ -71,6 +71,7 @@ final class DiffCommandTests: XCTestCase {
         XCTAssertEqual(working.status, 0, working.stderr)
         XCTAssertTrue(changes(try json(working)).contains { $0["after"] as? String == "v1 90% → 80%, v2 10% → 20%" })
         XCTAssertEqual((try json(working)["head"] as? [String: Any])?["revision"] as? String, "working tree")
+        XCTAssertEqual(try json(working)["notes"] as? [String], ["working tree: 1 uncommitted change under policies (policies/shop/orders.yaml)"])
 
         let unstaged = try Meshc.run(["diff", "HEAD", "--staged", "--format", "json"], cwd: repo.path + "/policies")
         XCTAssertTrue(changes(try json(unstaged)).isEmpty, "nothing is staged yet")

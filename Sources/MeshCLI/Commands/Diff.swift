@@ -75,13 +75,18 @@ struct Diff: ParsableCommand {
             if mergeBase { baseCommit = try repository.mergeBase(baseCommit, headCommit ?? repository.resolve("HEAD")) }
             let baseSide = try reader.read(baseCommit, label: mergeBase ? "merge-base(\(base))" : base)
             clock.mark("read base")
-            let headSide: RevisionReader.Side
+            var headSide: RevisionReader.Side
             if let head, let headCommit {
                 headSide = try reader.read(headCommit, label: head)
             } else if staged {
                 headSide = try reader.readIndex()
             } else {
                 headSide = try reader.readWorkingTree()
+                let dir = reader.directory
+                let changed = try repository.uncommittedChanges().filter { dir.isEmpty || $0.hasPrefix(dir + "/") }
+                if !changed.isEmpty {
+                    headSide.notes.append("working tree: \(changed.count) uncommitted change\(changed.count == 1 ? "" : "s") under \(dir.isEmpty ? "the repository" : dir) (\(changed.prefix(5).joined(separator: ", "))\(changed.count > 5 ? ", …" : ""))")
+                }
             }
             clock.mark("read head (\(reader.parses) files parsed in all)")
             try report(base: baseSide, head: headSide, clock: clock)
