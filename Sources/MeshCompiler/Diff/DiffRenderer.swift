@@ -116,7 +116,7 @@ public struct DiffRenderer {
         }
         let namespaces = perNamespace(diff)
         if !namespaces.isEmpty {
-            out += "| Namespace | Workloads changed | Services whose traffic changes | Callers affected | Risks |\n|---|---:|---:|---:|---:|\n"
+            out += "| Namespace | Workloads changed | Services whose traffic changes | Callers affected | Risks affecting its workloads |\n|---|---:|---:|---:|---:|\n"
             for ns in namespaces {
                 out += "| `\(ns.name)` | \(ns.own.count) | \(Set(ns.services.compactMap { $0.change.host }).count) | \(ns.callers.count) | \(ns.risks) |\n"
             }
