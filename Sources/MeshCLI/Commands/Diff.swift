@@ -123,13 +123,7 @@ struct Diff: ParsableCommand {
                             head: .init(label: head.label, commit: head.commit?.id.hex, lint: headLint))
         let diff = differ.diff(notes: notes)
         clock.mark("compile and compare")
-        let useColor: Bool
-        switch color {
-        case .always: useColor = true
-        case .never: useColor = false
-        case .auto: useColor = isatty(1) == 1 && getenv("NO_COLOR") == nil
-        }
-        let renderer = DiffRenderer(colour: useColor)
+        let renderer = DiffRenderer(colour: color.enabled)
         switch format {
         case .text: print(renderer.text(diff), terminator: "")
         case .markdown: print(renderer.markdown(diff), terminator: "")

@@ -39,7 +39,18 @@ struct Lint: ParsableCommand {
     @Option(help: "Colour text output: auto (on a terminal), always or never.")
     var color: ColorChoice = .auto
 
-    enum ColorChoice: String, ExpressibleByArgument { case auto, always, never }
+    enum ColorChoice: String, ExpressibleByArgument {
+        case auto, always, never
+
+        /// Auto means standard output is a terminal and NO_COLOR is unset.
+        var enabled: Bool {
+            switch self {
+            case .always: return true
+            case .never: return false
+            case .auto: return isatty(1) == 1 && getenv("NO_COLOR") == nil
+            }
+        }
+    }
 
     func validate() throws {
         guard maxFileSize > 0 else { throw ValidationError("--max-file-size must be positive") }
@@ -51,12 +62,7 @@ struct Lint: ParsableCommand {
         session.configPath = config
         session.maxFileSize = maxFileSize
         let result = try session.run()
-        let useColor: Bool
-        switch color {
-        case .always: useColor = true
-        case .never: useColor = false
-        case .auto: useColor = isatty(1) == 1 && getenv("NO_COLOR") == nil
-        }
+        let useColor = color.enabled
         let reporter = Reporter(format: format, color: useColor, sourceLines: sourceLines)
         print(reporter.render(result), terminator: "")
         // An input that could not be read is an I/O failure, whatever else was found.

@@ -50,15 +50,17 @@ public struct DiffRenderer {
     }
 
     func line(_ c: ConfigDiff.Change) -> String {
-        var s = paint(c.kind.rawValue, kindColour(c.kind)) + " \(c.subject)"
+        paint(c.kind.rawValue, kindColour(c.kind)) + " \(c.subject)" + values(c) + (c.source.map { "  (\($0))" } ?? "")
+    }
+
+    /// `: before → after`, `: after` or `: was before`; `text` escapes, `new` marks the new value.
+    func values(_ c: ConfigDiff.Change, text: (String) -> String = { $0 }, new: (String) -> String = { $0 }) -> String {
         switch (c.before, c.after) {
-        case (let b?, let a?): s += ": \(b) → \(a)"
-        case (nil, let a?): s += ": \(a)"
-        case (let b?, nil): s += ": was \(b)"
-        case (nil, nil): break
+        case (let b?, let a?): return ": \(text(b)) → \(new(text(a)))"
+        case (nil, let a?): return ": \(text(a))"
+        case (let b?, nil): return ": was \(text(b))"
+        case (nil, nil): return ""
         }
-        if let src = c.source { s += "  (\(src))" }
-        return s
     }
 
     func kindColour(_ k: ConfigDiff.ChangeKind) -> String {
@@ -156,15 +158,7 @@ public struct DiffRenderer {
     ]
 
     func markdownLine(_ c: ConfigDiff.Change) -> String {
-        var s = "`\(c.kind.rawValue)` \(escape(c.subject))"
-        switch (c.before, c.after) {
-        case (let b?, let a?): s += ": \(escape(b)) → **\(escape(a))**"
-        case (nil, let a?): s += ": \(escape(a))"
-        case (let b?, nil): s += ": was \(escape(b))"
-        case (nil, nil): break
-        }
-        if let src = c.source { s += " (`\(src)`)" }
-        return s
+        "`\(c.kind.rawValue)` \(escape(c.subject))" + values(c, text: escape, new: { "**\($0)**" }) + (c.source.map { " (`\($0)`)" } ?? "")
     }
 
     func escape(_ s: String) -> String {
