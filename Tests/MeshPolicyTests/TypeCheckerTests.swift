@@ -33,6 +33,16 @@ import Testing
         #expect(d.isEmpty, "\(d)")
     }
 
+    @Test func explicitNullsAreUnsetFieldsButQuotedOnesAreStrings() {
+        // Protobuf reads a YAML null as "unset": accepted for any field, in every spelling.
+        for null in ["~", "null", "Null", "NULL", ""] {
+            #expect(diagnostics(header + "  hosts: [orders]\n  gateways: \(null)\n  exportTo: \(null)\n").isEmpty, "\(null)")
+        }
+        // Quoted, it is a string, and a string is not a list.
+        #expect(diagnostics(header + "  hosts: [orders]\n  gateways: \"null\"\n").map(\.code) == ["MESH0012"])
+        #expect(diagnostics(header + "  hosts: [orders]\n  gateways: nul\n").map(\.code) == ["MESH0012"])
+    }
+
     @Test func suggestsTheFieldMeantByATypo() throws {
         let d = diagnostics(header + "  hosts: [orders]\n  htpp: []\n")
         let first = try #require(d.first)

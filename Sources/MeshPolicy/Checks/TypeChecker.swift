@@ -58,7 +58,7 @@ public struct TypeChecker {
 
     private mutating func check(_ node: YAMLNode, _ type: SchemaType) {
         // An explicit null is protobuf's "unset", accepted for every field.
-        if node.isScalar, node.style == .plain, node.value == .null { return }
+        if node.isPlainNull { return }
         switch type {
         case .any:
             return
@@ -128,11 +128,11 @@ public struct TypeChecker {
         // Which of the schema's fields are present, as bits (objects have fewer than 64).
         var present: UInt64 = 0
         node.forEachPair { k, v in
-            guard let key = k.scalar else { return }
-            if let i = schema.positions[key] {
+            guard let found = k.withScalarBytes(schema.position(ofName:)) else { return }
+            if let i = found {
                 if i < 64 { present |= 1 << UInt64(i) }
                 check(v, schema.fields[i].type, key: k)
-            } else if !schema.open {
+            } else if !schema.open, let key = k.scalar {
                 var message = "unknown field \"\(key)\" in \(path.isEmpty ? schema.title : path) (\(schema.title))"
                 if let guess = Suggest.closest(to: key, in: schema.fields.map(\.name)) {
                     message += "; did you mean \"\(guess)\"?"

@@ -59,6 +59,8 @@ public final class ObjectSchema: Sendable {
     let byName: [String: Field]
     /// Position of each field, for the checker's bitmask of present fields.
     let positions: [String: Int]
+    /// Each field's name as UTF-8, to find a key's field without making a String of it.
+    let names: [[UInt8]]
 
     public init(_ title: String, open: Bool = false, oneOf: [[String]] = [], _ fields: [Field]) {
         self.title = title
@@ -73,6 +75,16 @@ public final class ObjectSchema: Sendable {
         }
         self.byName = byName
         self.positions = positions
+        self.names = fields.map { Array($0.name.utf8) }
+    }
+
+    /// The position of the field named by these bytes (objects have a few dozen fields at
+    /// most: comparing lengths, then bytes, beats hashing a String built for the lookup).
+    func position(ofName bytes: UnsafeRawBufferPointer) -> Int? {
+        for (i, name) in names.enumerated() where name.count == bytes.count {
+            if name.withUnsafeBytes({ $0.elementsEqual(bytes) }) { return i }
+        }
+        return nil
     }
 
     public func field(_ name: String) -> Field? { byName[name] }

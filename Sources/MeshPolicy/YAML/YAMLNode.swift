@@ -44,6 +44,28 @@ public struct YAMLNode: Sendable {
 
     public var style: ScalarStyle { record.style }
 
+    /// A plain scalar YAML reads as null (``, `~`, `null`, `Null`, `NULL`), decided on the
+    /// bytes: the type checker asks this of every node and most are not null.
+    public var isPlainNull: Bool {
+        let r = record
+        guard r.kind == .scalar, r.style == .plain else { return false }
+        switch r.count {
+        case 0: return true
+        case 1: return tree.pool[Int(r.payload)] == UInt8(ascii: "~")
+        case 4:
+            let b = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tree.pool)[Int(r.payload)..<Int(r.payload) + 4])
+            return b.elementsEqual("null".utf8) || b.elementsEqual("Null".utf8) || b.elementsEqual("NULL".utf8)
+        default: return false
+        }
+    }
+
+    /// Runs `body` over a scalar's UTF-8 bytes without making a String; nil for collections.
+    public func withScalarBytes<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T? {
+        let r = record
+        guard r.kind == .scalar else { return nil }
+        return body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tree.pool)[Int(r.payload)..<Int(r.payload + r.count)]))
+    }
+
     /// An explicit tag such as `!!str`, if the source gave one.
     public var tag: String? { tree.tags[index] }
 
