@@ -17,11 +17,6 @@ public struct ObjectID: Hashable, Sendable, CustomStringConvertible {
         hex = String(decoding: buffer, as: UTF8.self)
     }
 
-    public init?(hex: String) {
-        guard hex.utf8.count == 40, hex.utf8.allSatisfy({ ("0"..."9").contains(Character(UnicodeScalar($0))) || ("a"..."f").contains(Character(UnicodeScalar($0))) }) else { return nil }
-        self.hex = hex
-    }
-
     var oid: git_oid {
         var oid = git_oid()
         _ = git_oid_fromstr(&oid, hex)
@@ -109,9 +104,6 @@ public final class GitRepository: @unchecked Sendable {
             try GitError.check(git_remote_fetch(remote, nil, nil, nil), "fetching \(name)")
         }
     }
-
-    /// True for a shallow clone (history cut off).
-    public var isShallow: Bool { locked { git_repository_is_shallow(handle) == 1 } }
 
     /// Resolves a revision (`main`, `v1.2`, a sha, `HEAD~1`, `origin/main`) to a commit.
     public func resolve(_ revision: String) throws(GitError) -> Commit {

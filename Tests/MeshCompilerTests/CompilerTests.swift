@@ -5,35 +5,7 @@ import MeshPolicy
 @testable import MeshCompiler
 
 @Suite struct CompilerTests {
-    let repo = """
-        apiVersion: v1
-        kind: Namespace
-        metadata: {name: shop, labels: {istio-injection: enabled}}
-        ---
-        apiVersion: v1
-        kind: Namespace
-        metadata: {name: legacy}
-        ---
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata: {name: orders-v1, namespace: shop}
-        spec:
-          template:
-            metadata: {labels: {app: orders, version: v1}}
-            spec: {serviceAccountName: orders, containers: [{name: orders, ports: [{containerPort: 8080}]}]}
-        ---
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata: {name: orders-v2, namespace: shop}
-        spec:
-          template:
-            metadata: {labels: {app: orders, version: v2}}
-            spec: {serviceAccountName: orders, containers: [{name: orders, ports: [{containerPort: 8080}]}]}
-        ---
-        apiVersion: v1
-        kind: Service
-        metadata: {name: orders, namespace: shop}
-        spec: {selector: {app: orders}, ports: [{name: http, port: 80, targetPort: 8080}]}
+    let repo = ShopFixture.orders + """
         ---
         apiVersion: apps/v1
         kind: Deployment
@@ -149,6 +121,17 @@ import MeshPolicy
 }
 
 @Suite struct RouteSelectionTests {
+    @Test func meshWideAndNamespacePoliciesApplyInInputOrder() throws {
+        func deny(_ ns: String, _ name: String, _ method: String, selector: String = "") -> String {
+            "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: \(name), namespace: \(ns)}\nspec: {\(selector)action: DENY, rules: [{to: [{operation: {methods: [\(method)]}}]}]}\n"
+        }
+        let text = CompilerTests().repo + "\n" + deny("shop", "first", "PUT") + deny("istio-system", "mesh-wide", "DELETE")
+            + deny("shop", "other-app", "GET", selector: "selector: {matchLabels: {app: billing}}, ") + deny("shop", "last", "PATCH")
+        let c = Compiler(index: MeshIndex(resources: DocumentLoader.load(path: "repo.yaml", text: text).resources))
+        let rules = c.compile(try c.workload("shop/orders-v1")).inbound[0].authorization.deny
+        #expect(rules.map(\.policy) == ["shop/first", "istio-system/mesh-wide", "shop/last"])
+    }
+
     func config(_ name: String) throws -> WorkloadConfig {
         let c = Compiler(index: MeshIndex(resources: DocumentLoader.load(path: "repo.yaml", text: CompilerTests().repo).resources))
         return c.compile(try c.workload(name))

@@ -4,24 +4,23 @@ extension MeshIndex {
     /// AuthorizationPolicies that apply to a workload (selector in its namespace, or in the
     /// root namespace for the whole mesh), in input order.
     public func authorizationPolicies(for w: Workload) -> [Resource] {
-        let own = authorizationSelectors[w.namespace]?.selecting(w) ?? []
-        guard w.namespace != settings.rootNamespace else { return own }
-        let meshWide = authorizationSelectors[settings.rootNamespace]?.selecting(w) ?? []
-        if meshWide.isEmpty { return own }
-        // Input order across both namespaces, as before.
-        let order = Dictionary(resources(.authorizationPolicy).enumerated().map { ($0.element.ref, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        return (own + meshWide).sorted { order[$0.ref, default: 0] < order[$1.ref, default: 0] }
+        var positions = authorizationSelectors[w.namespace]?.selecting(w) ?? []
+        if w.namespace != settings.rootNamespace {
+            positions += authorizationSelectors[settings.rootNamespace]?.selecting(w) ?? []
+        }
+        let all = resources(.authorizationPolicy)
+        return positions.sorted().map { all[$0] }
     }
 
     /// The Sidecar resource that configures a workload: one selecting it, else its
     /// namespace's default, else the root namespace's default.
     public func sidecar(for w: Workload) -> Resource? {
-        let own = resources(.sidecar, in: w.namespace)
+        let own = sidecars(in: w.namespace)
         if let s = own.first(where: { Selectors.workloadSelectorLabels($0).map { !$0.labels.isEmpty && w.matches($0.labels) } ?? false }) {
             return s
         }
         let isDefault = { (r: Resource) in (Selectors.workloadSelectorLabels(r)?.labels ?? [:]).isEmpty }
-        return own.first(where: isDefault) ?? resources(.sidecar, in: settings.rootNamespace).first(where: isDefault)
+        return own.first(where: isDefault) ?? sidecars(in: settings.rootNamespace).first(where: isDefault)
     }
 
     /// The first mesh-bound VirtualService visible from `namespace` that claims `host`.
@@ -82,41 +81,41 @@ struct MeshRoutePart: Sendable {
     }
 }
 
-/// Policies of one namespace by the labels their selectors name, so finding the ones that
+/// One namespace's policies by the labels their selectors name, so finding the ones that
 /// select a workload looks at candidates sharing a label with it, not at every policy.
+/// Positions are into the index's array of all policies of the kind (input order).
 struct SelectorIndex: Sendable {
-    /// The namespace's policies (the index's own array, not a copy).
-    let policies: [Resource]
-    /// Each policy's selector labels; nil for a policy that uses targetRefs instead.
-    let labels: [[String: String]?]
+    /// Selector labels by position; policies using targetRefs instead are left out.
+    let labels: [Int: [String: String]]
     /// "key=value" of each policy's first selector label → positions.
     let byLabel: [String: [Int]]
     /// Policies with an empty selector: they select every workload.
     let everyWorkload: [Int]
 
-    init(_ policies: [Resource]) {
-        self.policies = policies
-        labels = policies.map { Selectors.hasTargetRef($0) ? nil : Selectors.matchLabels($0)?.labels ?? [:] }
+    init(_ policies: [Resource], members: [Int]) {
+        var labels: [Int: [String: String]] = [:]
         var byLabel: [String: [Int]] = [:]
         var every: [Int] = []
-        for (i, l) in labels.enumerated() {
-            guard let l else { continue }
+        for i in members where !Selectors.hasTargetRef(policies[i]) {
+            let l = Selectors.matchLabels(policies[i])?.labels ?? [:]
+            labels[i] = l
             if let first = l.min(by: { $0.key < $1.key }) {
                 byLabel["\(first.key)=\(first.value)", default: []].append(i)
             } else {
                 every.append(i)
             }
         }
+        self.labels = labels
         self.byLabel = byLabel
         everyWorkload = every
     }
 
-    /// The policies selecting `w`, in input order.
-    func selecting(_ w: Workload) -> [Resource] {
+    /// Positions of the policies selecting `w`.
+    func selecting(_ w: Workload) -> [Int] {
         var hits = everyWorkload
         for (k, v) in w.labels {
             for i in byLabel["\(k)=\(v)"] ?? [] where w.matches(labels[i] ?? [:]) { hits.append(i) }
         }
-        return hits.sorted().map { policies[$0] }
+        return hits
     }
 }

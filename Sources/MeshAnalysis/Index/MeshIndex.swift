@@ -8,11 +8,8 @@ public final class MeshIndex: Sendable {
     public let resources: [Resource]
     let byKind: [ResourceKind: [Resource]]
     let byRef: [ResourceRef: Resource]
-    /// Workload-scoped policies (Sidecars, AuthorizationPolicies) by namespace, in input
-    /// order, for the per-workload lookups. Only these kinds: at 100k resources a copy of
-    /// every resource here cost 25 MB.
-    let policiesByNamespace: [ResourceKind: [String: [Resource]]]
-    static let perNamespaceKinds: Set<ResourceKind> = [.sidecar, .authorizationPolicy]
+    /// Sidecars by namespace, in input order (the per-workload Sidecar lookup).
+    let sidecarsByNamespace: [String: [Resource]]
 
     /// Namespaces declared as Namespace resources, with their labels.
     public let namespaces: [String: Resource]
@@ -43,19 +40,17 @@ public final class MeshIndex: Sendable {
         self.resources = resources
         var byKind: [ResourceKind: [Resource]] = [:]
         var byRef: [ResourceRef: Resource] = [:]
-        var policiesByNamespace: [ResourceKind: [String: [Resource]]] = [:]
         for r in resources {
             guard let k = r.kind else { continue }
             byKind[k, default: []].append(r)
-            if Self.perNamespaceKinds.contains(k) { policiesByNamespace[k, default: [:]][r.namespace, default: []].append(r) }
             byRef[r.ref] = r
         }
         self.byKind = byKind
         self.byRef = byRef
-        self.policiesByNamespace = policiesByNamespace
-        self.authorizationSelectors = (policiesByNamespace[.authorizationPolicy] ?? [:]).mapValues { policies in
-            SelectorIndex(policies)
-        }
+        sidecarsByNamespace = Dictionary(grouping: byKind[.sidecar] ?? [], by: \.namespace)
+        let policies = byKind[.authorizationPolicy] ?? []
+        authorizationSelectors = Dictionary(grouping: policies.indices, by: { policies[$0].namespace })
+            .mapValues { SelectorIndex(policies, members: $0) }
         var namespaces: [String: Resource] = [:]
         for r in byKind[.namespace] ?? [] { namespaces[r.name] = r }
         self.namespaces = namespaces
@@ -103,11 +98,8 @@ public final class MeshIndex: Sendable {
     /// Resources of one kind, in input order.
     public func resources(_ kind: ResourceKind) -> [Resource] { byKind[kind] ?? [] }
 
-    /// Sidecars or AuthorizationPolicies of one namespace, in input order.
-    public func resources(_ kind: ResourceKind, in namespace: String) -> [Resource] {
-        precondition(Self.perNamespaceKinds.contains(kind), "\(kind) is not indexed by namespace")
-        return policiesByNamespace[kind]?[namespace] ?? []
-    }
+    /// Sidecars of one namespace, in input order.
+    public func sidecars(in namespace: String) -> [Resource] { sidecarsByNamespace[namespace] ?? [] }
 
     public func resource(_ ref: ResourceRef) -> Resource? { byRef[ref] }
 

@@ -15,9 +15,12 @@ public enum ChangeScope {
             + head.resources.filter { !baseTrees.contains(ObjectIdentifier($0.root.tree)) }.map { ($0, head) }
         // Past a quarter of the repository, comparing everything is as cheap and simpler.
         if touched.count > 256, touched.count * 4 > max(base.resources.count, head.resources.count) { return nil }
+        // Workloads by the resource that declares them, on each side (a Deployment's pods).
+        let workloads = [ObjectIdentifier(base): Dictionary(grouping: base.workloads, by: \.ref),
+                         ObjectIdentifier(head): Dictionary(grouping: head.workloads, by: \.ref)]
         var hosts: Set<String> = []
         for (r, index) in touched {
-            guard let affected = affectedHosts(r, index) else { return nil }
+            guard let affected = affectedHosts(r, index, workloads: workloads[ObjectIdentifier(index)] ?? [:]) else { return nil }
             hosts.formUnion(affected)
         }
         // A route to an affected host carries its clusters: the host routed from is affected too.
@@ -47,7 +50,7 @@ public enum ChangeScope {
     }
 
     /// The hosts whose routes or clusters `r` feeds; nil when it may be any host.
-    static func affectedHosts(_ r: Resource, _ index: MeshIndex) -> Set<String>? {
+    static func affectedHosts(_ r: Resource, _ index: MeshIndex, workloads: [ResourceRef: [Workload]]) -> Set<String>? {
         guard let kind = r.kind else { return [] }
         switch kind {
         case .virtualService:
@@ -63,7 +66,7 @@ public enum ChangeScope {
             // a ServiceEntry's workloadSelector could pick them too.
             if index.resources(.serviceEntry).contains(where: { $0.spec?["workloadSelector"] != nil }) { return nil }
             var hosts: Set<String> = []
-            for w in index.workloads where w.resource.ref == r.ref {
+            for w in workloads[r.ref] ?? [] {
                 hosts.formUnion(index.services(selecting: w).map(\.host))
             }
             return hosts

@@ -47,6 +47,7 @@ public struct Differ {
         var headByKey: [String: Workload] = [:]
         for w in headWorkloads { headByKey["\(w.namespace)/\(w.name)"] = w }
 
+        let withoutSidecar = headCompiler.index.workloads.filter { !$0.inMesh }
         var workloadChanges: [ConfigDiff.WorkloadChanges] = []
         var risks: [ConfigDiff.Risk] = []
         var outboundPairs: [String: (base: Outbound, head: Outbound, affects: [String])] = [:]
@@ -61,7 +62,7 @@ public struct Differ {
             case (let b?, let h?):
                 let (ba, ha) = (baseCompiler.authorization(b), headCompiler.authorization(h))
                 let changes = inboundChanges(baseCompiler.inbound(b, authorization: ba), headCompiler.inbound(h, authorization: ha),
-                                             key: key, workload: h, risks: &risks)
+                                             key: key, workload: h, plaintextCallers: withoutSidecar, risks: &risks)
                     + authorizationChanges(ba, ha, key: key, risks: &risks)
                 if !changes.isEmpty { workloadChanges.append(.init(workload: key, changes: changes)) }
                 let (bo, bk) = baseCompiler.outbound(for: b, hosts: scope)
@@ -129,7 +130,8 @@ public struct Differ {
 
     // MARK: Inbound: mTLS and authorization
 
-    func inboundChanges(_ b: [InboundPort], _ h: [InboundPort], key: String, workload: Workload, risks: inout [ConfigDiff.Risk]) -> [ConfigDiff.Change] {
+    func inboundChanges(_ b: [InboundPort], _ h: [InboundPort], key: String, workload: Workload, plaintextCallers: [Workload],
+                        risks: inout [ConfigDiff.Risk]) -> [ConfigDiff.Change] {
         var changes: [ConfigDiff.Change] = []
         var basePorts: [Int: InboundPort] = [:]
         for p in b { basePorts[p.port] = p }
@@ -137,8 +139,7 @@ public struct Differ {
             guard let old = basePorts[p.port], old.mtls != p.mtls else { continue }
             changes.append(.init(.mtls, "port \(p.port)", before: old.mtls.rawValue, after: p.mtls.rawValue))
             if p.mtls == .strict, workload.inMesh {
-                let callers = headCompiler.index.workloads.filter { !$0.inMesh && $0.ref != workload.ref }
-                    .map { "\($0.namespace)/\($0.name)" }.sorted()
+                let callers = plaintextCallers.filter { $0.ref != workload.ref }.map { "\($0.namespace)/\($0.name)" }.sorted()
                 if !callers.isEmpty {
                     risks.append(.init(.strictBreaksPlaintextCallers, workloads: [key],
                         message: "\(key) port \(p.port) becomes STRICT; \(callers.count) workload\(callers.count == 1 ? "" : "s") without a sidecar can call it only in plaintext: \(Self.list(callers))"))
@@ -271,23 +272,22 @@ public struct Differ {
                 risks.append(.init(.routeRemoved, workloads: callers,
                     message: "\(service): route \(routeLabel(r)) (to \(destinations(r, host: b.host))) is removed", source: source(r.source)))
             }
-            _ = k
         }
-        var common: [String] = []
+        var common: [(key: String, route: Route)] = []
         for (k, r) in zip(headKeys, h.routes) {
             guard let old = baseByKey[k] else {
                 changes.append(.init(.routeAdded, "\(service) \(routeLabel(r))", after: destinations(r, host: h.host), source: source(r.source)))
                 riskMissingSubset(r, previous: nil, service: h, clusters: headClusters, callers: callers, risks: &risks)
                 continue
             }
-            common.append(k)
+            common.append((k, r))
             changes += changesOf(old, r, service: h, clusters: headClusters, callers: callers, risks: &risks)
         }
         let baseOrder = baseKeys.filter { headSet.contains($0) }
-        if baseOrder != common {
+        if baseOrder != common.map(\.key) {
             changes.append(.init(.routesReordered, service,
                 before: baseOrder.map { routeLabel(baseByKey[$0]!) }.joined(separator: ", "),
-                after: common.compactMap { k in h.routes[headKeys.firstIndex(of: k)!] }.map(routeLabel).joined(separator: ", ")))
+                after: common.map { routeLabel($0.route) }.joined(separator: ", ")))
         }
         return changes
     }
