@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "MeshAnalysis", dependencies: ["MeshPolicy"]),
         // The contract between control plane and data plane: no dependencies at all.
         .target(name: "MeshConfig"),
-        .target(name: "MeshCompiler", dependencies: ["MeshAnalysis", "MeshPolicy", "MeshConfig"]),
+        .target(name: "MeshCompiler", dependencies: ["MeshAnalysis", "MeshPolicy", "MeshConfig", "MeshBundle"]),
         .target(name: "MeshBundle", dependencies: [
             "MeshConfig", .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(name: "meshc", dependencies: ["MeshCLI"]),
         .testTarget(name: "MeshPolicyTests", dependencies: ["MeshPolicy"]),
         .testTarget(name: "MeshAnalysisTests", dependencies: ["MeshAnalysis", "MeshPolicy"]),
-        .testTarget(name: "MeshCompilerTests", dependencies: ["MeshCompiler", "MeshAnalysis", "MeshPolicy", "MeshConfig"]),
+        .testTarget(name: "MeshCompilerTests", dependencies: ["MeshCompiler", "MeshAnalysis", "MeshPolicy", "MeshConfig", "MeshBundle"]),
         .testTarget(name: "MeshBundleTests", dependencies: ["MeshBundle", "MeshConfig"]),
         .testTarget(name: "MeshCLITests", dependencies: ["MeshCLI", "GitFixtures"]),
         // Real git repositories for the tests, made with the git command line.

@@ -14,6 +14,10 @@ public enum BundleError: Error, Equatable, CustomStringConvertible {
     case notYetValid(issuedAt: String, now: String)
     case rollback(version: Int, minimum: Int)
     case unsupportedFormat(Int)
+    case missingPart(String)
+    case partTooLarge(digest: String, bytes: Int, limit: Int)
+    case partDigestMismatch(expected: String, actual: String)
+    case malformedPart(digest: String, reason: String)
     case invalidKey(String)
     case invalidTrustRoot(String)
 
@@ -33,6 +37,10 @@ public enum BundleError: Error, Equatable, CustomStringConvertible {
         case .notYetValid(let at, let now): return "bundle is issued in the future (\(at), now \(now))"
         case .rollback(let v, let m): return "bundle version \(v) is older than \(m) (rollback refused)"
         case .unsupportedFormat(let v): return "config format version \(v) is not supported"
+        case .missingPart(let d): return "outbound part \(d) is missing (it is stored beside the bundles, in \(PartDirectory.name)/)"
+        case .partTooLarge(let d, let bytes, let limit): return "outbound part \(d) is \(bytes) bytes, over the \(limit)-byte limit"
+        case .partDigestMismatch(let e, let a): return "outbound part \(e) was modified: its bytes hash to \(a)"
+        case .malformedPart(let d, let why): return "outbound part \(d) is not a meshc outbound part: \(why)"
         case .invalidKey(let why): return "invalid key: \(why)"
         case .invalidTrustRoot(let why): return "invalid trust root: \(why)"
         }

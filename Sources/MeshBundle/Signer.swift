@@ -10,7 +10,17 @@ public struct Signer: Sendable {
     public init(keys: [SigningKey]) { self.keys = keys }
 
     public static func digest(_ data: Data) -> String {
-        "sha256:" + SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        "sha256:" + hex(SHA256.hash(data: data))
+    }
+
+    static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     public func bundle(config: WorkloadConfig, version: Int, gitCommit: String?, issuedAt: Date,

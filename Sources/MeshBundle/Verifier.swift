@@ -8,18 +8,24 @@ public struct Verifier: Sendable {
     public let trust: TrustRoot
     /// Bundles larger than this are refused before parsing.
     public var maxBytes: Int = 16 << 20
+    /// Outbound parts larger than this are refused.
+    public var maxPartBytes: Int = 64 << 20
 
     public init(trust: TrustRoot) { self.trust = trust }
 
     /// What a verified bundle holds.
     public struct Verified: Sendable {
         public let manifest: Manifest
+        /// The complete config: the signed one with its outbound parts assembled.
         public let config: WorkloadConfig
         /// Key ids of the trusted keys whose signatures verified.
         public let signers: [String]
     }
 
-    public func verify(_ data: Data, workload: String? = nil, minVersion: Int? = nil, now: Date = Date()) throws(BundleError) -> Verified {
+    /// `parts` returns the stored bytes of an outbound part by digest (nil when it has none);
+    /// each part the config lists is checked against its signed digest before it is used.
+    public func verify(_ data: Data, workload: String? = nil, minVersion: Int? = nil, now: Date = Date(),
+                       parts: (String) -> Data? = { _ in nil }) throws(BundleError) -> Verified {
         guard data.count <= maxBytes else { throw .tooLarge(bytes: data.count, limit: maxBytes) }
         let envelope: Envelope
         do {
@@ -57,7 +63,28 @@ public struct Verifier: Sendable {
         // Five minutes of clock skew between signer and proxy are tolerated.
         guard issued.timeIntervalSince(now) <= 300 else { throw .notYetValid(issuedAt: bundle.manifest.issuedAt, now: nowText) }
         if let minVersion, bundle.manifest.version < minVersion { throw .rollback(version: bundle.manifest.version, minimum: minVersion) }
-        return Verified(manifest: bundle.manifest, config: bundle.config, signers: signers)
+        let config = bundle.config.assembling(try outboundParts(bundle.config.outboundParts ?? [], from: parts))
+        return Verified(manifest: bundle.manifest, config: config, signers: signers)
+    }
+
+    /// The listed parts, each checked against its digest (which the signature covers).
+    func outboundParts(_ digests: [String], from source: (String) -> Data?) throws(BundleError) -> [OutboundPart] {
+        for d in digests where PartDirectory.fileName(for: d) == nil {
+            throw .malformedPayload("outboundParts: \"\(d.prefix(80))\" is not a sha256 digest")
+        }
+        var out: [OutboundPart] = []
+        for d in digests {
+            guard let bytes = source(d) else { throw .missingPart(d) }
+            guard bytes.count <= maxPartBytes else { throw .partTooLarge(digest: d, bytes: bytes.count, limit: maxPartBytes) }
+            let actual = Signer.digest(bytes)
+            guard actual == d else { throw .partDigestMismatch(expected: d, actual: actual) }
+            do {
+                out.append(try JSONDecoder().decode(OutboundPart.self, from: bytes))
+            } catch {
+                throw .malformedPart(digest: d, reason: Self.reason(error))
+            }
+        }
+        return out
     }
 
     /// Key ids of distinct trusted keys with a valid signature. The keyid in a signature only

@@ -5,6 +5,8 @@ public enum CompileError: Error, CustomStringConvertible, Equatable {
     /// The repository has lint errors; nothing is compiled from a repository that fails lint.
     case lintFailed(errors: Int, first: String)
     case unknownWorkload(String, known: [String])
+    /// The config cannot be written as JSON (a number that is not finite, say).
+    case unencodable(String, String)
 
     public var description: String {
         switch self {
@@ -13,6 +15,8 @@ public enum CompileError: Error, CustomStringConvertible, Equatable {
         case .unknownWorkload(let w, let known):
             let hint = known.isEmpty ? "the repository has no workloads" : "known: \(known.prefix(8).joined(separator: ", "))\(known.count > 8 ? ", …" : "")"
             return "no workload \(w) (\(hint))"
+        case .unencodable(let w, let why):
+            return "cannot encode the configuration of \(w): \(why)"
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MeshAnalysis
+import MeshBundle
 import MeshConfig
 import MeshPolicy
 
@@ -7,16 +8,30 @@ import MeshPolicy
 ///
 /// Outbound configuration depends only on the caller's namespace and the Sidecar that
 /// scopes it, so it is built once per (namespace, Sidecar) and shared by every workload
-/// there; that keeps compiling linear in workloads + services.
+/// there; service ports and clusters are compiled once per view of them (`OutboundCache`).
+/// Bundles go further and share the outbound part itself (`bundleConfig(for:)`), which
+/// keeps compiling and the bundles' total size linear in workloads + services.
 public final class Compiler {
     public let index: MeshIndex
-    let policies: [PeerAuthenticationInfo]
+    /// What each workload has of its own: identity, inbound ports and authorization.
+    let local: WorkloadCompiler
+    private let cache = OutboundCache()
+    /// What callers can see differs only through these (see `visibilityClass(of:)`).
+    private let restrictedExports: [(exportTo: ExportTo, owner: String)]
+    private var classOfNamespace: [String: Int] = [:]
+    private var classIDs: [[Bool]: Int] = [:]
     private var outboundCache: [String: (outbound: [OutboundService], clusters: [Cluster])] = [:]
-    private var encodedCache: [String: (outbound: Data, clusters: Data)] = [:]
+    private var partsByKey: [String: [SharedPart]] = [:]
+    private var partsByContent: [[Int]: SharedPart] = [:]
 
     public init(index: MeshIndex) {
         self.index = index
-        self.policies = index.peerAuthentications
+        self.local = WorkloadCompiler(index: index)
+        self.restrictedExports = index.restrictedExports
+    }
+
+    public static func spiffeID(trustDomain: String, namespace: String, serviceAccount: String) -> String {
+        "spiffe://\(trustDomain)/ns/\(namespace)/sa/\(serviceAccount)"
     }
 
     /// Every workload of the repository, sorted by namespace and name.
@@ -32,129 +47,100 @@ public final class Compiler {
         return w
     }
 
-    public func compile(_ w: Workload) -> WorkloadConfig { compileKeyed(w).config }
-
-    /// The config and the key of the (namespace, Sidecar) its outbound part is shared by.
-    func compileKeyed(_ w: Workload) -> (config: WorkloadConfig, key: String) {
-        let (out, key) = outbound(for: w)
-        return (WorkloadConfig(identity: identity(w), inbound: inbound(w), outbound: out.outbound, clusters: out.clusters), key)
+    /// The workload's complete configuration (what `meshc compile --workload` prints, and
+    /// what a proxy holds once it has assembled its bundle).
+    public func compile(_ w: Workload) -> WorkloadConfig {
+        let out = outbound(for: w).value
+        return WorkloadConfig(identity: identity(w), inbound: inbound(w), outbound: out.outbound, clusters: out.clusters)
     }
 
-    func identity(_ w: Workload) -> Identity {
-        Identity(namespace: w.namespace, name: w.name, serviceAccount: w.serviceAccount,
-                 spiffeID: Self.spiffeID(trustDomain: index.settings.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount),
-                 labels: w.labels)
-    }
+    func identity(_ w: Workload) -> Identity { local.identity(w) }
+    func inbound(_ w: Workload, authorization: Authorization? = nil) -> [InboundPort] { local.inbound(w, authorization: authorization) }
+    func authorization(_ w: Workload) -> Authorization { local.authorization(w) }
 
     /// The workload's outbound services and clusters (all of them, or those of `hosts`), and
     /// the key of the (namespace, Sidecar) that shares them, compiled once per key.
     func outbound(for w: Workload, hosts: Set<String>? = nil) -> (value: (outbound: [OutboundService], clusters: [Cluster]), key: String) {
-        let sidecar = index.sidecar(for: w)
-        let key = "\(w.namespace)|\(sidecar.map { "\($0.namespace)/\($0.name)" } ?? "-")"
+        let (key, compiler) = outboundCompiler(for: w)
         let cacheKey = hosts == nil ? key : key + "|scoped"
         if let cached = outboundCache[cacheKey] { return (cached, key) }
-        let out = OutboundCompiler(index: index, namespace: w.namespace, sidecar: sidecar).compile(hosts: hosts)
+        let out = compiler.compile(hosts: hosts)
         outboundCache[cacheKey] = out
         return (out, key)
     }
 
-    /// The workload's config as canonical JSON, assembled from the per-namespace outbound
-    /// and cluster JSON encoded once: byte-identical to `compile(w).canonicalJSON()`.
-    public func canonicalJSON(for w: Workload) throws -> Data {
-        let (config, key) = compileKeyed(w)
-        let shared: (outbound: Data, clusters: Data)
-        if let cached = encodedCache[key] {
-            shared = cached
-        } else {
-            let e = WorkloadConfig.canonicalEncoder
-            shared = (try e.encode(config.outbound), try e.encode(config.clusters))
-            encodedCache[key] = shared
+    /// The compiler for the workload's view of the mesh, and that view's key: its Sidecar
+    /// and its namespace's visibility class. Every workload with the same key has the same
+    /// outbound configuration.
+    private func outboundCompiler(for w: Workload) -> (key: String, compiler: OutboundCompiler) {
+        let sidecar = index.sidecar(for: w)
+        let key = "\(visibilityClass(of: w.namespace))|\(sidecar.map { "\($0.namespace)/\($0.name)" } ?? "-")"
+        return (key, OutboundCompiler(index: index, namespace: w.namespace, sidecar: sidecar, cache: cache))
+    }
+
+    /// Namespaces that see the same restricted exports see the same services, routes and
+    /// DestinationRules (every lookup a caller's namespace takes part in is an `exportTo`
+    /// check, and hosts are resolved from the resource's own namespace), so they share a
+    /// class; in a mesh that exports everything everywhere there is a single class.
+    func visibilityClass(of namespace: String) -> Int {
+        if let known = classOfNamespace[namespace] { return known }
+        let seen = restrictedExports.map { $0.exportTo.isVisible(from: namespace, owner: $0.owner) }
+        let id = classIDs[seen] ?? classIDs.count
+        classIDs[seen] = id
+        classOfNamespace[namespace] = id
+        return id
+    }
+
+    // MARK: Bundles
+
+    /// An outbound part as stored beside the bundles: canonical JSON and its digest.
+    public struct SharedPart: Sendable {
+        /// `sha256:<hex>` of `bytes`.
+        public let digest: String
+        public let bytes: Data
+    }
+
+    /// What a workload's bundle carries: its config as canonical JSON, with outbound
+    /// services and clusters replaced by the digests of the shared parts that hold them
+    /// (`WorkloadConfig.outboundParts`), and those parts. Assembling the config with the
+    /// parts gives exactly `compile(w)`.
+    public func bundleConfig(for w: Workload) throws -> (config: Data, parts: [SharedPart]) {
+        try bundleConfigs(for: [w])[0]
+    }
+
+    /// The same for many workloads: the shared parts first (once per namespace and Sidecar),
+    /// then each workload's own config, on every core.
+    public func bundleConfigs(for workloads: [Workload]) throws -> [(config: Data, parts: [SharedPart])] {
+        let parts = try workloads.map { try sharedParts(for: $0) }
+        let local = self.local
+        let configs = concurrentMap(count: workloads.count, initial: Result<Data, CompileError>.success(Data())) { i in
+            let w = workloads[i]
+            let config = WorkloadConfig(identity: local.identity(w), inbound: local.inbound(w), outbound: [], clusters: [],
+                                        outboundParts: parts[i].map(\.digest))
+            do { return .success(try config.canonicalJSON()) } catch { return .failure(.unencodable("\(w.namespace)/\(w.name)", "\(error)")) }
         }
-        let e = WorkloadConfig.canonicalEncoder
-        var out = Data("{\"clusters\":".utf8)
-        out.append(shared.clusters)
-        out.append(contentsOf: Array(",\"formatVersion\":\(config.formatVersion),\"identity\":".utf8))
-        out.append(try e.encode(config.identity))
-        out.append(contentsOf: Array(",\"inbound\":".utf8))
-        out.append(try e.encode(config.inbound))
-        out.append(contentsOf: Array(",\"outbound\":".utf8))
-        out.append(shared.outbound)
-        out.append(UInt8(ascii: "}"))
-        return out
+        return try zip(configs, parts).map { (try $0.get(), $1) }
     }
 
-    public static func spiffeID(trustDomain: String, namespace: String, serviceAccount: String) -> String {
-        "spiffe://\(trustDomain)/ns/\(namespace)/sa/\(serviceAccount)"
-    }
-
-    // MARK: Inbound
-
-    func inbound(_ w: Workload, authorization authz: Authorization? = nil) -> [InboundPort] {
-        let eff = index.effectiveMTLS(for: w, policies: policies)
-        var ports: [Int: String] = [:]
-        for p in w.containerPorts { ports[p] = ports[p] ?? "unknown" }
-        for svc in index.services(selecting: w) {
-            for sp in svc.ports {
-                let target = sp.targetPort.flatMap { Int($0) } ?? sp.number
-                ports[target] = sp.protocolName
+    /// The workload's outbound parts, one per owner namespace, built once per (namespace,
+    /// Sidecar) and encoded once per distinct content.
+    func sharedParts(for w: Workload) throws -> [SharedPart] {
+        let (key, compiler) = outboundCompiler(for: w)
+        if let cached = partsByKey[key] { return cached }
+        var parts: [SharedPart] = []
+        for group in compiler.groups() {
+            let ids = group.contentIDs
+            if let known = partsByContent[ids] {
+                parts.append(known)
+                continue
             }
+            let bytes = try WorkloadConfig.canonicalEncoder.encode(group.part)
+            let part = SharedPart(digest: Signer.digest(bytes), bytes: bytes)
+            partsByContent[ids] = part
+            parts.append(part)
         }
-        let authz = authz ?? authorization(w)
-        return ports.keys.sorted().map { port in
-            InboundPort(port: port, protocolName: ports[port] ?? "unknown",
-                        mtls: MTLSMode(rawValue: eff.mode(port: port).rawValue) ?? .permissive, authorization: authz)
-        }
+        partsByKey[key] = parts
+        return parts
     }
 
-    func authorization(_ w: Workload) -> Authorization {
-        var result = Authorization()
-        for ap in index.authorizationPolicies(for: w) {
-            let action = ap.spec?["action"]?.scalar ?? "ALLOW"
-            let rules = (ap.spec?["rules"]?.elements ?? []).map { rule(ap, $0) }
-            switch action {
-            case "DENY": result.deny += rules
-            case "ALLOW":
-                result.allowPolicies = true
-                result.allow += rules
-            default: break   // AUDIT and CUSTOM are delegated; the proxy does not decide them.
-            }
-        }
-        return result
-    }
-
-    func rule(_ ap: Resource, _ node: YAMLNode) -> AuthorizationRule {
-        func list(_ n: YAMLNode?, _ key: String) -> [String]? { n?[key].map { $0.stringList } }
-        let from: [AuthorizationRule.Source] = (node["from"]?.elements ?? []).map { f in
-            let s = f["source"]
-            var src = AuthorizationRule.Source()
-            src.principals = list(s, "principals")
-            src.notPrincipals = list(s, "notPrincipals")
-            src.requestPrincipals = list(s, "requestPrincipals")
-            src.notRequestPrincipals = list(s, "notRequestPrincipals")
-            src.namespaces = list(s, "namespaces")
-            src.notNamespaces = list(s, "notNamespaces")
-            src.ipBlocks = list(s, "ipBlocks")
-            src.notIpBlocks = list(s, "notIpBlocks")
-            return src
-        }
-        let to: [AuthorizationRule.Operation] = (node["to"]?.elements ?? []).map { t in
-            let o = t["operation"]
-            var op = AuthorizationRule.Operation()
-            op.hosts = list(o, "hosts")
-            op.notHosts = list(o, "notHosts")
-            op.ports = list(o, "ports")
-            op.notPorts = list(o, "notPorts")
-            op.methods = list(o, "methods")
-            op.notMethods = list(o, "notMethods")
-            op.paths = list(o, "paths")
-            op.notPaths = list(o, "notPaths")
-            return op
-        }
-        let when = (node["when"]?.elements ?? []).compactMap { c -> AuthorizationRule.Condition? in
-            guard let key = c["key"]?.scalar else { return nil }
-            return AuthorizationRule.Condition(key: key, values: list(c, "values"), notValues: list(c, "notValues"))
-        }
-        return AuthorizationRule(policy: "\(ap.namespace)/\(ap.name)", from: from, to: to, when: when,
-                                 source: SourceRef(file: ap.file, line: node.start.line, resource: ap.ref.description))
-    }
 }

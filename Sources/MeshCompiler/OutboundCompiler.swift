@@ -2,31 +2,110 @@ import MeshAnalysis
 import MeshConfig
 import MeshPolicy
 
+/// Compiled services and clusters, kept across callers: what a service port compiles to
+/// depends on the caller only through which VirtualService it sees, and a cluster only
+/// through which DestinationRule and Services it sees, so each is compiled once per such
+/// view. Each entry has an id, so equal parts can be recognised without comparing them.
+final class OutboundCache {
+    struct Entry<Value> {
+        let id: Int
+        let value: Value
+    }
+    struct ServiceKey: Hashable {
+        let host: String
+        let port: Int
+        let protocolName: String
+        let virtualService: YAMLNode.ID?
+    }
+    struct ClusterKey: Hashable {
+        let name: String
+        let destinationRule: YAMLNode.ID?
+        let services: [YAMLNode.ID]
+    }
+    var services: [ServiceKey: Entry<OutboundService>] = [:]
+    var clusters: [ClusterKey: Entry<Cluster?>] = [:]
+    private var lastID = 0
+
+    func nextID() -> Int {
+        lastID += 1
+        return lastID
+    }
+}
+
+/// The services of one owner namespace as one caller sees them, with the clusters their
+/// routes send to: the unit that bundles share (`OutboundPart`).
+struct OutboundGroup {
+    let namespace: String
+    var services: [OutboundCache.Entry<OutboundService>] = []
+    var clusters: [String: OutboundCache.Entry<Cluster>] = [:]
+
+    /// Ids of the content, in order: equal ids, equal part.
+    var contentIDs: [Int] { services.map(\.id) + [0] + sortedClusters.map(\.id) }
+    var sortedClusters: [OutboundCache.Entry<Cluster>] { clusters.values.sorted { $0.value.name < $1.value.name } }
+    var part: OutboundPart { OutboundPart(outbound: services.map(\.value), clusters: sortedClusters.map(\.value)) }
+}
+
 /// Outbound services, routes and clusters as seen from one namespace (and Sidecar).
 struct OutboundCompiler {
     let index: MeshIndex
     let namespace: String
     let sidecar: Resource?
+    var cache = OutboundCache()
 
-    /// Every visible service, or with `hosts` only those services (a diff's scope).
+    /// Every visible service, or with `hosts` only those services (a diff's scope), in
+    /// (namespace, host) order.
     func compile(hosts: Set<String>? = nil) -> (outbound: [OutboundService], clusters: [Cluster]) {
-        var outbound: [OutboundService] = []
         var clusters: [String: Cluster] = [:]
-        let visible = index.services.filter {
-            (hosts?.contains($0.host) ?? true) && $0.exportTo.isVisible(from: namespace, owner: $0.namespace) && egressAllows($0)
+        var outbound: [OutboundService] = []
+        for group in groups(hosts: hosts) {
+            outbound += group.services.map(\.value)
+            for (name, c) in group.clusters where clusters[name] == nil { clusters[name] = c.value }
         }
-        for svc in visible.sorted(by: { ($0.host, $0.namespace) < ($1.host, $1.namespace) }) where !svc.host.hasPrefix("*") {
+        return (outbound, clusters.values.sorted { $0.name < $1.name })
+    }
+
+    /// The visible services grouped by the namespace that owns them, in namespace order.
+    func groups(hosts: Set<String>? = nil) -> [OutboundGroup] {
+        let visible = index.services.filter {
+            !$0.host.hasPrefix("*") && (hosts?.contains($0.host) ?? true)
+                && $0.exportTo.isVisible(from: namespace, owner: $0.namespace) && egressAllows($0)
+        }
+        var groups: [OutboundGroup] = []
+        for svc in visible.sorted(by: { ($0.namespace, $0.host) < ($1.namespace, $1.host) }) {
+            if groups.last?.namespace != svc.namespace { groups.append(OutboundGroup(namespace: svc.namespace)) }
             for port in svc.ports {
-                let routes = self.routes(host: svc.host, port: port)
-                for r in routes {
-                    for d in r.destinations where clusters[d.cluster] == nil { clusters[d.cluster] = cluster(named: d.cluster) }
-                    for m in r.mirrors where clusters[m.cluster] == nil { clusters[m.cluster] = cluster(named: m.cluster) }
+                let entry = service(svc, port: port)
+                for r in entry.value.routes {
+                    for name in r.destinations.map(\.cluster) + r.mirrors.map(\.cluster) where groups[groups.count - 1].clusters[name] == nil {
+                        if let c = cachedCluster(named: name) { groups[groups.count - 1].clusters[name] = c }
+                    }
                 }
-                outbound.append(OutboundService(host: svc.host, port: port.number, protocolName: port.protocolName, routes: routes))
+                groups[groups.count - 1].services.append(entry)
             }
         }
-        let sortedClusters = clusters.values.compactMap { $0 }.sorted { $0.name < $1.name }
-        return (outbound, sortedClusters)
+        return groups
+    }
+
+    /// One service port's outbound entry, compiled once per VirtualService that claims it.
+    func service(_ svc: ServiceInfo, port: ServicePort) -> OutboundCache.Entry<OutboundService> {
+        let vs = index.virtualService(forHost: svc.host, from: namespace)
+        let key = OutboundCache.ServiceKey(host: svc.host, port: port.number, protocolName: port.protocolName, virtualService: vs?.root.id)
+        if let hit = cache.services[key] { return hit }
+        let entry = OutboundCache.Entry(id: cache.nextID(), value: OutboundService(
+            host: svc.host, port: port.number, protocolName: port.protocolName, routes: routes(host: svc.host, port: port, vs: vs)))
+        cache.services[key] = entry
+        return entry
+    }
+
+    /// A cluster, compiled once per DestinationRule and Services the caller sees for its host.
+    func cachedCluster(named name: String) -> OutboundCache.Entry<Cluster>? {
+        let host = name.lastIndex(of: "|").map { String(name[name.index(after: $0)...]) } ?? name
+        let key = OutboundCache.ClusterKey(name: name, destinationRule: index.destinationRules(host: host, from: namespace).first?.resource.root.id,
+                                           services: index.services(host: host, from: namespace).map(\.resource.root.id))
+        if let hit = cache.clusters[key] { return hit.value.map { OutboundCache.Entry(id: hit.id, value: $0) } }
+        let entry = OutboundCache.Entry(id: cache.nextID(), value: cluster(named: name))
+        cache.clusters[key] = entry
+        return entry.value.map { OutboundCache.Entry(id: entry.id, value: $0) }
     }
 
     /// Sidecar `egress.hosts` (`namespace/dnsName`) limit what the workload sees.
@@ -41,9 +120,9 @@ struct OutboundCompiler {
         }
     }
 
-    func routes(host: String, port: ServicePort) -> [Route] {
+    func routes(host: String, port: ServicePort, vs: Resource?) -> [Route] {
         let defaultCluster = Cluster.name(host: host, port: port.number, subset: nil)
-        guard let vs = index.virtualService(forHost: host, from: namespace) else {
+        guard let vs else {
             return [Route(name: "default", match: [], destinations: [WeightedCluster(cluster: defaultCluster, weight: 100)],
                           source: SourceRef(file: "", line: 0, resource: "(default route)"))]
         }

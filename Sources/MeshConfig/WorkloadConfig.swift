@@ -6,7 +6,8 @@
 /// input always produces the same bytes; see `docs/bundle-format.md`.
 public struct WorkloadConfig: Codable, Equatable, Sendable {
     /// Bumped on any incompatible change; a proxy refuses versions it does not know.
-    public static let currentFormatVersion = 1
+    /// 2: shared outbound parts (`outboundParts`).
+    public static let currentFormatVersion = 2
 
     public var formatVersion: Int
     public var identity: Identity
@@ -16,13 +17,18 @@ public struct WorkloadConfig: Codable, Equatable, Sendable {
     public var outbound: [OutboundService]
     /// Upstream clusters the routes send to.
     public var clusters: [Cluster]
+    /// In a bundle: `sha256:<hex>` digests of the `OutboundPart`s that hold the rest of
+    /// `outbound` and `clusters`, in order (see `assembling(_:)`). Absent in a complete config.
+    public var outboundParts: [String]?
 
-    public init(identity: Identity, inbound: [InboundPort], outbound: [OutboundService], clusters: [Cluster]) {
+    public init(identity: Identity, inbound: [InboundPort], outbound: [OutboundService], clusters: [Cluster],
+                outboundParts: [String]? = nil) {
         formatVersion = Self.currentFormatVersion
         self.identity = identity
         self.inbound = inbound
         self.outbound = outbound
         self.clusters = clusters
+        self.outboundParts = outboundParts
     }
 }
 

@@ -166,3 +166,97 @@ struct SplitMix64 {
         #expect(try WorkloadConfig.canonicalEncoder.encode(decoded) == payload)
     }
 }
+
+/// A bundle whose outbound services travel in a shared part, pinned by digest.
+@Suite struct OutboundPartTests {
+    let t = BundleTests()
+    let part = OutboundPart(
+        outbound: [OutboundService(host: "catalog.shop.svc.cluster.local", port: 80, protocolName: "http", routes: [
+            Route(name: "default", match: [], destinations: [WeightedCluster(cluster: "outbound|80||catalog.shop.svc.cluster.local", weight: 100)],
+                  source: SourceRef(file: "shop.yaml", line: 3, resource: "VirtualService shop/catalog")),
+        ])],
+        clusters: [Cluster(host: "catalog.shop.svc.cluster.local", port: 80, subset: nil, subsetLabels: nil, discovery: .dns,
+                           endpoints: [Endpoint(address: "catalog.shop.svc.cluster.local", port: 80, labels: nil)],
+                           loadBalancer: "ROUND_ROBIN", connectionPool: nil, outlierDetection: nil, tls: ClientTLS(mode: .istioMutual))])
+
+    var partBytes: Data { try! WorkloadConfig.canonicalEncoder.encode(part) }
+    var digest: String { Signer.digest(partBytes) }
+
+    func bundle(parts digests: [String]? = nil) throws -> Data {
+        var config = t.config
+        config.outboundParts = digests ?? [digest]
+        return try t.bundle(config: config)
+    }
+
+    func rejection(_ data: Data, parts: [String: Data]) -> BundleError? {
+        do {
+            _ = try Verifier(trust: t.trust).verify(data, now: t.now, parts: { parts[$0] })
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func verifiedConfigIsAssembledFromItsParts() throws {
+        let v = try Verifier(trust: t.trust).verify(try bundle(), now: t.now, parts: { $0 == digest ? partBytes : nil })
+        #expect(v.config.outbound == part.outbound)
+        #expect(v.config.clusters == part.clusters)
+        #expect(v.config.outboundParts == nil)
+        #expect(v.config.identity == t.config.identity)
+    }
+
+    @Test func refusesAMissingPart() throws {
+        #expect(rejection(try bundle(), parts: [:]) == .missingPart(digest))
+    }
+
+    @Test func refusesAModifiedPart() throws {
+        var tampered = partBytes
+        tampered[tampered.count / 2] ^= 0x01
+        #expect(rejection(try bundle(), parts: [digest: tampered]) == .partDigestMismatch(expected: digest, actual: Signer.digest(tampered)))
+    }
+
+    @Test func refusesAPartThatIsNotAPart() throws {
+        let garbage = Data("{\"outbound\":[]}".utf8)
+        let d = Signer.digest(garbage)
+        if case .malformedPart(d, _)? = rejection(try bundle(parts: [d]), parts: [d: garbage]) {} else { Issue.record("garbage part accepted") }
+    }
+
+    @Test func refusesAnOversizedPart() throws {
+        var v = Verifier(trust: t.trust)
+        v.maxPartBytes = 10
+        #expect(throws: BundleError.partTooLarge(digest: digest, bytes: partBytes.count, limit: 10)) {
+            try v.verify(try bundle(), now: t.now, parts: { _ in partBytes })
+        }
+    }
+
+    @Test func aDigestCanNeverNameAPath() throws {
+        for bad in ["sha256:../../etc/passwd", "sha256:" + String(repeating: "A", count: 64), "md5:abc", digest + "/x"] {
+            #expect(PartDirectory.fileName(for: bad) == nil, "\(bad)")
+            if case .malformedPayload? = rejection(try bundle(parts: [bad]), parts: [:]) {} else { Issue.record("\(bad) accepted") }
+        }
+        #expect(PartDirectory.fileName(for: digest) == String(digest.dropFirst(7)) + ".json")
+    }
+
+    @Test func partDirectoryStoresByDigest() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("parts-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = PartDirectory(path: dir)
+        try store.write(digest: digest, bytes: partBytes)
+        try store.write(digest: digest, bytes: partBytes)
+        #expect(store.read(digest) == partBytes)
+        #expect(store.read(Signer.digest(Data())) == nil)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == [String(digest.dropFirst(7)) + ".json"])
+        #expect(PartDirectory(besideBundle: "/out/shop/orders.json").path == "/out/_parts")
+    }
+
+    @Test func timestampsMatchTheCalendar() {
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 1_800_000_000.9)) == "2027-01-15T08:00:00Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29T00:00:00Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: -1)) == "1969-12-31T23:59:59Z")
+        for seconds in stride(from: -2_000_000_000.0, to: 4_000_000_000, by: 12_345_678.5) {
+            let d = Date(timeIntervalSince1970: seconds)
+            #expect(Timestamp.parse(Timestamp.format(d)) == Date(timeIntervalSince1970: seconds.rounded(.down)))
+        }
+    }
+}

@@ -226,6 +226,43 @@ import Testing
         #expect(rollback.stderr.contains("rollback"))
     }
 
+    @Test func bundlesPinSharedPartsThatVerifyChecks() throws {
+        let dir = try TempDir()
+        let keys = dir.path + "/keys", out = dir.path + "/bundles"
+        #expect(try Meshc.run(["keygen", "--out", keys]).status == 0)
+        let compiled = try Meshc.run(["compile", "policies", "--key", keys + "/signing.key", "--out", out, "--expires-in", "1h"])
+        #expect(compiled.status == 0, "\(compiled.stderr)")
+        let partsDir = out + "/_parts"
+        let parts = try FileManager.default.contentsOfDirectory(atPath: partsDir).sorted()
+        let bundles = try FileManager.default.subpathsOfDirectory(atPath: out).filter { $0.hasSuffix(".json") && !$0.hasPrefix("_parts") }
+        #expect(!parts.isEmpty && parts.count < bundles.count, "parts are shared: \(parts.count) for \(bundles.count) bundles")
+        #expect(compiled.stdout.contains("\(bundles.count) signed bundles and \(parts.count) shared outbound parts"))
+
+        let bundle = out + "/shop/orders-v1.json"
+        let ok = try Meshc.run(["verify", bundle, "--trust", keys + "/trust.json"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.contains("outbound services"))
+
+        // Elsewhere, with --parts.
+        let moved = dir.path + "/elsewhere"
+        try FileManager.default.moveItem(atPath: partsDir, toPath: moved)
+        let missing = try Meshc.run(["verify", bundle, "--trust", keys + "/trust.json"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("is missing"), "\(missing.stderr)")
+        #expect(try Meshc.run(["verify", bundle, "--trust", keys + "/trust.json", "--parts", moved]).status == 0)
+
+        // A modified part is refused, whichever bundle pins it.
+        for name in parts {
+            let path = moved + "/" + name
+            var data = try Data(contentsOf: URL(fileURLWithPath: path))
+            data[data.count / 2] ^= 0x20
+            try data.write(to: URL(fileURLWithPath: path))
+        }
+        let tampered = try Meshc.run(["verify", bundle, "--trust", keys + "/trust.json", "--parts", moved])
+        #expect(tampered.status == 1)
+        #expect(tampered.stderr.contains("was modified"), "\(tampered.stderr)")
+    }
+
     @Test func expiredBundlesAreRejected() throws {
         let dir = try TempDir()
         #expect(try Meshc.run(["keygen", "--out", dir.path]).status == 0)

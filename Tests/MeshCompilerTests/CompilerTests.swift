@@ -1,4 +1,6 @@
+import Foundation
 import Testing
+import MeshBundle
 import MeshAnalysis
 import MeshConfig
 import MeshPolicy
@@ -164,11 +166,103 @@ import MeshPolicy
     }
 }
 
-@Suite struct CanonicalAssemblyTests {
-    @Test func splicedJSONIsExactlyWhatTheEncoderWrites() throws {
-        let c = Compiler(index: MeshIndex(resources: DocumentLoader.load(path: "repo.yaml", text: CompilerTests().repo).resources))
-        for w in c.workloads {
-            #expect(try c.canonicalJSON(for: w) == c.compile(w).canonicalJSON(), "\(w.namespace)/\(w.name)")
+/// Bundles carry outbound services in shared, content-addressed parts.
+@Suite struct SharedPartTests {
+    /// Namespace a and c see the same; b alone sees its `.`-exported api; c's Sidecar
+    /// limits its workloads to their own namespace.
+    let repo = """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web, namespace: a}
+        spec: {selector: {app: web}, ports: [{name: http, port: 80}]}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, namespace: a}
+        spec: {template: {metadata: {labels: {app: web}}, spec: {containers: [{name: web}]}}}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web-canary, namespace: a}
+        spec: {template: {metadata: {labels: {app: web, track: canary}}, spec: {containers: [{name: web}]}}}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: api, namespace: b, annotations: {networking.istio.io/exportTo: "."}}
+        spec: {selector: {app: api}, ports: [{name: http, port: 8080}]}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: api, namespace: b}
+        spec: {template: {metadata: {labels: {app: api}}, spec: {containers: [{name: api}]}}}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: worker, namespace: c}
+        spec: {selector: {app: worker}, ports: [{name: grpc, port: 9090}]}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: worker, namespace: c}
+        spec: {template: {metadata: {labels: {app: worker}}, spec: {containers: [{name: worker}]}}}
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata: {name: default, namespace: c}
+        spec:
+          egress:
+          - hosts: ["./*"]
+        """
+
+    func compiler(_ text: String? = nil) -> Compiler {
+        Compiler(index: MeshIndex(resources: DocumentLoader.load(path: "repo.yaml", text: text ?? repo).resources))
+    }
+
+    func parts(_ c: Compiler, _ key: String) throws -> [String] {
+        let (config, parts) = try c.bundleConfig(for: try c.workload(key))
+        let decoded = try JSONDecoder().decode(WorkloadConfig.self, from: config)
+        #expect(decoded.outbound.isEmpty && decoded.clusters.isEmpty, "outbound services travel in parts only")
+        #expect(decoded.outboundParts == parts.map(\.digest))
+        return parts.map(\.digest)
+    }
+
+    @Test func assemblingTheBundleGivesTheCompiledConfig() throws {
+        for text in [repo, CompilerTests().repo] {
+            let c = compiler(text)
+            for w in c.workloads {
+                let (config, parts) = try c.bundleConfig(for: w)
+                for p in parts { #expect(Signer.digest(p.bytes) == p.digest) }
+                let decoded = try JSONDecoder().decode(WorkloadConfig.self, from: config)
+                let assembled = decoded.assembling(try parts.map { try JSONDecoder().decode(OutboundPart.self, from: $0.bytes) })
+                #expect(assembled == c.compile(w), "\(w.namespace)/\(w.name)")
+                #expect(try assembled.canonicalJSON() == c.compile(w).canonicalJSON())
+            }
         }
+    }
+
+    @Test func workloadsThatSeeTheSameServicesShareParts() throws {
+        let c = compiler()
+        let web = try parts(c, "a/web"), canary = try parts(c, "a/web-canary")
+        let api = try parts(c, "b/api"), worker = try parts(c, "c/worker")
+        #expect(web == canary)
+        #expect(web.count == 2, "a sees web and worker, not b's api")
+        #expect(api.count == 3)
+        #expect(api[0] == web[0] && api[2] == web[1], "b's view of a and c is a's view")
+        #expect(worker == [web[1]], "the Sidecar limits c to its own namespace")
+        #expect(c.visibilityClass(of: "a") == c.visibilityClass(of: "c"))
+        #expect(c.visibilityClass(of: "a") != c.visibilityClass(of: "b"))
+    }
+
+    @Test func exportingEverywhereMakesOneClass() throws {
+        let c = compiler(repo.replacingOccurrences(of: ", annotations: {networking.istio.io/exportTo: \".\"}", with: ""))
+        #expect(c.visibilityClass(of: "a") == c.visibilityClass(of: "b"))
+        #expect(try parts(c, "a/web") == parts(c, "b/api"))
+    }
+
+    @Test func sameRepositorySameParts() throws {
+        let a = try compiler().bundleConfig(for: try compiler().workload("b/api"))
+        let b = try compiler().bundleConfig(for: try compiler().workload("b/api"))
+        #expect(a.config == b.config)
+        #expect(a.parts.map(\.bytes) == b.parts.map(\.bytes))
     }
 }

@@ -9,7 +9,7 @@ public enum Hosts {
     /// becomes `name.namespace.svc.cluster.local`; wildcards and dotted names stay as
     /// written.
     public static func fqdn(_ host: String, namespace: String) -> String {
-        if host.hasPrefix("*") || host.contains(".") { return host }
+        if host.utf8.first == UInt8(ascii: "*") || host.utf8.contains(UInt8(ascii: ".")) { return host }
         return "\(host).\(namespace).\(clusterSuffix)"
     }
 
@@ -17,8 +17,10 @@ public enum Hosts {
     /// Kubernetes DNS search paths make it.
     public static func candidates(_ host: String, namespace: String) -> [String] {
         let f = fqdn(host, namespace: namespace)
+        var dots = 0
+        for b in host.utf8 where b == UInt8(ascii: ".") { dots += 1 }
+        if dots != 1 && dots != 2 { return [f] }
         var out = [f]
-        let dots = host.split(separator: ".", omittingEmptySubsequences: false).count - 1
         if dots == 1 { out.append("\(host).\(clusterSuffix)") }
         if dots == 2, host.hasSuffix(".svc") { out.append("\(host).cluster.local") }
         return out

@@ -119,3 +119,15 @@ struct SelectorIndex: Sendable {
         return hits
     }
 }
+
+extension MeshIndex {
+    /// Services, DestinationRules and mesh VirtualServices whose `exportTo` does not reach
+    /// every namespace, with their namespaces. What a namespace sees differs from what
+    /// another sees only through these: two namespaces that see the same of them see the
+    /// same mesh (the compiler shares their outbound configuration).
+    public var restrictedExports: [(exportTo: ExportTo, owner: String)] {
+        services.filter { !$0.exportTo.isAll }.map { ($0.exportTo, $0.namespace) }
+            + destinationRules.filter { !$0.exportTo.isAll }.map { ($0.exportTo, $0.namespace) }
+            + meshRoutes.entries.filter { !$0.exportTo.isAll }.map { ($0.exportTo, meshRoutes.virtualServices[$0.position].namespace) }
+    }
+}

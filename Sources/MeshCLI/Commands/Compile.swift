@@ -13,7 +13,8 @@ struct Compile: ParsableCommand {
         discussion: """
         With --workload, prints that workload's effective configuration (what istioctl \
         proxy-config shows for Envoy). With --key and --out, writes OUT/<namespace>/<workload>.json \
-        for every workload: a DSSE envelope signed with Ed25519. A repository that fails lint is \
+        for every workload: a DSSE envelope signed with Ed25519, whose config pins by digest the \
+        outbound parts it shares with other workloads (stored once each in OUT/_parts). A repository that fails lint is \
         not compiled.
         """)
 
@@ -88,15 +89,31 @@ struct Compile: ParsableCommand {
         let issued = issuedAt.flatMap(Timestamp.parse) ?? Date()
         let expires = issued.addingTimeInterval(Duration.parseIstio(expiresIn) ?? 0)
         let signer = Signer(keys: [key])
-        var count = 0
-        for w in compiler.workloads {
-            let dir = "\(out)/\(w.namespace)"
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            let data = try signer.bundle(canonicalConfig: compiler.canonicalJSON(for: w), workload: "\(w.namespace)/\(w.name)",
-                                         version: version, gitCommit: gitCommit, issuedAt: issued, expiresAt: expires)
-            try data.write(to: URL(fileURLWithPath: "\(dir)/\(w.name).json"))
-            count += 1
+        let parts = PartDirectory(path: "\(out)/\(PartDirectory.name)")
+        let workloads = compiler.workloads
+        let compiled = try compiler.bundleConfigs(for: workloads)
+        var written: Set<String> = []
+        for part in compiled.flatMap(\.parts) where written.insert(part.digest).inserted {
+            try parts.write(digest: part.digest, bytes: part.bytes)
         }
-        print("wrote \(count) signed bundle\(count == 1 ? "" : "s") to \(out) (version \(version), keyid \(key.publicKey.keyid.prefix(16))…)")
+        for ns in Set(workloads.map(\.namespace)) {
+            try FileManager.default.createDirectory(atPath: "\(out)/\(ns)", withIntermediateDirectories: true)
+        }
+        // Parts first, then bundles: a bundle is never on disk before the parts it pins.
+        let (version, gitCommit) = (self.version, self.gitCommit)
+        let failures = concurrentMap(count: workloads.count, initial: String?.none) { i in
+            let w = workloads[i]
+            do {
+                let data = try signer.bundle(canonicalConfig: compiled[i].config, workload: "\(w.namespace)/\(w.name)",
+                                             version: version, gitCommit: gitCommit, issuedAt: issued, expiresAt: expires)
+                try FileOutput.write(data, to: "\(out)/\(w.namespace)/\(w.name).json")
+                return nil
+            } catch {
+                return "\(w.namespace)/\(w.name): \(error)"
+            }
+        }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw CLIError.invalidConfig(failure) }
+        let count = workloads.count
+        print("wrote \(count) signed bundle\(count == 1 ? "" : "s") and \(written.count) shared outbound part\(written.count == 1 ? "" : "s") to \(out) (version \(version), keyid \(key.publicKey.keyid.prefix(16))…)")
     }
 }

@@ -20,6 +20,9 @@ struct Verify: ParsableCommand {
     @Option(name: .customLong("min-version"), help: "Refuse bundles older than this version (anti-rollback).")
     var minVersion: Int?
 
+    @Option(help: "Directory of the outbound parts the bundle pins (default: _parts beside the namespace directory).")
+    var parts: String?
+
     func run() throws {
         guard let trustData = FileManager.default.contents(atPath: trust) else {
             throw CLIError.unreadable(path: trust, message: "cannot read the trust root")
@@ -32,8 +35,10 @@ struct Verify: ParsableCommand {
         let data = handle.readData(ofLength: verifier.maxBytes + 1)
         try? handle.close()
         do {
-            let v = try verifier.verify(data, workload: workload, minVersion: minVersion)
-            print("OK \(v.manifest.workload) version \(v.manifest.version) expires \(v.manifest.expiresAt) signed by \(v.signers.map { String($0.prefix(16)) }.joined(separator: ", "))")
+            let store = parts.map(PartDirectory.init(path:)) ?? PartDirectory(besideBundle: file)
+            let v = try verifier.verify(data, workload: workload, minVersion: minVersion, parts: store.read)
+            print("OK \(v.manifest.workload) version \(v.manifest.version) expires \(v.manifest.expiresAt) signed by \(v.signers.map { String($0.prefix(16)) }.joined(separator: ", "))"
+                  + " (\(v.config.outbound.count) outbound services, \(v.config.clusters.count) clusters)")
         } catch {
             printError("meshc: \(file): REJECTED: \(error)")
             throw ExitCode(1)

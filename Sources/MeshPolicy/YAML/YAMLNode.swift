@@ -14,6 +14,15 @@ public struct YAMLNode: Sendable {
         self.index = index
     }
 
+    /// Which node this is (its tree and position), for use as a dictionary key: cheaper
+    /// than any description of the node's content or place.
+    public struct ID: Hashable, Sendable {
+        let tree: ObjectIdentifier
+        let index: Int32
+    }
+
+    public var id: ID { ID(tree: ObjectIdentifier(tree), index: index) }
+
     public enum Kind: Sendable { case scalar, mapping, sequence }
 
     /// How a scalar was written; it decides how the scalar is typed (`"80"` is a string,

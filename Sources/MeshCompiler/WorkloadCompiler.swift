@@ -1,0 +1,94 @@
+import Foundation
+import MeshAnalysis
+import MeshConfig
+import MeshPolicy
+
+/// The part of a workload's configuration that is its own: identity, inbound ports with
+/// their mTLS mode, and the authorization in force. Reads the index only, so workloads can
+/// be compiled on every core.
+struct WorkloadCompiler: Sendable {
+    let index: MeshIndex
+    let policies: [PeerAuthenticationInfo]
+
+    init(index: MeshIndex) {
+        self.index = index
+        self.policies = index.peerAuthentications
+    }
+
+    func identity(_ w: Workload) -> Identity {
+        Identity(namespace: w.namespace, name: w.name, serviceAccount: w.serviceAccount,
+                 spiffeID: Compiler.spiffeID(trustDomain: index.settings.trustDomain, namespace: w.namespace, serviceAccount: w.serviceAccount),
+                 labels: w.labels)
+    }
+
+    // MARK: Inbound
+
+    func inbound(_ w: Workload, authorization authz: Authorization? = nil) -> [InboundPort] {
+        let eff = index.effectiveMTLS(for: w, policies: policies)
+        var ports: [Int: String] = [:]
+        for p in w.containerPorts { ports[p] = ports[p] ?? "unknown" }
+        for svc in index.services(selecting: w) {
+            for sp in svc.ports {
+                let target = sp.targetPort.flatMap { Int($0) } ?? sp.number
+                ports[target] = sp.protocolName
+            }
+        }
+        let authz = authz ?? authorization(w)
+        return ports.keys.sorted().map { port in
+            InboundPort(port: port, protocolName: ports[port] ?? "unknown",
+                        mtls: MTLSMode(rawValue: eff.mode(port: port).rawValue) ?? .permissive, authorization: authz)
+        }
+    }
+
+    func authorization(_ w: Workload) -> Authorization {
+        var result = Authorization()
+        for ap in index.authorizationPolicies(for: w) {
+            let action = ap.spec?["action"]?.scalar ?? "ALLOW"
+            let rules = (ap.spec?["rules"]?.elements ?? []).map { rule(ap, $0) }
+            switch action {
+            case "DENY": result.deny += rules
+            case "ALLOW":
+                result.allowPolicies = true
+                result.allow += rules
+            default: break   // AUDIT and CUSTOM are delegated; the proxy does not decide them.
+            }
+        }
+        return result
+    }
+
+    func rule(_ ap: Resource, _ node: YAMLNode) -> AuthorizationRule {
+        func list(_ n: YAMLNode?, _ key: String) -> [String]? { n?[key].map { $0.stringList } }
+        let from: [AuthorizationRule.Source] = (node["from"]?.elements ?? []).map { f in
+            let s = f["source"]
+            var src = AuthorizationRule.Source()
+            src.principals = list(s, "principals")
+            src.notPrincipals = list(s, "notPrincipals")
+            src.requestPrincipals = list(s, "requestPrincipals")
+            src.notRequestPrincipals = list(s, "notRequestPrincipals")
+            src.namespaces = list(s, "namespaces")
+            src.notNamespaces = list(s, "notNamespaces")
+            src.ipBlocks = list(s, "ipBlocks")
+            src.notIpBlocks = list(s, "notIpBlocks")
+            return src
+        }
+        let to: [AuthorizationRule.Operation] = (node["to"]?.elements ?? []).map { t in
+            let o = t["operation"]
+            var op = AuthorizationRule.Operation()
+            op.hosts = list(o, "hosts")
+            op.notHosts = list(o, "notHosts")
+            op.ports = list(o, "ports")
+            op.notPorts = list(o, "notPorts")
+            op.methods = list(o, "methods")
+            op.notMethods = list(o, "notMethods")
+            op.paths = list(o, "paths")
+            op.notPaths = list(o, "notPaths")
+            return op
+        }
+        let when = (node["when"]?.elements ?? []).compactMap { c -> AuthorizationRule.Condition? in
+            guard let key = c["key"]?.scalar else { return nil }
+            return AuthorizationRule.Condition(key: key, values: list(c, "values"), notValues: list(c, "notValues"))
+        }
+        return AuthorizationRule(policy: "\(ap.namespace)/\(ap.name)", from: from, to: to, when: when,
+                                 source: SourceRef(file: ap.file, line: node.start.line, resource: ap.ref.description))
+    }
+}
