@@ -67,7 +67,32 @@ def config_cases():
         cfg = subprocess.run([MESHC, "compile", os.path.join(ROOT, "policies"), "--workload", key], capture_output=True, text=True)
         yield key, json.loads(cfg.stdout)
 
+# Signed bundles: each payload's config, and each shared outbound part it pins.
+def bundle_cases():
+    import base64, tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([MESHC, "keygen", "--out", tmp + "/keys"], check=True, capture_output=True)
+        subprocess.run([MESHC, "compile", os.path.join(ROOT, "policies"), "--key", tmp + "/keys/signing.key", "--out", tmp + "/out"],
+                       check=True, capture_output=True)
+        part_schema = dict(config_schema, **{"$ref": "#/$defs/outboundPart"})
+        for k in ("required", "properties", "additionalProperties", "type"):
+            part_schema.pop(k, None)
+        for path in sorted(glob.glob(tmp + "/out/*/*.json")):
+            name = os.path.relpath(path, tmp + "/out")
+            doc = json.load(open(path))
+            if name.startswith("_parts/"):
+                yield "part " + name, part_schema, doc
+            else:
+                yield "bundle " + name, config_schema, json.loads(base64.b64decode(doc["payload"]))["config"]
+
 passed = failed = 0
+for name, schema, doc in bundle_cases():
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(doc))
+    if errors:
+        failed += 1
+        print(f"{name} does not match schemas/meshconfig.schema.json: {errors[0].message} at {list(errors[0].absolute_path)}")
+    else:
+        passed += 1
 for key, cfg in config_cases():
     errors = list(jsonschema.Draft202012Validator(config_schema).iter_errors(cfg))
     if errors:

@@ -90,8 +90,10 @@ struct Compile: ParsableCommand {
         let expires = issued.addingTimeInterval(Duration.parseIstio(expiresIn) ?? 0)
         let signer = Signer(keys: [key])
         let parts = PartDirectory(path: "\(out)/\(PartDirectory.name)")
+        let clock = PhaseClock()
         let workloads = compiler.workloads
         let compiled = try compiler.bundleConfigs(for: workloads)
+        clock.mark("compile \(workloads.count) workloads")
         var written: Set<String> = []
         for part in compiled.flatMap(\.parts) where written.insert(part.digest).inserted {
             try parts.write(digest: part.digest, bytes: part.bytes)
@@ -112,6 +114,7 @@ struct Compile: ParsableCommand {
                 return "\(w.namespace)/\(w.name): \(error)"
             }
         }
+        clock.mark("sign and write")
         if let failure = failures.lazy.compactMap({ $0 }).first { throw CLIError.invalidConfig(failure) }
         let count = workloads.count
         print("wrote \(count) signed bundle\(count == 1 ? "" : "s") and \(written.count) shared outbound part\(written.count == 1 ? "" : "s") to \(out) (version \(version), keyid \(key.publicKey.keyid.prefix(16))…)")
