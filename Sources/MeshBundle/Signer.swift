@@ -41,7 +41,7 @@ public struct Signer: Sendable {
         var payload = Data("{\"config\":".utf8)
         payload.append(canonicalConfig)
         payload.append(contentsOf: Array(",\"manifest\":".utf8))
-        payload.append(try WorkloadConfig.canonicalEncoder.encode(manifest))
+        payload.append(try CanonicalJSON.encode(manifest))
         payload.append(UInt8(ascii: "}"))
         let pae = Envelope.pae(type: Envelope.payloadType, body: payload)
         let signatures = try keys.map { k in
@@ -50,7 +50,7 @@ public struct Signer: Sendable {
         var out = Data("{\"payload\":\"".utf8)
         out.append(payload.base64EncodedData())
         out.append(contentsOf: Array("\",\"payloadType\":\"\(Envelope.payloadType)\",\"signatures\":".utf8))
-        out.append(try WorkloadConfig.canonicalEncoder.encode(signatures))
+        out.append(try CanonicalJSON.encode(signatures))
         out.append(contentsOf: Array("}\n".utf8))
         return out
     }

@@ -145,7 +145,7 @@ public final class Compiler {
         let todo = Array(pending)
         let encoded = concurrentMap(count: todo.count, initial: Result<SharedPart, CompileError>.failure(.unencodable("", ""))) { i in
             do {
-                let bytes = try WorkloadConfig.canonicalEncoder.encode(todo[i].value)
+                let bytes = try CanonicalJSON.encode(todo[i].value)
                 return .success(SharedPart(digest: Signer.digest(bytes), bytes: bytes))
             } catch {
                 return .failure(.unencodable("an outbound part of \(todo[i].value.outbound.first?.host ?? "?")", "\(error)"))

@@ -3,9 +3,11 @@ import Foundation
 extension WorkloadConfig {
     /// Canonical JSON: sorted keys, no whitespace, `/` unescaped. Same config, same bytes.
     public func canonicalJSON() throws -> Data {
-        try Self.canonicalEncoder.encode(self)
+        try CanonicalJSON.encode(self)
     }
 
+    /// Foundation's encoder configured for the same canonical form (what `CanonicalJSON` is
+    /// tested against).
     public static var canonicalEncoder: JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

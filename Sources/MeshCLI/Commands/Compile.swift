@@ -70,7 +70,7 @@ struct Compile: ParsableCommand {
         let compiler = Compiler(index: index)
         if let key, let out {
             try writeBundles(compiler, keyPath: key, out: out)
-            return
+            exitWithoutTeardown(0, keeping: (result, compiler))
         }
         if let workload {
             let w: Workload
@@ -115,6 +115,7 @@ struct Compile: ParsableCommand {
             }
         }
         clock.mark("sign and write")
+        defer { clock.mark("report") }
         if let failure = failures.lazy.compactMap({ $0 }).first { throw CLIError.invalidConfig(failure) }
         let count = workloads.count
         print("wrote \(count) signed bundle\(count == 1 ? "" : "s") and \(written.count) shared outbound part\(written.count == 1 ? "" : "s") to \(out) (version \(version), keyid \(key.publicKey.keyid.prefix(16))…)")
