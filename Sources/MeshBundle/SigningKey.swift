@@ -3,15 +3,26 @@ import Foundation
 
 /// An Ed25519 signing key, stored as standard PKCS#8 PEM (openssl reads it too).
 public struct SigningKey: Sendable {
-    /// The 32-byte seed; kept as bytes because the key type is not Sendable.
+    /// The 32-byte seed.
     let raw: Data
     /// Derived once from the seed when the value is made.
     public let publicKey: TrustedKey
+    /// The expanded key, made once: deriving it from the seed for every signature doubled
+    /// the cost of signing thousands of bundles.
+    private let key: KeyBox
+
+    /// Holds the key type, which is immutable but not declared Sendable; signing with it
+    /// from several threads is safe (BoringSSL's ED25519_sign keeps no state).
+    private final class KeyBox: @unchecked Sendable {
+        let key: Curve25519.Signing.PrivateKey
+        init(_ key: Curve25519.Signing.PrivateKey) { self.key = key }
+    }
 
     public init() {
         let key = Curve25519.Signing.PrivateKey()
         raw = key.rawRepresentation
         publicKey = TrustedKey(publicKey: key.publicKey)
+        self.key = KeyBox(key)
     }
 
     public init(rawRepresentation: Data) throws(BundleError) {
@@ -21,6 +32,7 @@ public struct SigningKey: Sendable {
         }
         raw = rawRepresentation
         publicKey = TrustedKey(publicKey: key.publicKey)
+        self.key = KeyBox(key)
     }
 
     /// The DER prefix of a PKCS#8 Ed25519 private key (RFC 8410) before the 32 key bytes.
@@ -42,7 +54,7 @@ public struct SigningKey: Sendable {
 
     public func sign(_ data: Data) throws(BundleError) -> Data {
         do {
-            return try Curve25519.Signing.PrivateKey(rawRepresentation: raw).signature(for: data)
+            return try key.key.signature(for: data)
         } catch {
             throw .invalidKey("signing failed: \(error)")
         }

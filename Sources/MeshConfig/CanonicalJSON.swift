@@ -62,16 +62,24 @@ public enum CanonicalJSON {
 /// in by the containers handed to `encode(to:)`.
 final class Node {
     enum Kind { case unset, scalar, object, array }
+    /// A scalar is kept inline (one allocation fewer per value); containers are nodes.
+    enum Child {
+        case scalar(String)
+        case node(Node)
+
+        func write(into out: inout [UInt8]) {
+            switch self {
+            case .scalar(let text): out.append(contentsOf: text.utf8)
+            case .node(let node): node.write(into: &out)
+            }
+        }
+    }
     var kind = Kind.unset
     var scalar = ""
-    var entries: [(key: String, value: Node)] = []
-    var elements: [Node] = []
+    var entries: [(key: String, value: Child)] = []
+    var elements: [Child] = []
 
     init() {}
-    init(scalar: String) {
-        kind = .scalar
-        self.scalar = scalar
-    }
 
     func write(into out: inout [UInt8]) {
         switch kind {
@@ -115,17 +123,17 @@ struct NodeEncoder: Encoder {
 
     func singleValueContainer() -> SingleValueEncodingContainer { SingleNodeContainer(node: node, codingPath: codingPath) }
 
-    /// The node for a nested value: scalars of the standard types directly, anything else
-    /// through its own `encode(to:)`.
-    static func box<T: Encodable>(_ value: T, codingPath: [CodingKey]) throws -> Node {
+    /// A nested value: scalars of the standard types directly, anything else through its
+    /// own `encode(to:)`.
+    static func box<T: Encodable>(_ value: T, codingPath: [CodingKey]) throws -> Node.Child {
         switch value {
-        case let s as String: return Node(scalar: CanonicalJSON.quoted(s))
-        case let i as Int: return Node(scalar: String(i))
-        case let b as Bool: return Node(scalar: b ? "true" : "false")
+        case let s as String: return .scalar(CanonicalJSON.quoted(s))
+        case let i as Int: return .scalar(String(i))
+        case let b as Bool: return .scalar(b ? "true" : "false")
         default:
             let child = Node()
             try value.encode(to: NodeEncoder(node: child, codingPath: codingPath))
-            return child
+            return child.kind == .scalar ? .scalar(child.scalar) : .node(child)
         }
     }
 }
@@ -134,13 +142,13 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let node: Node
     let codingPath: [CodingKey]
 
-    private func put(_ key: Key, _ scalar: String) { node.entries.append((key.stringValue, Node(scalar: scalar))) }
+    private func put(_ key: Key, _ scalar: String) { node.entries.append((key.stringValue, .scalar(scalar))) }
 
     mutating func encodeNil(forKey key: Key) throws { put(key, "null") }
     mutating func encode(_ value: Bool, forKey key: Key) throws { put(key, value ? "true" : "false") }
     mutating func encode(_ value: String, forKey key: Key) throws { put(key, CanonicalJSON.quoted(value)) }
-    mutating func encode(_ value: Double, forKey key: Key) throws { put(key, try CanonicalJSON.number(value, codingPath + [key])) }
-    mutating func encode(_ value: Float, forKey key: Key) throws { put(key, try CanonicalJSON.number(value, codingPath + [key])) }
+    mutating func encode(_ value: Double, forKey key: Key) throws { put(key, try CanonicalJSON.number(value, codingPath)) }
+    mutating func encode(_ value: Float, forKey key: Key) throws { put(key, try CanonicalJSON.number(value, codingPath)) }
     mutating func encode(_ value: Int, forKey key: Key) throws { put(key, String(value)) }
     mutating func encode(_ value: Int8, forKey key: Key) throws { put(key, String(value)) }
     mutating func encode(_ value: Int16, forKey key: Key) throws { put(key, String(value)) }
@@ -153,21 +161,21 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encode(_ value: UInt64, forKey key: Key) throws { put(key, String(value)) }
 
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        node.entries.append((key.stringValue, try NodeEncoder.box(value, codingPath: codingPath + [key])))
+        node.entries.append((key.stringValue, try NodeEncoder.box(value, codingPath: codingPath)))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
         let child = Node()
         child.kind = .object
-        node.entries.append((key.stringValue, child))
-        return KeyedEncodingContainer(KeyedNodeContainer<NestedKey>(node: child, codingPath: codingPath + [key]))
+        node.entries.append((key.stringValue, .node(child)))
+        return KeyedEncodingContainer(KeyedNodeContainer<NestedKey>(node: child, codingPath: codingPath))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> UnkeyedEncodingContainer {
         let child = Node()
         child.kind = .array
-        node.entries.append((key.stringValue, child))
-        return UnkeyedNodeContainer(node: child, codingPath: codingPath + [key])
+        node.entries.append((key.stringValue, .node(child)))
+        return UnkeyedNodeContainer(node: child, codingPath: codingPath)
     }
 
     mutating func superEncoder() -> Encoder { superEncoder(named: "super") }
@@ -175,7 +183,7 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     private func superEncoder(named name: String) -> Encoder {
         let child = Node()
-        node.entries.append((name, child))
+        node.entries.append((name, .node(child)))
         return NodeEncoder(node: child, codingPath: codingPath)
     }
 }
@@ -185,7 +193,7 @@ struct UnkeyedNodeContainer: UnkeyedEncodingContainer {
     let codingPath: [CodingKey]
     var count: Int { node.elements.count }
 
-    private func put(_ scalar: String) { node.elements.append(Node(scalar: scalar)) }
+    private func put(_ scalar: String) { node.elements.append(.scalar(scalar)) }
 
     mutating func encodeNil() throws { put("null") }
     mutating func encode(_ value: Bool) throws { put(value ? "true" : "false") }
@@ -210,20 +218,20 @@ struct UnkeyedNodeContainer: UnkeyedEncodingContainer {
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         let child = Node()
         child.kind = .object
-        node.elements.append(child)
+        node.elements.append(.node(child))
         return KeyedEncodingContainer(KeyedNodeContainer<NestedKey>(node: child, codingPath: codingPath))
     }
 
     mutating func nestedUnkeyedContainer() -> UnkeyedEncodingContainer {
         let child = Node()
         child.kind = .array
-        node.elements.append(child)
+        node.elements.append(.node(child))
         return UnkeyedNodeContainer(node: child, codingPath: codingPath)
     }
 
     mutating func superEncoder() -> Encoder {
         let child = Node()
-        node.elements.append(child)
+        node.elements.append(.node(child))
         return NodeEncoder(node: child, codingPath: codingPath)
     }
 }
@@ -254,10 +262,12 @@ struct SingleNodeContainer: SingleValueEncodingContainer {
     mutating func encode(_ value: UInt64) throws { put(String(value)) }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
-        let boxed = try NodeEncoder.box(value, codingPath: codingPath)
-        node.kind = boxed.kind
-        node.scalar = boxed.scalar
-        node.entries = boxed.entries
-        node.elements = boxed.elements
+        switch try NodeEncoder.box(value, codingPath: codingPath) {
+        case .scalar(let text): put(text)
+        case .node(let boxed):
+            node.kind = boxed.kind
+            node.entries = boxed.entries
+            node.elements = boxed.elements
+        }
     }
 }
