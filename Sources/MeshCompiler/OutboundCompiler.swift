@@ -1,3 +1,4 @@
+import Foundation
 import MeshAnalysis
 import MeshConfig
 import MeshPolicy
@@ -6,7 +7,8 @@ import MeshPolicy
 /// depends on the caller only through which VirtualService it sees, and a cluster only
 /// through which DestinationRule and Services it sees, so each is compiled once per such
 /// view. Each entry has an id, so equal parts can be recognised without comparing them.
-final class OutboundCache {
+/// Safe to share between threads: namespaces' groups are compiled in parallel.
+final class OutboundCache: @unchecked Sendable {
     struct Entry<Value> {
         let id: Int
         let value: Value
@@ -22,19 +24,40 @@ final class OutboundCache {
         let destinationRule: YAMLNode.ID?
         let services: [YAMLNode.ID]
     }
-    var services: [ServiceKey: Entry<OutboundService>] = [:]
-    var clusters: [ClusterKey: Entry<Cluster?>] = [:]
+    private var services: [ServiceKey: Entry<OutboundService>] = [:]
+    private var clusters: [ClusterKey: Entry<Cluster?>] = [:]
     private var lastID = 0
+    private let lock = NSLock()
 
-    func nextID() -> Int {
-        lastID += 1
-        return lastID
+    /// The entry for `key`, made by `make` (outside the lock) the first time it is asked for.
+    func service(_ key: ServiceKey, make: () -> OutboundService) -> Entry<OutboundService> {
+        if let hit = lock.withLock({ services[key] }) { return hit }
+        let value = make()
+        return lock.withLock {
+            if let raced = services[key] { return raced }
+            lastID += 1
+            services[key] = Entry(id: lastID, value: value)
+            return services[key]!
+        }
+    }
+
+    func cluster(_ key: ClusterKey, make: () -> Cluster?) -> Entry<Cluster?> {
+        if let hit = lock.withLock({ clusters[key] }) { return hit }
+        let value = make()
+        return lock.withLock {
+            if let raced = clusters[key] { return raced }
+            lastID += 1
+            clusters[key] = Entry(id: lastID, value: value)
+            return clusters[key]!
+        }
     }
 }
 
+extension OutboundCache.Entry: Sendable where Value: Sendable {}
+
 /// The services of one owner namespace as one caller sees them, with the clusters their
 /// routes send to: the unit that bundles share (`OutboundPart`).
-struct OutboundGroup {
+struct OutboundGroup: Sendable {
     let namespace: String
     var services: [OutboundCache.Entry<OutboundService>] = []
     var clusters: [String: OutboundCache.Entry<Cluster>] = [:]
@@ -46,7 +69,7 @@ struct OutboundGroup {
 }
 
 /// Outbound services, routes and clusters as seen from one namespace (and Sidecar).
-struct OutboundCompiler {
+struct OutboundCompiler: Sendable {
     let index: MeshIndex
     let namespace: String
     let sidecar: Resource?
@@ -70,31 +93,41 @@ struct OutboundCompiler {
             !$0.host.hasPrefix("*") && (hosts?.contains($0.host) ?? true)
                 && $0.exportTo.isVisible(from: namespace, owner: $0.namespace) && egressAllows($0)
         }
-        var groups: [OutboundGroup] = []
-        for svc in visible.sorted(by: { ($0.namespace, $0.host) < ($1.namespace, $1.host) }) {
-            if groups.last?.namespace != svc.namespace { groups.append(OutboundGroup(namespace: svc.namespace)) }
+        let sorted = visible.sorted { ($0.namespace, $0.host) < ($1.namespace, $1.host) }
+        var slices: [ArraySlice<ServiceInfo>] = []
+        var start = 0
+        for i in sorted.indices where i + 1 == sorted.count || sorted[i + 1].namespace != sorted[i].namespace {
+            slices.append(sorted[start...i])
+            start = i + 1
+        }
+        let (compiler, namespaces) = (self, slices)
+        return concurrentMap(count: namespaces.count, initial: OutboundGroup(namespace: "")) { compiler.group(namespaces[$0]) }
+    }
+
+    /// One owner namespace's services (sorted by host) and the clusters they send to.
+    func group(_ services: ArraySlice<ServiceInfo>) -> OutboundGroup {
+        var group = OutboundGroup(namespace: services.first?.namespace ?? "")
+        for svc in services {
             for port in svc.ports {
                 let entry = service(svc, port: port)
                 for r in entry.value.routes {
-                    for name in r.destinations.map(\.cluster) + r.mirrors.map(\.cluster) where groups[groups.count - 1].clusters[name] == nil {
-                        if let c = cachedCluster(named: name) { groups[groups.count - 1].clusters[name] = c }
+                    for name in r.destinations.map(\.cluster) + r.mirrors.map(\.cluster) where group.clusters[name] == nil {
+                        if let c = cachedCluster(named: name) { group.clusters[name] = c }
                     }
                 }
-                groups[groups.count - 1].services.append(entry)
+                group.services.append(entry)
             }
         }
-        return groups
+        return group
     }
 
     /// One service port's outbound entry, compiled once per VirtualService that claims it.
     func service(_ svc: ServiceInfo, port: ServicePort) -> OutboundCache.Entry<OutboundService> {
         let vs = index.virtualService(forHost: svc.host, from: namespace)
         let key = OutboundCache.ServiceKey(host: svc.host, port: port.number, protocolName: port.protocolName, virtualService: vs?.root.id)
-        if let hit = cache.services[key] { return hit }
-        let entry = OutboundCache.Entry(id: cache.nextID(), value: OutboundService(
-            host: svc.host, port: port.number, protocolName: port.protocolName, routes: routes(host: svc.host, port: port, vs: vs)))
-        cache.services[key] = entry
-        return entry
+        return cache.service(key) {
+            OutboundService(host: svc.host, port: port.number, protocolName: port.protocolName, routes: routes(host: svc.host, port: port, vs: vs))
+        }
     }
 
     /// A cluster, compiled once per DestinationRule and Services the caller sees for its host.
@@ -102,9 +135,7 @@ struct OutboundCompiler {
         let host = name.lastIndex(of: "|").map { String(name[name.index(after: $0)...]) } ?? name
         let key = OutboundCache.ClusterKey(name: name, destinationRule: index.destinationRules(host: host, from: namespace).first?.resource.root.id,
                                            services: index.services(host: host, from: namespace).map(\.resource.root.id))
-        if let hit = cache.clusters[key] { return hit.value.map { OutboundCache.Entry(id: hit.id, value: $0) } }
-        let entry = OutboundCache.Entry(id: cache.nextID(), value: cluster(named: name))
-        cache.clusters[key] = entry
+        let entry = cache.cluster(key) { cluster(named: name) }
         return entry.value.map { OutboundCache.Entry(id: entry.id, value: $0) }
     }
 
