@@ -11,7 +11,7 @@ work=.build-bench
 mkdir -p "$work"
 swift build -c release --product meshc >/dev/null
 meshc=.build/release/meshc
-keys=$(mktemp -d); out=$(mktemp -d)
+keys=$(mktemp -d); out="$work/compile-out"
 trap 'rm -rf "$keys" "$out"' EXIT
 $meshc keygen --out "$keys" >/dev/null
 
@@ -20,9 +20,14 @@ for n in "${sizes[@]}"; do
   repo="$work/repo-$n"
   [[ -d $repo ]] || python3 Benchmarks/generate.py "$n" "$repo" >/dev/null
   read -r lint_s _ < <(python3 Benchmarks/measure.py 3 -- $meshc lint "$repo" --format json)
-  # A fresh output directory each time: writing over the last run's files measures the disk.
-  rm -rf "$out"; mkdir -p "$out"
-  read -r compile_s peak < <(python3 Benchmarks/measure.py 1 -- $meshc compile "$repo" --key "$keys/signing.key" --out "$out" --issued-at 2026-11-25T00:00:00Z)
+  # Best of three, each into a fresh output directory (writing over the last run's files
+  # measures the disk's writeback more than meshc).
+  compile_s=""
+  for _ in 1 2 3; do
+    rm -rf "$out"; mkdir -p "$out"; sync
+    read -r t peak < <(python3 Benchmarks/measure.py 1 -- $meshc compile "$repo" --key "$keys/signing.key" --out "$out" --issued-at 2026-11-25T00:00:00Z)
+    compile_s=$(awk -v a="$t" -v b="$compile_s" 'BEGIN { print (b == "" || a < b) ? a : b }')
+  done
   count=$(find "$out" -path "$out/_parts" -prune -o -name '*.json' -print | wc -l)
   bytes=$(find "$out" -path "$out/_parts" -prune -o -name '*.json' -printf '%s\n' | awk '{s += $1} END {print s}')
   parts=$(find "$out/_parts" -name '*.json' | wc -l)
