@@ -188,28 +188,13 @@ struct KeyedNodeContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
 }
 
-struct UnkeyedNodeContainer: UnkeyedEncodingContainer {
+struct UnkeyedNodeContainer: UnkeyedEncodingContainer, ScalarSink {
     let node: Node
     let codingPath: [CodingKey]
     var count: Int { node.elements.count }
 
-    private func put(_ scalar: String) { node.elements.append(.scalar(scalar)) }
+    func put(_ scalar: String) { node.elements.append(.scalar(scalar)) }
 
-    mutating func encodeNil() throws { put("null") }
-    mutating func encode(_ value: Bool) throws { put(value ? "true" : "false") }
-    mutating func encode(_ value: String) throws { put(CanonicalJSON.quoted(value)) }
-    mutating func encode(_ value: Double) throws { put(try CanonicalJSON.number(value, codingPath)) }
-    mutating func encode(_ value: Float) throws { put(try CanonicalJSON.number(value, codingPath)) }
-    mutating func encode(_ value: Int) throws { put(String(value)) }
-    mutating func encode(_ value: Int8) throws { put(String(value)) }
-    mutating func encode(_ value: Int16) throws { put(String(value)) }
-    mutating func encode(_ value: Int32) throws { put(String(value)) }
-    mutating func encode(_ value: Int64) throws { put(String(value)) }
-    mutating func encode(_ value: UInt) throws { put(String(value)) }
-    mutating func encode(_ value: UInt8) throws { put(String(value)) }
-    mutating func encode(_ value: UInt16) throws { put(String(value)) }
-    mutating func encode(_ value: UInt32) throws { put(String(value)) }
-    mutating func encode(_ value: UInt64) throws { put(String(value)) }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
         node.elements.append(try NodeEncoder.box(value, codingPath: codingPath))
@@ -236,15 +221,35 @@ struct UnkeyedNodeContainer: UnkeyedEncodingContainer {
     }
 }
 
-struct SingleNodeContainer: SingleValueEncodingContainer {
+struct SingleNodeContainer: SingleValueEncodingContainer, ScalarSink {
     let node: Node
     let codingPath: [CodingKey]
 
-    private func put(_ scalar: String) {
+    func put(_ scalar: String) {
         node.kind = .scalar
         node.scalar = scalar
     }
 
+
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        switch try NodeEncoder.box(value, codingPath: codingPath) {
+        case .scalar(let text): put(text)
+        case .node(let boxed):
+            node.kind = boxed.kind
+            node.entries = boxed.entries
+            node.elements = boxed.elements
+        }
+    }
+}
+
+/// The scalar overloads that unkeyed and single-value containers must both provide, each
+/// rendering its value once and handing the text to `put`.
+protocol ScalarSink {
+    var codingPath: [CodingKey] { get }
+    func put(_ scalar: String)
+}
+
+extension ScalarSink {
     mutating func encodeNil() throws { put("null") }
     mutating func encode(_ value: Bool) throws { put(value ? "true" : "false") }
     mutating func encode(_ value: String) throws { put(CanonicalJSON.quoted(value)) }
@@ -260,14 +265,4 @@ struct SingleNodeContainer: SingleValueEncodingContainer {
     mutating func encode(_ value: UInt16) throws { put(String(value)) }
     mutating func encode(_ value: UInt32) throws { put(String(value)) }
     mutating func encode(_ value: UInt64) throws { put(String(value)) }
-
-    mutating func encode<T: Encodable>(_ value: T) throws {
-        switch try NodeEncoder.box(value, codingPath: codingPath) {
-        case .scalar(let text): put(text)
-        case .node(let boxed):
-            node.kind = boxed.kind
-            node.entries = boxed.entries
-            node.elements = boxed.elements
-        }
-    }
 }
