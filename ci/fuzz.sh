@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the bundle verifier, the key/trust-root parsers and the YAML loader with libFuzzer
+# Fuzzes the bundle verifier (envelopes and outbound parts), the key/trust-root parsers and the YAML loader with libFuzzer
 # (and AddressSanitizer) for a bounded time. Usage: ci/fuzz.sh [SECONDS] (default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ trap 'rm -rf "$corpus"' EXIT
 # Seeds: real policy files and a signed bundle shape.
 cp policies/*.yaml policies/*/*.yaml "$corpus"/ 2>/dev/null || true
 printf '{"payloadType":"application/vnd.meshc.bundle.v1+json","payload":"e30=","signatures":[{"keyid":"x","sig":"AAAA"}]}' > "$corpus/envelope.json"
+printf '{"clusters":[],"outbound":[{"host":"a","port":80,"protocolName":"http","routes":[]}]}' > "$corpus/part.json"
 log=$(mktemp)
 # Leak detection is off: Swift keeps tagged pointers to process-lifetime globals (the
 # schema tables), which LeakSanitizer reports as leaks at exit. Crashes, ASan errors,

@@ -67,8 +67,10 @@ public struct Verifier: Sendable {
         return Verified(manifest: bundle.manifest, config: config, signers: signers)
     }
 
-    /// The listed parts, each checked against its digest (which the signature covers).
-    func outboundParts(_ digests: [String], from source: (String) -> Data?) throws(BundleError) -> [OutboundPart] {
+    /// The listed parts, each checked against its digest (which the signature covers): what
+    /// `verify` does after the bundle's own checks, public for a proxy that fetches parts
+    /// as they are needed.
+    public func outboundParts(_ digests: [String], from source: (String) -> Data?) throws(BundleError) -> [OutboundPart] {
         for d in digests where PartDirectory.fileName(for: d) == nil {
             throw .malformedPayload("outboundParts: \"\(d.prefix(80))\" is not a sha256 digest")
         }

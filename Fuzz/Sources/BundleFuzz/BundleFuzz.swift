@@ -14,6 +14,16 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         // Nothing signed by a random key may ever verify.
         fatalError("an unsigned input verified")
     }
+    // Each input is also an outbound part, offered under its own digest (as a bundle would
+    // pin it) and under another: the size, digest and decoding checks see every input.
+    let digest = Signer.digest(data)
+    _ = try? Verifier(trust: trust).outboundParts([digest], from: { _ in data })
+    if (try? Verifier(trust: trust).outboundParts([Signer.digest(Data())], from: { _ in data })) != nil, !data.isEmpty {
+        fatalError("a part verified under another digest")
+    }
+    if let name = PartDirectory.fileName(for: String(decoding: data, as: UTF8.self)), name.contains("/") || name.hasPrefix(".") {
+        fatalError("a digest named a path: \(name)")
+    }
     _ = try? TrustRoot.decode(data)
     _ = try? SigningKey(pem: String(decoding: data, as: UTF8.self))
     _ = DocumentLoader.load(path: "fuzz.yaml", bytes: UnsafeRawBufferPointer(start: start, count: count))
