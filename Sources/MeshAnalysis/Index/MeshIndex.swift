@@ -7,7 +7,8 @@ public final class MeshIndex: Sendable {
     public let settings: MeshSettings
     public let resources: [Resource]
     let byKind: [ResourceKind: [Resource]]
-    let byRef: [ResourceRef: Resource]
+    /// Position in `resources` of the last resource with each ref.
+    let byRef: [ResourceRef: Int]
     /// Sidecars by namespace, in input order (the per-workload Sidecar lookup).
     let sidecarsByNamespace: [String: [Resource]]
 
@@ -39,43 +40,52 @@ public final class MeshIndex: Sendable {
         self.settings = settings
         self.resources = resources
         var byKind: [ResourceKind: [Resource]] = [:]
-        var byRef: [ResourceRef: Resource] = [:]
         for r in resources {
             guard let k = r.kind else { continue }
             byKind[k, default: []].append(r)
-            byRef[r.ref] = r
         }
         self.byKind = byKind
-        self.byRef = byRef
         sidecarsByNamespace = Dictionary(grouping: byKind[.sidecar] ?? [], by: \.namespace)
-        let policies = byKind[.authorizationPolicy] ?? []
-        authorizationSelectors = Dictionary(grouping: policies.indices, by: { policies[$0].namespace })
-            .mapValues { SelectorIndex(policies, members: $0) }
         var namespaces: [String: Resource] = [:]
         for r in byKind[.namespace] ?? [] { namespaces[r.name] = r }
         self.namespaces = namespaces
-        if namespaces.isEmpty {
-            knownNamespaces = nil
-        } else {
-            var known = Set(namespaces.keys)
-            for r in resources where r.kind != nil && r.kind != .namespace { known.insert(r.namespace) }
-            knownNamespaces = known
-        }
 
-        // The parts below are independent of each other: build them on every core.
+        // The parts below are independent of each other: build them on every core, the
+        // longest (workloads) first.
         let kinds = byKind, declared = namespaces
         let servicePart = Slot<ServicePart>(), workloadPart = Slot<WorkloadPart>()
         let rulePart = Slot<[DestinationRuleInfo]>(), annotationPart = Slot<[AnnotationUse]>()
-        let routePart = Slot<MeshRoutePart>()
+        let routePart = Slot<MeshRoutePart>(), refPart = Slot<[ResourceRef: Int]>()
+        let selectorPart = Slot<[String: SelectorIndex]>(), knownPart = Slot<Set<String>>()
         let jobs: [@Sendable () -> Void] = [
-            { servicePart.value = ServicePart(byKind: kinds) },
             { workloadPart.value = WorkloadPart(resources: resources, namespaces: declared, settings: settings) },
+            { servicePart.value = ServicePart(byKind: kinds) },
             { rulePart.value = (kinds[.destinationRule] ?? []).map(DestinationRuleInfo.init(resource:)) },
             { annotationPart.value = AnnotationUse.collect(resources) },
             { routePart.value = MeshRoutePart(kinds[.virtualService] ?? []) },
+            {
+                var byRef: [ResourceRef: Int] = [:]
+                byRef.reserveCapacity(resources.count)
+                for i in resources.indices where resources[i].kind != nil { byRef[resources[i].ref] = i }
+                refPart.value = byRef
+            },
+            {
+                let policies = kinds[.authorizationPolicy] ?? []
+                selectorPart.value = Dictionary(grouping: policies.indices, by: { policies[$0].namespace })
+                    .mapValues { SelectorIndex(policies, members: $0) }
+            },
+            {
+                guard !declared.isEmpty else { return }
+                var known = Set(declared.keys)
+                for i in resources.indices where resources[i].kind != nil && resources[i].kind != .namespace { known.insert(resources[i].namespace) }
+                knownPart.value = known
+            },
         ]
         DispatchQueue.concurrentPerform(iterations: jobs.count) { jobs[$0]() }
         // Every job ran to completion before concurrentPerform returned.
+        self.byRef = refPart.value ?? [:]
+        self.authorizationSelectors = selectorPart.value ?? [:]
+        self.knownNamespaces = knownPart.value
         let sp = servicePart.value ?? ServicePart(byKind: kinds)
         let wp = workloadPart.value ?? WorkloadPart(resources: resources, namespaces: declared, settings: settings)
         let rules = rulePart.value ?? []
@@ -101,7 +111,7 @@ public final class MeshIndex: Sendable {
     /// Sidecars of one namespace, in input order.
     public func sidecars(in namespace: String) -> [Resource] { sidecarsByNamespace[namespace] ?? [] }
 
-    public func resource(_ ref: ResourceRef) -> Resource? { byRef[ref] }
+    public func resource(_ ref: ResourceRef) -> Resource? { byRef[ref].map { resources[$0] } }
 
     /// Whether any resource of `kind` exists (analyzers skip when their inputs are absent).
     public func has(_ kind: ResourceKind) -> Bool { !(byKind[kind] ?? []).isEmpty }
