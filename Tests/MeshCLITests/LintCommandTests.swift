@@ -226,6 +226,40 @@ import Testing
         #expect(rollback.stderr.contains("rollback"))
     }
 
+    @Test func recompilingRemovesWhatTheRepositoryNoLongerHas() throws {
+        let dir = try TempDir()
+        let keys = dir.path + "/keys", out = dir.path + "/bundles"
+        let fm = FileManager.default
+        #expect(try Meshc.run(["keygen", "--out", keys]).status == 0)
+        let compile = ["compile", "policies", "--key", keys + "/signing.key", "--out", out]
+        #expect(try Meshc.run(compile).status == 0)
+        // What an earlier compile of another revision could have left, and files of others.
+        try fm.copyItem(atPath: out + "/shop/orders-v1.json", toPath: out + "/shop/orders-v0.json")
+        try fm.createDirectory(atPath: out + "/retired", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: out + "/shop/orders-v1.json", toPath: out + "/retired/old.json")
+        let stalePart = out + "/_parts/" + String(repeating: "ab", count: 32) + ".json"
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: stalePart))
+        try Data("x".utf8).write(to: URL(fileURLWithPath: stalePart + ".tmp-42"))
+        try Data("{\"mine\": true}".utf8).write(to: URL(fileURLWithPath: out + "/shop/notes.json"))
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: out + "/README.txt"))
+
+        let kept = try Meshc.run(compile + ["--no-prune"])
+        #expect(kept.status == 0)
+        #expect(fm.fileExists(atPath: out + "/shop/orders-v0.json"), "--no-prune keeps everything")
+
+        let pruned = try Meshc.run(compile)
+        #expect(pruned.status == 0, "\(pruned.stderr)")
+        #expect(pruned.stdout.contains("removed 2 bundles of workloads no longer in the repository and 1 unpinned part"), "\(pruned.stdout)")
+        #expect(!fm.fileExists(atPath: out + "/shop/orders-v0.json"))
+        #expect(!fm.fileExists(atPath: out + "/retired"), "a namespace left empty goes too")
+        #expect(!fm.fileExists(atPath: stalePart) && !fm.fileExists(atPath: stalePart + ".tmp-42"))
+        #expect(fm.fileExists(atPath: out + "/shop/orders-v1.json"))
+        #expect(fm.fileExists(atPath: out + "/shop/notes.json"), "JSON that is not a bundle is not ours to remove")
+        #expect(fm.fileExists(atPath: out + "/README.txt"))
+        let ok = try Meshc.run(["verify", out + "/shop/orders-v1.json", "--trust", keys + "/trust.json"])
+        #expect(ok.status == 0, "every part a bundle pins survives: \(ok.stderr)")
+    }
+
     @Test func bundlesPinSharedPartsThatVerifyChecks() throws {
         let dir = try TempDir()
         let keys = dir.path + "/keys", out = dir.path + "/bundles"

@@ -45,6 +45,9 @@ struct Compile: ParsableCommand {
     @Option(name: .customLong("git-commit"), help: "Commit recorded in the manifest.")
     var gitCommit: String?
 
+    @Flag(inversion: .prefixedNo, help: "Remove bundles of workloads that are gone and parts no bundle pins from OUT.")
+    var prune = true
+
     @Option(name: .customLong("mesh-config"), help: "An Istio MeshConfig file (trust domain, root namespace).")
     var meshConfig: [String] = []
 
@@ -89,7 +92,8 @@ struct Compile: ParsableCommand {
         let issued = issuedAt.flatMap(Timestamp.parse) ?? Date()
         let expires = issued.addingTimeInterval(Duration.parseIstio(expiresIn) ?? 0)
         let signer = Signer(keys: [key])
-        let parts = PartDirectory(path: "\(out)/\(PartDirectory.name)")
+        let directory = BundleDirectory(path: out)
+        let parts = directory.parts
         let clock = PhaseClock()
         let workloads = compiler.workloads
         let compiled = try compiler.bundleConfigs(for: workloads)
@@ -119,5 +123,11 @@ struct Compile: ParsableCommand {
         if let failure = failures.lazy.compactMap({ $0 }).first { throw CLIError.invalidConfig(failure) }
         let count = workloads.count
         print("wrote \(count) signed bundle\(count == 1 ? "" : "s") and \(written.count) shared outbound part\(written.count == 1 ? "" : "s") to \(out) (version \(version), keyid \(key.publicKey.keyid.prefix(16))…)")
+        // Last: the bundles that pin the current parts are all on disk before any other goes.
+        guard prune else { return }
+        let removed = try directory.prune(keepingBundles: Set(workloads.map { "\($0.namespace)/\($0.name)" }), parts: written)
+        if removed.bundles + removed.parts > 0 {
+            print("removed \(removed.bundles) bundle\(removed.bundles == 1 ? "" : "s") of workloads no longer in the repository and \(removed.parts) unpinned part\(removed.parts == 1 ? "" : "s")")
+        }
     }
 }
