@@ -24,31 +24,28 @@ final class OutboundCache: @unchecked Sendable {
         let destinationRule: YAMLNode.ID?
         let services: [YAMLNode.ID]
     }
-    private var services: [ServiceKey: Entry<OutboundService>] = [:]
-    private var clusters: [ClusterKey: Entry<Cluster?>] = [:]
+    private final class Table<Key: Hashable, Value> {
+        var entries: [Key: Entry<Value>] = [:]
+    }
+    private let services = Table<ServiceKey, OutboundService>()
+    private let clusters = Table<ClusterKey, Cluster?>()
     private var lastID = 0
     private let lock = NSLock()
 
-    /// The entry for `key`, made by `make` (outside the lock) the first time it is asked for.
-    func service(_ key: ServiceKey, make: () -> OutboundService) -> Entry<OutboundService> {
-        if let hit = lock.withLock({ services[key] }) { return hit }
-        let value = make()
-        return lock.withLock {
-            if let raced = services[key] { return raced }
-            lastID += 1
-            services[key] = Entry(id: lastID, value: value)
-            return services[key]!
-        }
-    }
+    func service(_ key: ServiceKey, make: () -> OutboundService) -> Entry<OutboundService> { entry(services, key, make) }
+    func cluster(_ key: ClusterKey, make: () -> Cluster?) -> Entry<Cluster?> { entry(clusters, key, make) }
 
-    func cluster(_ key: ClusterKey, make: () -> Cluster?) -> Entry<Cluster?> {
-        if let hit = lock.withLock({ clusters[key] }) { return hit }
+    /// The entry for `key`, made by `make` (outside the lock) the first time it is asked for;
+    /// when two threads make it at once, the first to store it wins.
+    private func entry<Key: Hashable, Value>(_ table: Table<Key, Value>, _ key: Key, _ make: () -> Value) -> Entry<Value> {
+        if let hit = lock.withLock({ table.entries[key] }) { return hit }
         let value = make()
         return lock.withLock {
-            if let raced = clusters[key] { return raced }
+            if let raced = table.entries[key] { return raced }
             lastID += 1
-            clusters[key] = Entry(id: lastID, value: value)
-            return clusters[key]!
+            let made = Entry(id: lastID, value: value)
+            table.entries[key] = made
+            return made
         }
     }
 }
