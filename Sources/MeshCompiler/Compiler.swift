@@ -6,11 +6,12 @@ import MeshPolicy
 
 /// Compiles the mesh index into one `WorkloadConfig` per workload.
 ///
-/// Outbound configuration depends only on the caller's namespace and the Sidecar that
-/// scopes it, so it is built once per (namespace, Sidecar) and shared by every workload
-/// there; service ports and clusters are compiled once per view of them (`OutboundCache`).
-/// Bundles go further and share the outbound part itself (`bundleConfig(for:)`), which
-/// keeps compiling and the bundles' total size linear in workloads + services.
+/// Outbound configuration depends only on what the caller's namespace can see and on the
+/// Sidecar that scopes it, so it is built once per such view and shared by every workload
+/// with it (`outboundCompiler(for:)`); service ports and clusters are compiled once per view
+/// of them (`OutboundCache`). Bundles go further and share the outbound parts themselves
+/// (`bundleConfigs(for:)`), which keeps compiling and the bundles' total size linear in
+/// workloads + services.
 public final class Compiler {
     public let index: MeshIndex
     /// What each workload has of its own: identity, inbound ports and authorization.
@@ -59,7 +60,7 @@ public final class Compiler {
     func authorization(_ w: Workload) -> Authorization { local.authorization(w) }
 
     /// The workload's outbound services and clusters (all of them, or those of `hosts`), and
-    /// the key of the (namespace, Sidecar) that shares them, compiled once per key.
+    /// the key of the view that shares them, compiled once per key.
     func outbound(for w: Workload, hosts: Set<String>? = nil) -> (value: (outbound: [OutboundService], clusters: [Cluster]), key: String) {
         let (key, compiler) = outboundCompiler(for: w)
         let cacheKey = hosts == nil ? key : key + "|scoped"
@@ -108,8 +109,8 @@ public final class Compiler {
         try bundleConfigs(for: [w])[0]
     }
 
-    /// The same for many workloads: the shared parts first (once per namespace and Sidecar),
-    /// then each workload's own config, on every core.
+    /// The same for many workloads: the shared parts first (once per view), then each
+    /// workload's own config, on every core.
     public func bundleConfigs(for workloads: [Workload]) throws -> [(config: Data, parts: [SharedPart])] {
         let started = DispatchTime.now()
         let parts = try sharedParts(for: workloads)
