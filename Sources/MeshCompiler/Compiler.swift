@@ -127,7 +127,7 @@ public final class Compiler {
         return try zip(configs, parts).map { (try $0.get(), $1) }
     }
 
-    /// The workloads' outbound parts, one per owner namespace, built once per view (see
+    /// The workloads' outbound parts, one per bucket of owner namespaces, built once per view (see
     /// `outboundCompiler(for:)`); each distinct part is encoded once, on every core.
     func sharedParts(for workloads: [Workload]) throws -> [[SharedPart]] {
         var views: [String: [[Int]]] = [:]

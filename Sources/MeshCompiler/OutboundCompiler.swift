@@ -7,7 +7,7 @@ import MeshPolicy
 /// depends on the caller only through which VirtualService it sees, and a cluster only
 /// through which DestinationRule and Services it sees, so each is compiled once per such
 /// view. Each entry has an id, so equal parts can be recognised without comparing them.
-/// Safe to share between threads: namespaces' groups are compiled in parallel.
+/// Safe to share between threads: the groups of a view are compiled in parallel.
 final class OutboundCache: @unchecked Sendable {
     struct Entry<Value> {
         let id: Int
@@ -52,10 +52,10 @@ final class OutboundCache: @unchecked Sendable {
 
 extension OutboundCache.Entry: Sendable where Value: Sendable {}
 
-/// The services of one owner namespace as one caller sees them, with the clusters their
-/// routes send to: the unit that bundles share (`OutboundPart`).
+/// The services of one bucket of owner namespaces as one caller sees them, with the
+/// clusters their routes send to: the unit that bundles share (`OutboundPart`).
 struct OutboundGroup: Sendable {
-    let namespace: String
+    let bucket: Int
     var services: [OutboundCache.Entry<OutboundService>] = []
     var clusters: [String: OutboundCache.Entry<Cluster>] = [:]
 
@@ -72,8 +72,8 @@ struct OutboundCompiler: Sendable {
     let sidecar: Resource?
     var cache = OutboundCache()
 
-    /// Every visible service, or with `hosts` only those services (a diff's scope), in
-    /// (namespace, host) order.
+    /// Every visible service, or with `hosts` only those services (a diff's scope), by host
+    /// and port: exactly what assembling the view's parts gives.
     func compile(hosts: Set<String>? = nil) -> (outbound: [OutboundService], clusters: [Cluster]) {
         var clusters: [String: Cluster] = [:]
         var outbound: [OutboundService] = []
@@ -81,29 +81,28 @@ struct OutboundCompiler: Sendable {
             outbound += group.services.map(\.value)
             for (name, c) in group.clusters where clusters[name] == nil { clusters[name] = c.value }
         }
-        return (outbound, clusters.values.sorted { $0.name < $1.name })
+        return (WorkloadConfig.canonicalOrder(outbound), clusters.values.sorted { $0.name < $1.name })
     }
 
-    /// The visible services grouped by the namespace that owns them, in namespace order.
+    /// The visible services grouped by the bucket of the namespace that owns them
+    /// (`OutboundPart.bucket(ofNamespace:)`), in bucket order; in a group, by namespace and host.
     func groups(hosts: Set<String>? = nil) -> [OutboundGroup] {
         let visible = index.services.filter {
             !$0.host.hasPrefix("*") && (hosts?.contains($0.host) ?? true)
                 && $0.exportTo.isVisible(from: namespace, owner: $0.namespace) && egressAllows($0)
         }
-        let sorted = visible.sorted { ($0.namespace, $0.host) < ($1.namespace, $1.host) }
-        var slices: [ArraySlice<ServiceInfo>] = []
-        var start = 0
-        for i in sorted.indices where i + 1 == sorted.count || sorted[i + 1].namespace != sorted[i].namespace {
-            slices.append(sorted[start...i])
-            start = i + 1
+        var buckets: [Int: [ServiceInfo]] = [:]
+        for svc in visible { buckets[OutboundPart.bucket(ofNamespace: svc.namespace), default: []].append(svc) }
+        let slices = buckets.sorted { $0.key < $1.key }.map { bucket, services in
+            (bucket, services.sorted { ($0.namespace, $0.host) < ($1.namespace, $1.host) })
         }
-        let (compiler, namespaces) = (self, slices)
-        return concurrentMap(count: namespaces.count, initial: OutboundGroup(namespace: "")) { compiler.group(namespaces[$0]) }
+        let compiler = self
+        return concurrentMap(count: slices.count, initial: OutboundGroup(bucket: -1)) { compiler.group(slices[$0].1, bucket: slices[$0].0) }
     }
 
-    /// One owner namespace's services (sorted by host) and the clusters they send to.
-    func group(_ services: ArraySlice<ServiceInfo>) -> OutboundGroup {
-        var group = OutboundGroup(namespace: services.first?.namespace ?? "")
+    /// One group's services and the clusters they send to.
+    func group(_ services: [ServiceInfo], bucket: Int) -> OutboundGroup {
+        var group = OutboundGroup(bucket: bucket)
         for svc in services {
             for port in svc.ports {
                 let entry = service(svc, port: port)

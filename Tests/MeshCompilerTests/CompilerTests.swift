@@ -247,10 +247,41 @@ import MeshPolicy
         #expect(web == canary)
         #expect(web.count == 2, "a sees web and worker, not b's api")
         #expect(api.count == 3)
-        #expect(api[0] == web[0] && api[2] == web[1], "b's view of a and c is a's view")
+        // Parts go in bucket order: b (5), a (12), c (18).
+        let buckets: [Int] = ["b", "a", "c"].map { OutboundPart.bucket(ofNamespace: $0) }
+        #expect(buckets == [5, 12, 18])
+        #expect(api[1] == web[0] && api[2] == web[1], "b's view of a and c is a's view")
         #expect(worker == [web[1]], "the Sidecar limits c to its own namespace")
         #expect(c.visibilityClass(of: "a") == c.visibilityClass(of: "c"))
         #expect(c.visibilityClass(of: "a") != c.visibilityClass(of: "b"))
+    }
+
+    @Test func aBundlePinsAtMostOneBucketOfPartsHoweverManyNamespaces() throws {
+        var text = ""
+        for i in 0..<100 {
+            text += """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: s, namespace: team-\(i)}
+                spec: {selector: {app: s}, ports: [{name: http, port: 80}]}
+                ---
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata: {name: s, namespace: team-\(i)}
+                spec: {template: {metadata: {labels: {app: s}}, spec: {containers: [{name: s}]}}}
+                ---
+
+                """
+        }
+        let c = compiler(text)
+        let w = try c.workload("team-7/s")
+        let (config, parts) = try c.bundleConfig(for: w)
+        #expect(parts.count == OutboundPart.buckets, "100 namespaces fill every bucket, and no more")
+        let assembled = try JSONDecoder().decode(WorkloadConfig.self, from: config)
+            .assembling(try parts.map { try JSONDecoder().decode(OutboundPart.self, from: $0.bytes) })
+        #expect(assembled == c.compile(w))
+        #expect(assembled.outbound.count == 100)
+        #expect(assembled.outbound.map(\.host) == assembled.outbound.map(\.host).sorted(), "services by host")
     }
 
     @Test func exportingEverywhereMakesOneClass() throws {
