@@ -117,12 +117,26 @@ public final class Compiler {
         if getenv("MESHC_TIMING") != nil {
             FileHandle.standardError.write(Data("meshc:   shared parts: \((DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000) ms (\(partsByContent.count) distinct, \(partsByKey.count) views)\n".utf8))
         }
-        let local = self.local
+        // `outboundParts` sorts last among the config's keys, so its JSON, the same for every
+        // workload of a view, is encoded once and spliced in before the closing brace.
+        var partLists: [[String]: Data] = [:]
+        for list in parts where partLists[list.map(\.digest)] == nil {
+            partLists[list.map(\.digest)] = try CanonicalJSON.encode(list.map(\.digest))
+        }
+        let local = self.local, lists = partLists
         let configs = concurrentMap(count: workloads.count, initial: Result<Data, CompileError>.success(Data())) { i in
             let w = workloads[i]
-            let config = WorkloadConfig(identity: local.identity(w), inbound: local.inbound(w), outbound: [], clusters: [],
-                                        outboundParts: parts[i].map(\.digest))
-            do { return .success(try config.canonicalJSON()) } catch { return .failure(.unencodable("\(w.namespace)/\(w.name)", "\(error)")) }
+            let config = WorkloadConfig(identity: local.identity(w), inbound: local.inbound(w), outbound: [], clusters: [])
+            do {
+                var json = try config.canonicalJSON()
+                json.removeLast()
+                json.append(contentsOf: Array(",\"outboundParts\":".utf8))
+                json.append(lists[parts[i].map(\.digest)]!)
+                json.append(UInt8(ascii: "}"))
+                return .success(json)
+            } catch {
+                return .failure(.unencodable("\(w.namespace)/\(w.name)", "\(error)"))
+            }
         }
         return try zip(configs, parts).map { (try $0.get(), $1) }
     }
