@@ -36,12 +36,13 @@ public struct PartDirectory: Sendable {
         return handle.readData(ofLength: maxBytes + 1)
     }
 
-    /// Stores a part unless a file of that digest is already there (content-addressed:
-    /// same name, same bytes). Written to a temporary name first, then renamed.
+    /// Stores a part unless the file of that digest already holds exactly these bytes (a
+    /// damaged one is replaced). Written to a temporary name first, then renamed, so a
+    /// reader never sees half a part.
     public func write(digest: String, bytes: Data) throws {
         guard let name = Self.fileName(for: digest) else { throw BundleError.malformedPart(digest: digest, reason: "not a sha256 digest") }
         let target = "\(path)/\(name)"
-        if FileManager.default.fileExists(atPath: target) { return }
+        if FileManager.default.contents(atPath: target) == bytes { return }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let temp = "\(target).tmp-\(getpid())"
         try FileOutput.write(bytes, to: temp)
