@@ -34,53 +34,67 @@ public enum NameSyntax {
     static func isAlnumLower(_ c: UInt8) -> Bool { (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) }
     static func isAlnum(_ c: UInt8) -> Bool { isAlnumLower(c) || (c >= 0x41 && c <= 0x5A) }
 
+    /// Whether `bytes` is one non-empty run whose first and last bytes pass `edge` and whose
+    /// every byte passes `inner` (no copies: these run on every name and label).
+    static func isRun<C: Collection>(_ bytes: C, edge: (UInt8) -> Bool, inner: (UInt8) -> Bool) -> Bool where C.Element == UInt8 {
+        guard let first = bytes.first, edge(first) else { return false }
+        var last = first
+        for c in bytes {
+            guard inner(c) else { return false }
+            last = c
+        }
+        return edge(last)
+    }
+
+    static func isLabelByte(_ c: UInt8) -> Bool { isAlnumLower(c) || c == 0x2D }
+    static func isQualifiedByte(_ c: UInt8) -> Bool { isAlnum(c) || c == 0x2D || c == 0x5F || c == 0x2E }
+
     public static func dnsLabelProblem(_ s: String) -> String? {
-        let b = Array(s.utf8)
+        let b = s.utf8
         if b.isEmpty { return "must not be empty" }
         if b.count > 63 { return "must be at most 63 characters (RFC 1123 label)" }
-        guard let first = b.first, let last = b.last, isAlnumLower(first), isAlnumLower(last),
-              b.allSatisfy({ isAlnumLower($0) || $0 == 0x2D }) else {
+        guard isRun(b, edge: isAlnumLower, inner: isLabelByte) else {
             return "must be lower-case letters, digits and '-', starting and ending with a letter or digit (RFC 1123 label)"
         }
         return nil
     }
 
-    public static func dnsSubdomainProblem(_ s: String) -> String? {
+    public static func dnsSubdomainProblem(_ s: Substring) -> String? {
         if s.isEmpty { return "must not be empty" }
         if s.utf8.count > 253 { return "must be at most 253 characters (RFC 1123 subdomain)" }
-        for part in s.split(separator: ".", omittingEmptySubsequences: false) {
-            let b = Array(part.utf8)
-            guard let first = b.first, let last = b.last, isAlnumLower(first), isAlnumLower(last),
-                  b.allSatisfy({ isAlnumLower($0) || $0 == 0x2D }) else {
+        let b = s.utf8
+        var start = b.startIndex
+        while true {
+            let end = b[start...].firstIndex(of: 0x2E) ?? b.endIndex
+            guard isRun(b[start..<end], edge: isAlnumLower, inner: isLabelByte) else {
                 return "must be lower-case letters, digits, '-' and '.', each part starting and ending with a letter or digit (RFC 1123 subdomain)"
             }
+            if end == b.endIndex { return nil }
+            start = b.index(after: end)
         }
-        return nil
     }
 
+    public static func dnsSubdomainProblem(_ s: String) -> String? { dnsSubdomainProblem(Substring(s)) }
+
     static func qualifiedNameProblem(_ s: Substring, what: String = "name part ") -> String? {
-        let b = Array(s.utf8)
+        let b = s.utf8
         if b.isEmpty { return "\(what)must not be empty" }
         if b.count > 63 { return "\(what)must be at most 63 characters" }
-        guard let first = b.first, let last = b.last, isAlnum(first), isAlnum(last),
-              b.allSatisfy({ isAlnum($0) || $0 == 0x2D || $0 == 0x5F || $0 == 0x2E }) else {
+        guard isRun(b, edge: isAlnum, inner: isQualifiedByte) else {
             return "must be letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
         }
         return nil
     }
 
     public static func labelKeyProblem(_ s: String) -> String? {
-        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
-        switch parts.count {
-        case 1: return qualifiedNameProblem(parts[0])
-        case 2:
-            if let p = dnsSubdomainProblem(String(parts[0])) { return "prefix \(p)" }
-            return qualifiedNameProblem(parts[1])
-        default: return "may contain at most one '/'"
-        }
+        guard let slash = s.firstIndex(of: "/") else { return qualifiedNameProblem(s[...]) }
+        let name = s[s.index(after: slash)...]
+        if name.contains("/") { return "may contain at most one '/'" }
+        if let p = dnsSubdomainProblem(s[..<slash]) { return "prefix \(p)" }
+        return qualifiedNameProblem(name)
     }
 
     public static func labelValueProblem(_ s: String) -> String? {
-        s.isEmpty ? nil : qualifiedNameProblem(Substring(s), what: "")
+        s.isEmpty ? nil : qualifiedNameProblem(s[...], what: "")
     }
 }
