@@ -50,7 +50,7 @@ public struct BundleDirectory: Sendable {
     static func isBundle(at path: String) -> Bool {
         guard let handle = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? handle.close() }
-        let data = handle.readData(ofLength: 16 << 20)
+        let data = handle.readData(ofLength: Verifier.bundleLimit)
         return (try? JSONDecoder().decode(Envelope.self, from: data))?.payloadType == Envelope.payloadType
     }
 }

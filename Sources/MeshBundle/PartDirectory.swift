@@ -9,7 +9,7 @@ public struct PartDirectory: Sendable {
 
     public let path: String
     /// Parts larger than this are refused unread.
-    public var maxBytes: Int = 64 << 20
+    public var maxBytes: Int = Verifier.partLimit
 
     public init(path: String) { self.path = path }
 

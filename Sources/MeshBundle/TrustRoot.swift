@@ -12,7 +12,7 @@ public struct TrustedKey: Codable, Equatable, Sendable {
 
     public init(publicKey: Curve25519.Signing.PublicKey) {
         let raw = publicKey.rawRepresentation
-        keyid = SHA256.hash(data: raw).map { String(format: "%02x", $0) }.joined()
+        keyid = Signer.hex(SHA256.hash(data: raw))
         algorithm = "ed25519"
         self.publicKey = raw.base64EncodedString()
     }

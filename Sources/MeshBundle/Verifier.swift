@@ -7,9 +7,13 @@ import MeshConfig
 public struct Verifier: Sendable {
     public let trust: TrustRoot
     /// Bundles larger than this are refused before parsing.
-    public var maxBytes: Int = 16 << 20
+    public var maxBytes: Int = Self.bundleLimit
     /// Outbound parts larger than this are refused.
-    public var maxPartBytes: Int = 64 << 20
+    public var maxPartBytes: Int = Self.partLimit
+
+    /// The default size limits, which readers of bundle directories share.
+    public static let bundleLimit = 16 << 20
+    public static let partLimit = 64 << 20
 
     public init(trust: TrustRoot) { self.trust = trust }
 

@@ -22,7 +22,7 @@ public final class Compiler {
     private var classOfNamespace: [String: Int] = [:]
     private var classIDs: [[Bool]: Int] = [:]
     private var outboundCache: [String: (outbound: [OutboundService], clusters: [Cluster])] = [:]
-    private var partsByKey: [String: [SharedPart]] = [:]
+    private var viewParts: [String: ViewParts] = [:]
     private var partsByContent: [[Int]: SharedPart] = [:]
 
     public init(index: MeshIndex) {
@@ -101,6 +101,13 @@ public final class Compiler {
         public let bytes: Data
     }
 
+    /// The parts of one view, and the JSON of their digests as a bundle config lists them
+    /// (the same for every workload of the view, so encoded once).
+    struct ViewParts: Sendable {
+        let parts: [SharedPart]
+        let digestsJSON: Data
+    }
+
     /// What a workload's bundle carries: its config as canonical JSON, with outbound
     /// services and clusters replaced by the digests of the shared parts that hold them
     /// (`WorkloadConfig.outboundParts`), and those parts. Assembling the config with the
@@ -113,44 +120,40 @@ public final class Compiler {
     /// workload's own config, on every core.
     public func bundleConfigs(for workloads: [Workload]) throws -> [(config: Data, parts: [SharedPart])] {
         let started = DispatchTime.now()
-        let parts = try sharedParts(for: workloads)
+        let views = try sharedParts(for: workloads)
         if getenv("MESHC_TIMING") != nil {
-            FileHandle.standardError.write(Data("meshc:   shared parts: \((DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000) ms (\(partsByContent.count) distinct, \(partsByKey.count) views)\n".utf8))
+            FileHandle.standardError.write(Data("meshc:   shared parts: \((DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000) ms (\(partsByContent.count) distinct, \(viewParts.count) views)\n".utf8))
         }
-        // `outboundParts` sorts last among the config's keys, so its JSON, the same for every
-        // workload of a view, is encoded once and spliced in before the closing brace.
-        var partLists: [[String]: Data] = [:]
-        for list in parts where partLists[list.map(\.digest)] == nil {
-            partLists[list.map(\.digest)] = try CanonicalJSON.encode(list.map(\.digest))
-        }
-        let local = self.local, lists = partLists
+        let local = self.local
         let configs = concurrentMap(count: workloads.count, initial: Result<Data, CompileError>.success(Data())) { i in
             let w = workloads[i]
             let config = WorkloadConfig(identity: local.identity(w), inbound: local.inbound(w), outbound: [], clusters: [])
             do {
+                // `outboundParts` sorts last among the config's keys: splice the view's list in
+                // before the closing brace.
                 var json = try config.canonicalJSON()
                 json.removeLast()
                 json.append(contentsOf: Array(",\"outboundParts\":".utf8))
-                json.append(lists[parts[i].map(\.digest)]!)
+                json.append(views[i].digestsJSON)
                 json.append(UInt8(ascii: "}"))
                 return .success(json)
             } catch {
                 return .failure(.unencodable("\(w.namespace)/\(w.name)", "\(error)"))
             }
         }
-        return try zip(configs, parts).map { (try $0.get(), $1) }
+        return try zip(configs, views).map { (try $0.get(), $1.parts) }
     }
 
     /// The workloads' outbound parts, one per bucket of owner namespaces, built once per view (see
     /// `outboundCompiler(for:)`); each distinct part is encoded once, on every core.
-    func sharedParts(for workloads: [Workload]) throws -> [[SharedPart]] {
+    func sharedParts(for workloads: [Workload]) throws -> [ViewParts] {
         var views: [String: [[Int]]] = [:]
         var keys: [String] = []
         var pending: [[Int]: OutboundPart] = [:]
         for w in workloads {
             let (key, compiler) = outboundCompiler(for: w)
             keys.append(key)
-            if views[key] != nil || partsByKey[key] != nil { continue }
+            if views[key] != nil || viewParts[key] != nil { continue }
             views[key] = compiler.groups().map { group in
                 let ids = group.contentIDs
                 if partsByContent[ids] == nil, pending[ids] == nil { pending[ids] = group.part }
@@ -167,7 +170,10 @@ public final class Compiler {
             }
         }
         for (i, result) in encoded.enumerated() { partsByContent[todo[i].key] = try result.get() }
-        for (key, ids) in views { partsByKey[key] = ids.map { partsByContent[$0]! } }
-        return keys.map { partsByKey[$0]! }
+        for (key, ids) in views {
+            let parts = ids.map { partsByContent[$0]! }
+            viewParts[key] = ViewParts(parts: parts, digestsJSON: try CanonicalJSON.encode(parts.map(\.digest)))
+        }
+        return keys.map { viewParts[$0]! }
     }
 }

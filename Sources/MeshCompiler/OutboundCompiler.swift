@@ -60,9 +60,10 @@ struct OutboundGroup: Sendable {
     var clusters: [String: OutboundCache.Entry<Cluster>] = [:]
 
     /// Ids of the content, in order: equal ids, equal part.
-    var contentIDs: [Int] { services.map(\.id) + [0] + sortedClusters.map(\.id) }
-    var sortedClusters: [OutboundCache.Entry<Cluster>] { clusters.values.sorted { $0.value.name < $1.value.name } }
-    var part: OutboundPart { OutboundPart(outbound: services.map(\.value), clusters: sortedClusters.map(\.value)) }
+    var contentIDs: [Int] { services.map(\.id) + [0] + clusters.values.map(\.id).sorted() }
+    var part: OutboundPart {
+        OutboundPart(outbound: services.map(\.value), clusters: clusters.values.map(\.value).sorted { $0.name < $1.name })
+    }
 }
 
 /// Outbound services, routes and clusters as seen from one namespace (and Sidecar).
@@ -70,7 +71,7 @@ struct OutboundCompiler: Sendable {
     let index: MeshIndex
     let namespace: String
     let sidecar: Resource?
-    var cache = OutboundCache()
+    let cache: OutboundCache
 
     /// Every visible service, or with `hosts` only those services (a diff's scope), by host
     /// and port: exactly what assembling the view's parts gives.

@@ -52,7 +52,7 @@ struct Diff: ParsableCommand {
     var meshConfig: [String] = []
 
     @Option(name: .customLong("max-file-size"), help: "Largest file read, in bytes.")
-    var maxFileSize: Int = 256 << 20
+    var maxFileSize: Int = SourceReader.defaultMaxFileSize
 
     @Option(help: "Colour text output: auto (on a terminal), always or never.")
     var color: Lint.ColorChoice = .auto

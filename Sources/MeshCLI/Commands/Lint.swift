@@ -34,7 +34,7 @@ struct Lint: ParsableCommand {
     var config: String?
 
     @Option(name: .customLong("max-file-size"), help: "Largest file read, in bytes.")
-    var maxFileSize: Int = 256 << 20
+    var maxFileSize: Int = SourceReader.defaultMaxFileSize
 
     @Option(help: "Colour text output: auto (on a terminal), always or never.")
     var color: ColorChoice = .auto

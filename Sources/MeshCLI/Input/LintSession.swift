@@ -26,7 +26,7 @@ public struct LintSession {
     public var paths: [String]
     public var meshConfigPaths: [String] = []
     public var configPath: String?
-    public var maxFileSize: Int = 256 << 20
+    public var maxFileSize: Int = SourceReader.defaultMaxFileSize
 
     public init(paths: [String]) { self.paths = paths.isEmpty ? ["."] : paths }
 

@@ -12,8 +12,10 @@ public struct SourceReader: Sendable {
     /// Files larger than this are refused with a located error instead of being read.
     public var maxFileSize: Int
     public var config: LintConfigPaths
+    /// The default of `maxFileSize` and of `--max-file-size`.
+    public static let defaultMaxFileSize = 256 << 20
 
-    public init(maxFileSize: Int = 256 << 20, config: LintConfigPaths = LintConfigPaths()) {
+    public init(maxFileSize: Int = SourceReader.defaultMaxFileSize, config: LintConfigPaths = LintConfigPaths()) {
         self.maxFileSize = maxFileSize
         self.config = config
     }
