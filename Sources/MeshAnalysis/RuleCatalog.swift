@@ -61,6 +61,7 @@ public enum RuleCatalog {
         AlphaAnnotationRule.self,
         ConflictingTelemetrySelectorsRule.self,
         MultipleDefaultTelemetriesRule.self,
+        TelemetrySelectorNotFoundRule.self,
         NamespaceNotInjectedRule.self,
         NamespaceMultipleInjectionLabelsRule.self,
         WorkloadWithoutProxyRule.self,

@@ -16,7 +16,7 @@ struct AnnotationUse {
 
     static func collect(_ resources: [Resource]) -> [AnnotationUse] {
         var out: [AnnotationUse] = []
-        for r in resources {
+        for r in resources where !removedAPIVersions.contains(r.apiVersion) {
             collect(r, r.root.at("metadata", "annotations"), kind: r.kindName, template: false, into: &out)
             let template: YAMLNode?
             switch r.kind {
@@ -28,6 +28,12 @@ struct AnnotationUse {
         }
         return out
     }
+
+    /// API versions Kubernetes no longer serves (removed by 1.22): no cluster Istio supports
+    /// accepts such an object, so nothing reads its annotations.
+    static let removedAPIVersions: Set<String> = [
+        "extensions/v1beta1", "networking.k8s.io/v1beta1", "apps/v1beta1", "apps/v1beta2",
+    ]
 
     static func collect(_ r: Resource, _ node: YAMLNode?, kind: String, template: Bool, into out: inout [AnnotationUse]) {
         for (k, v) in node?.pairs ?? [] {

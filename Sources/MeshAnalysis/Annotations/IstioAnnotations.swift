@@ -93,7 +93,8 @@ public struct IstioAnnotation: Sendable {
         .init("ambient.istio.io/redirection", .alpha, hidden: true),
         .init("ambient.istio.io/bypass-inbound-capture", .alpha),
         .init("ambient.istio.io/dns-capture", .alpha),
-        .init("gateway.istio.io/controller-version", .alpha, ["Gateway"], hidden: true),
+        // Written by Istio on the objects it manages (Gateways and their generated Deployments, Pods).
+        .init("gateway.istio.io/controller-version", .alpha, [], hidden: true),
         .init("gateway.istio.io/service-account", .alpha, ["Gateway"]),
         .init("gateway.istio.io/name-override", .alpha, ["Gateway"]),
     ]

@@ -34,6 +34,15 @@ public struct MisplacedAnnotationRule: Rule {
                   annotations:
                     sidecar.istio.io/proxyCPU: 200m
                 spec: {containers: [{name: orders}]}
+            """), .init("""
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: gateway-7c9f
+              namespace: web
+              annotations: {gateway.istio.io/controller-version: "5"}
+            spec:
+              containers: [{name: istio-proxy, image: auto}]
             """)])
 
     public static let inputs: [ResourceKind] = []

@@ -89,44 +89,56 @@ public struct NamespaceMultipleInjectionLabelsRule: Rule {
     }
 }
 
-/// IST0103: a workload that opts out of injection inside a mesh namespace.
+/// IST0103: a Pod in a namespace with injection enabled that carries no istio-proxy.
 public struct WorkloadWithoutProxyRule: Rule {
     public static let description = RuleDescription(
-        code: "MESH0103", name: "workload-without-proxy", istioCode: "IST0103", severity: .warning,
-        summary: "A workload in a mesh namespace will run without a sidecar.",
+        code: "MESH0103", name: "pod-missing-proxy", istioCode: "IST0103", severity: .warning,
+        summary: "A Pod in a namespace with sidecar injection enabled has no istio-proxy container.",
         explanation: """
-        Its pod template opts out of injection (`sidecar.istio.io/inject: "false"`) or runs on \
-        the host network, although its namespace is in the mesh. It gets no mTLS identity: \
-        STRICT policies for its callers or for itself do not work, and identity-based \
-        authorization never matches it. Remove the opt-out, or move it out of the namespace.
+        Injection happens when a pod is created. A Pod manifest (typically exported from a \
+        cluster) in a namespace labelled `istio-injection=enabled` or `istio.io/rev` that lists \
+        no `istio-proxy` container was created before injection was enabled, or bypassed the \
+        webhook: it runs without a sidecar, gets no mTLS identity, and STRICT policies and \
+        identity-based authorization break for it. Recreate the pod (restart its controller). \
+        Pods that opt out (`sidecar.istio.io/inject: "false"`) or use the host network are \
+        deliberate and not reported; controllers' pod templates are injected when their pods \
+        are created.
         """,
         triggering: [.init("""
             apiVersion: v1
             kind: Namespace
             metadata: {name: shop, labels: {istio-injection: enabled}}
             ---
-            apiVersion: apps/v1
-            kind: Deployment
+            apiVersion: v1
+            kind: Pod
             metadata: {name: ↓reports, namespace: shop}
-            spec:
-              template:
-                metadata:
-                  labels: {app: reports, sidecar.istio.io/inject: "false"}
-                spec: {containers: [{name: reports}]}
+            spec: {containers: [{name: reports, image: reports:1.0}]}
             """)],
         nonTriggering: [.init("""
             apiVersion: v1
             kind: Namespace
             metadata: {name: shop, labels: {istio-injection: enabled}}
             ---
-            apiVersion: apps/v1
-            kind: Deployment
+            apiVersion: v1
+            kind: Pod
             metadata: {name: reports, namespace: shop}
             spec:
+              containers:
+              - {name: reports, image: reports:1.0}
+              - {name: istio-proxy, image: docker.io/istio/proxyv2:1.24.0}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: batch, namespace: shop, annotations: {sidecar.istio.io/inject: "false"}}
+            spec: {containers: [{name: batch, image: batch:1.0}]}
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: orders, namespace: shop}
+            spec:
               template:
-                metadata:
-                  labels: {app: reports}
-                spec: {containers: [{name: reports}]}
+                metadata: {labels: {app: orders}}
+                spec: {containers: [{name: orders, image: orders:1.0}]}
             """)])
 
     public static let inputs: [ResourceKind] = [.namespace]
@@ -135,14 +147,24 @@ public struct WorkloadWithoutProxyRule: Rule {
 
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
-        for w in index.workloads where !w.inMesh && w.resource.kind != .workloadEntry {
-            guard let ns = index.namespaces[w.namespace] else { continue }
-            let meshed = ns.labels["istio-injection"] == "enabled" || ns.labels["istio.io/rev"] != nil
-            guard meshed else { continue }
-            // Injection controllers skip their own jobs; a Job opting out is common and deliberate.
-            if w.resource.kind == .job || w.resource.kind == .cronJob { continue }
-            context.report("\(w.resource.kindName) \(w.name) will run without a sidecar although namespace \(w.namespace) is in the mesh",
+        for w in index.workloads where w.resource.kind == .pod {
+            guard let ns = index.namespaces[w.namespace], Self.injectionEnabled(ns, index) else { continue }
+            // The label wins over the annotation, as in the injector.
+            let optOut = w.labels["sidecar.istio.io/inject"] ?? w.annotations["sidecar.istio.io/inject"]
+            if optOut?.lowercased() == "false" || w.podSpec?["hostNetwork"]?.scalar == "true" { continue }
+            let containers = w.podSpec?["containers"]?.elements ?? []
+            if containers.contains(where: { $0["name"]?.scalar == "istio-proxy" }) { continue }
+            context.report("Pod \(w.name) has no istio-proxy container although namespace \(w.namespace) enables injection; it runs without a sidecar until it is recreated",
                            on: w.resource, notes: [ns.note("\(ns.ref) enables injection")])
         }
+    }
+
+    /// Whether Istio's injection analyzer treats the namespace as injected: `istio-injection:
+    /// enabled`, or an `istio.io/rev` label alone (both labels together are IST0123 instead).
+    static func injectionEnabled(_ ns: Resource, _ index: MeshIndex) -> Bool {
+        if SystemNamespaces.isSystem(ns.name, index) { return false }
+        let legacy = ns.labels["istio-injection"]
+        if ns.labels["istio.io/rev"] != nil { return legacy == nil }
+        return legacy == "enabled"
     }
 }

@@ -37,6 +37,30 @@ public struct SubsetSelectsNoPodsRule: Rule {
                 labels: {version: v1}
               - name: ↓v2
                 labels: {version: v2}
+            """), .init("""
+            apiVersion: v1
+            kind: Service
+            metadata: {name: orders, namespace: shop}
+            spec:
+              selector: {app: orders}
+              ports: [{name: http, port: 80}]
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: payments, namespace: shop}
+            spec:
+              template:
+                metadata: {labels: {app: payments}}
+                spec: {containers: [{name: payments}]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: orders, namespace: shop}
+            spec:
+              host: orders
+              subsets:
+              - name: ↓v1
+                labels: {version: v1}
             """)],
         nonTriggering: [.init("""
             apiVersion: v1
@@ -62,6 +86,37 @@ public struct SubsetSelectsNoPodsRule: Rule {
               subsets:
               - name: v1
                 labels: {version: v1}
+            """), .init("""
+            apiVersion: v1
+            kind: Service
+            metadata: {name: orders, namespace: shop}
+            spec:
+              selector: {app: orders}
+              ports: [{name: http, port: 80}]
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: orders-0, namespace: shop, labels: {app: orders}}
+            spec:
+              nodeName: node-a
+              containers: [{name: orders}]
+            ---
+            apiVersion: v1
+            kind: Node
+            metadata:
+              name: node-a
+              labels: {topology.kubernetes.io/region: eu-west-1, topology.kubernetes.io/zone: eu-west-1a}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: orders, namespace: shop}
+            spec:
+              host: orders
+              subsets:
+              - name: eu-west
+                labels: {topology.kubernetes.io/region: eu-west-1}
+              - name: node-a
+                labels: {kubernetes.io/hostname: node-a}
             """)])
 
     public static let inputs: [ResourceKind] = [.destinationRule]
@@ -70,26 +125,52 @@ public struct SubsetSelectsNoPodsRule: Rule {
 
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
+        // A repository without workloads keeps policy only: nothing can be said about pods.
         guard !index.workloads.isEmpty else { return }
+        var nodes: [String: [String: String]]?
         for info in index.destinationRules {
             let dr = info.resource
-            guard let host = dr.spec?["host"]?.scalar else { continue }
+            guard let host = dr.spec?["host"]?.scalar, info.subsets.contains(where: { !$0.labels.isEmpty }) else { continue }
             let services = index.services(host: host, from: dr.namespace).filter { $0.origin == .kubernetes && !$0.selector.isEmpty }
             guard !services.isEmpty else { continue }
+            if nodes == nil { nodes = Self.nodeLabels(index) }
             let pods = services.flatMap { svc in index.workloads(in: svc.namespace, matching: svc.selector) }
-            // The host's pods are not in the repository: nothing can be said about subsets.
-            guard !pods.isEmpty else { continue }
+            let podLabels = pods.map { Self.endpointLabels($0, nodes: nodes ?? [:]) }
             for subset in info.subsets where !subset.labels.isEmpty {
-                if pods.contains(where: { $0.matches(subset.labels) }) { continue }
-                // Often the labels do select pods — of another service.
-                let elsewhere = index.workloads(in: services[0].namespace, matching: subset.labels)
+                if podLabels.contains(where: { labels in subset.labels.allSatisfy { labels[$0.key] == $0.value } }) { continue }
                 var message = "subset \"\(subset.name)\" (\(Selectors.describe(subset.labels))) selects none of the pods behind \(host); traffic routed to it fails with 503"
-                if let w = elsewhere.first { message += " (its labels select \(w.ref), which is not behind \(host))" }
+                if pods.isEmpty {
+                    message += " (no workload in the repository matches the selector \(Selectors.describe(services[0].selector)) of \(services[0].resource.ref))"
+                } else if let w = index.workloads(in: services[0].namespace, matching: subset.labels).first {
+                    // Often the labels do select pods — of another service.
+                    message += " (its labels select \(w.ref), which is not behind \(host))"
+                }
+                let elsewhere = pods.isEmpty ? [] : index.workloads(in: services[0].namespace, matching: subset.labels)
                 context.report(message, on: dr, at: subset.node["name"],
                                notes: (elsewhere.prefix(2) + pods.prefix(2)).map {
                                    $0.resource.note("\($0.ref) has labels \(Selectors.describe($0.labels))")
                                })
             }
         }
+    }
+
+    /// The labels Istio gives a pod's endpoints: its own, plus the locality labels of the Node
+    /// it is scheduled on (`spec.nodeName`), when the repository has that Node. Empty values
+    /// are no locality.
+    static func endpointLabels(_ w: Workload, nodes: [String: [String: String]]) -> [String: String] {
+        guard let nodeName = w.podSpec?["nodeName"]?.scalar, let node = nodes[nodeName] else { return w.labels }
+        var labels = w.labels
+        for key in topologyKeys { if let v = node[key], !v.isEmpty { labels[key] = v } }
+        labels["kubernetes.io/hostname"] = nodeName
+        return labels
+    }
+
+    static let topologyKeys = ["topology.kubernetes.io/region", "topology.kubernetes.io/zone", "topology.istio.io/subzone"]
+
+    /// Labels of the Nodes in the repository, by name.
+    static func nodeLabels(_ index: MeshIndex) -> [String: [String: String]] {
+        var nodes: [String: [String: String]] = [:]
+        for r in index.resources where r.kindName == "Node" && r.apiVersion == "v1" { nodes[r.name] = r.labels }
+        return nodes
     }
 }

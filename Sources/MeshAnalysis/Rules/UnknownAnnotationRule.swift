@@ -30,6 +30,15 @@ public struct UnknownAnnotationRule: Rule {
                 example.com/owner: team-a
             spec:
               ports: [{name: http, port: 80}]
+            """), .init("""
+            apiVersion: extensions/v1beta1
+            kind: Ingress
+            metadata:
+              name: legacy
+              namespace: web
+              annotations: {istio.io/ingress.class: istio}
+            spec:
+              backend: {serviceName: web, servicePort: 80}
             """)])
 
     public static let inputs: [ResourceKind] = []
