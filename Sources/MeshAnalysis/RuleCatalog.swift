@@ -67,6 +67,7 @@ public enum RuleCatalog {
         WorkloadWithoutProxyRule.self,
         PortSelectorRequiredRule.self,
         GatewayDuplicateCertificateRule.self,
+        GatewayCredentialNotFoundRule.self,
         ExternalNamePortNameRule.self,
         DeprecatedFieldRule.self,
     ]

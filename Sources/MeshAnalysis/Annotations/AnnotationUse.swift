@@ -16,8 +16,10 @@ struct AnnotationUse {
 
     static func collect(_ resources: [Resource]) -> [AnnotationUse] {
         var out: [AnnotationUse] = []
-        for r in resources where !removedAPIVersions.contains(r.apiVersion) {
-            collect(r, r.root.at("metadata", "annotations"), kind: r.kindName, template: false, into: &out)
+        for r in resources {
+            if checkedKinds.contains(r.kindName) {
+                collect(r, r.root.at("metadata", "annotations"), kind: r.kindName, template: false, into: &out)
+            }
             let template: YAMLNode?
             switch r.kind {
             case .deployment?, .statefulSet?, .daemonSet?, .replicaSet?, .job?: template = r.spec?["template"]
@@ -29,10 +31,11 @@ struct AnnotationUse {
         return out
     }
 
-    /// API versions Kubernetes no longer serves (removed by 1.22): no cluster Istio supports
-    /// accepts such an object, so nothing reads its annotations.
-    static let removedAPIVersions: Set<String> = [
-        "extensions/v1beta1", "networking.k8s.io/v1beta1", "apps/v1beta1", "apps/v1beta2",
+    /// Kinds whose own annotations are checked: those istioctl analyze checks (Namespace,
+    /// Service, Pod, Deployment), the other pod controllers, and Gateways. Others (Ingress,
+    /// CRDs of other projects) carry annotations of their own controllers.
+    static let checkedKinds: Set<String> = [
+        "Namespace", "Service", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Gateway",
     ]
 
     static func collect(_ r: Resource, _ node: YAMLNode?, kind: String, template: Bool, into out: inout [AnnotationUse]) {

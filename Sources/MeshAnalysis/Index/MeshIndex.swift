@@ -116,6 +116,14 @@ public final class MeshIndex: Sendable {
     /// Whether any resource of `kind` exists (analyzers skip when their inputs are absent).
     public func has(_ kind: ResourceKind) -> Bool { !(byKind[kind] ?? []).isEmpty }
 
+    /// Whether the repository holds the mesh's service registry: a ServiceEntry, or a Service
+    /// outside Istio's own namespace. A repository whose only Services are Istio's (its
+    /// gateways') keeps the applications' Services elsewhere, so a host it does not define is
+    /// not missing.
+    public var modelsRegistry: Bool {
+        has(.serviceEntry) || (byKind[.service] ?? []).contains { $0.namespace != settings.istioNamespace }
+    }
+
     /// Services (Kubernetes or ServiceEntry) that `host`, written in `namespace`, names and
     /// that `namespace` can see.
     public func services(host: String, from namespace: String) -> [ServiceInfo] {

@@ -39,6 +39,26 @@ public struct ConflictingMeshVirtualServiceHostsRule: Rule {
               - route:
                 - destination:
                     host: orders.shop.svc.cluster.local
+            """), .init("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: search, namespace: shop}
+            spec:
+              hosts: [↓"*.search.example.com"]
+              exportTo: ["."]
+              http:
+              - route:
+                - destination: {host: search.example.com}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: catch-all, namespace: edge}
+            spec:
+              hosts: [↓"*.example.com"]
+              exportTo: ["*"]
+              http:
+              - route:
+                - destination: {host: edge.example.com}
             """)],
         nonTriggering: [.init("""
             apiVersion: networking.istio.io/v1
@@ -92,25 +112,41 @@ public struct ConflictingMeshVirtualServiceHostsRule: Rule {
 
     public func analyze(_ context: AnalysisContext) {
         // Scope "*" holds VirtualServices visible everywhere; a namespace scope holds those
-        // exported only to their own namespace, which still meet the "*" ones there.
+        // exported to that namespace only, which still meet the "*" ones there.
         var claims: [String: [String: [Claim]]] = [:]   // fqdn → scope → claims
+        var globalWildcards: [(fqdn: String, claim: Claim)] = []
         for vs in context.index.resources(.virtualService) {
             guard let spec = vs.spec else { continue }
             let gateways = spec["gateways"]?.stringList ?? []
             guard gateways.isEmpty || gateways.contains("mesh") else { continue }
-            let scope = ExportTo(spec["exportTo"]?.stringList ?? []).isAll ? "*" : vs.namespace
+            let exportTo = ExportTo(spec["exportTo"]?.stringList ?? [])
+            let scopes = exportTo.isAll ? ["*"] : Array(Set(exportTo.values.map { $0 == "." ? vs.namespace : $0 }))
             for hostNode in spec["hosts"]?.elements ?? [] {
                 guard let host = hostNode.scalar else { continue }
-                claims[Hosts.fqdn(host, namespace: vs.namespace), default: [:]][scope, default: []]
-                    .append(Claim(vs: vs, hostNode: hostNode))
+                let fqdn = Hosts.fqdn(host, namespace: vs.namespace)
+                for scope in scopes {
+                    claims[fqdn, default: [:]][scope, default: []].append(Claim(vs: vs, hostNode: hostNode))
+                }
+                if exportTo.isAll && fqdn.hasPrefix("*") { globalWildcards.append((fqdn, Claim(vs: vs, hostNode: hostNode))) }
             }
+        }
+        // Global claims a namespace-scoped host meets: the same host, and wildcard hosts that
+        // overlap it (`*.d` exported everywhere meets `*.shop.d` in the namespace it is for).
+        func globalClaims(meeting fqdn: String) -> [Claim] {
+            var out = claims[fqdn]?["*"] ?? []
+            for (other, claim) in globalWildcards where other != fqdn && Hosts.overlap(other, fqdn) { out.append(claim) }
+            if fqdn.hasPrefix("*") {
+                for (other, scopes) in claims where other != fqdn && !other.hasPrefix("*") && Hosts.overlap(fqdn, other) {
+                    out += scopes["*"] ?? []
+                }
+            }
+            return out
         }
         var conflicts: [ResourceRef: (vs: Resource, at: YAMLNode, hosts: [String], others: [Resource])] = [:]
         var order: [ResourceRef] = []
         for (fqdn, scopes) in claims.sorted(by: { $0.key < $1.key }) {
-            let global = scopes["*"] ?? []
             for (scope, list) in scopes.sorted(by: { $0.key < $1.key }) {
-                let group = scope == "*" ? list : list + global
+                let group = scope == "*" ? list : list + globalClaims(meeting: fqdn)
                 guard Set(group.map(\.vs.ref)).count > 1 else { continue }
                 // A namespace-scoped group reports its own members, plus global ones it meets.
                 for claim in group {

@@ -4,12 +4,14 @@ import MeshPolicy
 public struct DeprecatedFieldRule: Rule {
     public static let description = RuleDescription(
         code: "MESH0186", name: "deprecated-field", istioCode: "IST0002", severity: .info,
-        summary: "A field Istio has deprecated; it still works but will be removed.",
+        summary: "A field Istio has deprecated: it will be removed, or is already ignored.",
         explanation: """
         `mirrorPercent` is replaced by `mirrorPercentage` (a fraction with decimals), \
         `fault.*.percent` by `percentage`, `outlierDetection.consecutiveErrors` by \
         `consecutive5xxErrors` (or `consecutiveGatewayErrors`). Move to the replacement before an \
-        upgrade removes the old field.
+        upgrade removes the old field. A Sidecar's `outboundTrafficPolicy.egressProxy` is \
+        ignored already: remove it, and route external traffic through an egress gateway with a \
+        VirtualService.
         """,
         triggering: [.init("""
             apiVersion: networking.istio.io/v1
@@ -22,6 +24,15 @@ public struct DeprecatedFieldRule: Rule {
                 - destination: {host: orders}
                 mirror: {host: orders-shadow}
                 ↓mirrorPercent: 10
+            """), .init("""
+            apiVersion: networking.istio.io/v1
+            kind: Sidecar
+            metadata: {name: default, namespace: shop}
+            spec:
+              egress: [{hosts: ["./*"]}]
+              outboundTrafficPolicy:
+                mode: ALLOW_ANY
+                ↓egressProxy: {host: egress.example.com, port: {number: 443}}
             """)],
         nonTriggering: [.init("""
             apiVersion: networking.istio.io/v1
@@ -36,7 +47,7 @@ public struct DeprecatedFieldRule: Rule {
                 mirrorPercentage: {value: 10}
             """)])
 
-    public static let inputs: [ResourceKind] = [.virtualService, .destinationRule]
+    public static let inputs: [ResourceKind] = [.virtualService, .destinationRule, .sidecar]
 
     public init() {}
 
@@ -51,6 +62,11 @@ public struct DeprecatedFieldRule: Rule {
                         context.report("fault.\(kind).percent is deprecated; use percentage: {value: …}", on: vs, at: p.key)
                     }
                 }
+            }
+        }
+        for sc in context.index.resources(.sidecar) {
+            if let p = sc.spec?["outboundTrafficPolicy"]?.pair("egressProxy") {
+                context.report("outboundTrafficPolicy.egressProxy is deprecated and ignored: traffic to unknown hosts is not sent to it", on: sc, at: p.key)
             }
         }
         for dr in context.index.resources(.destinationRule) {

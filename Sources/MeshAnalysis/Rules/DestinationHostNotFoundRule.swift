@@ -61,8 +61,48 @@ public struct DestinationHostNotFoundRule: Rule {
                     host: orders
                     port:
                       number: ↓9090
+            """), .init("""
+            apiVersion: v1
+            kind: Service
+            metadata:
+              name: orders
+              namespace: shop
+              annotations: {networking.istio.io/exportTo: "."}
+            spec:
+              ports:
+              - name: http
+                port: 8080
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: orders
+              namespace: shop
+            spec:
+              hosts: [orders.shop.svc.cluster.local]
+              exportTo: [web]
+              http:
+              - route:
+                - destination:
+                    host: ↓orders
             """)],
         nonTriggering: [.init("""
+            apiVersion: v1
+            kind: Service
+            metadata: {name: istio-ingressgateway, namespace: istio-system}
+            spec:
+              selector: {istio: ingressgateway}
+              ports: [{name: http2, port: 80}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: ratings, namespace: shop}
+            spec:
+              hosts: [ratings]
+              http:
+              - route:
+                - destination: {host: ratings}
+            """), .init("""
             apiVersion: v1
             kind: Service
             metadata:
@@ -109,16 +149,29 @@ public struct DestinationHostNotFoundRule: Rule {
 
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
-        // A repository without any Service or ServiceEntry does not model the registry (its
-        // services live elsewhere): every host would be "missing", which says nothing.
-        guard index.has(.service) || index.has(.serviceEntry) else { return }
+        // A repository without application Services or ServiceEntries does not model the
+        // registry (its services live elsewhere): every host would be "missing", which says
+        // nothing. Routes often point at other teams' services, so Istio's own Services (an
+        // installation kept beside the policy) do not count; a DestinationRule, written for
+        // its own host, is checked as soon as any Service is here (MESH0174).
+        guard index.modelsRegistry else { return }
         // Suggestions cost a scan of every service name; a repository with thousands of
         // misses gets them for the first ones only, so the rule stays linear.
         var suggestionsLeft = 200
         for vs in index.resources(.virtualService) {
+            // A VirtualService exported elsewhere is used by the proxies of those namespaces:
+            // its hosts must be visible from one of them (as istioctl analyze checks).
+            let exportTo = ExportTo(vs.spec?["exportTo"]?.stringList ?? [])
+            let users = exportTo.isAll ? [vs.namespace] : exportTo.values.map { $0 == "." ? vs.namespace : $0 }
             for ref in DestinationRef.all(in: vs) {
                 guard let host = ref.host else { continue }
-                let found = index.services(host: host, from: vs.namespace)
+                var found = index.services(host: host, from: users[0])
+                for ns in users.dropFirst() where found.isEmpty { found = index.services(host: host, from: ns) }
+                if found.isEmpty, users != [vs.namespace], !index.services(host: host, from: vs.namespace).isEmpty {
+                    context.report("\(ref.role) host \"\(host)\" is not visible from \(users.count == 1 ? "namespace" : "namespaces") \(users.joined(separator: ", ")), where the VirtualService is exported (exportTo); routes there fail",
+                                   on: vs, at: ref.hostNode)
+                    continue
+                }
                 if found.isEmpty {
                     var message = "\(ref.role) host \"\(host)\" is not defined by any Service or ServiceEntry visible from namespace \(vs.namespace)"
                     let fqdn = Hosts.fqdn(host, namespace: vs.namespace)

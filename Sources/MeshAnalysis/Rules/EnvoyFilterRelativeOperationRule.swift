@@ -4,9 +4,9 @@ import MeshPolicy
 public struct EnvoyFilterRelativeOperationRule: Rule {
     public static let description = RuleDescription(
         code: "MESH0151", name: "envoyfilter-relative-operation", istioCode: "IST0151", severity: .warning,
-        summary: "An EnvoyFilter uses INSERT_BEFORE, INSERT_AFTER or REPLACE without a priority.",
+        summary: "An EnvoyFilter uses INSERT_BEFORE, INSERT_AFTER, REPLACE or REMOVE on a filter without a priority.",
         explanation: """
-        Relative operations place a filter next to another one. When several EnvoyFilters patch \
+        Relative operations place a filter next to another one, replace it or remove it. When several EnvoyFilters patch \
         the same chain, the order they apply in is undefined unless `priority` is set, so the \
         filter may land somewhere else after an unrelated change (or an Istio upgrade). Set \
         `priority`, or use INSERT_FIRST / ADD.
@@ -29,6 +29,23 @@ public struct EnvoyFilterRelativeOperationRule: Rule {
                 patch:
                   operation: ↓INSERT_BEFORE
                   value: {name: envoy.lua}
+            """), .init("""
+            apiVersion: networking.istio.io/v1alpha3
+            kind: EnvoyFilter
+            metadata: {name: no-fault, namespace: shop}
+            spec:
+              workloadSelector: {labels: {app: orders}}
+              configPatches:
+              - applyTo: HTTP_FILTER
+                match:
+                  context: SIDECAR_INBOUND
+                  listener:
+                    filterChain:
+                      filter:
+                        name: envoy.filters.network.http_connection_manager
+                        subFilter: {name: envoy.filters.http.fault}
+                patch:
+                  operation: ↓REMOVE
             """)],
         nonTriggering: [.init("""
             apiVersion: networking.istio.io/v1alpha3

@@ -31,6 +31,26 @@ public struct GatewayDuplicateCertificateRule: Rule {
               - port: {number: 443, name: https, protocol: HTTPS}
                 hosts: [api.example.com]
                 tls: {mode: SIMPLE, credentialName: wildcard-example-com}
+            """), .init("""
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ↓shop, namespace: istio-system}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: [shop.example.com]
+                tls: {mode: SIMPLE, credentialName: wildcard-example-com}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: internal, namespace: istio-system}
+            spec:
+              selector: {istio: ingressgateway, type: internal}
+              servers:
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: [admin.example.com]
+                tls: {mode: SIMPLE, credentialName: wildcard-example-com}
             """)],
         nonTriggering: [.init("""
             apiVersion: networking.istio.io/v1
@@ -49,27 +69,41 @@ public struct GatewayDuplicateCertificateRule: Rule {
     public init() {}
 
     public func analyze(_ context: AnalysisContext) {
-        var byCert: [String: [Resource]] = [:]
+        // Gateways by certificate: a credentialName, or a certificate file with its key.
+        var byCert: [String: [(gw: Resource, selector: [String: String])]] = [:]
         var order: [String] = []
         for gw in context.index.resources(.gateway) {
-            let selector = Selectors.describe(gw.spec?["selector"]?.stringMap ?? [:])
+            let selector = gw.spec?["selector"]?.stringMap ?? [:]
             var seen: Set<String> = []
             for s in gw.spec?["servers"]?.elements ?? [] {
-                guard let cert = s.at("tls", "credentialName")?.scalar ?? s.at("tls", "serverCertificate")?.scalar, !cert.isEmpty else { continue }
-                let key = "\(selector)|\(cert)"
-                guard seen.insert(key).inserted else { continue }
+                guard let key = Self.certificateKey(s["tls"]), seen.insert(key).inserted else { continue }
                 if byCert[key] == nil { order.append(key) }
-                byCert[key, default: []].append(gw)
+                byCert[key, default: []].append((gw, selector))
             }
         }
         for key in order {
             guard let group = byCert[key], group.count > 1 else { continue }
-            let cert = String(key.split(separator: "|", maxSplits: 1).last ?? "")
-            for gw in group {
-                let others = group.filter { $0.ref != gw.ref }
+            let cert = String(key.split(separator: ":", maxSplits: 1).last ?? "")
+            for (gw, selector) in group {
+                // Gateways that run on workloads of this one: its selector is a subset of theirs
+                // (as Istio compares them; an empty selector selects every gateway workload).
+                let others = group.filter { other in
+                    other.gw.ref != gw.ref && selector.allSatisfy { other.selector[$0.key] == $0.value }
+                }.map(\.gw)
+                guard !others.isEmpty else { continue }
                 context.report("certificate \(cert) is also served by Gateway \(others.map { "\($0.namespace)/\($0.name)" }.joined(separator: ", ")) on the same workload; HTTP/2 connection reuse can send requests to the wrong one (404)",
                                on: gw, notes: others.map { $0.note("\($0.ref) serves the same certificate") })
             }
         }
+    }
+
+    /// What identifies a server's certificate: its credentialName, else its certificate file
+    /// together with its private key.
+    static func certificateKey(_ tls: YAMLNode?) -> String? {
+        guard let tls else { return nil }
+        if let cred = tls["credentialName"]?.scalar, !cred.isEmpty { return "credentialName:\(cred)" }
+        guard let cert = tls["serverCertificate"]?.scalar, !cert.isEmpty,
+              let key = tls["privateKey"]?.scalar, !key.isEmpty else { return nil }
+        return "serverCertificate:\(cert) (key \(key))"
     }
 }

@@ -1,0 +1,132 @@
+import MeshPolicy
+
+/// IST0101: a Gateway server's credentialName names a Secret the gateway's namespace lacks.
+public struct GatewayCredentialNotFoundRule: Rule {
+    public static let description = RuleDescription(
+        code: "MESH0163", name: "gateway-credential-not-found", istioCode: "IST0101", severity: .error,
+        summary: "A Gateway's TLS credentialName names a Secret that does not exist where the gateway runs.",
+        explanation: """
+        A gateway reads `tls.credentialName` from a Secret in the namespace of the gateway \
+        workload (the pods its selector picks, e.g. istio-system), not of the Gateway resource. \
+        When no such Secret exists there, the server has no certificate and every TLS handshake \
+        for its hosts fails. meshc checks this only for namespaces whose secrets the repository \
+        manages — it holds a Secret, SealedSecret, ExternalSecret or cert-manager Certificate \
+        there — since many teams keep secrets out of git. Fix the name, or create the Secret in \
+        the gateway workload's namespace.
+        """,
+        triggering: [.init("""
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: istio-ingressgateway, namespace: istio-system}
+            spec:
+              template:
+                metadata: {labels: {istio: ingressgateway}}
+                spec: {containers: [{name: istio-proxy, image: auto}]}
+            ---
+            apiVersion: cert-manager.io/v1
+            kind: Certificate
+            metadata: {name: shop-cert, namespace: istio-system}
+            spec:
+              secretName: shop-example-com
+              dnsNames: [shop.example.com]
+              issuerRef: {name: letsencrypt, kind: ClusterIssuer}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: shop, namespace: shop}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: [shop.example.com]
+                tls: {mode: SIMPLE, credentialName: ↓shop-example-com-tls}
+            """)],
+        nonTriggering: [.init("""
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: istio-ingressgateway, namespace: istio-system}
+            spec:
+              template:
+                metadata: {labels: {istio: ingressgateway}}
+                spec: {containers: [{name: istio-proxy, image: auto}]}
+            ---
+            apiVersion: cert-manager.io/v1
+            kind: Certificate
+            metadata: {name: shop-cert, namespace: istio-system}
+            spec:
+              secretName: shop-example-com
+              dnsNames: [shop.example.com]
+              issuerRef: {name: letsencrypt, kind: ClusterIssuer}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: shop, namespace: shop}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: [shop.example.com]
+                tls: {mode: SIMPLE, credentialName: shop-example-com}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: admin, namespace: admin}
+            spec:
+              selector: {app: admin-gateway}
+              servers:
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: [admin.example.com]
+                tls: {mode: SIMPLE, credentialName: admin-example-com}
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: admin-gateway, namespace: admin}
+            spec:
+              template:
+                metadata: {labels: {app: admin-gateway}}
+                spec: {containers: [{name: istio-proxy, image: auto}]}
+            """)])
+
+    public static let inputs: [ResourceKind] = [.gateway]
+
+    public init() {}
+
+    public func analyze(_ context: AnalysisContext) {
+        let index = context.index
+        let gateways = index.resources(.gateway)
+        guard !gateways.isEmpty, !index.workloads.isEmpty else { return }
+        let secrets = Self.managedSecrets(index)
+        guard !secrets.isEmpty else { return }
+        for gw in gateways {
+            guard let selector = gw.spec?["selector"]?.stringMap, !selector.isEmpty,
+                  let workload = index.workloads.first(where: { $0.matches(selector) }) else { continue }
+            for server in gw.spec?["servers"]?.elements ?? [] {
+                guard let node = server.at("tls", "credentialName"), let credential = node.scalar, !credential.isEmpty else { continue }
+                // `namespace/name` names another namespace explicitly.
+                let parts = credential.split(separator: "/", maxSplits: 1).map(String.init)
+                let (namespace, name) = parts.count == 2 ? (parts[0], parts[1]) : (workload.namespace, credential)
+                guard let known = secrets[namespace], !known.contains(name) else { continue }
+                context.report("credentialName \"\(credential)\" names no Secret in namespace \(namespace), where the gateway workload \(workload.ref) runs; TLS handshakes for \((server["hosts"]?.stringList ?? []).joined(separator: ", ")) fail",
+                               on: gw, at: node, notes: [workload.resource.note("\(workload.ref) is the gateway workload the selector picks")])
+            }
+        }
+    }
+
+    /// Secret names per namespace that the repository creates: Secrets and SealedSecrets by
+    /// name, ExternalSecrets by target name, cert-manager Certificates by `secretName`.
+    static func managedSecrets(_ index: MeshIndex) -> [String: Set<String>] {
+        var out: [String: Set<String>] = [:]
+        for r in index.resources {
+            let name: String?
+            switch r.kindName {
+            case "Secret" where r.apiVersion == "v1": name = r.name
+            case "SealedSecret": name = r.spec?.at("template", "metadata", "name")?.scalar ?? r.name
+            case "ExternalSecret": name = r.spec?.at("target", "name")?.scalar ?? r.name
+            case "Certificate" where r.apiVersion.hasPrefix("cert-manager.io/"): name = r.spec?["secretName"]?.scalar
+            default: name = nil
+            }
+            if let name { out[r.namespace, default: []].insert(name) }
+        }
+        return out
+    }
+}
