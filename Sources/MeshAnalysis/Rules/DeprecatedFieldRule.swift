@@ -11,7 +11,8 @@ public struct DeprecatedFieldRule: Rule {
         `consecutive5xxErrors` (or `consecutiveGatewayErrors`). Move to the replacement before an \
         upgrade removes the old field. A Sidecar's `outboundTrafficPolicy.egressProxy` is \
         ignored already: remove it, and route external traffic through an egress gateway with a \
-        VirtualService.
+        VirtualService. Telemetry tracing through a `lightstep` extension provider is \
+        deprecated: use an `opentelemetry` provider.
         """,
         triggering: [.init("""
             apiVersion: networking.istio.io/v1
@@ -47,7 +48,7 @@ public struct DeprecatedFieldRule: Rule {
                 mirrorPercentage: {value: 10}
             """)])
 
-    public static let inputs: [ResourceKind] = [.virtualService, .destinationRule, .sidecar]
+    public static let inputs: [ResourceKind] = [.virtualService, .destinationRule, .sidecar, .telemetry]
 
     public init() {}
 
@@ -67,6 +68,16 @@ public struct DeprecatedFieldRule: Rule {
         for sc in context.index.resources(.sidecar) {
             if let p = sc.spec?["outboundTrafficPolicy"]?.pair("egressProxy") {
                 context.report("outboundTrafficPolicy.egressProxy is deprecated and ignored: traffic to unknown hosts is not sent to it", on: sc, at: p.key)
+            }
+        }
+        let types = context.index.settings.extensionProviderTypes
+        for t in context.index.resources(.telemetry) {
+            for entry in t.spec?["tracing"]?.elements ?? [] {
+                for provider in entry["providers"]?.elements ?? [] {
+                    guard let nameNode = provider["name"], let name = nameNode.scalar, types[name] == "lightstep" else { continue }
+                    context.report("tracing provider \(name) is a lightstep provider, which Istio has deprecated; send traces with an opentelemetry provider instead",
+                                   on: t, at: nameNode)
+                }
             }
         }
         for dr in context.index.resources(.destinationRule) {

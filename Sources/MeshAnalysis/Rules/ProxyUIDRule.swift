@@ -20,6 +20,19 @@ public struct ProxyUIDRule: Rule {
                 image: app:1
                 securityContext:
                   runAsUser: ↓1337
+            """), .init("""
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: app, namespace: shop}
+            spec:
+              template:
+                metadata: {labels: {app: app}}
+                spec:
+                  securityContext: {runAsUser: ↓1337}
+                  containers:
+                  - name: app
+                    image: app:1
+                    securityContext: {runAsUser: 1337}
             """)],
         nonTriggering: [.init("""
             apiVersion: v1
@@ -45,10 +58,11 @@ public struct ProxyUIDRule: Rule {
                 where c["name"]?.scalar != "istio-proxy" {
                 if let n = c.at("securityContext", "runAsUser") { nodes.append(n) }
             }
-            for n in nodes where n.scalar == "1337" {
-                context.report("runs as UID 1337, the sidecar's own user: its traffic bypasses the proxy (no mTLS, no policy)",
-                               on: w.resource, at: n)
-            }
+            let offending = nodes.filter { $0.scalar == "1337" }
+            guard let first = offending.first else { continue }
+            let more = offending.count > 1 ? " (set in \(offending.count) places)" : ""
+            context.report("runs as UID 1337, the sidecar's own user\(more): its traffic bypasses the proxy (no mTLS, no policy)",
+                           on: w.resource, at: first)
         }
     }
 }

@@ -14,6 +14,8 @@ public struct MeshSettings: Sendable, Equatable {
     public var ingressSelector: String
     /// Names of `extensionProviders`, which Telemetry resources may name.
     public var extensionProviders: [String]
+    /// Each extension provider's type (`lightstep`, `opentelemetry`, `envoyExtAuthzHttp`, …), by name.
+    public var extensionProviderTypes: [String: String] = [:]
     /// `defaultProviders` (metrics, tracing, accessLogging).
     public var defaultProviders: [String: [String]]
     /// DNS auto-allocation (`ISTIO_META_DNS_AUTO_ALLOCATE` in proxy metadata).
@@ -68,6 +70,11 @@ public struct MeshSettings: Sendable, Equatable {
         if let v = root["trustDomain"]?.scalar { s.trustDomain = v }
         if let v = root["enableAutoMtls"]?.value, case .bool(let b) = v { s.enableAutoMtls = b }
         s.extensionProviders = root["extensionProviders"]?.elements.compactMap { $0["name"]?.scalar } ?? []
+        for provider in root["extensionProviders"]?.elements ?? [] {
+            guard let name = provider["name"]?.scalar,
+                  let type = provider.pairs.compactMap({ $0.key.scalar }).first(where: { $0 != "name" }) else { continue }
+            s.extensionProviderTypes[name] = type
+        }
         for (k, v) in root["defaultProviders"]?.pairs ?? [] {
             if let key = k.scalar { s.defaultProviders[key] = v.stringList }
         }
