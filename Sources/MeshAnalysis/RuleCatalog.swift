@@ -63,6 +63,7 @@ public enum RuleCatalog {
         MultipleDefaultTelemetriesRule.self,
         TelemetrySelectorNotFoundRule.self,
         NamespaceNotInjectedRule.self,
+        NamespaceInjectedByDefaultRule.self,
         NamespaceMultipleInjectionLabelsRule.self,
         WorkloadWithoutProxyRule.self,
         PortSelectorRequiredRule.self,

@@ -36,7 +36,8 @@ public final class MeshIndex: Sendable {
     /// Mesh-bound VirtualServices by the hosts they claim (see `virtualService(forHost:from:)`).
     let meshRoutes: MeshRoutePart
 
-    public init(resources: [Resource], settings: MeshSettings = MeshSettings()) {
+    public init(resources: [Resource], settings given: MeshSettings = MeshSettings()) {
+        let settings = InjectorConfig.applying(to: given, resources)
         self.settings = settings
         self.resources = resources
         var byKind: [ResourceKind: [Resource]] = [:]

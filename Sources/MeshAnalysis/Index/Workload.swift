@@ -52,16 +52,19 @@ public struct Workload: Sendable {
         // A pod manifest captured from a cluster already carries a real istio-proxy container
         // (not the `image: auto` placeholder that injection fills in).
         injected = containers.contains { $0["name"]?.scalar == "istio-proxy" && $0["image"]?.scalar != "auto" }
-            || Workload.isInjected(labels: labels, annotations: annotations, namespace: namespaces[r.namespace], podSpec: podSpec)
+            || Workload.isInjected(labels: labels, annotations: annotations, namespace: namespaces[r.namespace],
+                                   namespaceName: r.namespace, podSpec: podSpec, settings: settings)
         ambient = !injected && (annotations["ambient.istio.io/redirection"] == "enabled"
             || (labels["istio.io/dataplane-mode"] ?? namespaces[r.namespace]?.labels["istio.io/dataplane-mode"]) == "ambient")
     }
 
     /// Istio's injection decision: a pod label or annotation `sidecar.istio.io/inject`
     /// wins; else the namespace's `istio-injection` or `istio.io/rev` label; pods on the
-    /// host network are never injected. A namespace meshc has not seen is not injected.
+    /// host network are never injected. A namespace without those labels (or that meshc has
+    /// not seen) is injected only when the injector enables namespaces by default, which never
+    /// covers the system namespaces.
     static func isInjected(labels: [String: String], annotations: [String: String], namespace: Resource?,
-                           podSpec: YAMLNode?) -> Bool {
+                           namespaceName: String, podSpec: YAMLNode?, settings: MeshSettings) -> Bool {
         if podSpec?["hostNetwork"]?.scalar == "true" { return false }
         // The pod label opts in even in an unlabelled namespace (Istio's object selector);
         // the annotation can only opt out.
@@ -70,9 +73,11 @@ public struct Workload: Sendable {
             if v == "true" { return namespace?.labels["istio-injection"] != "disabled" }
         }
         if annotations["sidecar.istio.io/inject"] == "false" { return false }
-        guard let ns = namespace else { return false }
-        if let v = ns.labels["istio-injection"] { return v == "enabled" }
-        return ns.labels["istio.io/rev"] != nil
+        let nsLabels = namespace?.labels ?? [:]
+        if let v = nsLabels["istio-injection"] { return v == "enabled" }
+        if nsLabels["istio.io/rev"] != nil { return true }
+        return settings.injectionEnabledByDefault && !InjectorConfig.neverInjected.contains(namespaceName)
+            && namespaceName != settings.istioNamespace
     }
 
     public var ref: ResourceRef { resource.ref }

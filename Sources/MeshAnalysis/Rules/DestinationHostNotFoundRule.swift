@@ -12,7 +12,11 @@ public struct DestinationHostNotFoundRule: Rule {
         another namespace must be written `orders.shop` or as its FQDN. A destination nobody defines \
         makes the proxy answer 503 (no healthy upstream) for all traffic on that route. Fix the \
         spelling or the namespace, or add the missing Service or ServiceEntry. A destination port \
-        must also be one the service exposes. The rule runs when the repository defines at         least one Service or ServiceEntry (otherwise the registry lives elsewhere).
+        must also be one the service exposes. A VirtualService with `exportTo` is used by the \
+        proxies of those namespaces, so its destinations must be visible from one of them. The \
+        rule runs when the repository holds the registry: a ServiceEntry, or a Service outside \
+        Istio's own namespace (a repository with only the Istio installation's Services keeps \
+        the applications' Services elsewhere).
         """,
         triggering: [.init("""
             apiVersion: v1

@@ -78,7 +78,8 @@ public struct ImageAutoWithoutInjectionRule: Rule {
         for w in context.index.workloads where !w.injected && w.resource.kind != .workloadEntry {
             // Injection is decided by the webhook, not by the pod having istio-proxy already.
             let willInject = Workload.isInjected(labels: w.labels, annotations: w.annotations,
-                                                 namespace: context.index.namespaces[w.namespace], podSpec: w.podSpec)
+                                                 namespace: context.index.namespaces[w.namespace], namespaceName: w.namespace,
+                                                 podSpec: w.podSpec, settings: context.index.settings)
             if willInject { continue }
             for c in w.podSpec?["containers"]?.elements ?? [] {
                 guard let image = c["image"], image.scalar == "auto" else { continue }

@@ -16,6 +16,9 @@ public struct MeshSettings: Sendable, Equatable {
     public var extensionProviders: [String]
     /// Each extension provider's type (`lightstep`, `opentelemetry`, `envoyExtAuthzHttp`, …), by name.
     public var extensionProviderTypes: [String: String] = [:]
+    /// The injector's `sidecarInjectorWebhook.enableNamespacesByDefault`: namespaces without an
+    /// injection label are injected too (read from the `istio-sidecar-injector` ConfigMap).
+    public var injectionEnabledByDefault = false
     /// `defaultProviders` (metrics, tracing, accessLogging).
     public var defaultProviders: [String: [String]]
     /// DNS auto-allocation (`ISTIO_META_DNS_AUTO_ALLOCATE` in proxy metadata).
