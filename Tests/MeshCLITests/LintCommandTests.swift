@@ -12,7 +12,7 @@ import Testing
         let out = try Meshc.run(["lint", "policies/broken", "--format", "json"])
         #expect(out.status == 1)
         let codes = Set(try Meshc.codes(out))
-        for expected in ["MESH0001", "MESH0011", "MESH0012", "MESH0013", "MESH0014", "MESH0101", "MESH0102", "MESH0109"] {
+        for expected in ["MESH0001", "MESH0011", "MESH0012", "MESH0013", "MESH0014", "MESH0101", "MESH0102", "MESH0109", "MESH0132", "MESH0163"] {
             #expect(codes.contains(expected), "missing \(expected)")
         }
     }

@@ -106,10 +106,15 @@ public struct GatewayCredentialNotFoundRule: Rule {
                 let parts = credential.split(separator: "/", maxSplits: 1).map(String.init)
                 let (namespace, name) = parts.count == 2 ? (parts[0], parts[1]) : (workload.namespace, credential)
                 guard let known = secrets[namespace], !known.contains(name) else { continue }
-                context.report("credentialName \"\(credential)\" names no Secret in namespace \(namespace), where the gateway workload \(workload.ref) runs; TLS handshakes for \((server["hosts"]?.stringList ?? []).joined(separator: ", ")) fail",
+                context.report("credentialName \"\(credential)\" names no Secret in namespace \(namespace), where the gateway workload \(workload.ref) runs; TLS handshakes for \(Self.hostNames(server)) fail",
                                on: gw, at: node, notes: [workload.resource.note("\(workload.ref) is the gateway workload the selector picks")])
             }
         }
+    }
+
+    /// A server's hosts without their namespace part (`ns/host`).
+    static func hostNames(_ server: YAMLNode) -> String {
+        (server["hosts"]?.stringList ?? []).map { $0.split(separator: "/").last.map(String.init) ?? $0 }.joined(separator: ", ")
     }
 
     /// Secret names per namespace that the repository creates: Secrets and SealedSecrets by

@@ -31,23 +31,16 @@ struct GatewayRef {
         }
     }
 
-    /// Host patterns a Gateway serves; `*` when a Gateway API listener has no hostname.
-    static func hosts(of gateway: Resource) -> [String] {
-        hosts(of: gateway, forRoutesIn: nil)
-    }
-
-    /// Host patterns a Gateway serves to VirtualServices of `namespace`: an Istio server host
-    /// `ns/host` applies only to VirtualServices in `ns` (`.` is the Gateway's own namespace,
-    /// `*` any); `nil` takes every host whatever its namespace part.
-    static func hosts(of gateway: Resource, forRoutesIn namespace: String?) -> [String] {
+    /// Host patterns a Gateway serves to VirtualServices of `namespace` (`*` when a Gateway
+    /// API listener has no hostname): an Istio server host `ns/host` applies only to
+    /// VirtualServices in `ns` (`.` is the Gateway's own namespace, `*` any).
+    static func hosts(of gateway: Resource, forRoutesIn namespace: String) -> [String] {
         if gateway.kind == .gateway {
             return (gateway.spec?["servers"]?.elements ?? []).flatMap { $0["hosts"]?.stringList ?? [] }.compactMap { entry in
                 let parts = entry.split(separator: "/", maxSplits: 1).map(String.init)
                 guard parts.count == 2 else { return entry }
-                if let namespace {
-                    let scope = parts[0] == "." ? gateway.namespace : parts[0]
-                    guard scope == "*" || scope == namespace else { return nil }
-                }
+                let scope = parts[0] == "." ? gateway.namespace : parts[0]
+                guard scope == "*" || scope == namespace else { return nil }
                 return parts[1]
             }
         }

@@ -125,9 +125,9 @@ public struct VirtualServiceHostNotInGatewayRule: Rule {
                 let served = GatewayRef.hosts(of: gw, forRoutesIn: vs.namespace)
                 guard !hosts.contains(where: { host in served.contains { Hosts.overlap($0, host) } }) else { continue }
                 var message = "gateway \(ref.name) serves none of the hosts \(listed)"
-                let all = GatewayRef.hosts(of: gw)
-                if served.isEmpty && !all.isEmpty {
-                    message += " (its hosts \(all.joined(separator: ", ")) are for other namespaces than \(vs.namespace))"
+                let written = (gw.spec?["servers"]?.elements ?? []).flatMap { $0["hosts"]?.stringList ?? [] }
+                if served.isEmpty && !written.isEmpty {
+                    message += " (its hosts \(written.joined(separator: ", ")) take VirtualServices from other namespaces than \(vs.namespace))"
                 } else {
                     message += " (it serves \(served.isEmpty ? "no hosts" : served.joined(separator: ", ")))"
                 }
