@@ -14,23 +14,7 @@ public struct GatewayCredentialNotFoundRule: Rule {
         there — since many teams keep secrets out of git. Fix the name, or create the Secret in \
         the gateway workload's namespace.
         """,
-        triggering: [.init("""
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {name: istio-ingressgateway, namespace: istio-system}
-            spec:
-              template:
-                metadata: {labels: {istio: ingressgateway}}
-                spec: {containers: [{name: istio-proxy, image: auto}]}
-            ---
-            apiVersion: cert-manager.io/v1
-            kind: Certificate
-            metadata: {name: shop-cert, namespace: istio-system}
-            spec:
-              secretName: shop-example-com
-              dnsNames: [shop.example.com]
-              issuerRef: {name: letsencrypt, kind: ClusterIssuer}
-            ---
+        triggering: [.init(Self.ingress + """
             apiVersion: networking.istio.io/v1
             kind: Gateway
             metadata: {name: shop, namespace: shop}
@@ -41,23 +25,7 @@ public struct GatewayCredentialNotFoundRule: Rule {
                 hosts: [shop.example.com]
                 tls: {mode: SIMPLE, credentialName: ↓shop-example-com-tls}
             """)],
-        nonTriggering: [.init("""
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {name: istio-ingressgateway, namespace: istio-system}
-            spec:
-              template:
-                metadata: {labels: {istio: ingressgateway}}
-                spec: {containers: [{name: istio-proxy, image: auto}]}
-            ---
-            apiVersion: cert-manager.io/v1
-            kind: Certificate
-            metadata: {name: shop-cert, namespace: istio-system}
-            spec:
-              secretName: shop-example-com
-              dnsNames: [shop.example.com]
-              issuerRef: {name: letsencrypt, kind: ClusterIssuer}
-            ---
+        nonTriggering: [.init(Self.ingress + """
             apiVersion: networking.istio.io/v1
             kind: Gateway
             metadata: {name: shop, namespace: shop}
@@ -86,6 +54,27 @@ public struct GatewayCredentialNotFoundRule: Rule {
                 metadata: {labels: {app: admin-gateway}}
                 spec: {containers: [{name: istio-proxy, image: auto}]}
             """)])
+
+    /// The examples' ingress gateway, with the certificate cert-manager keeps for it.
+    static let ingress = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: istio-ingressgateway, namespace: istio-system}
+            spec:
+              template:
+                metadata: {labels: {istio: ingressgateway}}
+                spec: {containers: [{name: istio-proxy, image: auto}]}
+            ---
+            apiVersion: cert-manager.io/v1
+            kind: Certificate
+            metadata: {name: shop-cert, namespace: istio-system}
+            spec:
+              secretName: shop-example-com
+              dnsNames: [shop.example.com]
+              issuerRef: {name: letsencrypt, kind: ClusterIssuer}
+            ---
+
+            """
 
     public static let inputs: [ResourceKind] = [.gateway]
 
