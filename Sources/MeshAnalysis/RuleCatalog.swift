@@ -38,6 +38,7 @@ public enum RuleCatalog {
         TelemetryProviderRule.self,
         VirtualServiceGatewayNotFoundRule.self,
         VirtualServiceHostNotInGatewayRule.self,
+        VirtualServiceHostUnservedRule.self,
         InternalGatewayReferenceRule.self,
         JWTClaimRoutingRule.self,
         IngressRouteIgnoresSubsetsRule.self,
