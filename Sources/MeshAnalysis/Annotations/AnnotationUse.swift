@@ -17,7 +17,7 @@ struct AnnotationUse {
     static func collect(_ resources: [Resource]) -> [AnnotationUse] {
         var out: [AnnotationUse] = []
         for r in resources {
-            if checkedKinds.contains(r.kindName) {
+            if checkedKinds.contains(r.kindName) || r.apiVersion.contains(".istio.io/") {
                 collect(r, r.root.at("metadata", "annotations"), kind: r.kindName, template: false, into: &out)
             }
             let template: YAMLNode?
@@ -32,8 +32,9 @@ struct AnnotationUse {
     }
 
     /// Kinds whose own annotations are checked: those istioctl analyze checks (Namespace,
-    /// Service, Pod, Deployment), the other pod controllers, and Gateways. Others (Ingress,
-    /// CRDs of other projects) carry annotations of their own controllers.
+    /// Service, Pod, Deployment), the other pod controllers, Gateways, and Istio's own
+    /// resources. Others (Ingress, CRDs of other projects) carry annotations of their own
+    /// controllers.
     static let checkedKinds: Set<String> = [
         "Namespace", "Service", "Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Gateway",
     ]

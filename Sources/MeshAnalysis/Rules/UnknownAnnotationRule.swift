@@ -19,6 +19,19 @@ public struct UnknownAnnotationRule: Rule {
                 ↓networking.istio.io/exportT0: "."
             spec:
               ports: [{name: http, port: 80}]
+            """), .init("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: legacy
+              namespace: shop
+              annotations:
+                ↓galley.istio.io/analyze-supress: IST0101
+            spec:
+              hosts: [legacy]
+              http:
+              - route:
+                - destination: {host: legacy}
             """)],
         nonTriggering: [.init("""
             apiVersion: v1
