@@ -1,15 +1,17 @@
 import MeshPolicy
 
-/// IST0145: two Gateways on the same proxies claim one port and host with different protocols.
+/// IST0145: two Gateways on the same proxies claim one port for overlapping hosts.
 public struct ConflictingGatewaysRule: Rule {
     public static let description = RuleDescription(
         code: "MESH0145", name: "conflicting-gateways", istioCode: "IST0145", severity: .error,
-        summary: "Two Gateways on the same gateway workload use one port and host with different protocols.",
+        summary: "Two Gateways on the same gateway workload use one port for the same or overlapping hosts.",
         explanation: """
-        A gateway proxy has one listener per port. When two Gateways that select the same gateway \
-        pods declare the same port for overlapping hosts but with different protocols (HTTP and \
-        TCP), only one of them can be built; Istio drops the other and its routes stop working. \
-        Use different ports, or one protocol.
+        A gateway proxy has one listener per port (and bind address). When two Gateways that \
+        select the same gateway pods declare the same port for hosts that are the same or \
+        overlap (`shop.example.com` and `*.example.com`), only one of the servers can be used: \
+        with different protocols (HTTP and TCP) Istio builds one and drops the other, with TLS \
+        the certificate and routes that win are not the ones you expect. Put the hosts in one \
+        Gateway, make them disjoint, or use another port or gateway workload.
         """,
         triggering: [.init("""
             apiVersion: networking.istio.io/v1
@@ -29,6 +31,26 @@ public struct ConflictingGatewaysRule: Rule {
               servers:
               - port: {number: ↓80, name: tcp, protocol: TCP}
                 hosts: ["*.example.com"]
+            """), .init("""
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: shop, namespace: istio-system}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: ↓443, name: https, protocol: HTTPS}
+                hosts: [shop.example.com]
+                tls: {mode: SIMPLE, credentialName: shop-cert}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: wildcard, namespace: istio-system}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: ↓443, name: https, protocol: HTTPS}
+                hosts: ["*.example.com"]
+                tls: {mode: SIMPLE, credentialName: wildcard-cert}
             """)],
         nonTriggering: [.init("""
             apiVersion: networking.istio.io/v1
@@ -48,6 +70,15 @@ public struct ConflictingGatewaysRule: Rule {
               servers:
               - port: {number: 31400, name: tcp, protocol: TCP}
                 hosts: ["*.example.com"]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: api, namespace: istio-system}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: 80, name: http, protocol: HTTP}
+                hosts: [api.example.org]
             """)])
 
     public static let inputs: [ResourceKind] = [.gateway]
@@ -60,6 +91,7 @@ public struct ConflictingGatewaysRule: Rule {
         let port: Int
         let portNode: YAMLNode
         let proto: String
+        let bind: String
         let hosts: [String]
     }
 
@@ -72,16 +104,20 @@ public struct ConflictingGatewaysRule: Rule {
                 guard let node = s.at("port", "number"), let port = node.scalar.flatMap({ Int($0) }) else { continue }
                 let hosts = (s["hosts"]?.stringList ?? []).map { $0.split(separator: "/").last.map(String.init) ?? $0 }
                 byPort[port, default: []].append(Server(gateway: gw, selector: selector, port: port, portNode: node,
-                                                        proto: (s.at("port", "protocol")?.scalar ?? "").uppercased(), hosts: hosts))
+                                                        proto: (s.at("port", "protocol")?.scalar ?? "").uppercased(),
+                                                        bind: s["bind"]?.scalar ?? "", hosts: hosts))
             }
         }
         var reported: Set<ResourceRef> = []
         for (_, servers) in byPort.sorted(by: { $0.key < $1.key }) where servers.count > 1 {
             for (i, a) in servers.enumerated() {
-                for b in servers[(i + 1)...] where a.gateway.ref != b.gateway.ref && a.proto != b.proto
+                for b in servers[(i + 1)...] where a.gateway.ref != b.gateway.ref && a.bind == b.bind
                     && sameProxies(a.selector, b.selector, index) && a.hosts.contains(where: { h in b.hosts.contains { Hosts.overlap(h, $0) } }) {
                     for (x, y) in [(a, b), (b, a)] where reported.insert(x.gateway.ref).inserted {
-                        context.report("port \(x.port) (\(x.proto)) conflicts with Gateway \(y.gateway.namespace)/\(y.gateway.name) (\(y.proto)) on the same gateway workload (\(Selectors.describe(x.selector)))",
+                        let what = x.proto == y.proto
+                            ? "port \(x.port) serves hosts \(x.hosts.joined(separator: ", ")) that Gateway \(y.gateway.namespace)/\(y.gateway.name) also serves on port \(y.port) (\(y.hosts.joined(separator: ", "))); only one of the servers is used"
+                            : "port \(x.port) (\(x.proto)) conflicts with Gateway \(y.gateway.namespace)/\(y.gateway.name) (\(y.proto))"
+                        context.report("\(what), on the same gateway workload (\(Selectors.describe(x.selector)))",
                                        on: x.gateway, at: x.portNode, notes: [y.gateway.note("\(y.gateway.ref) declares port \(y.port) as \(y.proto)", at: y.portNode)])
                     }
                 }
