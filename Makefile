@@ -33,17 +33,22 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	python3 Tests/SchemaAgreement/check.py $(MESHC)
+	python3 Tools/generate-istio-schemas.py | cmp -s - Sources/MeshPolicy/Schema/IstioSchemas+Generated.swift \
+	  || { echo "IstioSchemas+Generated.swift is stale: run make generate" >&2; exit 1; }
 	ci/stress.sh $(MESHC)
 	ci/fuzz.sh 30
 
 # Regenerate the files generated from the code (tests fail when they are stale).
 generate: build
+	python3 Tools/generate-istio-schemas.py > Sources/MeshPolicy/Schema/IstioSchemas+Generated.swift
+	$(SWIFT) build
 	$(MESHC) schemas --out schemas
 	$(MESHC) rules --format markdown > docs/rules.md
 
 # Istio's own analyzer test cases (../shared/conformance).
 conformance: build
 	python3 ../shared/conformance/score.py $(MESHC) ../shared/conformance/istio-analyze/cases
+	python3 ../shared/conformance/validate.py $(MESHC) ../shared/conformance/istio-validate/cases
 
 bench: deps
 	Benchmarks/run.sh

@@ -66,6 +66,20 @@ public struct Route: Codable, Equatable, Sendable {
     }
 }
 
+extension Route {
+    /// The sum of the destinations' weights: weights are relative shares (Istio's meaning:
+    /// 900/100 is a 90/10 split).
+    public var totalWeight: Int { destinations.reduce(0) { $0 + max(0, $1.weight) } }
+
+    /// A weight as the share of traffic it really gets, for people: `90%`, `33.3%`.
+    public func share(_ weight: Int) -> String {
+        let total = totalWeight
+        guard total > 0 else { return "0%" }
+        let tenths = (max(0, weight) * 1000 + total / 2) / total
+        return tenths % 10 == 0 ? "\(tenths / 10)%" : "\(tenths / 10).\(tenths % 10)%"
+    }
+}
+
 public struct WeightedCluster: Codable, Equatable, Sendable {
     public var cluster: String
     public var weight: Int

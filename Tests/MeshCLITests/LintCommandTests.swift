@@ -175,7 +175,7 @@ import Testing
         let dir = try TempDir()
         #expect(try Meshc.run(["schemas", "--out", dir.path]).status == 0)
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
-        #expect(files.count == 21)
+        #expect(files.count == 25)
         for f in files {
             let generated = try String(contentsOfFile: dir.path + "/" + f, encoding: .utf8)
             let committed = try? String(contentsOfFile: Meshc.repoRoot + "/schemas/" + f, encoding: .utf8)

@@ -58,16 +58,25 @@ import Testing
         #expect(first.message.hasPrefix("spec.hosts must be a list"))
     }
 
-    @Test func checksRangesOfWeightsAndPorts() {
+    @Test func checksPortRangesButWeightsAreRelative() {
+        // Current Istio reads weights as shares of their sum: 900 is a valid weight.
         let d = diagnostics(header + """
               hosts: [orders]
               http:
               - route:
-                - destination: {host: orders, port: {number: 0}}
-                  weight: 101
+                - destination: {host: orders, port: {number: 70000}}
+                  weight: 900
             """)
-        #expect(d.map(\.code) == ["MESH0016", "MESH0016"])
-        #expect(d.contains { $0.message.contains("weight is 101, above the maximum 100") })
+        #expect(d.map(\.code) == ["MESH0016"])
+        #expect(d.contains { $0.message.contains("number is 70000, above the maximum 65535") })
+        let negative = diagnostics(header + """
+              hosts: [orders]
+              http:
+              - route:
+                - destination: {host: orders}
+                  weight: -1
+            """)
+        #expect(negative.map(\.code) == ["MESH0016"])
     }
 
     @Test func reportsRequiredFieldsAndOneOfConflicts() {

@@ -117,3 +117,30 @@ import Testing
         #expect(tree.documents.isEmpty)
     }
 }
+
+/// Documents go-yaml (Kubernetes) accepts and libyaml alone refuses.
+@Suite struct GoYAMLCompatibilityTests {
+    @Test func aPlainScalarEndingInAColonInsideAFlowSequence() throws {
+        let text = "spec:\n  addresses: [1.2.3.4, 2001:db8::]\n  after: [x]\n"
+        let (tree, problems) = YAMLComposer.compose(path: "t.yaml", text: text)
+        #expect(problems.isEmpty)
+        let doc = try #require(tree.documents.first)
+        #expect(doc.at("spec", "addresses")?.stringList == ["1.2.3.4", "2001:db8::"])
+        #expect(doc.at("spec", "after")?.stringList == ["x"])
+        // The repaired scalar keeps its own position.
+        let v6 = try #require(doc.at("spec", "addresses")?.elements.last)
+        #expect(v6.start.line == 2 && v6.start.column == 24)
+    }
+
+    @Test func theRepairCountsCharactersNotBytes() throws {
+        let text = "note: \"é€\"\nlist: ['ü', a::]\n"
+        let (tree, problems) = YAMLComposer.compose(path: "t.yaml", text: text)
+        #expect(problems.isEmpty)
+        #expect(tree.documents.first?["list"]?.stringList == ["ü", "a::"])
+    }
+
+    @Test func otherSyntaxErrorsStayErrors() {
+        let (_, problems) = YAMLComposer.compose(path: "t.yaml", text: "a: [b, c\n")
+        #expect(problems.count == 1)
+    }
+}

@@ -12,7 +12,7 @@ import jsonschema, yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MESHC = os.path.abspath(sys.argv[1])
 TYPE_CODES = {"MESH0010", "MESH0011", "MESH0012", "MESH0013", "MESH0014", "MESH0015",
-              "MESH0016", "MESH0017", "MESH0018", "MESH0019"}
+              "MESH0016", "MESH0017", "MESH0018", "MESH0019", "MESH0021"}
 
 NOT_KINDS = {"diagnostics.schema.json", "meshconfig.schema.json", "diff.schema.json"}
 schemas = {}

@@ -86,9 +86,13 @@ public struct GatewayCredentialNotFoundRule: Rule {
         guard !gateways.isEmpty, !index.workloads.isEmpty else { return }
         let secrets = Self.managedSecrets(index)
         guard !secrets.isEmpty else { return }
+        // Gateways share a handful of selectors: find each one's workload once.
+        var workloadBySelector: [String: Workload?] = [:]
         for gw in gateways {
-            guard let selector = gw.spec?["selector"]?.stringMap, !selector.isEmpty,
-                  let workload = index.workloads.first(where: { $0.matches(selector) }) else { continue }
+            guard let selector = gw.spec?["selector"]?.stringMap, !selector.isEmpty else { continue }
+            let key = Selectors.describe(selector)
+            if workloadBySelector[key] == nil { workloadBySelector[key] = index.workloads.first { $0.matches(selector) } }
+            guard let found = workloadBySelector[key], let workload = found else { continue }
             for server in gw.spec?["servers"]?.elements ?? [] {
                 guard let node = server.at("tls", "credentialName"), let credential = node.scalar, !credential.isEmpty else { continue }
                 // `namespace/name` names another namespace explicitly.

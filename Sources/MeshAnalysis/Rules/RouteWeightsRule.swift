@@ -1,15 +1,16 @@
 import MeshPolicy
 
-/// Route weights that do not add up to 100.
+/// Route weights that send traffic nowhere: a split whose weights total zero.
 public struct RouteWeightsRule: Rule {
     public static let description = RuleDescription(
-        code: "MESH0220", name: "route-weights-not-100", severity: .error,
-        summary: "The weights of a route's destinations do not sum to 100.",
+        code: "MESH0220", name: "route-weights-zero-total", severity: .error,
+        summary: "A route splits traffic over several destinations whose weights total zero.",
         explanation: """
-        A weighted split must add up to 100 (percent). A typo like 90/20 or 90/1 is rejected by \
-        Istio's validation or, with a single destination at weight 50, leaves part of the \
-        traffic with nowhere to go. Make the weights sum to 100; a single destination needs no \
-        weight.
+        Weights are relative in current Istio: a destination gets its weight divided by the sum \
+        of the route's weights, so 90/10, 900/100 and 9/1 are the same split, and a total other \
+        than 100 is fine. A split whose weights are all zero (or unset beside zeros) sends no \
+        traffic anywhere; Istio's webhook refuses it ("total destination weight = 0"). Give at \
+        least one destination a positive weight. (Negative weights are refused by the type check.)
         """,
         triggering: [.init("""
             apiVersion: networking.istio.io/v1
@@ -20,9 +21,9 @@ public struct RouteWeightsRule: Rule {
               http:
               - ↓route:
                 - destination: {host: orders, subset: v1}
-                  weight: 90
+                  weight: 0
                 - destination: {host: orders, subset: v2}
-                  weight: 20
+                  weight: 0
             """)],
         nonTriggering: [.init("""
             apiVersion: networking.istio.io/v1
@@ -33,9 +34,14 @@ public struct RouteWeightsRule: Rule {
               http:
               - route:
                 - destination: {host: orders, subset: v1}
+                  weight: 900
+                - destination: {host: orders, subset: v2}
+                  weight: 100
+              - route:
+                - destination: {host: orders, subset: v1}
                   weight: 90
                 - destination: {host: orders, subset: v2}
-                  weight: 10
+                  weight: 20
               - route:
                 - destination: {host: orders, subset: v1}
             """)])
@@ -50,13 +56,14 @@ public struct RouteWeightsRule: Rule {
                 for route in vs.spec?[section]?.elements ?? [] {
                     guard let pair = route.pair("route") else { continue }
                     let dests = pair.value.elements
+                    guard dests.count > 1 else { continue }
                     let weights = dests.map { $0["weight"]?.scalar.flatMap { Int($0) } }
+                    // No weight at all: the destinations share equally (as meshc compiles it).
                     guard weights.contains(where: { $0 != nil }) else { continue }
-                    let sum = weights.reduce(0) { $0 + ($1 ?? 0) }
-                    if dests.count == 1, let w = weights[0], w >= 100 || w == 0 { continue }
-                    guard sum != 100 else { continue }
+                    let sum = weights.reduce(0) { $0 + max(0, $1 ?? 0) }
+                    guard sum == 0 else { continue }
                     let detail = weights.map { $0.map(String.init) ?? "unset" }.joined(separator: " + ")
-                    context.report("destination weights sum to \(sum) (\(detail)), not 100", on: vs, at: pair.key)
+                    context.report("destination weights total 0 (\(detail)): the route sends traffic nowhere", on: vs, at: pair.key)
                 }
             }
         }

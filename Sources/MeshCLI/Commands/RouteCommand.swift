@@ -62,7 +62,7 @@ struct RouteCommand: ParsableCommand {
         if let r = route.redirect { print("  redirect \(r.code) to \(r.scheme ?? "")\(r.authority ?? "")\(r.uri ?? "")") }
         for d in route.destinations {
             let c = config.cluster(named: d.cluster)
-            var line = "  → \(d.weight)% \(c?.host ?? d.cluster):\(c?.port ?? 0)"
+            var line = "  → \(route.share(d.weight)) \(c?.host ?? d.cluster):\(c?.port ?? 0)"
             if let s = c?.subset { line += " subset \(s)" }
             if let tls = c?.tls { line += " [\(tls.mode.rawValue)\(tls.expectedIdentities.isEmpty ? "" : " " + tls.expectedIdentities.joined(separator: ","))]" }
             print(line)

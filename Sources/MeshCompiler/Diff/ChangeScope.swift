@@ -71,10 +71,10 @@ public enum ChangeScope {
             }
             return hosts
         case .peerAuthentication, .authorizationPolicy, .requestAuthentication, .serviceAccount,
-             .gateway, .envoyFilter, .telemetry:
+             .gateway, .envoyFilter, .telemetry, .proxyConfig, .wasmPlugin, .trafficExtension:
             // Inbound only (compared per workload), or not part of a workload's outbound config.
             return []
-        case .namespace, .sidecar, .workloadEntry:
+        case .namespace, .sidecar, .workloadEntry, .workloadGroup:
             return nil
         }
     }

@@ -298,8 +298,10 @@ public struct Differ {
         var changes: [ConfigDiff.Change] = []
         let subject = "\(service.host):\(service.port) \(routeLabel(h))"
         let src = source(h.source)
-        if b.destinations != h.destinations {
-            changes.append(.init(.trafficShift, subject, after: shift(b, h, host: service.host), source: src))
+        let shifted = shift(b, h, host: service.host)
+        let rescaledOnly = shifted == "destinations reordered" && b.destinations.map(\.cluster) == h.destinations.map(\.cluster)
+        if b.destinations != h.destinations, !rescaledOnly {
+            changes.append(.init(.trafficShift, subject, after: shifted, source: src))
             riskMissingSubset(h, previous: b, service: service, clusters: clusters, callers: callers, risks: &risks)
         }
         if b.timeoutMs != h.timeoutMs {
@@ -334,8 +336,13 @@ public struct Differ {
     /// workload behind the destination host.
     func riskMissingSubset(_ r: Route, previous: Route?, service: OutboundService, clusters: [String: Cluster], callers: [String],
                            risks: inout [ConfigDiff.Risk]) {
-        let before = Dictionary((previous?.destinations ?? []).map { ($0.cluster, $0.weight) }, uniquingKeysWith: +)
-        for d in r.destinations where d.weight > (before[d.cluster] ?? 0) {
+        // Compared as shares of each route's total: weights are relative.
+        func share(_ route: Route?, _ weight: Int) -> Double {
+            guard let route, route.totalWeight > 0 else { return 0 }
+            return Double(weight) / Double(route.totalWeight)
+        }
+        let before = Dictionary((previous?.destinations ?? []).map { ($0.cluster, share(previous, $0.weight)) }, uniquingKeysWith: +)
+        for d in r.destinations where share(r, d.weight) > (before[d.cluster] ?? 0) {
             guard let c = clusters[d.cluster], let subset = c.subset, let labels = c.subsetLabels else { continue }
             let services = headCompiler.index.services(host: c.host, from: callers.first.map { String($0.split(separator: "/")[0]) } ?? "default")
                 .filter { $0.origin == .kubernetes }
@@ -345,7 +352,7 @@ public struct Differ {
             }
             if !selected {
                 risks.append(.init(.trafficToMissingSubset, workloads: callers,
-                    message: "\(service.host):\(service.port) \(routeLabel(r)): \(d.weight)% now goes to subset \(subset) (\(self.labels(labels))), which selects no workload of \(c.host)",
+                    message: "\(service.host):\(service.port) \(routeLabel(r)): \(r.share(d.weight)) now goes to subset \(subset) (\(self.labels(labels))), which selects no workload of \(c.host)",
                     source: source(r.source)))
             }
         }
@@ -388,6 +395,7 @@ public struct Differ {
 
     /// `catalog: v1 90% → 50%, v2 10% → 50%`.
     func shift(_ b: Route, _ h: Route, host: String) -> String {
+        // Effective shares: weights are relative, so 90/10 → 900/100 changes nothing.
         var before: [String: Int] = [:]
         var order: [String] = []
         for d in b.destinations {
@@ -400,8 +408,8 @@ public struct Differ {
             after[d.cluster, default: 0] += d.weight
         }
         let parts = order.compactMap { c -> String? in
-            let o = before[c] ?? 0, n = after[c] ?? 0
-            return o == n ? nil : "\(label(c, relativeTo: host)) \(o)% → \(n)%"
+            let o = b.share(before[c] ?? 0), n = h.share(after[c] ?? 0)
+            return o == n ? nil : "\(label(c, relativeTo: host)) \(o) → \(n)"
         }
         return parts.isEmpty ? "destinations reordered" : parts.joined(separator: ", ")
     }
@@ -409,7 +417,7 @@ public struct Differ {
     func destinations(_ r: Route, host: String) -> String {
         if r.redirect != nil { return "redirect" }
         if let d = r.directResponse { return "direct response \(d.status)" }
-        return r.destinations.map { "\(label($0.cluster, relativeTo: host)) \($0.weight)%" }.joined(separator: ", ")
+        return r.destinations.map { "\(label($0.cluster, relativeTo: host)) \(r.share($0.weight))" }.joined(separator: ", ")
     }
 
     /// `outbound|8080|v1|catalog.shop.svc.cluster.local` → `catalog.shop.svc.cluster.local:8080 v1`,

@@ -309,10 +309,11 @@ public enum PolicyRules {
 
     public static let outOfRange = RuleDescription(
         code: "MESH0016", name: "out-of-range", istioCode: "IST0106", severity: .error,
-        summary: "A number outside the field's range (weights 0-100, ports 1-65535, percentages).",
+        summary: "A value outside the field's limits (ports 1-65535, percentages, lengths, item counts).",
         explanation: """
-        Weights are percentages (0-100), ports are 1-65535, HTTP statuses 100-599, percentages \
-        0-100. Values outside are rejected by Istio or silently clamped.
+        Ports are 1-65535, HTTP statuses 100-599, percentages 0-100; strings, lists and maps have \
+        the minimum and maximum sizes Istio's CRDs give them (an empty audience, more than 256 \
+        hosts). Values outside are rejected by the API server or Istio's webhook.
         """,
         triggering: [.init("""
             apiVersion: networking.istio.io/v1
@@ -433,10 +434,44 @@ public enum PolicyRules {
                     host: orders
             """)])
 
+    public static let invalidValue = RuleDescription(
+        code: "MESH0021", name: "invalid-value", istioCode: "IST0106", severity: .error,
+        summary: "A value breaks a validation rule of the API: Kubernetes or Istio's webhook refuses it.",
+        explanation: """
+        Istio's CRDs carry validation rules (CEL `x-kubernetes-validations`, patterns, length and \
+        uniqueness limits) and Istio's validating webhook checks more (`pkg/config/validation`). \
+        The API server refuses a resource that breaks one at `kubectl apply`, which in GitOps \
+        happens after the merge: the change never reaches the mesh. The message is the one Istio \
+        gives; fix the value it names.
+        """,
+        triggering: [.init("""
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata:
+              name: ports
+            spec:
+              ↓portLevelMtls:
+                8080:
+                  mode: DISABLE
+            """)],
+        nonTriggering: [.init("""
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata:
+              name: ports
+            spec:
+              selector:
+                matchLabels:
+                  app: orders
+              portLevelMtls:
+                8080:
+                  mode: DISABLE
+            """)])
+
     /// Every code MeshPolicy reports.
     public static let all: [RuleDescription] = [
         yamlSyntax, duplicateKey, yamlLimit, unreadable, unusedSuppression, invalidResource, unknownField,
         wrongType, invalidEnum, invalidDuration, missingField, outOfRange, invalidName, unknownVersion,
-        conflictingFields,
+        conflictingFields, invalidValue,
     ]
 }

@@ -62,6 +62,9 @@ public struct TypeChecker {
         switch type {
         case .any:
             return
+        case .constrained(let inner, let constraints):
+            check(node, inner)
+            checkConstraints(node, constraints)
         case .object(let schema):
             checkObject(node, schema)
         case .map(let keyFormat, let valueType):
@@ -76,7 +79,16 @@ public struct TypeChecker {
             }
         case .array(let element):
             guard node.isSequence else { return mismatch(node, expected: "list") }
-            for (i, e) in node.elements.enumerated() { check(e, element, index: i) }
+            for (i, e) in node.elements.enumerated() {
+                // A null item is not "unset": the API server refuses it as the wrong type.
+                if e.isPlainNull, let expected = element.expectedName {
+                    components.append(.index(i))
+                    mismatch(e, expected: expected)
+                    components.removeLast()
+                    continue
+                }
+                check(e, element, index: i)
+            }
         case .string(let format):
             guard let value = node.value else { return mismatch(node, expected: "string") }
             guard case .string(let text) = value else {
@@ -158,6 +170,65 @@ public struct TypeChecker {
         }
     }
 
+    /// The limits beyond the type (checked after it, so a wrong type is one diagnostic).
+    private mutating func checkConstraints(_ node: YAMLNode, _ c: Constraints) {
+        let owner = path.isEmpty ? "document" : path
+        if let text = node.isScalar ? node.scalar : nil, node.value.map({ if case .string = $0 { true } else { false } }) ?? false {
+            let length = text.unicodeScalars.count
+            if let min = c.minLength, length < min {
+                report(PolicyRules.outOfRange, "\(owner) must be at least \(min) character\(min == 1 ? "" : "s") long", node)
+            }
+            if let max = c.maxLength, length > max {
+                report(PolicyRules.outOfRange, "\(owner) is \(length) characters long, more than the maximum \(max)", node)
+            }
+            if let pattern = c.pattern, !pattern.matches(text) {
+                report(PolicyRules.invalidValue, "\(owner) \"\(text)\" does not match the pattern \(pattern.rawValue)", node)
+            }
+        }
+        if node.isSequence {
+            let count = node.count
+            if let min = c.minItems, count < min {
+                report(PolicyRules.outOfRange, "\(owner) must have at least \(min) item\(min == 1 ? "" : "s")", node)
+            }
+            if let max = c.maxItems, count > max {
+                report(PolicyRules.outOfRange, "\(owner) has \(count) items, more than the maximum \(max)", node)
+            }
+            if !c.listMapKeys.isEmpty {
+                var seen = Set<[String]>()
+                for element in node.elements where element.isMapping {
+                    let key = c.listMapKeys.map { element[$0]?.scalar ?? "" }
+                    if !seen.insert(key).inserted {
+                        let shown = zip(c.listMapKeys, key).map { "\($0) \"\($1)\"" }.joined(separator: ", ")
+                        report(PolicyRules.invalidValue, "\(owner) has two items with \(shown); each must be unique", element)
+                    }
+                }
+            }
+            if c.uniqueItems {
+                var seen = Set<String>()
+                for element in node.elements {
+                    guard let text = element.scalar else { continue }
+                    if !seen.insert(text).inserted {
+                        report(PolicyRules.invalidValue, "\(owner) lists \"\(text)\" twice", element)
+                    }
+                }
+            }
+        }
+        if node.isMapping {
+            let count = node.count
+            if let min = c.minProperties, count < min {
+                report(PolicyRules.outOfRange, "\(owner) must have at least \(min) entr\(min == 1 ? "y" : "ies")", node)
+            }
+            if let max = c.maxProperties, count > max {
+                report(PolicyRules.outOfRange, "\(owner) has \(count) entries, more than the maximum \(max)", node)
+            }
+        }
+        for rule in c.rules {
+            guard let check = rule.check, let blamed = check.violation(in: node) else { continue }
+            let message = rule.message.isEmpty ? "fails the validation rule `\(rule.rule)`" : rule.message
+            report(PolicyRules.invalidValue, "\(owner): \(message)", blamed)
+        }
+    }
+
     private mutating func checkRange(_ value: Double, _ min: Double?, _ max: Double?, _ node: YAMLNode, shown: String) {
         if let min, value < min { report(PolicyRules.outOfRange, "\(path) is \(shown), below the minimum \(format(min))\(rangeText(min, max))", node) }
         if let max, value > max { report(PolicyRules.outOfRange, "\(path) is \(shown), above the maximum \(format(max))\(rangeText(min, max))", node) }
@@ -180,6 +251,23 @@ public struct TypeChecker {
         case .scalar: found = node.value.map { "\($0.typeName) \(quoted(node))" } ?? "a scalar"
         }
         report(PolicyRules.wrongType, "\(path.isEmpty ? "document" : path) must be a \(expected), found \(found)", node)
+    }
+}
+
+extension SchemaType {
+    /// What a value of this type is called in messages (nil: anything goes).
+    var expectedName: String? {
+        switch self {
+        case .any: return nil
+        case .constrained(let inner, _): return inner.expectedName
+        case .object, .map: return "mapping"
+        case .array: return "list"
+        case .string, .enumeration: return "string"
+        case .integer: return "integer"
+        case .number: return "number"
+        case .boolean: return "boolean"
+        case .intOrString: return "integer or string"
+        }
     }
 }
 

@@ -8,6 +8,11 @@ public enum ResourceKind: String, Sendable, CaseIterable, Codable {
     case sidecar = "Sidecar"
     case gateway = "Gateway"
     case envoyFilter = "EnvoyFilter"
+    case workloadGroup = "WorkloadGroup"
+    case proxyConfig = "ProxyConfig"
+    // extensions.istio.io
+    case wasmPlugin = "WasmPlugin"
+    case trafficExtension = "TrafficExtension"
     // telemetry.istio.io
     case telemetry = "Telemetry"
     // security.istio.io
@@ -29,8 +34,10 @@ public enum ResourceKind: String, Sendable, CaseIterable, Codable {
     /// The API group (empty for the Kubernetes core group).
     public var group: String {
         switch self {
-        case .virtualService, .destinationRule, .serviceEntry, .workloadEntry, .sidecar, .gateway, .envoyFilter:
+        case .virtualService, .destinationRule, .serviceEntry, .workloadEntry, .sidecar, .gateway, .envoyFilter,
+             .workloadGroup, .proxyConfig:
             return "networking.istio.io"
+        case .wasmPlugin, .trafficExtension: return "extensions.istio.io"
         case .telemetry: return "telemetry.istio.io"
         case .peerAuthentication, .authorizationPolicy, .requestAuthentication: return "security.istio.io"
         case .namespace, .service, .serviceAccount, .pod: return ""
@@ -43,7 +50,10 @@ public enum ResourceKind: String, Sendable, CaseIterable, Codable {
     public var versions: [String] {
         switch group {
         case "networking.istio.io":
-            return self == .envoyFilter ? ["v1alpha3"] : ["v1", "v1beta1", "v1alpha3"]
+            if self == .envoyFilter { return ["v1alpha3"] }
+            if self == .proxyConfig { return ["v1beta1"] }
+            return ["v1", "v1beta1", "v1alpha3"]
+        case "extensions.istio.io": return ["v1alpha1"]
         case "telemetry.istio.io": return ["v1", "v1alpha1"]
         case "security.istio.io": return ["v1", "v1beta1"]
         case "apps": return ["v1"]

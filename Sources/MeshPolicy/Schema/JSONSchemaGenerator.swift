@@ -23,6 +23,26 @@ public enum JSONSchemaGenerator {
         switch t {
         case .any:
             return .object([])
+        case .constrained(let inner, let c):
+            guard case .object(var p) = type(inner) else { return type(inner) }
+            if let v = c.minLength { p.append(("minLength", .int(v))) }
+            if let v = c.maxLength { p.append(("maxLength", .int(v))) }
+            if let v = c.patternText { p.append(("pattern", .string(v))) }
+            if let v = c.minItems { p.append(("minItems", .int(v))) }
+            if let v = c.maxItems { p.append(("maxItems", .int(v))) }
+            if c.uniqueItems { p.append(("uniqueItems", .bool(true))) }
+            if let v = c.minProperties { p.append(("minProperties", .int(v))) }
+            if let v = c.maxProperties { p.append(("maxProperties", .int(v))) }
+            if c.rules.contains(where: { $0.check == .keysArePortNumbers }) {
+                p.append(("propertyNames", .object([("pattern", .string(#"^([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$"#))])))
+            }
+            // CEL rules have no JSON Schema equivalent in general; published for readers and tools.
+            if !c.rules.isEmpty {
+                p.append(("x-kubernetes-validations", .array(c.rules.map { r in
+                    .object([("rule", .string(r.rule)), ("message", .string(r.message))])
+                })))
+            }
+            return .object(p)
         case .string(let format):
             var p: [(String, JSONValue)] = [("type", .string("string"))]
             if format == .labelValue || format == .dnsLabel { p.append(("maxLength", .int(63))) }

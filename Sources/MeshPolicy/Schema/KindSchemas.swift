@@ -1,23 +1,28 @@
 extension ResourceKind {
-    /// The schema of `spec` for this kind (nil: the kind has no spec that meshc checks).
-    public var specSchema: ObjectSchema? {
+    /// The type of `spec` for this kind (nil: the kind has no spec that meshc checks). Istio's
+    /// kinds come from its CRDs (`IstioSchemas+Generated.swift`), field for field.
+    public var specType: SchemaType? {
         switch self {
-        case .virtualService: return virtualServiceSpec
-        case .destinationRule: return destinationRuleSpec
-        case .serviceEntry: return serviceEntrySpec
-        case .workloadEntry: return workloadEntrySpec
-        case .sidecar: return sidecarSpec
-        case .gateway: return gatewaySpec
-        case .envoyFilter: return envoyFilterSpec
-        case .telemetry: return telemetrySpec
-        case .peerAuthentication: return peerAuthenticationSpec
-        case .authorizationPolicy: return authorizationPolicySpec
-        case .requestAuthentication: return requestAuthenticationSpec
-        case .service: return serviceSpec
-        case .deployment, .statefulSet, .daemonSet, .replicaSet: return controllerSpec
-        case .pod: return podSpec
-        case .job: return jobSpec
-        case .cronJob: return cronJobSpec
+        case .virtualService: return virtualServiceSpecType
+        case .destinationRule: return destinationRuleSpecType
+        case .serviceEntry: return serviceEntrySpecType
+        case .workloadEntry: return workloadEntrySpecType
+        case .workloadGroup: return workloadGroupSpecType
+        case .sidecar: return sidecarSpecType
+        case .gateway: return gatewaySpecType
+        case .envoyFilter: return envoyFilterSpecType
+        case .proxyConfig: return proxyConfigSpecType
+        case .telemetry: return telemetrySpecType
+        case .peerAuthentication: return peerAuthenticationSpecType
+        case .authorizationPolicy: return authorizationPolicySpecType
+        case .requestAuthentication: return requestAuthenticationSpecType
+        case .wasmPlugin: return wasmPluginSpecType
+        case .trafficExtension: return trafficExtensionSpecType
+        case .service: return .object(serviceSpec)
+        case .deployment, .statefulSet, .daemonSet, .replicaSet: return .object(controllerSpec)
+        case .pod: return .object(podSpec)
+        case .job: return .object(jobSpec)
+        case .cronJob: return .object(cronJobSpec)
         case .namespace, .serviceAccount: return nil
         }
     }
@@ -43,8 +48,8 @@ extension ResourceKind {
                 f("labels", labelMap), f("annotations", stringMap),
             ])), required: true),
         ]
-        if let spec = specSchema {
-            fields.append(f("spec", .object(spec), required: !isIstio && self != .service))
+        if let spec = specType {
+            fields.append(f("spec", spec, required: !isIstio && self != .service))
         }
         if isIstio { fields.append(f("status", .any)) }
         // Kubernetes objects carry status, data and more; Istio resources only spec/status.

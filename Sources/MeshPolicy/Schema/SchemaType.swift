@@ -14,6 +14,9 @@ public indirect enum SchemaType: Sendable {
     case intOrString
     /// Anything: Envoy patches, Helm-style free-form blocks.
     case any
+    /// A type with the extra limits an API states for it: lengths, item counts, a pattern,
+    /// unique list keys and CEL validation rules (Istio's CRDs carry them).
+    case constrained(SchemaType, Constraints)
 }
 
 /// Extra syntax a string (or a map key) must follow.

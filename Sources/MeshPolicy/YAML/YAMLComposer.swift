@@ -34,7 +34,40 @@ public enum YAMLComposer {
                                limits: YAMLLimits = YAMLLimits()) -> (tree: YAMLTree, problems: [YAMLProblem]) {
         var builder = Builder(path: path, limits: limits)
         builder.run(bytes)
+        guard builder.flowColon != nil else { return (builder.finish(), builder.problems) }
+        // Kubernetes reads YAML with go-yaml, which takes `[1.2.3.4, 2001:db8::]` (a plain
+        // scalar ending in ':' before a flow indicator) as the string "2001:db8::"; libyaml
+        // refuses it. Quote each such scalar as go-yaml reads it and parse again. The scalar
+        // keeps its position; later tokens on its line move right by the two quotes.
+        var patched = Array(bytes)
+        // UTF-16 input would need re-encoding first; it is rare enough to stay refused.
+        if patched.starts(with: [0xFE, 0xFF]) || patched.starts(with: [0xFF, 0xFE]) { return (builder.finish(), builder.problems) }
+        var repairs = 0
+        while let (startChar, colonChar) = builder.flowColon, repairs < 64,
+              let start = Self.byteOffset(ofCharacter: startChar, in: patched),
+              let colon = Self.byteOffset(ofCharacter: colonChar, in: patched), start <= colon {
+            let text = patched[start...colon].flatMap { $0 == 0x27 ? [0x27, 0x27] : [$0] }
+            patched.replaceSubrange(start...colon, with: [0x27] + text + [0x27])
+            repairs += 1
+            builder = Builder(path: path, limits: limits)
+            patched.withUnsafeBytes { builder.run($0) }
+        }
         return (builder.finish(), builder.problems)
+    }
+
+    /// libyaml's marks count characters; the byte offset of character `n` of UTF-8 `bytes`
+    /// (a byte-order mark is not counted, as libyaml skips it).
+    static func byteOffset(ofCharacter n: Int, in bytes: [UInt8]) -> Int? {
+        var i = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        var chars = 0
+        while i < bytes.count {
+            if bytes[i] & 0xC0 != 0x80 {
+                if chars == n { return i }
+                chars += 1
+            }
+            i += 1
+        }
+        return nil
     }
 
     /// Convenience for tests and small inputs.
@@ -72,6 +105,9 @@ private struct Builder {
     var docRoot: Int32 = -1
     var docAborted = false
     var docAliasExpansion: UInt64 = 0
+    /// Where libyaml stopped at a ':' that ends a plain scalar in a flow collection (the
+    /// scalar's start and the colon's byte offsets), which go-yaml accepts.
+    var flowColon: (Int, Int)?
 
     init(path: String, limits: YAMLLimits) {
         self.path = path
@@ -131,6 +167,10 @@ private struct Builder {
             UnsafeMutableRawPointer($0).assumingMemoryBound(to: yaml_char_t.self)
         }) ?? "invalid YAML"
         var message = problem
+        if problem == "found unexpected ':'", let ctx = parser.context,
+           String(cString: ctx) == "while scanning a plain scalar", parser.error == YAML_SCANNER_ERROR {
+            flowColon = (Int(parser.context_mark.index), Int(parser.problem_mark.index))
+        }
         if let ctx = parser.context {
             message = "\(problem) (\(String(cString: ctx)))"
         }

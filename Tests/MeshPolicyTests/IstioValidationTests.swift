@@ -1,0 +1,100 @@
+import Testing
+@testable import MeshPolicy
+
+/// What Istio's API server (CRD schemas and CEL rules) and validating webhook refuse at apply,
+/// on resources written for these tests (not Istio's corpus): each must be an error before
+/// merge, and the valid variant beside it must be clean.
+@Suite struct IstioValidationTests {
+    func errors(_ yaml: String) -> [Diagnostic] {
+        DocumentLoader.load(path: "t.yaml", text: yaml).diagnostics.filter { $0.severity == .error }
+    }
+
+    func resource(_ kind: String, _ api: String, _ spec: String) -> String {
+        "apiVersion: \(api)\nkind: \(kind)\nmetadata:\n  name: x\n  namespace: shop\nspec:\n" + spec
+    }
+
+    @Test func serviceEntryResolutionRules() {
+        let se = { (spec: String) in self.resource("ServiceEntry", "networking.istio.io/v1", spec) }
+        // CIDR addresses with DNS resolution.
+        let cidr = errors(se("  hosts: [db.example]\n  addresses: [10.0.0.0/16]\n  ports: [{number: 5432, name: tcp, protocol: TCP}]\n  resolution: DNS\n"))
+        #expect(cidr.map(\.code) == ["MESH0021"])
+        #expect(cidr.first?.message.contains("CIDR") == true)
+        #expect(cidr.first?.span.start.line == 8)
+        #expect(errors(se("  hosts: [db.example]\n  addresses: [10.0.0.0/16]\n  ports: [{number: 5432, name: tcp, protocol: TCP}]\n  resolution: STATIC\n  endpoints: [{address: 10.0.0.1}]\n")).isEmpty)
+        // Endpoints with the default resolution (NONE).
+        #expect(errors(se("  hosts: [db.example]\n  ports: [{number: 5432, name: tcp, protocol: TCP}]\n  endpoints: [{address: 10.0.0.1}]\n")).map(\.code) == ["MESH0021"])
+        // Two endpoints under DNS_ROUND_ROBIN; one is fine.
+        #expect(errors(se("  hosts: [db.example]\n  ports: [{number: 5432, name: tcp, protocol: TCP}]\n  resolution: DNS_ROUND_ROBIN\n  endpoints: [{address: a.example}, {address: b.example}]\n")).map(\.code) == ["MESH0021"])
+        #expect(errors(se("  hosts: [db.example]\n  ports: [{number: 5432, name: tcp, protocol: TCP}]\n  resolution: DNS_ROUND_ROBIN\n  endpoints: [{address: a.example}]\n")).isEmpty)
+        // Duplicate port names (list map key) and numbers (CEL).
+        let dupName = errors(se("  hosts: [db.example]\n  ports: [{number: 1, name: a, protocol: TCP}, {number: 2, name: a, protocol: TCP}]\n  resolution: DNS\n"))
+        #expect(dupName.contains { $0.code == "MESH0021" && $0.message.contains("name \"a\"") })
+        let dupNumber = errors(se("  hosts: [db.example]\n  ports: [{number: 1, name: a, protocol: TCP}, {number: 1, name: b, protocol: TCP}]\n  resolution: DNS\n"))
+        #expect(dupNumber.contains { $0.code == "MESH0021" && $0.message.contains("port number cannot be duplicated") })
+        // A bare wildcard host.
+        #expect(errors(se("  hosts: [\"*\"]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: DNS\n")).map(\.code) == ["MESH0021"])
+    }
+
+    @Test func securityRules() {
+        let pa = { (spec: String) in self.resource("PeerAuthentication", "security.istio.io/v1", spec) }
+        #expect(errors(pa("  portLevelMtls:\n    8080: {mode: DISABLE}\n")).map(\.code) == ["MESH0021"])
+        #expect(errors(pa("  selector: {matchLabels: {}}\n  portLevelMtls:\n    8080: {mode: DISABLE}\n")).map(\.code) == ["MESH0021"])
+        #expect(errors(pa("  selector: {matchLabels: {app: a}}\n  portLevelMtls:\n    8080: {mode: DISABLE}\n")).isEmpty)
+        #expect(errors(pa("  selector: {matchLabels: {app: a}}\n  portLevelMtls:\n    \"0\": {mode: DISABLE}\n")).isEmpty == false)
+        #expect(errors(pa("  selector: {matchLabels: {app: a}}\n  portLevelMtls: {}\n")).map(\.code) == ["MESH0016"])
+
+        let ap = { (spec: String) in self.resource("AuthorizationPolicy", "security.istio.io/v1", spec) }
+        #expect(errors(ap("  rules:\n  - from:\n    - source: {serviceAccounts: [shop/orders], principals: [a]}\n")).map(\.code) == ["MESH0021"])
+        #expect(errors(ap("  rules:\n  - from:\n    - source: {serviceAccounts: [shop/orders]}\n")).isEmpty)
+
+        let ra = { (spec: String) in self.resource("RequestAuthentication", "security.istio.io/v1", spec) }
+        #expect(errors(ra("  jwtRules:\n  - issuer: i\n    audiences: [\"\"]\n")).map(\.code) == ["MESH0016"])
+        #expect(errors(ra("  jwtRules:\n  - issuer: i\n    jwksUri: ftp://keys.example/jwks\n")).map(\.code) == ["MESH0021"])
+        #expect(errors(ra("  jwtRules:\n  - issuer: i\n    jwksUri: https://keys.example/jwks\n    spaceDelimitedClaims: [scope]\n")).isEmpty)
+        #expect(errors(ra("  jwtRules:\n  - issuer: i\n    outputClaimToHeaders: [{header: \"bad header\", claim: sub}]\n")).map(\.code) == ["MESH0021"])
+        // A null list item is the wrong type, not "unset".
+        #expect(errors(ra("  jwtRules:\n  -\n")).map(\.code) == ["MESH0012"])
+        #expect(errors(ra("  selector: {matchLabels: {app: a}}\n  targetRefs: [{kind: Gateway, name: g}]\n")).map(\.code) == ["MESH0021"])
+    }
+
+    @Test func networkingAndExtensionRules() {
+        let dr = { (spec: String) in self.resource("DestinationRule", "networking.istio.io/v1", spec) }
+        #expect(errors(dr("  host: a\n  trafficPolicy:\n    connectionPool:\n      http: {http2KeepAlive: {interval: 10s, timeout: 3s}}\n")).isEmpty)
+        #expect(errors(dr("  host: a\n  trafficPolicy:\n    connectionPool:\n      tcp: {connectTimeout: 0.5ms}\n")).map(\.code) == ["MESH0021"])
+        #expect(errors(dr("  host: a\n  trafficPolicy:\n    connectionPool:\n      tcp: {connectTimeout: 5sec}\n")).map(\.code) == ["MESH0014"])
+
+        let we = { (spec: String) in self.resource("WorkloadEntry", "networking.istio.io/v1", spec) }
+        #expect(errors(we("  address: unix:///var/run/sock/\n")).map(\.code) == ["MESH0021"])
+        #expect(errors(we("  address: unix://relative\n")).map(\.code) == ["MESH0021"])
+        #expect(errors(we("  address: unix:///var/run/app.sock\n  ports: {http: 80}\n")).map(\.code) == ["MESH0021"])
+        #expect(errors(we("  address: unix:///var/run/app.sock\n")).isEmpty)
+
+        let wasm = { (spec: String) in self.resource("WasmPlugin", "extensions.istio.io/v1alpha1", spec) }
+        #expect(errors(wasm("  url: oci://ghcr.io/acme/filter:v1\n")).isEmpty)
+        #expect(errors(wasm("  url: ghcr.io/acme/filter:v1\n")).isEmpty)
+        #expect(errors(wasm("  url: gopher://example.com/filter\n")).map(\.code) == ["MESH0021"])
+        #expect(errors(wasm("  url: oci://x\n  vmConfig:\n    env: [{name: A, value: \"1\"}, {name: A, value: \"2\"}]\n")).map(\.code) == ["MESH0021"])
+        #expect(errors(wasm("  url: oci://x\n  selector:\n    matchLabels: {\"app*\": x}\n")).contains { $0.code == "MESH0021" })
+
+        let tel = { (spec: String) in self.resource("Telemetry", "telemetry.istio.io/v1", spec) }
+        let upsert = "  metrics:\n  - overrides:\n    - tagOverrides:\n        t: {operation: UPSERT}\n"
+        #expect(errors(tel(upsert)).map(\.code) == ["MESH0021"])
+        #expect(errors(tel("  metrics:\n  - overrides:\n    - tagOverrides:\n        t: {operation: REMOVE, value: x}\n")).map(\.code) == ["MESH0021"])
+        #expect(errors(tel("  metrics:\n  - overrides:\n    - tagOverrides:\n        t: {operation: UPSERT, value: request.host}\n")).isEmpty)
+    }
+
+    @Test func kindsOnlyIstioHasAreCheckedToo() {
+        #expect(errors(resource("ProxyConfig", "networking.istio.io/v1beta1", "  selector:\n    matchLabels: {\"\": x}\n")).isEmpty == false)
+        #expect(errors(resource("ProxyConfig", "networking.istio.io/v1beta1", "  concurrency: 2\n")).isEmpty)
+        #expect(errors(resource("WorkloadGroup", "networking.istio.io/v1", "  template: {}\n  probe:\n    tcpSocket: {port: 0}\n")).isEmpty == false)
+        #expect(errors(resource("WorkloadGroup", "networking.istio.io/v1", "  template: {}\n  probe:\n    tcpSocket: {port: 8080}\n")).isEmpty)
+    }
+
+    @Test func celChecksAgreeWithTheirRuleOnURLs() {
+        #expect(URLScheme.parse("https://a.example/x").scheme == "https")
+        #expect(URLScheme.parse("/abs/path").isURL)
+        #expect(URLScheme.parse("relative/path").isURL == false)
+        #expect(URLScheme.parse("http://host:port/x").isURL == false)
+        #expect(URLScheme.parse("has space").isURL == false)
+    }
+}
