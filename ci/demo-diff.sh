@@ -21,7 +21,7 @@ import sys
 root = sys.argv[1]
 def edit(f, old, new):
     p = f"{root}/{f}"; t = open(p).read(); assert old in t, (f, old); open(p, "w").write(t.replace(old, new))
-edit("shop/catalog.yaml", "    timeout: 2s\n    retries:\n      attempts: 2\n      perTryTimeout: 800ms\n      retryOn: unavailable,resource-exhausted\n", "")
+edit("shop/catalog.yaml", "    timeout: 2s\n    retries:\n      attempts: 2\n      perTryTimeout: 600ms\n      retryOn: unavailable,resource-exhausted\n", "")
 edit("payments/security.yaml", "cluster.local/ns/shop/sa/orders", "cluster.local/ns/web/sa/frontend")
 PY
 "${git[@]}" commit -qam "orders canary to 50%, simpler catalog route, frontend pays"

@@ -43,6 +43,7 @@ public enum RuleCatalog {
         JWTClaimRoutingRule.self,
         IngressRouteIgnoresSubsetsRule.self,
         StrictMTLSWithoutSidecarRule.self,
+        InjectionUnknownRule.self,
         ClientTLSMismatchRule.self,
         AuthorizationSourceWithoutSidecarRule.self,
         DenyOnPlaintextPortRule.self,
@@ -83,6 +84,15 @@ public enum RuleCatalog {
     /// Descriptions of every code meshc can report: reading and type checks, then rules.
     public static var descriptions: [RuleDescription] {
         (PolicyRules.all + rules.map { $0.description } + companions).sorted { $0.code < $1.code }
+    }
+
+    /// The meshc codes a name in configuration stands for: a meshc code, a rule name, or an
+    /// Istio code (every meshc code that maps to it). Empty when it names nothing.
+    public static func codes(named text: String) -> [String] {
+        let upper = text.uppercased(), lower = text.lowercased()
+        let all = descriptions
+        if let d = all.first(where: { $0.code == upper || $0.name == lower }) { return [d.code] }
+        return all.filter { $0.istioCode == upper }.map(\.code)
     }
 
     /// The description of `code` (`MESH0101`), or of the first rule with that Istio code

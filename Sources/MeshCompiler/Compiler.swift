@@ -37,7 +37,7 @@ public final class Compiler {
 
     /// Every workload of the repository, sorted by namespace and name.
     public var workloads: [Workload] {
-        index.workloads.filter { $0.resource.kind != .workloadEntry }
+        index.workloads.filter { $0.resource.kind != .workloadEntry && !ClusterFacts.isAssumed($0.resource) }
             .sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
     }
 

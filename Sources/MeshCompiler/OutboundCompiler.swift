@@ -88,8 +88,9 @@ struct OutboundCompiler: Sendable {
     /// The visible services grouped by the bucket of the namespace that owns them
     /// (`OutboundPart.bucket(ofNamespace:)`), in bucket order; in a group, by namespace and host.
     func groups(hosts: Set<String>? = nil) -> [OutboundGroup] {
+        // What meshc assumes of the installation is not compiled: a bundle depends only on the repository.
         let visible = index.services.filter {
-            !$0.host.hasPrefix("*") && (hosts?.contains($0.host) ?? true)
+            !$0.host.hasPrefix("*") && (hosts?.contains($0.host) ?? true) && !ClusterFacts.isAssumed($0.resource)
                 && $0.exportTo.isVisible(from: namespace, owner: $0.namespace) && egressAllows($0)
         }
         var buckets: [Int: [ServiceInfo]] = [:]

@@ -79,11 +79,79 @@ import MeshPolicy
             spec: {containers: [{name: c}]}
             ---
             apiVersion: v1
+            kind: Namespace
+            metadata: {name: off}
+            ---
+            apiVersion: v1
             kind: Pod
             metadata: {name: d, namespace: off}
             spec: {containers: [{name: c}]}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: e, namespace: elsewhere}
+            spec: {containers: [{name: c}]}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: f, namespace: elsewhere, labels: {sidecar.istio.io/inject: "true"}}
+            spec: {containers: [{name: c}]}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: g, namespace: kube-system}
+            spec: {containers: [{name: c}]}
             """)
-        let injected = Dictionary(uniqueKeysWithValues: i.workloads.map { ($0.name, $0.injected) })
-        #expect(injected == ["a": true, "b": false, "c": true, "d": false])
+        let repository = i.workloads.filter { !ClusterFacts.isAssumed($0.resource) }
+        let injection = Dictionary(uniqueKeysWithValues: repository.map { ($0.name, $0.injection) })
+        // A namespace the repository does not declare is unknown, not "not injected".
+        #expect(injection == ["a": .injected, "b": .notInjected, "c": .injected, "d": .notInjected,
+                              "e": .unknown, "f": .injected, "g": .notInjected])
+        // Unknown is treated as injected, so nothing reports "no sidecar" on a guess.
+        #expect(repository.filter(\.injected).map(\.name).sorted() == ["a", "c", "e", "f"])
+    }
+
+    @Test func theInjectorInTheRepositoryMakesUndeclaredNamespacesKnown() {
+        let i = index("""
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: istio-sidecar-injector, namespace: istio-system}
+            data: {config: "policy: enabled"}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: e, namespace: elsewhere}
+            spec: {containers: [{name: c}]}
+            """)
+        #expect(i.workloads.first { $0.name == "e" }?.injection == .notInjected)
+    }
+
+    @Test func assumesTheInstallationsGatewaysUnlessTheRepositoryHasThem() {
+        let bare = index("""
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: public, namespace: web}
+            spec:
+              selector: {istio: ingressgateway}
+              servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+            """)
+        #expect(bare.workloads.filter { ClusterFacts.isAssumed($0.resource) }.map(\.name).sorted() == ["istio-egressgateway", "istio-ingressgateway"])
+        #expect(bare.workloads.first { $0.name == "istio-ingressgateway" }?.injection == .injected)
+        #expect(bare.assumptions.first?.contains("istio-system/istio-ingressgateway") == true)
+        let own = index("""
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: my-ingress, namespace: istio-system}
+            spec:
+              selector: {matchLabels: {istio: ingressgateway}}
+              template:
+                metadata: {labels: {istio: ingressgateway}}
+                spec: {containers: [{name: istio-proxy, image: auto}]}
+            """)
+        #expect(own.workloads.filter { ClusterFacts.isAssumed($0.resource) }.map(\.name) == ["istio-egressgateway"])
+        var settings = MeshSettings()
+        settings.cluster.installedGateways = false
+        let none = MeshIndex(resources: DocumentLoader.load(path: "t.yaml", text: "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n").resources, settings: settings)
+        #expect(none.workloads.isEmpty)
     }
 }

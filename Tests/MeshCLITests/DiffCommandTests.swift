@@ -23,7 +23,7 @@ final class DiffCommandTests: XCTestCase {
                 timeout: 2s
                 retries:
                   attempts: 2
-                  perTryTimeout: 800ms
+                  perTryTimeout: 600ms
                   retryOn: unavailable,resource-exhausted
             """, "")
         try repo.edit("policies/payments/security.yaml", "cluster.local/ns/shop/sa/orders", "cluster.local/ns/web/sa/frontend")

@@ -11,7 +11,17 @@ enum InjectorConfig {
     static func applying(to settings: MeshSettings, _ resources: [Resource]) -> MeshSettings {
         var s = settings
         if enablesNamespacesByDefault(resources) { s.injectionEnabledByDefault = true }
+        if describesInjector(resources) { s.injectorInRepository = true }
         return s
+    }
+
+    /// Whether the repository holds the injector itself (its webhook configuration or its
+    /// ConfigMap): then it holds the installation, and a namespace it does not declare has
+    /// no injection labels (as `istioctl analyze` reads such a repository).
+    static func describesInjector(_ resources: [Resource]) -> Bool {
+        resources.contains { r in
+            (r.kindName == "MutatingWebhookConfiguration" || r.kindName == "ConfigMap") && r.name.hasPrefix("istio-sidecar-injector")
+        }
     }
 
     /// Whether an injector ConfigMap sets `sidecarInjectorWebhook.enableNamespacesByDefault`.

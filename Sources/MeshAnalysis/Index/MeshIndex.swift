@@ -36,9 +36,12 @@ public final class MeshIndex: Sendable {
     /// Mesh-bound VirtualServices by the hosts they claim (see `virtualService(forHost:from:)`).
     let meshRoutes: MeshRoutePart
 
-    public init(resources: [Resource], settings given: MeshSettings = MeshSettings()) {
-        let settings = InjectorConfig.applying(to: given, resources)
+    public init(resources repository: [Resource], settings given: MeshSettings = MeshSettings()) {
+        let settings = InjectorConfig.applying(to: given, repository)
         self.settings = settings
+        // What the installation provides and `.meshc.yaml` states, as resources beside the
+        // repository's own (their diagnostics are never shown; see ClusterFacts.isAssumed).
+        let resources = repository + settings.cluster.resources(besides: repository, settings: settings)
         self.resources = resources
         var byKind: [ResourceKind: [Resource]] = [:]
         for r in resources {
@@ -110,6 +113,24 @@ public final class MeshIndex: Sendable {
     public func resources(_ kind: ResourceKind) -> [Resource] { byKind[kind] ?? [] }
 
     /// Sidecars of one namespace, in input order.
+    /// What the analysis assumed because the repository does not say it, one line each (the
+    /// text summary prints them): the installation's gateways, namespaces of unknown injection.
+    public var assumptions: [String] {
+        var out: [String] = []
+        let gateways = resources.filter { $0.file == ClusterFacts.assumedPath && $0.kind == .deployment }.map { "\($0.namespace)/\($0.name)" }
+        let hasPolicy = resources.contains { $0.kind?.isIstio == true && !ClusterFacts.isAssumed($0) }
+        let usesGateways = resources.contains { ($0.kind == .gateway || $0.kindName == "Ingress") && !ClusterFacts.isAssumed($0) }
+        if usesGateways, !gateways.isEmpty {
+            out.append("the Istio installation provides \(gateways.joined(separator: " and ")) (cluster.gateways: none in .meshc.yaml says otherwise)")
+        }
+        let unknown = Dictionary(grouping: workloads.filter { $0.injection == .unknown && !ClusterFacts.isAssumed($0.resource) }, by: \.namespace)
+        if hasPolicy, !unknown.isEmpty {
+            let list = unknown.keys.sorted().map { "\($0) (\(unknown[$0]?.count ?? 0))" }.joined(separator: ", ")
+            out.append("sidecar injection in namespace\(unknown.count == 1 ? "" : "s") \(list): not stated in the repository, assumed enabled")
+        }
+        return out
+    }
+
     public func sidecars(in namespace: String) -> [Resource] { sidecarsByNamespace[namespace] ?? [] }
 
     public func resource(_ ref: ResourceRef) -> Resource? { byRef[ref].map { resources[$0] } }

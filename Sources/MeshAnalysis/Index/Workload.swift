@@ -12,8 +12,13 @@ public struct Workload: Sendable {
     public let serviceAccount: String
     /// The pod spec, when the workload has one (WorkloadEntries do not).
     public let podSpec: YAMLNode?
-    /// Whether Istio would inject a sidecar, decided as the injector decides.
-    public let injected: Bool
+    /// Whether the pods get a sidecar, as far as the repository says (the injector's decision
+    /// from pod labels and annotations, namespace labels and the injector config).
+    public let injection: Injection
+    /// Whether the analysis treats the pods as having a sidecar: injected, or unknown (a
+    /// namespace the repository does not describe is assumed injected, so that findings
+    /// which say "no sidecar" are only made when the repository says so).
+    public var injected: Bool { injection != .notInjected }
     /// Whether the pods are captured by ambient mode (ztunnel) instead of a sidecar.
     public let ambient: Bool
 
@@ -39,7 +44,7 @@ public struct Workload: Sendable {
             serviceAccount = r.spec?["serviceAccount"]?.scalar ?? "default"
             podSpec = nil
             // A WorkloadEntry stands for a VM or external host that runs its own proxy.
-            injected = true
+            injection = .injected
             ambient = false
             return
         }
@@ -51,11 +56,17 @@ public struct Workload: Sendable {
         let containers = podSpec?["containers"]?.elements ?? []
         // A pod manifest captured from a cluster already carries a real istio-proxy container
         // (not the `image: auto` placeholder that injection fills in).
-        injected = containers.contains { $0["name"]?.scalar == "istio-proxy" && $0["image"]?.scalar != "auto" }
-            || Workload.isInjected(labels: labels, annotations: annotations, namespace: namespaces[r.namespace],
-                                   namespaceName: r.namespace, podSpec: podSpec, settings: settings)
-        ambient = !injected && (annotations["ambient.istio.io/redirection"] == "enabled"
-            || (labels["istio.io/dataplane-mode"] ?? namespaces[r.namespace]?.labels["istio.io/dataplane-mode"]) == "ambient")
+        let ambientMode = annotations["ambient.istio.io/redirection"] == "enabled"
+            || (labels["istio.io/dataplane-mode"] ?? namespaces[r.namespace]?.labels["istio.io/dataplane-mode"]) == "ambient"
+        if containers.contains(where: { $0["name"]?.scalar == "istio-proxy" && $0["image"]?.scalar != "auto" }) {
+            injection = .injected
+        } else {
+            let decided = Workload.injection(labels: labels, annotations: annotations, namespace: namespaces[r.namespace],
+                                             namespaceName: r.namespace, podSpec: podSpec, settings: settings)
+            // Ambient pods are captured by ztunnel: their state is known, just not a sidecar.
+            injection = decided == .unknown && ambientMode ? .notInjected : decided
+        }
+        ambient = injection != .injected && ambientMode
     }
 
     /// Istio's injection decision: a pod label or annotation `sidecar.istio.io/inject`
@@ -63,24 +74,40 @@ public struct Workload: Sendable {
     /// host network are never injected. A namespace without those labels (or that meshc has
     /// not seen) is injected only when the injector enables namespaces by default, which never
     /// covers the system namespaces.
-    static func isInjected(labels: [String: String], annotations: [String: String], namespace: Resource?,
-                           namespaceName: String, podSpec: YAMLNode?, settings: MeshSettings) -> Bool {
-        if podSpec?["hostNetwork"]?.scalar == "true" { return false }
+    static func injection(labels: [String: String], annotations: [String: String], namespace: Resource?,
+                          namespaceName: String, podSpec: YAMLNode?, settings: MeshSettings) -> Injection {
+        if podSpec?["hostNetwork"]?.scalar == "true" { return .notInjected }
         // The pod label opts in even in an unlabelled namespace (Istio's object selector);
         // the annotation can only opt out.
         if let v = labels["sidecar.istio.io/inject"] {
-            if v == "false" { return false }
-            if v == "true" { return namespace?.labels["istio-injection"] != "disabled" }
+            if v == "false" { return .notInjected }
+            if v == "true" { return namespace?.labels["istio-injection"] == "disabled" ? .notInjected : .injected }
         }
-        if annotations["sidecar.istio.io/inject"] == "false" { return false }
-        let nsLabels = namespace?.labels ?? [:]
-        if let v = nsLabels["istio-injection"] { return v == "enabled" }
-        if nsLabels["istio.io/rev"] != nil { return true }
-        return settings.injectionEnabledByDefault && !InjectorConfig.neverInjected.contains(namespaceName)
-            && namespaceName != settings.istioNamespace
+        if annotations["sidecar.istio.io/inject"] == "false" { return .notInjected }
+        // A revision label on the pod selects that revision's injector.
+        if labels["istio.io/rev"] != nil { return .injected }
+        if let namespace {
+            let nsLabels = namespace.labels
+            if let v = nsLabels["istio-injection"] { return v == "enabled" ? .injected : .notInjected }
+            if nsLabels["istio.io/rev"] != nil { return .injected }
+            if settings.injectionEnabledByDefault, namespaceName != settings.istioNamespace,
+               !InjectorConfig.neverInjected.contains(namespaceName) { return .injected }
+            return .notInjected
+        }
+        // The system namespaces are never selected without a label.
+        if InjectorConfig.neverInjected.contains(namespaceName) { return .notInjected }
+        if settings.injectionEnabledByDefault, namespaceName != settings.istioNamespace { return .injected }
+        // The repository does not describe the namespace: its labels live in the cluster
+        // (unless the repository holds the installation, which would declare it).
+        return settings.injectorInRepository ? .notInjected : .unknown
     }
 
     public var ref: ResourceRef { resource.ref }
+
+    /// Sidecar injection, tri-state: what the repository says, or that it says nothing.
+    public enum Injection: String, Sendable {
+        case injected, notInjected, unknown
+    }
 
     /// Whether every label of `selector` is on this workload (an empty selector matches).
     public func matches(_ selector: [String: String]) -> Bool {

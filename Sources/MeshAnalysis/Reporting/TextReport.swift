@@ -42,6 +42,9 @@ struct TextReport {
         var summary = "\(plural(errors, "error")), \(plural(warnings, "warning")), \(plural(infos, "info"))"
         summary += " in \(plural(result.files, "file")) (\(plural(result.resources, "resource")))"
         out += (result.diagnostics.isEmpty ? paint("✓ ", "1;32") : "") + summary + "\n"
+        if let index = result.index {
+            for line in index.assumptions { out += "  assumed: \(line)\n" }
+        }
         return out
     }
 }

@@ -24,7 +24,7 @@ public struct MTLSReport: Sendable {
 
     public init(index: MeshIndex) {
         let policies = index.peerAuthentications
-        let workloads = index.workloads
+        let workloads = index.workloads.filter { !ClusterFacts.isAssumed($0.resource) }
         // Callers are grouped by namespace and proxy: they all reach a host the same way.
         let groups = Dictionary(grouping: workloads) { "\($0.namespace)|\($0.inMesh)" }
             .sorted { $0.key < $1.key }

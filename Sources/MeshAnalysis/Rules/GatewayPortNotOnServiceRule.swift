@@ -6,9 +6,10 @@ public struct GatewayPortNotOnServiceRule: Rule {
         code: "MESH0162", name: "gateway-port-not-on-service", istioCode: "IST0162", severity: .warning,
         summary: "A Gateway listens on a port that no Service in front of its gateway pods exposes.",
         explanation: """
-        Traffic reaches a gateway through its Kubernetes Service. A server on a port that the \
-        Service of the selected gateway pods does not list can never receive a connection from \
-        outside. Add the port to the gateway Service, or use a port it exposes.
+        Traffic reaches a gateway through its Kubernetes Service. A Gateway server's port must be \
+        one of the Service's ports or target ports (Istio's default ingress Service sends 80 to \
+        8080 and 443 to 8443, so servers may say 80 or 8080). A server on any other port never \
+        receives a connection from outside. Use a port the Service exposes, or add one.
         """,
         triggering: [.init("""
             apiVersion: v1
@@ -72,7 +73,10 @@ public struct GatewayPortNotOnServiceRule: Rule {
             let fronting = k8sServices.filter { svc in pods.contains { $0.namespace == svc.namespace && $0.matches(svc.selector) } }
             // No Service in the repository: the gateway may be reached another way; say nothing.
             guard !fronting.isEmpty else { continue }
-            let ports = Set(fronting.flatMap { $0.ports.map(\.number) })
+            // The server port is where the gateway proxy listens: a Service's targetPort (Istio's
+            // bookinfo gateway listens on 8080 behind port 80); Istio's analyzer also accepts
+            // the Service port itself.
+            let ports = Set(fronting.flatMap { $0.ports.flatMap { p in [p.number] + (p.targetPort.flatMap { Int($0) }.map { [$0] } ?? []) } })
             for server in gw.spec?["servers"]?.elements ?? [] {
                 guard let node = server.at("port", "number"), let n = node.scalar.flatMap({ Int($0) }), !ports.contains(n) else { continue }
                 context.report("port \(n) is not exposed by the gateway's Service (\(fronting.map { "\($0.namespace)/\($0.name)" }.joined(separator: ", ")) exposes \(ports.sorted().map(String.init).joined(separator: ", ")))",

@@ -12,6 +12,10 @@ public struct ImageAutoWithoutInjectionRule: Rule {
         pull an image called "auto". Enable injection for the namespace or the pods.
         """,
         triggering: [.init("""
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: edge}
+            ---
             apiVersion: apps/v1
             kind: Deployment
             metadata: {name: ingress, namespace: edge}
@@ -49,6 +53,10 @@ public struct ImageAutoWithoutInjectionRule: Rule {
         """,
         triggering: [.init("""
             apiVersion: v1
+            kind: Namespace
+            metadata: {name: default}
+            ---
+            apiVersion: v1
             kind: Pod
             metadata: {name: gw, namespace: default}
             spec:
@@ -77,10 +85,10 @@ public struct ImageAutoWithoutInjectionRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         for w in context.index.workloads where !w.injected && w.resource.kind != .workloadEntry {
             // Injection is decided by the webhook, not by the pod having istio-proxy already.
-            let willInject = Workload.isInjected(labels: w.labels, annotations: w.annotations,
-                                                 namespace: context.index.namespaces[w.namespace], namespaceName: w.namespace,
-                                                 podSpec: w.podSpec, settings: context.index.settings)
-            if willInject { continue }
+            let willInject = Workload.injection(labels: w.labels, annotations: w.annotations,
+                                                namespace: context.index.namespaces[w.namespace], namespaceName: w.namespace,
+                                                podSpec: w.podSpec, settings: context.index.settings)
+            if willInject != .notInjected { continue }
             for c in w.podSpec?["containers"]?.elements ?? [] {
                 guard let image = c["image"], image.scalar == "auto" else { continue }
                 let message = "image \"auto\" is only replaced by sidecar injection, which is not enabled for this workload (namespace \(w.namespace))"

@@ -4,12 +4,13 @@ import MeshPolicy
 public struct RetryBudgetRule: Rule {
     public static let description = RuleDescription(
         code: "MESH0221", name: "retries-exceed-timeout", severity: .warning,
-        summary: "attempts × perTryTimeout exceeds the route's timeout, so the later retries never happen.",
+        summary: "(attempts + 1) × perTryTimeout exceeds the route's timeout, so the later retries never happen.",
         explanation: """
-        The route `timeout` bounds the whole request, retries included. With 3 attempts of 2s \
-        each and a 3s timeout, the second retry can never run and the client sees a timeout \
-        instead of the retry it was promised. Raise the timeout to at least attempts × \
-        perTryTimeout, or lower either.
+        `attempts` counts retries: a request is tried once, then retried up to `attempts` times, \
+        each try bounded by `perTryTimeout`. The route `timeout` bounds the whole request, \
+        retries included. With 2 retries of 2s each (3 tries, 6s) and a 4s timeout, the last \
+        retry can never run and the client sees a timeout instead of the retry it was promised. \
+        Raise the timeout to at least (attempts + 1) × perTryTimeout, or lower either.
         """,
         triggering: [.init("""
             apiVersion: networking.istio.io/v1
@@ -20,8 +21,8 @@ public struct RetryBudgetRule: Rule {
               http:
               - route:
                 - destination: {host: orders}
-                timeout: 3s
-                ↓retries: {attempts: 3, perTryTimeout: 2s}
+                timeout: 4s
+                ↓retries: {attempts: 2, perTryTimeout: 2s}
             """)],
         nonTriggering: [.init("""
             apiVersion: networking.istio.io/v1
@@ -32,7 +33,7 @@ public struct RetryBudgetRule: Rule {
               http:
               - route:
                 - destination: {host: orders}
-                timeout: 6s
+                timeout: 8s
                 retries: {attempts: 3, perTryTimeout: 2s, retryOn: "5xx,reset,503"}
             """)])
 
@@ -100,11 +101,11 @@ public struct RetryBudgetRule: Rule {
                 guard let timeoutText = route["timeout"]?.scalar, let timeout = Duration.parseIstio(timeoutText), timeout > 0,
                       let perTryText = retries.value["perTryTimeout"]?.scalar, let perTry = Duration.parseIstio(perTryText),
                       let attempts = retries.value["attempts"]?.scalar.flatMap({ Int($0) }), attempts > 0 else { continue }
-                // The first try plus `attempts` retries would each get perTryTimeout; Istio's
-                // attempts count retries, the budget is what the route timeout allows.
-                let needed = Double(attempts) * perTry
+                // Istio's attempts count retries: the first try plus `attempts` retries each get
+                // perTryTimeout, all within the route timeout.
+                let needed = Double(attempts + 1) * perTry
                 if needed > timeout {
-                    context.report("\(attempts) attempts × perTryTimeout \(perTryText) = \(format(needed)) exceeds the route timeout \(timeoutText): the later retries never run",
+                    context.report("1 try + \(attempts) retr\(attempts == 1 ? "y" : "ies") × perTryTimeout \(perTryText) = \(format(needed)) exceeds the route timeout \(timeoutText): the last retries never run",
                                    on: vs, at: retries.key)
                 }
             }
@@ -112,6 +113,7 @@ public struct RetryBudgetRule: Rule {
     }
 
     func format(_ seconds: Double) -> String {
-        seconds == seconds.rounded() ? "\(Int(seconds))s" : "\(seconds)s"
+        let ms = Int((seconds * 1000).rounded())
+        return ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
     }
 }

@@ -18,6 +18,8 @@ public struct LintConfig: Sendable {
     public var severities: [String: Severity?] = [:]
     public var enabled: Set<String> = []
     public var suppressions: [Suppression] = []
+    /// What lives outside the repository (`cluster:`).
+    public var cluster = ClusterFacts()
 
     public init() {}
 
@@ -62,37 +64,95 @@ public struct LintConfig: Sendable {
         if let p = problems.first { throw .invalidConfigFile(path: path, message: "\(p.location): \(p.message)") }
         var config = LintConfig()
         config.path = path
-        guard let root = tree.documents.first, root.isMapping else { return config }
-        let known = ["ignorePaths", "severity", "enable", "suppress"]
+        guard let root = tree.documents.first, !root.isPlainNull else { return config }
+        func fail(_ node: YAMLNode, _ message: String) -> PolicyError {
+            .invalidConfigFile(path: path, message: "\(node.start): \(message)")
+        }
+        func strings(_ node: YAMLNode, _ key: String) throws(PolicyError) -> [(String, YAMLNode)] {
+            guard node.isSequence else { throw fail(node, "\(key) must be a list of strings") }
+            var out: [(String, YAMLNode)] = []
+            for e in node.elements {
+                guard e.isScalar, let text = e.scalar, !text.isEmpty else { throw fail(e, "\(key) entries must be non-empty strings") }
+                out.append((text, e))
+            }
+            return out
+        }
+        /// A code, Istio code or rule name, as meshc codes (`*` globs are kept as written).
+        func codes(_ text: String, _ node: YAMLNode) throws(PolicyError) -> [String] {
+            if text.contains("*") || text.contains("?") {
+                let matched = RuleCatalog.descriptions.contains { Glob.matches(text.uppercased(), $0.code) || $0.istioCode.map { Glob.matches(text.uppercased(), $0) } == true }
+                guard matched else { throw fail(node, "\"\(text)\" matches no meshc or Istio code") }
+                return [text.uppercased()]
+            }
+            let found = RuleCatalog.codes(named: text)
+            guard !found.isEmpty else {
+                let names = RuleCatalog.descriptions.flatMap { [$0.code, $0.name] + ($0.istioCode.map { [$0] } ?? []) }
+                let hint = Suggest.closest(to: text, in: names).map { "; did you mean \"\($0)\"?" } ?? ""
+                throw fail(node, "\"\(text)\" is not a meshc code, Istio code or rule name\(hint) (meshc rules lists them)")
+            }
+            return found
+        }
+        guard root.isMapping else { throw fail(root, "expected a mapping with ignorePaths, severity, enable, suppress or cluster") }
+        let known = ["ignorePaths", "severity", "enable", "suppress", "cluster"]
         for (k, v) in root.pairs {
             let key = k.scalar ?? ""
             switch key {
-            case "ignorePaths": config.ignorePaths = v.stringList
-            case "enable": config.enabled = Set(v.stringList.map { $0.uppercased() })
-            case "severity":
-                for (code, level) in v.pairs {
-                    guard let c = code.scalar?.uppercased(), let l = level.scalar?.lowercased() else { continue }
-                    if l == "off" || l == "none" {
-                        config.severities[c] = .some(nil)
-                    } else if let s = Severity(rawValue: l) {
-                        config.severities[c] = .some(s)
-                    } else {
-                        throw .invalidConfigFile(path: path, message: "\(level.start): severity \"\(l)\" is not one of error, warning, info, off")
+            case "ignorePaths":
+                for (pattern, node) in try strings(v, key) {
+                    let normalized = Self.normalizePattern(pattern)
+                    guard !normalized.isEmpty, !normalized.hasPrefix("/"), !normalized.split(separator: "/").contains("..") else {
+                        throw fail(node, "ignorePaths entry \"\(pattern)\" can never match: patterns are relative to the repository root (no leading '/' or '..')")
                     }
+                    config.ignorePaths.append(normalized)
+                }
+            case "enable":
+                for (text, node) in try strings(v, key) { config.enabled.formUnion(try codes(text, node)) }
+            case "severity":
+                guard v.isMapping else { throw fail(v, "severity must map codes to error, warning, info or off") }
+                for (code, level) in v.pairs {
+                    guard let c = code.scalar, let l = level.scalar?.lowercased(), level.isScalar else {
+                        throw fail(level, "severity values are error, warning, info or off")
+                    }
+                    let resolved = try codes(c, code)
+                    let value: Severity??
+                    if l == "off" || l == "none" {
+                        value = .some(nil)
+                    } else if let s = Severity(rawValue: l) {
+                        value = .some(s)
+                    } else {
+                        throw fail(level, "severity \"\(l)\" is not one of error, warning, info, off")
+                    }
+                    for r in resolved { config.severities[r] = value! }
                 }
             case "suppress":
-                for e in v.elements {
-                    guard let text = e.scalar, let s = Suppression(text, span: e.span) else {
-                        throw .invalidConfigFile(path: path, message: "\(e.start): write suppressions as \"CODE=Kind namespace/name\"")
+                for (text, node) in try strings(v, key) {
+                    guard var s = Suppression(text, span: node.span) else {
+                        throw fail(node, "write suppressions as \"CODE=Kind namespace/name\" (or CODE alone)")
                     }
+                    // Checked, but kept as written: an Istio code suppresses every meshc code
+                    // mapped to it, and counts as used when any of them is suppressed.
+                    let resolved = try codes(s.code, node)
+                    // A rule name stands for its code.
+                    if resolved.count == 1, !s.code.hasPrefix("IST"), !s.code.contains("*") { s.code = resolved[0] }
                     config.suppressions.append(s)
                 }
+            case "cluster":
+                config.cluster = try ClusterFactsParser.parse(v, fail: fail)
             default:
                 let hint = Suggest.closest(to: key, in: known).map { "; did you mean \"\($0)\"?" } ?? ""
-                throw .invalidConfigFile(path: path, message: "\(k.start): unknown key \"\(key)\"\(hint)")
+                throw fail(k, "unknown key \"\(key)\"\(hint)")
             }
         }
         return config
+    }
+
+    /// `bookinfo`, `bookinfo/`, `./bookinfo/**` and `./bookinfo` all name the same folder.
+    static func normalizePattern(_ pattern: String) -> String {
+        var p = Substring(pattern.trimmed)
+        while p.hasPrefix("./") { p = p.dropFirst(2) }
+        if p.hasSuffix("/**") { p = p.dropLast(3) }
+        while p.hasSuffix("/") { p = p.dropLast() }
+        return String(p)
     }
 
     /// Whether a path relative to the repository root is excluded by `ignorePaths`.

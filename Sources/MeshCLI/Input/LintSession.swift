@@ -109,7 +109,9 @@ public struct LintSession {
         if let p = input.problems.first(where: { $0.severity == .error }) {
             throw .unreadable(path: p.span.file, message: p.message)
         }
-        return MeshIndex(resources: input.files.flatMap(\.resources), settings: input.settings)
+        var settings = input.settings
+        settings.cluster = input.config.cluster
+        return MeshIndex(resources: input.files.flatMap(\.resources), settings: settings)
     }
 
     struct Slot {

@@ -11,8 +11,9 @@ public enum ChangeScope {
     public static func hosts(base: MeshIndex, head: MeshIndex) -> Set<String>? {
         let baseTrees = Set(base.resources.map { ObjectIdentifier($0.root.tree) })
         let headTrees = Set(head.resources.map { ObjectIdentifier($0.root.tree) })
-        let touched = base.resources.filter { !headTrees.contains(ObjectIdentifier($0.root.tree)) }.map { ($0, base) }
-            + head.resources.filter { !baseTrees.contains(ObjectIdentifier($0.root.tree)) }.map { ($0, head) }
+        // What meshc assumes is made anew for each side; it changes only with the repository.
+        let touched = base.resources.filter { !headTrees.contains(ObjectIdentifier($0.root.tree)) && !ClusterFacts.isAssumed($0) }.map { ($0, base) }
+            + head.resources.filter { !baseTrees.contains(ObjectIdentifier($0.root.tree)) && !ClusterFacts.isAssumed($0) }.map { ($0, head) }
         // Past a quarter of the repository, comparing everything is as cheap and simpler.
         if touched.count > 256, touched.count * 4 > max(base.resources.count, head.resources.count) { return nil }
         // Workloads by the resource that declares them, on each side (a Deployment's pods).

@@ -19,6 +19,9 @@ public struct MeshSettings: Sendable, Equatable {
     /// The injector's `sidecarInjectorWebhook.enableNamespacesByDefault`: namespaces without an
     /// injection label are injected too (read from the `istio-sidecar-injector` ConfigMap).
     public var injectionEnabledByDefault = false
+    /// Whether the repository holds the sidecar injector's configuration (then a namespace it
+    /// does not declare is known to have no injection label, not unknown).
+    public var injectorInRepository = false
     /// `defaultProviders` (metrics, tracing, accessLogging).
     public var defaultProviders: [String: [String]]
     /// DNS auto-allocation (`ISTIO_META_DNS_AUTO_ALLOCATE` in proxy metadata).
@@ -27,6 +30,9 @@ public struct MeshSettings: Sendable, Equatable {
     public var enableAutoMtls: Bool
     /// The trust domain used for SPIFFE identities.
     public var trustDomain: String
+    /// What the cluster holds beyond the repository (`.meshc.yaml` `cluster:`), and whether
+    /// Istio's default gateways are assumed installed.
+    public var cluster = ClusterFacts()
 
     public init(rootNamespace: String = "istio-system", istioNamespace: String = "istio-system",
                 ingressControllerMode: String = "STRICT", ingressClass: String = "istio",
