@@ -13,6 +13,17 @@ public enum Hosts {
         return "\(host).\(namespace).\(clusterSuffix)"
     }
 
+    /// The namespace of a Kubernetes service host (`name.ns.svc.cluster.local`, `name.ns.svc`,
+    /// `name.ns`), nil for hosts that are not a cluster service's.
+    public static func clusterNamespace(of host: String) -> String? {
+        if host.hasPrefix("*") { return nil }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        if host.hasSuffix(".svc.\(clusterSuffix)"), parts.count == 5 { return String(parts[1]) }
+        if host.hasSuffix(".svc"), parts.count == 3 { return String(parts[1]) }
+        if parts.count == 2 { return String(parts[1]) }
+        return nil
+    }
+
     /// Candidate FQDNs for a host: `name.ns` also means `name.ns.svc.cluster.local`, as
     /// Kubernetes DNS search paths make it.
     public static func candidates(_ host: String, namespace: String) -> [String] {

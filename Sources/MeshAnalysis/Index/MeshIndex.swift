@@ -135,15 +135,54 @@ public final class MeshIndex: Sendable {
 
     public func resource(_ ref: ResourceRef) -> Resource? { byRef[ref].map { resources[$0] } }
 
-    /// Whether any resource of `kind` exists (analyzers skip when their inputs are absent).
-    public func has(_ kind: ResourceKind) -> Bool { !(byKind[kind] ?? []).isEmpty }
+    /// Whether the repository holds a resource of `kind` (analyzers skip when their inputs
+    /// are absent; what meshc assumes of the installation does not count).
+    public func has(_ kind: ResourceKind) -> Bool { (byKind[kind] ?? []).contains { !ClusterFacts.isAssumed($0) } }
+
+    /// Whether the repository itself holds workload manifests (assumed gateways do not count).
+    public var hasRepositoryWorkloads: Bool { workloads.contains { !ClusterFacts.isAssumed($0.resource) } }
+
+    /// Whether the repository holds the workloads of `namespace`: only then does "no workload
+    /// matches" mean something (a namespace whose manifests live elsewhere is unknown).
+    ///
+    /// A namespace counts as described when the repository holds workloads there or declares
+    /// it, or when the repository reads as a whole cluster (it declares Namespaces and holds
+    /// workloads, as `istioctl analyze` inputs and cluster dumps do): then a namespace it does
+    /// not mention is empty.
+    public func describesWorkloads(inNamespace namespace: String) -> Bool {
+        if (workloadsByNamespace[namespace] ?? []).contains(where: { !ClusterFacts.isAssumed($0.resource) }) { return true }
+        if let declared = namespaces[namespace], !ClusterFacts.isAssumed(declared) { return true }
+        return readsAsCluster
+    }
+
+    /// Declares Namespaces and holds workloads: a snapshot of a cluster, not a slice of one.
+    var readsAsCluster: Bool {
+        namespaces.values.contains { !ClusterFacts.isAssumed($0) } && hasRepositoryWorkloads
+    }
+
+    /// Whether the repository holds the Services of `namespace` (a Service or a workload
+    /// there): only then is a host of that namespace it does not define missing.
+    public func describesServices(inNamespace namespace: String) -> Bool {
+        describesWorkloads(inNamespace: namespace)
+            || services.contains { $0.origin == .kubernetes && $0.namespace == namespace && !ClusterFacts.isAssumed($0.resource) }
+    }
+
+    /// Whether `.meshc.yaml` states that `host` (written in `namespace`) exists outside the repository.
+    public func isStatedExternal(_ host: String, from namespace: String) -> Bool {
+        let fqdn = Hosts.fqdn(host, namespace: namespace)
+        return settings.cluster.externalServices.contains { stated in
+            let parts = stated.split(separator: "/", maxSplits: 1)
+            let statedFQDN = parts.count == 2 ? "\(parts[1]).\(parts[0]).svc.cluster.local" : Hosts.fqdn(stated, namespace: namespace)
+            return statedFQDN == fqdn || Hosts.matches(pattern: statedFQDN, host: fqdn)
+        }
+    }
 
     /// Whether the repository holds the mesh's service registry: a ServiceEntry, or a Service
     /// outside Istio's own namespace. A repository whose only Services are Istio's (its
     /// gateways') keeps the applications' Services elsewhere, so a host it does not define is
     /// not missing.
     public var modelsRegistry: Bool {
-        has(.serviceEntry) || (byKind[.service] ?? []).contains { $0.namespace != settings.istioNamespace }
+        has(.serviceEntry) || (byKind[.service] ?? []).contains { $0.namespace != settings.istioNamespace && !ClusterFacts.isAssumed($0) }
     }
 
     /// Services (Kubernetes or ServiceEntry) that `host`, written in `namespace`, names and

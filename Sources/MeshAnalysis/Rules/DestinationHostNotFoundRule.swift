@@ -177,6 +177,9 @@ public struct DestinationHostNotFoundRule: Rule {
                     continue
                 }
                 if found.isEmpty {
+                    if index.isStatedExternal(host, from: vs.namespace) { continue }
+                    // A cluster host of a namespace whose Services live elsewhere is unknown.
+                    if let ns = Hosts.clusterNamespace(of: Hosts.fqdn(host, namespace: vs.namespace)), !index.describesServices(inNamespace: ns) { continue }
                     var message = "\(ref.role) host \"\(host)\" is not defined by any Service or ServiceEntry visible from namespace \(vs.namespace)"
                     let fqdn = Hosts.fqdn(host, namespace: vs.namespace)
                     if fqdn != host { message += " (resolved as \(fqdn))" }

@@ -56,6 +56,9 @@ public struct DestinationRuleHostNotFoundRule: Rule {
             // A wildcard host is a policy for many services, not a reference to one.
             if host.hasPrefix("*") { continue }
             if !index.services(host: host, from: dr.namespace).isEmpty { continue }
+            if index.isStatedExternal(host, from: dr.namespace) { continue }
+            // A cluster host of a namespace whose Services live elsewhere is unknown, not missing.
+            if let ns = Hosts.clusterNamespace(of: Hosts.fqdn(host, namespace: dr.namespace)), !index.describesServices(inNamespace: ns) { continue }
             context.report("host \"\(host)\" (\(Hosts.fqdn(host, namespace: dr.namespace))) is not defined by any Service or ServiceEntry visible from namespace \(dr.namespace); this DestinationRule applies to nothing",
                            on: dr, at: node)
         }

@@ -83,7 +83,7 @@ public struct GatewayCredentialNotFoundRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
         let gateways = index.resources(.gateway)
-        guard !gateways.isEmpty, !index.workloads.isEmpty else { return }
+        guard !gateways.isEmpty, index.hasRepositoryWorkloads else { return }
         let secrets = Self.managedSecrets(index)
         guard !secrets.isEmpty else { return }
         // Gateways share a handful of selectors: find each one's workload once.

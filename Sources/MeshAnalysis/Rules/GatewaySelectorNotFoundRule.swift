@@ -56,7 +56,7 @@ public struct GatewaySelectorNotFoundRule: Rule {
 
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
-        guard !index.workloads.isEmpty else { return }
+        guard index.hasRepositoryWorkloads else { return }
         for gw in index.resources(.gateway) {
             guard let node = gw.spec?["selector"], let selector = node.stringMap, !selector.isEmpty else { continue }
             if index.workloads.contains(where: { $0.matches(selector) }) { continue }

@@ -67,11 +67,13 @@ public struct NoMatchingWorkloadsRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
         // Without any workload manifest nothing can be said about selection.
-        guard !index.workloads.isEmpty else { return }
+        guard index.hasRepositoryWorkloads else { return }
         for policy in index.resources(.authorizationPolicy) + index.resources(.requestAuthentication) {
             if Selectors.hasTargetRef(policy) { continue }
             let selector = Selectors.matchLabels(policy)
             if selector == nil, policy.namespace == index.settings.rootNamespace { continue }
+            // The namespace's workloads live elsewhere: nothing to say about what it selects.
+            if policy.namespace != index.settings.rootNamespace, !index.describesWorkloads(inNamespace: policy.namespace) { continue }
             let selected = index.workloads(selectedBy: selector?.labels ?? [:], policyNamespace: policy.namespace)
             guard !selected.contains(where: \.inMesh) else { continue }
             let what = selector.map { "selector \(Selectors.describe($0.labels))" } ?? "namespace-wide policy"

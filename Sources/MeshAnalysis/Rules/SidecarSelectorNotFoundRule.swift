@@ -49,7 +49,7 @@ public struct SidecarSelectorNotFoundRule: Rule {
 
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
-        guard !index.workloads.isEmpty else { return }
+        guard index.hasRepositoryWorkloads else { return }
         for sc in index.resources(.sidecar) {
             guard let sel = Selectors.workloadSelectorLabels(sc), !sel.labels.isEmpty else { continue }
             if !index.workloads(in: sc.namespace, matching: sel.labels).isEmpty { continue }

@@ -126,7 +126,7 @@ public struct SubsetSelectsNoPodsRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
         // A repository without workloads keeps policy only: nothing can be said about pods.
-        guard !index.workloads.isEmpty else { return }
+        guard index.hasRepositoryWorkloads else { return }
         var nodes: [String: [String: String]]?
         for info in index.destinationRules {
             let dr = info.resource

@@ -133,7 +133,7 @@ public struct TelemetrySelectorNotFoundRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
         // A repository without workloads keeps policy only: selectors cannot be checked.
-        guard !index.workloads.isEmpty else { return }
+        guard index.hasRepositoryWorkloads else { return }
         for t in index.resources(.telemetry) {
             guard let sel = Selectors.matchLabels(t), !sel.labels.isEmpty else { continue }
             if !index.workloads(in: t.namespace, matching: sel.labels).isEmpty { continue }

@@ -468,9 +468,31 @@ public enum PolicyRules {
                   mode: DISABLE
             """)])
 
+    public static let notAManifest = RuleDescription(
+        code: "MESH0006", name: "not-a-manifest", severity: .info,
+        summary: "A YAML or JSON file holds no Kubernetes object (Helm values, kustomize or CI configuration); it is skipped.",
+        explanation: """
+        `meshc lint .` at a repository root reads every YAML and JSON file, and repositories hold \
+        more than manifests: Helm's `Chart.yaml` and `values.yaml`, CI configuration, \
+        `renovate.json`. A file in which no document has a `kind` (nor an `apiVersion`, Helm's \
+        `Chart.yaml` aside) is not a Kubernetes object and is skipped with this note. List such \
+        paths under `ignorePaths` in `.meshc.yaml` to silence it. A document with an `apiVersion` \
+        but no `kind` is still an error (MESH0010).
+        """,
+        triggering: [.init("""
+            ↓replicaCount: 2
+            image:
+              repository: registry.example.com/shop
+            """)],
+        nonTriggering: [.init("""
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: settings}
+            """)])
+
     /// Every code MeshPolicy reports.
     public static let all: [RuleDescription] = [
-        yamlSyntax, duplicateKey, yamlLimit, unreadable, unusedSuppression, invalidResource, unknownField,
+        yamlSyntax, duplicateKey, yamlLimit, unreadable, unusedSuppression, notAManifest, invalidResource, unknownField,
         wrongType, invalidEnum, invalidDuration, missingField, outOfRange, invalidName, unknownVersion,
         conflictingFields, invalidValue,
     ]

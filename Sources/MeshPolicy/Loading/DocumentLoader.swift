@@ -12,6 +12,14 @@ public enum DocumentLoader {
         let (tree, problems) = YAMLComposer.compose(path: path, bytes: bytes, limits: limits)
         var diagnostics = problems.map { diagnostic(for: $0, path: path) }
         var resources: [Resource] = []
+        // Helm's Chart.yaml and values.yaml, kustomize and CI configuration, renovate.json:
+        // YAML beside the manifests that is not Kubernetes objects. `meshc lint .` at a
+        // repository root reads them; one info says they were skipped.
+        if problems.isEmpty, let first = tree.documents.first(where: { !$0.isPlainNull }), isNotKubernetes(tree.documents, path: path) {
+            diagnostics.append(Diagnostic(PolicyRules.notAManifest,
+                "not a Kubernetes manifest (no document has a kind); skipped", at: SourceSpan(file: path, start: first.start, end: first.start)))
+            return Loaded(tree: tree, resources: [], diagnostics: diagnostics)
+        }
         for root in tree.documents {
             load(document: root, into: &resources, diagnostics: &diagnostics)
         }
@@ -21,6 +29,20 @@ public enum DocumentLoader {
     public static func load(path: String, text: String, limits: YAMLLimits = YAMLLimits()) -> Loaded {
         let bytes = Array(text.utf8)
         return bytes.withUnsafeBytes { load(path: path, bytes: $0, limits: limits) }
+    }
+
+    /// Whether no document of the file is (or tries to be) a Kubernetes object: none has a
+    /// `kind`, and none has an `apiVersion` either, except Helm's `Chart.yaml` (whose
+    /// `apiVersion: v2` is the chart format's).
+    static func isNotKubernetes(_ documents: [YAMLNode], path: String) -> Bool {
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        let isChart = base == "Chart.yaml" || base == "Chart.yml"
+        for doc in documents where !doc.isPlainNull {
+            guard doc.isMapping else { return false }
+            if doc["kind"] != nil { return false }
+            if doc["apiVersion"] != nil, !isChart { return false }
+        }
+        return documents.contains { !$0.isPlainNull }
     }
 
     static func diagnostic(for p: YAMLProblem, path: String) -> Diagnostic {
@@ -57,6 +79,17 @@ public enum DocumentLoader {
         }
         let group = apiVersion.firstIndex(of: "/").map { String(apiVersion[..<$0]) } ?? ""
         var kind = ResourceKind(rawValue: kindName)
+        // A kind misspelt or mis-cased in an API group whose every kind meshc knows is a
+        // mistake, not an unknown kind to carry along: the API server refuses it.
+        if kind?.group != group, let known = ResourceKind.kinds(ofGroup: group), !known.contains(kindName),
+           let node = root["kind"] {
+            var message = "\(group) has no kind \"\(kindName)\"; its kinds: \(known.sorted().joined(separator: ", "))"
+            if let guess = known.first(where: { $0.lowercased() == kindName.lowercased() }) ?? Suggest.closest(to: kindName, in: Array(known)) {
+                message += " (did you mean \(guess)?)"
+            }
+            diagnostics.append(Diagnostic(PolicyRules.invalidResource, message, at: node.span))
+            return
+        }
         if let k = kind, k.group != group {
             // Same kind name, another API (for example the Kubernetes Gateway API's Gateway).
             kind = nil

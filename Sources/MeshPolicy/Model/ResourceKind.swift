@@ -69,6 +69,19 @@ public enum ResourceKind: String, Sendable, CaseIterable, Codable {
 
     public var isIstio: Bool { group.hasSuffix("istio.io") }
 
+    /// Every kind of `group`, for the API groups whose kinds meshc knows completely (Istio's
+    /// and `apps`); nil for groups with kinds meshc does not model.
+    public static func kinds(ofGroup group: String) -> Set<String>? {
+        switch group {
+        case "networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io":
+            return Set(allCases.filter { $0.group == group }.map(\.rawValue))
+        case "apps":
+            return Set(allCases.filter { $0.group == group }.map(\.rawValue) + ["ControllerRevision"])
+        default:
+            return nil
+        }
+    }
+
     /// Namespace is the only cluster-scoped kind here.
     public var isNamespaced: Bool { self != .namespace }
 
