@@ -141,7 +141,15 @@ class Generator:
         elif t == "string" and "enum" in s:
             base = ".enumeration([" + ", ".join(swift_string(str(e)) for e in s["enum"]) + "])"
         elif t == "string":
-            base = ".string(.duration)" if is_duration else (".string(.labelValue)" if label_value else ".string()")
+            if is_duration:
+                base = ".string(.duration)"
+            elif label_value:
+                base = ".string(.labelValue)"
+            elif field_name == "regex" or path.endswith("uriRegexRewrite.match"):
+                # Istio's webhook compiles these with Go's regexp (RE2 syntax).
+                base = ".string(.re2)"
+            else:
+                base = ".string()"
         elif t == "integer":
             args = []
             if field_name == "weight" and "minimum" not in s:

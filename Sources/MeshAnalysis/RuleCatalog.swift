@@ -43,6 +43,12 @@ public enum RuleCatalog {
         JWTClaimRoutingRule.self,
         IngressRouteIgnoresSubsetsRule.self,
         StrictMTLSWithoutSidecarRule.self,
+        AuthorizationNeverMatchesRule.self,
+        SelectorTemplateMismatchRule.self,
+        ServiceSelectsNoPodsRule.self,
+        HTTPRoutesOnTCPPortRule.self,
+        GatewayRouteProtocolRule.self,
+        ExternalPlaintextToStrictRule.self,
         InjectionUnknownRule.self,
         ClientTLSMismatchRule.self,
         AuthorizationSourceWithoutSidecarRule.self,
@@ -79,6 +85,7 @@ public enum RuleCatalog {
     static let companions: [RuleDescription] = [
         ServerCertificateVerificationRule.portLevel, ImageAutoWithoutInjectionRule.podLevel,
         ClientTLSMismatchRule.plaintextToStrict, RetryBudgetRule.invalidRetryOn,
+        NoMatchingWorkloadsRule.peerAuthentication,
     ]
 
     /// Descriptions of every code meshc can report: reading and type checks, then rules.

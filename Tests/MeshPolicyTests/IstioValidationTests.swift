@@ -98,3 +98,41 @@ import Testing
         #expect(URLScheme.parse("has space").isURL == false)
     }
 }
+
+/// RE2's syntax, as Istio's webhook (Go's regexp) and Envoy read match regexes.
+@Suite struct RE2SyntaxTests {
+    @Test(arguments: [#"^/api/v[0-9]+/.*$"#, #"(?i)^/Static/"#, #"[[:alpha:]]+\d{2,4}"#, #"(?P<id>[a-f0-9]{8})"#,
+                      #"a|b|(c(d)?)*?"#, #"\Q.*\E$"#, #"\p{Greek}+"#, #"x{1000}"#, #"[]a]"#, #"a{,3}"#])
+    func accepts(_ pattern: String) {
+        #expect(RE2Syntax.problem(pattern) == nil)
+    }
+
+    @Test(arguments: [
+        (#"(a)\1"#, "backreferences"), (#"foo(?=bar)"#, "lookahead"), (#"(?<!x)y"#, "lookbehind"),
+        (#"(?>a+)b"#, "atomic"), (#"a++"#, "possessive"), (#"a{1001}"#, "above 1000"), (#"(ab"#, "missing closing )"),
+        (#"ab)"#, "unbalanced )"), (#"[ab"#, "missing closing ]"), (#"*a"#, "missing argument"), (#"a**"#, "nested repetition"),
+        (#"\Z"#, "not an escape"), (#"(?(1)a|b)"#, "conditionals"),
+    ])
+    func refuses(_ pattern: String, _ why: String) {
+        let problem = RE2Syntax.problem(pattern)
+        #expect(problem?.contains(why) == true, "\(pattern): \(problem ?? "accepted")")
+    }
+
+    @Test func aVirtualServiceRegexRE2RefusesIsAnError() {
+        let yaml = """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: a, namespace: shop}
+            spec:
+              hosts: [a]
+              http:
+              - match:
+                - uri: {regex: "^/(?!admin).*"}
+                  headers: {x-id: {regex: "([0-9]+)-\\\\1"}}
+                route: [{destination: {host: a}}]
+            """
+        let d = DocumentLoader.load(path: "t.yaml", text: yaml).diagnostics
+        #expect(d.map(\.code) == ["MESH0021", "MESH0021"])
+        #expect(d.first?.message.contains("lookahead") == true)
+    }
+}

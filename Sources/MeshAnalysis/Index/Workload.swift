@@ -115,6 +115,14 @@ public struct Workload: Sendable {
         return true
     }
 
+    /// An injected gateway (`inject.istio.io/templates: gateway`, or a pod whose only
+    /// container is `istio-proxy`): the pods are the proxy, not an application beside one.
+    public var isGatewayProxy: Bool {
+        if annotations["inject.istio.io/templates"]?.split(separator: ",").contains("gateway") == true { return true }
+        let containers = podSpec?["containers"]?.elements ?? []
+        return !containers.isEmpty && containers.allSatisfy { $0["name"]?.scalar == "istio-proxy" }
+    }
+
     /// The container ports the pods expose.
     public var containerPorts: [Int] {
         (podSpec?["containers"]?.elements ?? []).flatMap { c in

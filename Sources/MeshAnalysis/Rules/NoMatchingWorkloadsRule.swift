@@ -60,7 +60,58 @@ public struct NoMatchingWorkloadsRule: Rule {
             spec: {}
             """)])
 
-    public static let inputs: [ResourceKind] = [.authorizationPolicy, .requestAuthentication]
+    public static let peerAuthentication = RuleDescription(
+        code: "MESH0232", name: "peerauthentication-selects-nothing", severity: .warning,
+        summary: "A PeerAuthentication's selector matches no workload of its namespace.",
+        explanation: """
+        A PeerAuthentication with a selector sets the mTLS mode of the workloads it matches in \
+        its namespace. When the repository holds that namespace's workloads and none matches, \
+        the mode you meant to set (often STRICT, or a port exception) applies nowhere, and the \
+        workloads keep the namespace's or the mesh's mode. Fix the labels.
+        """,
+        triggering: [.init("""
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: orders, namespace: shop}
+            spec:
+              selector: {matchLabels: {app: orders}}
+              template:
+                metadata: {labels: {app: orders}}
+                spec: {containers: [{name: orders, image: orders}]}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata: {name: orders-strict, namespace: shop}
+            spec:
+              selector: {matchLabels: {↓app: order}}
+              mtls: {mode: STRICT}
+            """)],
+        nonTriggering: [.init("""
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: orders, namespace: shop}
+            spec:
+              selector: {matchLabels: {app: orders}}
+              template:
+                metadata: {labels: {app: orders}}
+                spec: {containers: [{name: orders, image: orders}]}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata: {name: orders-strict, namespace: shop}
+            spec:
+              selector: {matchLabels: {app: orders}}
+              mtls: {mode: STRICT}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata: {name: payments-strict, namespace: payments}
+            spec:
+              selector: {matchLabels: {app: payments}}
+              mtls: {mode: STRICT}
+            """)])
+
+    public static let inputs: [ResourceKind] = [.authorizationPolicy, .requestAuthentication, .peerAuthentication]
 
     public init() {}
 
@@ -68,6 +119,15 @@ public struct NoMatchingWorkloadsRule: Rule {
         let index = context.index
         // Without any workload manifest nothing can be said about selection.
         guard index.hasRepositoryWorkloads else { return }
+        // PeerAuthentications select in their own namespace only.
+        for pa in index.resources(.peerAuthentication) {
+            guard let selector = pa.spec?.at("selector", "matchLabels"), let labels = selector.stringMap, !labels.isEmpty,
+                  index.describesWorkloads(inNamespace: pa.namespace),
+                  index.workloads(in: pa.namespace, matching: labels).isEmpty else { continue }
+            context.diagnostics(Diagnostic(Self.peerAuthentication,
+                "selector \(Selectors.describe(labels)) matches no workload in namespace \(pa.namespace); this mTLS setting applies nowhere",
+                at: (selector.pairs.first?.key ?? selector).span, resource: pa.ref))
+        }
         for policy in index.resources(.authorizationPolicy) + index.resources(.requestAuthentication) {
             if Selectors.hasTargetRef(policy) { continue }
             let selector = Selectors.matchLabels(policy)

@@ -43,6 +43,20 @@ public struct ProxyUIDRule: Rule {
               containers:
               - name: app
                 image: app:1
+            """), .init("""
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: ingress, namespace: edge}
+            spec:
+              selector: {matchLabels: {istio: ingressgateway}}
+              template:
+                metadata:
+                  labels: {istio: ingressgateway, sidecar.istio.io/inject: "true"}
+                  annotations: {inject.istio.io/templates: gateway}
+                spec:
+                  securityContext: {runAsUser: 1337, runAsGroup: 1337}
+                  containers:
+                  - {name: istio-proxy, image: auto}
             """)])
 
     public static let inputs: [ResourceKind] = [.pod, .deployment, .statefulSet, .daemonSet, .replicaSet, .job, .cronJob]
@@ -50,7 +64,7 @@ public struct ProxyUIDRule: Rule {
     public init() {}
 
     public func analyze(_ context: AnalysisContext) {
-        for w in context.index.workloads {
+        for w in context.index.workloads where !w.isGatewayProxy {
             guard let spec = w.podSpec else { continue }
             var nodes: [YAMLNode] = []
             if let n = spec.at("securityContext", "runAsUser") { nodes.append(n) }

@@ -3,7 +3,7 @@ import MeshPolicy
 /// IST0173: a DestinationRule subset whose labels select none of the host's pods.
 public struct SubsetSelectsNoPodsRule: Rule {
     public static let description = RuleDescription(
-        code: "MESH0173", name: "subset-selects-no-pods", istioCode: "IST0173", severity: .warning,
+        code: "MESH0173", name: "subset-selects-no-pods", istioCode: "IST0173", severity: .error,
         summary: "A DestinationRule subset selects none of the pods behind its host.",
         explanation: """
         A subset is the host's pods that also carry the subset's labels. When none do (the \

@@ -96,7 +96,7 @@ public struct TypeChecker {
                 return report(PolicyRules.wrongType, "\(path) must be a string, found \(value.typeName)\(hint)", node)
             }
             if let problem = format.problem(with: text) {
-                let rule = format == .duration ? PolicyRules.invalidDuration : PolicyRules.invalidName
+                let rule = format == .duration ? PolicyRules.invalidDuration : format == .re2 ? PolicyRules.invalidValue : PolicyRules.invalidName
                 report(rule, "\(path) \"\(text)\" \(problem)", node)
             }
         case .integer(let min, let max):

@@ -539,7 +539,7 @@ let s_Sidecar = ObjectSchema("Sidecar", [
 let s_VirtualService_http_corsPolicy_allowOrigins = ObjectSchema("VirtualService.http[].corsPolicy.allowOrigins[]", oneOf: [["exact", "prefix", "regex"]], [
     f("exact", .string()),
     f("prefix", .string()),
-    f("regex", .string(), "[RE2 style regex-based match](https://github.com/google/re2/wiki/Syntax)."),
+    f("regex", .string(.re2), "[RE2 style regex-based match](https://github.com/google/re2/wiki/Syntax)."),
 ])
 let s_VirtualService_http_corsPolicy = ObjectSchema("VirtualService.http[].corsPolicy", [
     f("allowCredentials", .boolean, "Indicates whether the caller is allowed to send the actual request (not the preflight) using credentials."),
@@ -637,7 +637,7 @@ let s_VirtualService_http_retries = ObjectSchema("VirtualService.http[].retries"
     f("retryRemoteLocalities", .boolean, "Flag to specify whether the retries should retry to other localities."),
 ])
 let s_VirtualService_http_rewrite_uriRegexRewrite = ObjectSchema("VirtualService.http[].rewrite.uriRegexRewrite", [
-    f("match", .string(), "[RE2 style regex-based match](https://github.com/google/re2/wiki/Syntax)."),
+    f("match", .string(.re2), "[RE2 style regex-based match](https://github.com/google/re2/wiki/Syntax)."),
     f("rewrite", .string(), "The string that should replace into matching portions of original URI."),
 ])
 let s_VirtualService_http_rewrite = ObjectSchema("VirtualService.http[].rewrite", [

@@ -34,6 +34,8 @@ public enum StringFormat: String, Sendable {
     case labelValue
     /// A port number written as a map key (`portLevelMtls: {8080: …}`).
     case port
+    /// A regular expression in RE2 syntax (what Istio's webhook compiles and Envoy runs).
+    case re2
 }
 
 /// A field of an object.

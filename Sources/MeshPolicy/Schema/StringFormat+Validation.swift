@@ -11,6 +11,8 @@ extension StringFormat {
         case .port:
             guard let n = Int(text), (1...65535).contains(n) else { return "is not a port number (1-65535)" }
             return nil
+        case .re2:
+            return RE2Syntax.problem(text).map { "is not a regular expression RE2 accepts: \($0)" }
         }
     }
 
@@ -24,6 +26,7 @@ extension StringFormat {
         case .labelKey: return #"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"#
         case .labelValue: return #"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"#
         case .port: return #"^[0-9]{1,5}$"#
+        case .re2: return nil
         }
     }
 }
