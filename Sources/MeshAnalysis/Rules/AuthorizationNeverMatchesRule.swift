@@ -5,7 +5,7 @@ import MeshPolicy
 /// methods (methods are compared exactly), and a CUSTOM action without its provider.
 public struct AuthorizationNeverMatchesRule: Rule {
     public static let description = RuleDescription(
-        code: "MESH0231", name: "authorization-never-matches", severity: .error,
+        code: "MESH0231", name: "authorization-never-matches", severity: .warning,
         summary: "An AuthorizationPolicy value can never match: a spiffe:// principal, a lower-case method, CUSTOM without a provider.",
         explanation: """
         Some mistakes make a rule silently match nothing, so an ALLOW denies and a DENY lets \\
