@@ -16,9 +16,10 @@ public struct BundleDirectory: Sendable {
     /// Removes what an earlier compile left: bundles other than `bundles` (`namespace/name`),
     /// parts other than `parts` (digests), interrupted part writes, and namespace
     /// directories left empty. Returns how many bundles and parts went.
-    public func prune(keepingBundles bundles: Set<String>, parts keep: Set<String>) throws -> (bundles: Int, parts: Int) {
+    /// Returns the workloads (`namespace/name`) whose bundles it removed, and how many parts.
+    public func prune(keepingBundles bundles: Set<String>, parts keep: Set<String>) throws -> (bundles: [String], parts: Int) {
         let fm = FileManager.default
-        var removedBundles = 0, removedParts = 0
+        var removedBundles: [String] = [], removedParts = 0
         for ns in (try? fm.contentsOfDirectory(atPath: path)) ?? [] where !ns.hasPrefix("_") && !ns.hasPrefix(".") {
             let dir = "\(path)/\(ns)"
             var isDir: ObjCBool = false
@@ -28,7 +29,7 @@ public struct BundleDirectory: Sendable {
             for file in files where file.hasSuffix(".json") && !bundles.contains("\(ns)/\(file.dropLast(5))") {
                 guard Self.isBundle(at: "\(dir)/\(file)") else { continue }
                 try fm.removeItem(atPath: "\(dir)/\(file)")
-                removedBundles += 1
+                removedBundles.append("\(ns)/\(file.dropLast(5))")
                 left -= 1
             }
             if left == 0 { try? fm.removeItem(atPath: dir) }
@@ -42,7 +43,7 @@ public struct BundleDirectory: Sendable {
             try fm.removeItem(atPath: "\(parts.path)/\(file)")
             if isPart { removedParts += 1 }
         }
-        return (removedBundles, removedParts)
+        return (removedBundles.sorted(), removedParts)
     }
 
     /// Whether the file is a DSSE envelope of a meshc bundle (read only up to the size a

@@ -13,9 +13,11 @@ struct Compile: ParsableCommand {
         discussion: """
         With --workload, prints that workload's effective configuration (what istioctl \
         proxy-config shows for Envoy). With --key and --out, writes OUT/<namespace>/<workload>.json \
-        for every workload: a DSSE envelope signed with Ed25519, whose config pins by digest the \
-        outbound parts it shares with other workloads (stored once each in OUT/_parts). A repository that fails lint is \
-        not compiled.
+        for every workload (or only the one --workload names): a DSSE envelope signed with \
+        Ed25519, whose config pins by digest the outbound parts it shares with other workloads \
+        (stored once each in OUT/_parts). A repository that fails lint is not compiled (exit 1, \
+        with the errors). A PATH holding no workloads is refused (exit 2) and OUT is left as it \
+        is. --version is the old spelling of --bundle-version.
         """)
 
     @Argument(help: "Files or directories (default: the current directory).")
@@ -33,7 +35,8 @@ struct Compile: ParsableCommand {
     @Option(help: "Directory to write bundles into.")
     var out: String?
 
-    @Option(help: "Bundle version (a monotonically increasing integer).")
+    @Option(name: [.customLong("bundle-version"), .customLong("version")],
+            help: "Bundle version, a monotonically increasing integer (--version is its old spelling).")
     var version: Int = 1
 
     @Option(name: .customLong("expires-in"), help: "Validity, as a duration (e.g. 24h, 7d is not valid: use 168h).")
@@ -53,7 +56,7 @@ struct Compile: ParsableCommand {
 
     func validate() throws {
         guard format == "json" else { throw ValidationError("--format: only json is supported") }
-        guard version >= 0 else { throw ValidationError("--version must not be negative") }
+        guard version >= 0 else { throw ValidationError("--bundle-version must not be negative") }
         guard Duration.parseIstio(expiresIn).map({ $0 > 0 }) == true else { throw ValidationError("--expires-in \"\(expiresIn)\" is not a positive duration") }
         if let issuedAt, Timestamp.parse(issuedAt) == nil { throw ValidationError("--issued-at \"\(issuedAt)\" is not an RFC 3339 time") }
         if (key == nil) != (out == nil) { throw ValidationError("--key and --out go together") }
@@ -66,16 +69,23 @@ struct Compile: ParsableCommand {
         let result = try session.run()
         let errors = result.diagnostics.filter { $0.severity == .error }
         if let first = errors.first {
-            throw CLIError.invalidConfig(CompileError.lintFailed(
+            // Refused for lint errors: the same errors and exit status as `meshc lint`.
+            let names = session.names
+            let reporter = Reporter(format: .text, sourceLines: { sourceLines(names.resolve($0)) })
+            var failing = result
+            failing.diagnostics = errors
+            printError(reporter.render(failing))
+            printError("meshc: " + CompileError.lintFailed(
                 errors: errors.count, first: "\(first.span.file):\(first.span.start.line):\(first.span.start.column): \(first.message)").description)
+            exitWithoutTeardown(1, keeping: result)
         }
         guard let index = result.index else { return }
         let compiler = Compiler(index: index)
         if let key, let out {
-            try writeBundles(compiler, keyPath: key, out: out)
+            try writeBundles(compiler, keyPath: key, out: out, paths: session.paths)
             exitWithoutTeardown(0, keeping: (result, compiler))
         }
-        if let workload {
+        if let workload, key == nil {
             let w: Workload
             do { w = try compiler.workload(workload) } catch { throw CLIError.usage(error.description) }
             let data = try compiler.compile(w).prettyJSON()
@@ -83,7 +93,16 @@ struct Compile: ParsableCommand {
         }
     }
 
-    func writeBundles(_ compiler: Compiler, keyPath: String, out: String) throws {
+    func writeBundles(_ compiler: Compiler, keyPath: String, out: String, paths: [String]) throws {
+        // Nothing to compile is a mistake (a typo, an empty checkout): never prune OUT for it.
+        var selected = compiler.workloads
+        guard !selected.isEmpty else {
+            throw CLIError.usage("no workloads found under \(paths.joined(separator: ", ")): nothing compiled, \(out) left as it is")
+        }
+        if let workload {
+            do { selected = [try compiler.workload(workload)] } catch { throw CLIError.usage(error.description) }
+        }
+        let workloads = selected
         guard let pem = FileManager.default.contents(atPath: keyPath) else {
             throw CLIError.unreadable(path: keyPath, message: "cannot read the signing key")
         }
@@ -95,7 +114,6 @@ struct Compile: ParsableCommand {
         let directory = BundleDirectory(path: out)
         let parts = directory.parts
         let clock = PhaseClock()
-        let workloads = compiler.workloads
         let compiled = try compiler.bundleConfigs(for: workloads)
         clock.mark("compile \(workloads.count) workloads")
         var written: Set<String> = []
@@ -124,10 +142,12 @@ struct Compile: ParsableCommand {
         let count = workloads.count
         print("wrote \(count) signed bundle\(count == 1 ? "" : "s") and \(written.count) shared outbound part\(written.count == 1 ? "" : "s") to \(out) (version \(version), keyid \(key.publicKey.keyid.prefix(16))…)")
         // Last: the bundles that pin the current parts are all on disk before any other goes.
-        guard prune else { return }
+        // One workload's bundle replaces only that bundle: nothing else is pruned then.
+        guard prune, workload == nil else { return }
         let removed = try directory.prune(keepingBundles: Set(workloads.map { "\($0.namespace)/\($0.name)" }), parts: written)
-        if removed.bundles + removed.parts > 0 {
-            print("removed \(removed.bundles) bundle\(removed.bundles == 1 ? "" : "s") of workloads no longer in the repository and \(removed.parts) unpinned part\(removed.parts == 1 ? "" : "s")")
+        if !removed.bundles.isEmpty || removed.parts > 0 {
+            let names = removed.bundles.prefix(10).joined(separator: ", ") + (removed.bundles.count > 10 ? ", …" : "")
+            print("removed \(removed.bundles.count) bundle\(removed.bundles.count == 1 ? "" : "s") of workloads no longer in the repository\(removed.bundles.isEmpty ? "" : " (\(names))") and \(removed.parts) unpinned part\(removed.parts == 1 ? "" : "s")")
         }
     }
 }

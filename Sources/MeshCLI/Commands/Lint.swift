@@ -63,7 +63,8 @@ struct Lint: ParsableCommand {
         session.maxFileSize = maxFileSize
         let result = try session.run()
         let useColor = color.enabled
-        let reporter = Reporter(format: format, color: useColor, sourceLines: sourceLines)
+        let names = session.names
+        let reporter = Reporter(format: format, color: useColor, sourceLines: { sourceLines(names.resolve($0)) })
         print(reporter.render(result), terminator: "")
         // An input that could not be read is an I/O failure, whatever else was found.
         let status: Int32

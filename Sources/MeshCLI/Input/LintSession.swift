@@ -28,7 +28,13 @@ public struct LintSession {
     public var configPath: String?
     public var maxFileSize: Int = SourceReader.defaultMaxFileSize
 
-    public init(paths: [String]) { self.paths = paths.isEmpty ? ["."] : paths }
+    /// How files are named in diagnostics: relative to the repository root.
+    public var names: RepositoryPaths
+
+    public init(paths: [String]) {
+        self.paths = paths.isEmpty ? ["."] : paths
+        names = RepositoryPaths(inputs: self.paths)
+    }
 
     /// The `.meshc.yaml` to use: the one given, else the one at the root of the first
     /// directory argument (or of the current directory).
@@ -43,7 +49,7 @@ public struct LintSession {
         guard let path = findConfig() else { return LintConfig() }
         let text = try readText(path)
         do {
-            return try LintConfig.parse(path: path, text: text)
+            return try LintConfig.parse(path: names.display(path), text: text)
         } catch {
             throw .invalidConfig(error.description)
         }
@@ -86,9 +92,14 @@ public struct LintSession {
         let config = try loadConfig()
         let settings = try loadSettings()
         let reader = SourceReader(maxFileSize: maxFileSize, config: LintConfigPaths(patterns: config.ignorePaths))
-        let (files, walkProblems) = reader.collect(paths)
+        let (files, walked) = reader.collect(paths)
+        let walkProblems = walked.map { names.rename($0) }
+        // A CI job pointed at the wrong folder must fail, not pass with nothing checked.
+        if files.isEmpty, walkProblems.isEmpty {
+            throw .usage("no YAML files found under \(paths.joined(separator: ", ")) (meshc reads .yaml, .yml and .json files)")
+        }
         clock.mark("walk")
-        let loaded = Self.load(files, reader: reader)
+        let loaded = Self.load(files, reader: reader, names: names)
         clock.mark("read+parse+typecheck")
         return Input(config: config, settings: settings, files: loaded.compactMap(\.file),
                      problems: walkProblems + loaded.compactMap(\.problem))
@@ -120,13 +131,13 @@ public struct LintSession {
     }
 
     /// Reads and parses files on every core; results keep the input order.
-    static func load(_ paths: [String], reader: SourceReader) -> [Slot] {
+    static func load(_ paths: [String], reader: SourceReader, names: RepositoryPaths) -> [Slot] {
         concurrentMap(count: paths.count, initial: Slot()) { i in
             switch reader.read(paths[i]) {
             case .source(let s):
-                return Slot(file: s.bytes.withUnsafeBytes { DocumentLoader.load(path: s.path, bytes: $0) })
+                return Slot(file: s.bytes.withUnsafeBytes { DocumentLoader.load(path: names.display(s.path), bytes: $0) })
             case .problem(let d):
-                return Slot(problem: d)
+                return Slot(problem: names.rename(d))
             }
         }
     }

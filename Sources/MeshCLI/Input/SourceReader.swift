@@ -56,7 +56,19 @@ public struct SourceReader: Sendable {
                 files.append(path)
             }
         }
-        return (files, diagnostics)
+        return (Self.readOnce(files), diagnostics)
+    }
+
+    /// A file reached twice (through a symlinked file or directory, or named twice) is read
+    /// once, under the first name it was reached by: otherwise every resource in it would be
+    /// a duplicate of itself.
+    static func readOnce(_ files: [String]) -> [String] {
+        var seen = Set<String>()
+        return files.filter { path in
+            guard path != "-", let real = realpath(path, nil) else { return true }
+            defer { free(real) }
+            return seen.insert(String(cString: real)).inserted
+        }
     }
 
     func walk(_ dir: String, root: String, visited: inout Set<String>, files: inout [String], diagnostics: inout [Diagnostic]) {
