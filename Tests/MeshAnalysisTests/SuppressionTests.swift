@@ -77,3 +77,57 @@ import MeshPolicy
     }
 }
 
+
+/// `.meshc.yaml` is checked like policy: every mistake is a located error.
+@Suite struct LintConfigCheckTests {
+    func error(_ text: String) -> String? {
+        do {
+            _ = try LintConfig.parse(path: ".meshc.yaml", text: text)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test(arguments: [
+        ("severity:\n  MESH9999: off\n", ".meshc.yaml:2:3: invalid meshc config: \"MESH9999\" is not a meshc code"),
+        ("suppress: [\"MESH0101=VirtualService\"]\n", "write suppressions as"),
+        ("suppress: [\"MESH01O1=VirtualService shop/a\"]\n", "is not a meshc code"),
+        ("ignorePaths: \"vendor\"\n", "ignorePaths must be a list of strings"),
+        ("ignorePaths: [\"/abs/path\"]\n", "can never match"),
+        ("ignorePaths: [\"../elsewhere\"]\n", "can never match"),
+        ("severity:\n  MESH0101: fatal\n", "is not one of error, warning, info, off"),
+        ("enable: [MESH0136, nonsense-rule]\n", "\"nonsense-rule\" is not a meshc code"),
+        ("suppres: []\n", "did you mean \"suppress\"?"),
+        ("- a\n- b\n", "expected a mapping"),
+    ])
+    func refuses(_ text: String, _ message: String) {
+        let e = error(text)
+        #expect(e?.contains(message) == true, "\(e ?? "accepted")")
+    }
+
+    @Test func istioCodesAndRuleNamesWorkWhereverACodeDoes() throws {
+        let c = try LintConfig.parse(path: ".meshc.yaml", text: """
+            severity:
+              IST0101: warning
+              route-weights-zero-total: off
+            enable: [IST0136]
+            suppress: ["destination-host-not-found=VirtualService shop/*", "IST0101"]
+            """)
+        // IST0101 stands for every meshc code mapped to it.
+        let mapped = RuleCatalog.descriptions.filter { $0.istioCode == "IST0101" }.map(\.code)
+        #expect(mapped.count > 1)
+        #expect(mapped.allSatisfy { c.severities[$0] == .some(.warning) })
+        #expect(c.severities["MESH0220"] == .some(nil))
+        #expect(c.enabled.contains("MESH0136"))
+        #expect(c.suppressions.map(\.code) == ["MESH0101", "IST0101"])
+    }
+
+    @Test func spellingsOfOneFolderMeanTheSame() throws {
+        let c = try LintConfig.parse(path: ".meshc.yaml", text: "ignorePaths: [\"bookinfo/\", \"./bookinfo/**\", bookinfo, \"./charts/*/templates/\"]\n")
+        #expect(c.ignorePaths == ["bookinfo", "bookinfo", "bookinfo", "charts/*/templates"])
+        #expect(c.ignores(relativePath: "bookinfo/reviews.yaml"))
+        #expect(c.ignores(relativePath: "charts/shop/templates/a.yaml"))
+        #expect(!c.ignores(relativePath: "bookinfo-v2/reviews.yaml"))
+    }
+}

@@ -178,7 +178,7 @@ import Testing
     }
 
     @Test func readsMeshConfigDirectlyOrFromTheConfigMap() throws {
-        let direct = try MeshSettings.parse(path: "m.yaml", text: "rootNamespace: mesh-root\ningressControllerMode: strict\n")
+        let direct = try MeshSettings.parse(path: "m.yaml", text: "rootNamespace: mesh-root\ningressControllerMode: STRICT\n")
         #expect(direct.rootNamespace == "mesh-root")
         #expect(direct.ingressControllerMode == "STRICT")
         let cm = try MeshSettings.parse(path: "cm.yaml", text: """
@@ -196,5 +196,37 @@ import Testing
         #expect(cm.dnsAutoAllocate)
         #expect(cm.extensionProviders == ["zipkin"])
         #expect(throws: PolicyError.self) { try MeshSettings.parse(path: "x.yaml", text: "a: [") }
+    }
+
+    /// `--mesh-config` is checked like policy: a typo or a wrong type is a located error, never
+    /// a silent default (which would sign bundles for the wrong trust domain).
+    @Test(arguments: [
+        ("trustDomain: [a]\n", "m.yaml:1:14: invalid mesh config: trustDomain must be a string"),
+        ("trustDomian: example.org\n", "unknown field \"trustDomian\" in MeshConfig (MeshConfig); did you mean \"trustDomain\"?"),
+        ("enableAutoMtls: \"false\"\n", "enableAutoMtls must be true or false"),
+        ("ingressControllerMode: strict\n", "did you mean STRICT?"),
+        ("rootNamespace: Istio_System\n", "rootNamespace"),
+        ("extensionProviders:\n- envoyExtAuthzHttp: {service: x}\n", "missing required field \"name\""),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio}\ndata:\n  mesh: |-\n    accessLogFile: /dev/stdout\n    trustDomain: 7\n", "m.yaml:7:"),
+    ])
+    func refusesABadMeshConfig(_ text: String, _ message: String) {
+        do {
+            _ = try MeshSettings.parse(path: "m.yaml", text: text)
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.description.contains(message), "\(error.description)")
+        }
+    }
+
+    @Test func acceptsIstiosOwnMeshConfigFields() throws {
+        let s = try MeshSettings.parse(path: "m.yaml", text: """
+            accessLogFile: /dev/stdout
+            defaultConfig: {holdApplicationUntilProxyStarts: true, proxyMetadata: {ISTIO_META_DNS_CAPTURE: "true"}}
+            outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+            trustDomain: example.org
+            defaultProviders: {metrics: [prometheus]}
+            discoverySelectors: [{matchLabels: {mesh: "true"}}]
+            """)
+        #expect(s.trustDomain == "example.org")
     }
 }

@@ -41,7 +41,7 @@ struct AnnotationUse {
 
     static func collect(_ r: Resource, _ node: YAMLNode?, kind: String, template: Bool, into out: inout [AnnotationUse]) {
         for (k, v) in node?.pairs ?? [] {
-            guard let key = k.scalar, IstioAnnotation.isIstioKey(key) || key == "kubernetes.io/ingress.class" else { continue }
+            guard let key = k.scalar, IstioAnnotation.isIstioKey(key) || key == "kubernetes.io/ingress.class" || key.hasPrefix("meshc.dev/") else { continue }
             out.append(AnnotationUse(resource: r, key: key, value: v.scalar ?? "", keyNode: k, valueNode: v,
                                      effectiveKind: kind, onPodTemplate: template))
         }

@@ -58,8 +58,17 @@ public struct UnknownAnnotationRule: Rule {
 
     public init() {}
 
+    /// meshc's own annotations.
+    static let meshcAnnotations = ["meshc.dev/ignore"]
+
     public func analyze(_ context: AnalysisContext) {
         let names = IstioAnnotation.all.map(\.name)
+        // A misspelt suppression suppresses nothing, silently: reported like a misspelt galley one.
+        for use in AnnotationUse.all(context.index) where use.key.hasPrefix("meshc.dev/") && !Self.meshcAnnotations.contains(use.key) {
+            var message = "unknown meshc annotation \"\(use.key)\"; meshc ignores it"
+            if let guess = Suggest.closest(to: use.key, in: Self.meshcAnnotations) { message += " (did you mean \"\(guess)\"?)" }
+            context.report(message, on: use.resource, at: use.keyNode)
+        }
         for use in AnnotationUse.all(context.index) where IstioAnnotation.find(use.key) == nil && IstioAnnotation.isIstioKey(use.key) {
             var message = "unknown Istio annotation \"\(use.key)\"; Istio ignores it"
             if let guess = Suggest.closest(to: use.key, in: names) { message += " (did you mean \"\(guess)\"?)" }

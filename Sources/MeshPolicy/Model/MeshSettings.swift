@@ -59,16 +59,35 @@ public struct MeshSettings: Sendable, Equatable {
             throw .invalidMeshConfig(path: path, message: "\(p.location): \(p.message)")
         }
         guard var root = tree.documents.first else { return MeshSettings() }
+        var embedded: YAMLNode?
         if root["kind"]?.scalar == "ConfigMap" {
             guard let mesh = root.at("data", "mesh")?.scalar else {
                 throw .invalidMeshConfig(path: path, message: "ConfigMap has no data.mesh")
             }
             let inner = YAMLComposer.compose(path: path, text: mesh)
+            if let p = inner.problems.first {
+                throw .invalidMeshConfig(path: path, message: "data.mesh line \(p.location.line): \(p.message)")
+            }
             guard let first = inner.tree.documents.first else { return MeshSettings() }
+            embedded = root.at("data", "mesh")
             root = first
         }
         guard root.isMapping || root.scalar == "" else {
-            throw .invalidMeshConfig(path: path, message: "expected a mapping of MeshConfig fields")
+            throw .invalidMeshConfig(path: path, message: "\(root.start): expected a mapping of MeshConfig fields")
+        }
+        // Checked like policy: a misspelt key or a wrong type would otherwise silently give a
+        // default (`trustDomain: [a]` would sign bundles for cluster.local identities).
+        var checker = TypeChecker(file: path, resource: nil)
+        checker.check(root, .object(meshConfigSchema), path: "")
+        // In a ConfigMap, a block scalar's line L is the file's line (data.mesh's line + L).
+        func at(_ d: Diagnostic) -> String {
+            guard let embedded else { return "\(d.span.start)" }
+            let block = embedded.style == .literal || embedded.style == .folded
+            return block ? "\(embedded.start.line + d.span.start.line):\(d.span.start.column)" : "data.mesh \(d.span.start)"
+        }
+        if let first = checker.diagnostics.first {
+            let more = checker.diagnostics.count > 1 ? " (and \(checker.diagnostics.count - 1) more: " + checker.diagnostics.dropFirst().prefix(3).map { "\(at($0)): \($0.message)" }.joined(separator: "; ") + ")" : ""
+            throw .invalidMeshConfig(path: path, message: "\(at(first)): \(first.message)\(more)")
         }
         var s = MeshSettings()
         if let v = root["rootNamespace"]?.scalar { s.rootNamespace = v }
