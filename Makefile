@@ -29,7 +29,8 @@ demo: build
 	@echo "== meshc diff HEAD~1 HEAD   (a pull request to policies/, read from git: what it does to traffic)"
 	ci/demo-diff.sh $(MESHC)
 
-test: deps
+test:
+	@ci/install-deps.sh --test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	python3 Tests/SchemaAgreement/check.py $(MESHC)
@@ -50,7 +51,8 @@ conformance: build
 	python3 ../shared/conformance/score.py $(MESHC) ../shared/conformance/istio-analyze/cases
 	python3 ../shared/conformance/validate.py $(MESHC) ../shared/conformance/istio-validate/cases
 
-bench: deps
+bench:
+	@ci/install-deps.sh --test
 	Benchmarks/run.sh
 	Benchmarks/compile.sh
 	Benchmarks/diff.sh

@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# Installs what building and testing meshc needs, when it is missing.
-# As root it uses apt-get (Debian/Ubuntu); otherwise it says what to install.
+# Installs what building and testing meshc needs, when it is missing. Works on stock Debian 12
+# and Ubuntu (where pip may be absent and the system Python is externally managed): system
+# packages come from apt, Python modules from Debian's packages first.
+#
+#   ci/install-deps.sh          build dependencies (make build, make demo)
+#   ci/install-deps.sh --test   also the Python modules the test suite uses (make test):
+#                               PyYAML and jsonschema (schema agreement, generated-file check)
+#
+# As root it uses apt-get; otherwise it says what to install.
 set -euo pipefail
+
+want_test=false
+[[ ${1:-} == --test ]] && want_test=true
 
 missing=()
 pkg-config --exists yaml-0.1 2>/dev/null || missing+=(libyaml-dev)
@@ -9,24 +19,35 @@ pkg-config --exists libgit2 2>/dev/null || missing+=(libgit2-dev)
 command -v git >/dev/null || missing+=(git)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v python3 >/dev/null || missing+=(python3)
-
-if ((${#missing[@]})); then
-  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-    echo "meshc: installing ${missing[*]}" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "meshc: missing system packages: ${missing[*]}" >&2
-    echo "       install them with: sudo apt-get install ${missing[*]}" >&2
-    exit 1
-  fi
+if $want_test && ! python3 -c 'import yaml, jsonschema' 2>/dev/null; then
+  missing+=(python3-yaml python3-jsonschema)
 fi
 
-# The schema agreement test validates with a real JSON Schema validator.
-if ! python3 -c 'import jsonschema, yaml' 2>/dev/null; then
-  echo "meshc: installing Python packages jsonschema, PyYAML" >&2
-  python3 -m pip install -q jsonschema PyYAML || {
-    echo "meshc: could not install jsonschema/PyYAML; run: python3 -m pip install jsonschema PyYAML" >&2
+apt_install() {
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "meshc: installing $*" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    echo "meshc: missing system packages: $*" >&2
+    echo "       install them with: sudo apt-get install $*" >&2
+    return 1
+  fi
+}
+
+if ((${#missing[@]})); then
+  apt_install "${missing[@]}"
+fi
+
+# A python3 that is not the system's (pyenv, a venv) does not see Debian's modules: give it
+# its own copies, from pip, into the user site (never into an externally managed Python).
+if $want_test && ! python3 -c 'import yaml, jsonschema' 2>/dev/null; then
+  if python3 -m pip --version >/dev/null 2>&1; then
+    echo "meshc: installing Python packages PyYAML, jsonschema with pip" >&2
+    python3 -m pip install -q --user PyYAML jsonschema 2>/dev/null || python3 -m pip install -q PyYAML jsonschema
+  fi
+  python3 -c 'import yaml, jsonschema' 2>/dev/null || {
+    echo "meshc: python3 cannot import yaml and jsonschema; install python3-yaml and python3-jsonschema" >&2
     exit 1
   }
 fi

@@ -281,6 +281,21 @@ public final class GitRepository: @unchecked Sendable {
         }
     }
 
+    /// Whether git would leave this working-tree file (a path from the repository root) out
+    /// of a commit: ignored by `.gitignore` (or `info/exclude`) and not tracked. A tracked file
+    /// stays in even when a pattern matches it, as git keeps it.
+    public func isIgnored(_ path: String) -> Bool {
+        locked { () -> Bool in
+            var ignored: Int32 = 0
+            guard git_ignore_path_is_ignored(&ignored, handle, path) == 0, ignored == 1 else { return false }
+            var flags: UInt32 = 0
+            if git_status_file(&flags, handle, path) == 0 {
+                return flags & GIT_STATUS_IGNORED.rawValue != 0
+            }
+            return true
+        }
+    }
+
     private func locked<T>(_ body: () throws(GitError) -> T) throws(GitError) -> T {
         lock.lock()
         defer { lock.unlock() }

@@ -109,4 +109,28 @@ import Testing
         #expect(r.status == 0)
         #expect(r.stdout.contains("(version 9,"))
     }
+
+    @Test func explainingAnIstioCodeListsEveryMeshcCodeForIt() throws {
+        let out = try Meshc.run(["explain", "IST0101"])
+        #expect(out.status == 0)
+        for code in ["MESH0101", "MESH0102", "MESH0163", "MESH0181"] { #expect(out.stdout.contains(code)) }
+        #expect(out.stdout.hasPrefix("IST0101 is reported by"))
+        #expect(try Meshc.run(["explain", "IST0102"]).stdout.contains("MESH0102") == false)
+    }
+
+    @Test func schemasCreatesItsFolderAndSaysWhatItWrote() throws {
+        let dir = try TempDir()
+        let out = try Meshc.run(["schemas", "--out", dir.path + "/nested/schemas"])
+        #expect(out.status == 0)
+        #expect(out.stdout.contains("wrote 25 JSON Schemas"))
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/nested/schemas/virtualservice.schema.json"))
+    }
+
+    @Test func aMissingDocumentSeparatorGetsAHint() throws {
+        let dir = try TempDir()
+        try dir.write("two.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n")
+        let out = try Meshc.run(["lint", dir.path])
+        #expect(out.status == 1)
+        #expect(out.stdout.contains("two.yaml:4:1: error[MESH0002]: duplicate key \"apiVersion\"") && out.stdout.contains("is a `---` missing between two documents?"))
+    }
 }

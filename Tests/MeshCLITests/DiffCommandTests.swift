@@ -80,6 +80,23 @@ final class DiffCommandTests: XCTestCase {
         XCTAssertFalse(changes(try json(staged)).isEmpty)
     }
 
+    func testTheWorkingTreeIsWhatGitWouldCommit() throws {
+        let repo = try policyRepo()
+        // An ignored file (a local render, a scratch copy) is not part of the working tree side.
+        try repo.write(".gitignore", "policies/scratch/\n*.local.yaml\n")
+        try repo.write("policies/scratch/broken.yaml", "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: x, namespace: shop}\nspec:\n  hosts: [nowhere]\n  http: [{route: [{destination: {host: nowhere}}]}]\n")
+        try repo.write("policies/shop/orders.local.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: orders, namespace: shop}\nspec: {ports: [{name: tcp, port: 1}]}\n")
+        let out = try Meshc.run(["diff", "HEAD", "--format", "json"], cwd: repo.path + "/policies")
+        XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
+        XCTAssertTrue((try json(out)["introduced"] as? [Any] ?? []).isEmpty, out.stdout)
+        // A tracked file stays in even when a pattern matches it, as git keeps it.
+        try repo.git("add", "-f", "policies/shop/orders.local.yaml")
+        _ = try repo.commit("tracked despite the pattern")
+        try repo.edit("policies/shop/orders.local.yaml", "port: 1", "port: 2")
+        let tracked = try Meshc.run(["diff", "HEAD~1", "--format", "json"], cwd: repo.path + "/policies")
+        XCTAssertFalse((try json(tracked)["introduced"] as? [Any] ?? []).isEmpty, tracked.stdout)
+    }
+
     func testMergeBaseComparesOnlyTheBranchesOwnChange() throws {
         let repo = try policyRepo()
         try repo.git("checkout", "-q", "-b", "feature")

@@ -3,6 +3,8 @@ import MeshPolicy
 /// The formats `meshc lint` prints.
 public enum OutputFormat: String, CaseIterable, Sendable {
     case text, json, sarif, github
+    /// GitLab's Code Quality report (CodeClimate JSON).
+    case codequality
 }
 
 /// Renders a lint result in any format.
@@ -28,6 +30,7 @@ public struct Reporter {
         case .json: return JSONReport.render(result) + "\n"
         case .sarif: return SARIFReport.render(result, version: toolVersion) + "\n"
         case .github: return GitHubReport.render(result)
+        case .codequality: return CodeQualityReport.render(result) + "\n"
         }
     }
 }

@@ -10,6 +10,16 @@ struct Explain: ParsableCommand {
     var code: String
 
     func run() throws {
+        // An Istio code stands for every meshc code that reports it (IST0101 has many).
+        let upper = code.uppercased()
+        let mapped = RuleCatalog.descriptions.filter { $0.istioCode == upper }
+        if upper.hasPrefix("IST"), mapped.count > 1 {
+            print("\(upper) is reported by \(mapped.count) meshc codes:\n")
+            for d in mapped { print("  \(d.code)  \(d.name): \(d.summary)") }
+            print("\nmeshc explain CODE says more about each. In detail:\n")
+            print(mapped.map(RuleDocs.explain).joined(separator: "\n"), terminator: "")
+            return
+        }
         guard let description = RuleCatalog.description(for: code) else {
             throw CLIError.usage("unknown code \"\(code)\"; `meshc rules` lists them")
         }

@@ -21,7 +21,7 @@ struct Lint: ParsableCommand {
     @Argument(help: "Files or directories to lint (default: the current directory; - for stdin).")
     var paths: [String] = []
 
-    @Option(help: "Output format: text, json, sarif or github.")
+    @Option(help: "Output format: text, json, sarif, github or codequality (GitLab).")
     var format: OutputFormat = .text
 
     @Option(name: .customLong("fail-on"), help: "Lowest severity that makes the exit status 1: error, warning or info.")

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import MeshAnalysis
 import MeshPolicy
@@ -16,10 +17,16 @@ struct Schemas: ParsableCommand {
     var out: String = "schemas"
 
     func run() throws {
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        } catch {
+            throw CLIError.unreadable(path: out, message: "cannot create the folder: \(error.localizedDescription)")
+        }
         for kind in ResourceKind.allCases {
             let path = "\(out)/\(JSONSchemaGenerator.fileName(for: kind))"
             try write(JSONSchemaGenerator.schema(for: kind).encoded(pretty: true) + "\n", to: path)
         }
+        print("wrote \(ResourceKind.allCases.count) JSON Schemas (one per kind) to \(out)")
     }
 
     func write(_ text: String, to path: String) throws {

@@ -96,6 +96,8 @@ final class RevisionReader {
                 problems.append(d)
             case .source(let s):
                 let relative = path.hasPrefix(workdir) ? String(path.dropFirst(workdir.count)) : path
+                // What git would commit: ignored, untracked files are not part of the tree.
+                if repo.isIgnored(relative) { continue }
                 let blob = s.bytes.withUnsafeBytes { ObjectID.blob(hashing: $0) }
                 pending.append(Pending(path: relative, blob: blob, bytes: { s.bytes }))
             }

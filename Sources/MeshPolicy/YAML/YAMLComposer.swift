@@ -383,8 +383,11 @@ private struct Builder {
         let d = records[Int(dup)], f = records[Int(first)]
         // A key shared through an alias is the same node, not a second key.
         guard d.startOffset != f.startOffset else { return }
+        // A second `apiVersion` or `kind` at the top level is a second object: a `---` is missing.
+        let hint = d.startColumn == 1 && ["apiVersion", "kind", "metadata", "spec"].contains(key)
+            ? " (is a `---` missing between two documents?)" : ""
         problems.append(YAMLProblem(kind: .duplicateKey,
-            message: "duplicate key \"\(key)\"; the value written last would silently win",
+            message: "duplicate key \"\(key)\"; the value written last would silently win\(hint)",
             location: SourceLocation(line: Int(d.startLine), column: Int(d.startColumn), offset: Int(d.startOffset)),
             related: SourceLocation(line: Int(f.startLine), column: Int(f.startColumn), offset: Int(f.startOffset))))
     }
