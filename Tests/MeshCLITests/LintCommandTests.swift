@@ -115,8 +115,6 @@ import Testing
         let out = try Meshc.run(["explain", "destination-host-not-found"])
         #expect(out.status == 0)
         #expect(out.stdout.hasPrefix("MESH0101 destination-host-not-found (error, istioctl analyze IST0101)"))
-
-
         #expect(try Meshc.run(["explain", "MESH9999"]).status == 2)
     }
 
