@@ -36,6 +36,7 @@ test:
 	python3 Tests/SchemaAgreement/check.py $(MESHC)
 	python3 Tools/generate-istio-schemas.py | cmp -s - Sources/MeshPolicy/Schema/IstioSchemas+Generated.swift \
 	  || { echo "IstioSchemas+Generated.swift is stale: run make generate" >&2; exit 1; }
+	MESHC=$(MESHC) python3 Tools/readme-examples.py --check
 	ci/stress.sh $(MESHC)
 	ci/fuzz.sh 30
 
@@ -45,6 +46,7 @@ generate: build
 	$(SWIFT) build
 	$(MESHC) schemas --out schemas
 	$(MESHC) rules --format markdown > docs/rules.md
+	MESHC=$(MESHC) python3 Tools/readme-examples.py --write
 
 # Istio's own analyzer test cases (../shared/conformance).
 conformance: build

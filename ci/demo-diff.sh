@@ -9,6 +9,8 @@ format=${2:-text}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# Fixed dates: the same change gives the same commit ids, so the README example is exact.
+export GIT_AUTHOR_DATE="2026-01-01T12:00:00Z" GIT_COMMITTER_DATE="2026-01-01T12:00:00Z"
 git=(git -C "$work" -c user.email=demo@meshc -c user.name=demo -c commit.gpgsign=false)
 "${git[@]}" init -q -b main
 cp -r "$root/policies" "$work/policies"

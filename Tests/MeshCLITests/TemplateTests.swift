@@ -51,4 +51,19 @@ import Testing
             }
         }
     }
+
+    @Test func theReadmeSpeaksToUsers() throws {
+        let readme = try String(contentsOfFile: Meshc.repoRoot + "/README.md", encoding: .utf8)
+        // Nothing that exists only in the developers' workspace.
+        #expect(!readme.contains("../shared"))
+        #expect(!readme.contains("Tests/GitFixtures"))
+        // Every flag the README shows for a command is one the command has.
+        for (command, flag) in [("lint", "--fail-on"), ("lint", "--mesh-config"), ("compile", "--bundle-version"),
+                                ("diff", "--merge-base"), ("verify", "--min-version"), ("lint", "--max-file-size")] {
+            #expect(readme.contains(flag))
+            #expect(try Meshc.run([command, "--help"]).stdout.contains(flag), "meshc \(command) has no \(flag)")
+        }
+        // Its example outputs are generated from the binary (checked by Tools/readme-examples.py).
+        #expect(readme.components(separatedBy: "<!-- example: ").count - 1 >= 4)
+    }
 }
