@@ -3,7 +3,7 @@ import MeshPolicy
 /// IST0131: a match that can never win because an earlier one covers it.
 public struct IneffectiveMatchRule: Rule {
     public static let description = RuleDescription(
-        code: "MESH0131", name: "ineffective-match", istioCode: "IST0131", severity: .warning,
+        code: "MESH0131", name: "ineffective-match", istioCode: "IST0131", severity: .info,
         summary: "A route match can never win: an earlier match selects the same requests or more.",
         explanation: """
         The first matching route wins. A match identical to an earlier one, or a URI prefix (or \

@@ -3,7 +3,7 @@ import MeshPolicy
 /// IST0144: an application container runs as the UID reserved for the proxy.
 public struct ProxyUIDRule: Rule {
     public static let description = RuleDescription(
-        code: "MESH0144", name: "application-uid-1337", istioCode: "IST0144", severity: .error,
+        code: "MESH0144", name: "application-uid-1337", istioCode: "IST0144", severity: .warning,
         summary: "A workload's container runs as UID 1337, the user the sidecar runs as.",
         explanation: """
         The sidecar's iptables rules exempt traffic from UID 1337 (the proxy itself) so that it \

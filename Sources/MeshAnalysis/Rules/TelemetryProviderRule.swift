@@ -3,7 +3,7 @@ import MeshPolicy
 /// IST0157: a Telemetry entry with no provider where the mesh sets no default.
 public struct TelemetryProviderRule: Rule {
     public static let description = RuleDescription(
-        code: "MESH0157", name: "telemetry-provider-missing", istioCode: "IST0157", severity: .error,
+        code: "MESH0157", name: "telemetry-provider-missing", istioCode: "IST0157", severity: .warning,
         summary: "A Telemetry access-logging or tracing entry names no provider and the mesh has no default.",
         explanation: """
         Each `accessLogging` and `tracing` entry sends data to `providers`; an entry without \
