@@ -63,7 +63,9 @@ public final class Compiler {
     /// the key of the view that shares them, compiled once per key.
     func outbound(for w: Workload, hosts: Set<String>? = nil) -> (value: (outbound: [OutboundService], clusters: [Cluster]), key: String) {
         let (key, compiler) = outboundCompiler(for: w)
-        let cacheKey = hosts == nil ? key : key + "|scoped"
+        // A scoped result is only valid for that scope: the host set is part of the key (a
+        // long-lived compiler, the server's, answers many scopes).
+        let cacheKey = hosts.map { key + "|" + $0.sorted().joined(separator: ",") } ?? key
         if let cached = outboundCache[cacheKey] { return (cached, key) }
         let out = compiler.compile(hosts: hosts)
         outboundCache[cacheKey] = out

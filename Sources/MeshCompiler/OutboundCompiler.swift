@@ -151,11 +151,13 @@ struct OutboundCompiler: Sendable {
 
     func routes(host: String, port: ServicePort, vs: Resource?) -> [Route] {
         let defaultCluster = Cluster.name(host: host, port: port.number, subset: nil)
-        guard let vs else {
-            return [Route(name: "default", match: [], destinations: [WeightedCluster(cluster: defaultCluster, weight: 100)],
-                          source: SourceRef(file: "", line: 0, resource: "(default route)"))]
-        }
         let isHTTP = ["http", "http2", "grpc", "grpc-web", "unknown"].contains(port.protocolName)
+        guard let vs else {
+            var route = Route(name: "default", match: [], destinations: [WeightedCluster(cluster: defaultCluster, weight: 100)],
+                              source: SourceRef(file: "", line: 0, resource: "(default route)"))
+            if isHTTP { route.retries = .istioDefault }
+            return [route]
+        }
         var out: [Route] = []
         if isHTTP {
             for r in vs.spec?["http"]?.elements ?? [] {
@@ -180,8 +182,10 @@ struct OutboundCompiler: Sendable {
             }
         }
         if out.isEmpty {
-            out.append(Route(name: "default", match: [], destinations: [WeightedCluster(cluster: defaultCluster, weight: 100)],
-                             source: SourceRef(file: vs.file, line: vs.root.start.line, resource: vs.ref.description)))
+            var route = Route(name: "default", match: [], destinations: [WeightedCluster(cluster: defaultCluster, weight: 100)],
+                              source: SourceRef(file: vs.file, line: vs.root.start.line, resource: vs.ref.description))
+            if isHTTP { route.retries = .istioDefault }
+            out.append(route)
         }
         return out
     }
@@ -219,11 +223,14 @@ struct OutboundCompiler: Sendable {
                                                   body: dr.at("body", "string")?.scalar)
         }
         route.timeoutMs = millis(r["timeout"])
-        if let rt = r["retries"] {
+        if let rt = r["retries"], !rt.isPlainNull {
             route.retries = RetryPolicy(attempts: rt["attempts"]?.scalar.flatMap { Int($0) } ?? 2,
                                         perTryTimeoutMs: millis(rt["perTryTimeout"]),
-                                        retryOn: (rt["retryOn"]?.scalar ?? "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes")
-                                            .split(separator: ",").map { String($0).filter { $0 != " " } })
+                                        retryOn: rt["retryOn"]?.scalar.map { $0.split(separator: ",").map { String($0).filter { $0 != " " } } }
+                                            ?? RetryPolicy.istioDefaultRetryOn)
+        } else {
+            // No `retries`: Istio's default policy applies, not "no retries".
+            route.retries = .istioDefault
         }
         if let f = r["fault"] {
             route.fault = Fault(delayMs: millis(f.at("delay", "fixedDelay")), delayPercent: percent(f["delay"]),

@@ -124,6 +124,7 @@ public struct DirectResponse: Codable, Equatable, Sendable {
 }
 
 public struct RetryPolicy: Codable, Equatable, Sendable {
+    /// Retries after the first try (Istio's `attempts`).
     public var attempts: Int
     public var perTryTimeoutMs: Int?
     public var retryOn: [String]
@@ -132,6 +133,15 @@ public struct RetryPolicy: Codable, Equatable, Sendable {
         self.perTryTimeoutMs = perTryTimeoutMs
         self.retryOn = retryOn
     }
+
+    /// The conditions Istio retries on when a route names none.
+    public static let istioDefaultRetryOn = ["connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes"]
+
+    /// What Istio applies to an HTTP route that sets no `retries` (only `attempts: 0`
+    /// disables retrying): two retries on connection failures and unavailability.
+    public static let istioDefault = RetryPolicy(attempts: 2, perTryTimeoutMs: nil, retryOn: istioDefaultRetryOn)
+
+    public var isIstioDefault: Bool { self == Self.istioDefault }
 }
 
 public struct Fault: Codable, Equatable, Sendable {

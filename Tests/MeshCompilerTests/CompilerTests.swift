@@ -66,6 +66,27 @@ import MeshPolicy
         Compiler(index: MeshIndex(resources: DocumentLoader.load(path: "repo.yaml", text: repo).resources))
     }
 
+    /// A long-lived compiler (the server's) answers many scopes: each is cached by its own hosts.
+    @Test func scopedOutboundIsCachedPerHostSet() throws {
+        let c = compiler()
+        let w = try #require(c.workloads.first)
+        let all = c.outbound(for: w).value.outbound.map(\.host)
+        #expect(all.count >= 2)
+        let first = c.outbound(for: w, hosts: [all[0]]).value.outbound.map(\.host)
+        let second = c.outbound(for: w, hosts: [all[1]]).value.outbound.map(\.host)
+        #expect(first == [all[0]])
+        #expect(second == [all[1]])
+    }
+
+    @Test func routesWithoutRetriesGetIstiosDefaultPolicy() throws {
+        let c = compiler()
+        let w = try #require(c.workloads.first)
+        let routes = c.compile(w).outbound.flatMap(\.routes)
+        #expect(!routes.isEmpty)
+        #expect(routes.allSatisfy { $0.retries != nil })
+        #expect(routes.contains { $0.retries?.isIstioDefault == true })
+    }
+
     @Test func identityIsTheSPIFFEIDOfTheServiceAccount() throws {
         let c = compiler()
         let config = c.compile(try c.workload("shop/orders-v1"))

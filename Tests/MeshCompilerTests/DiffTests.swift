@@ -118,15 +118,20 @@ import MeshPolicy
         #expect(d.risks.filter { $0.kind == .strictBreaksPlaintextCallers }.count == 2)
     }
 
-    @Test func removingTimeoutAndRetriesIsARisk() {
+    @Test func removingTheTimeoutIsARiskButRemovingRetriesLeavesIstiosDefault() {
         let d = Self.diff(Self.edit("    timeout: 3s\n    retries: {attempts: 2, perTryTimeout: 1s, retryOn: 5xx}\n", ""))
         #expect(Set(outbound(d).map(\.kind)) == [.timeout, .retries])
         #expect(outbound(d).first { $0.kind == .timeout }?.before == "3s")
-        #expect(d.risks.filter { $0.kind == .resilienceRemoved }.count == 2)
+        // Without `retries` Istio applies its default policy: a change, not retries removed.
+        #expect(outbound(d).first { $0.kind == .retries }?.after?.hasPrefix("Istio's default (2 retries") == true)
+        #expect(d.risks.filter { $0.kind == .resilienceRemoved }.count == 1)
+        // Only `attempts: 0` turns retries off: that is the risk.
+        let off = Self.diff(Self.edit("retries: {attempts: 2, perTryTimeout: 1s, retryOn: 5xx}", "retries: {attempts: 0}"))
+        #expect(off.risks.contains { $0.kind == .resilienceRemoved && $0.message.contains("retries") })
         // Adding them back is a change, not a risk.
         let back = Self.diff(Self.base, base: Self.edit("    timeout: 3s\n    retries: {attempts: 2, perTryTimeout: 1s, retryOn: 5xx}\n", ""))
         #expect(back.risks.isEmpty)
-        #expect(outbound(back).first { $0.kind == .retries }?.after == "2 attempts × 1s on 5xx")
+        #expect(outbound(back).first { $0.kind == .retries }?.after == "2 retries × 1s on 5xx")
     }
 
     @Test func aRemovedRouteIsARiskAndAnAddedOneIsNot() throws {

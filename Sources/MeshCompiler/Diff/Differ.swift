@@ -439,7 +439,8 @@ public struct Differ {
 
     func describe(_ r: RetryPolicy?) -> String {
         guard let r, r.attempts > 0 else { return "none" }
-        var s = "\(r.attempts) attempts"
+        if r.isIstioDefault { return "Istio's default (2 retries on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes)" }
+        var s = "\(r.attempts) retr\(r.attempts == 1 ? "y" : "ies")"
         if let p = r.perTryTimeoutMs { s += " × \(ms(p))" }
         if !r.retryOn.isEmpty { s += " on \(r.retryOn.joined(separator: ","))" }
         return s
