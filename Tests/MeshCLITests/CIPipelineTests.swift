@@ -4,7 +4,7 @@ import Testing
 /// meshc as a CI job meets it: paths as the forge expects them, outputs that cannot destroy
 /// anything, bundles that do not depend on how the input was spelled.
 @Suite struct CIPipelineTests {
-    static let golden = Meshc.repoRoot + "/Tests/MeshCLITests/Golden"
+    static let golden = Meshc.repoRoot + "/Tests/Golden"
 
     func files(_ out: Meshc.Output) throws -> [String] {
         ((try Meshc.json(out)["diagnostics"] as? [[String: Any]]) ?? []).compactMap { $0["file"] as? String }
@@ -44,7 +44,7 @@ import Testing
         let second = try Data(contentsOf: URL(fileURLWithPath: b.path + "/shop/orders-v1.json"))
         let committed = try Data(contentsOf: URL(fileURLWithPath: Self.golden + "/shop-orders-v1.bundle.json"))
         #expect(first == second)
-        #expect(first == committed, "the bundle bytes changed: if intended, copy the new shop/orders-v1.json over Tests/MeshCLITests/Golden/shop-orders-v1.bundle.json")
+        #expect(first == committed, "the bundle bytes changed: if intended, copy the new shop/orders-v1.json over Tests/Golden/shop-orders-v1.bundle.json")
         #expect(!String(decoding: first, as: UTF8.self).contains(Meshc.repoRoot))
     }
 

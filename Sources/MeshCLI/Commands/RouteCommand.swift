@@ -1,4 +1,5 @@
 import ArgumentParser
+import MeshAnalysis
 import MeshCompiler
 import MeshConfig
 
@@ -45,7 +46,15 @@ struct RouteCommand: ParsableCommand {
         let index = try LintSession(paths: paths).index()
         let compiler = Compiler(index: index)
         let config: WorkloadConfig
-        do { config = compiler.compile(try compiler.workload(workload)) } catch { throw CLIError.usage(error.description) }
+        let caller: Workload
+        do throws(CompileError) { caller = try compiler.workload(workload) } catch { throw CLIError.usage(error.description) }
+        // Without a sidecar nothing applies the mesh's routes: say what really happens.
+        if caller.injection == .notInjected {
+            let how = caller.ambient ? "it is in ambient mode: ztunnel carries its traffic (mTLS, L4 policy), and only a waypoint applies HTTP routes" : "its requests go straight to the Service, with Kubernetes load balancing and in plaintext"
+            print("\(workload) has no sidecar: the mesh's routes, retries, timeouts and client TLS do not apply; \(how)")
+            return
+        }
+        config = compiler.compile(caller)
         let request = RouteRequest(host: host, port: port, path: path, method: method,
                                    headers: try pairs(headers, "header"), query: try pairs(query, "query"))
         guard let svc = config.service(for: request) else {
