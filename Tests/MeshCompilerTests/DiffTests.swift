@@ -152,6 +152,17 @@ import MeshPolicy
         #expect(added.risks.isEmpty)
     }
 
+    @Test func theFirstVirtualServiceForAHostReplacesItsImplicitRoute() throws {
+        // The base without the orders VirtualService: the host has only its implicit route.
+        let docs = Self.base.components(separatedBy: "\n---\n")
+        let withoutVS = docs.filter { !$0.contains("kind: VirtualService") }.joined(separator: "\n---\n")
+        #expect(withoutVS != Self.base)
+        let d = Self.diff(Self.base, base: withoutVS)
+        #expect(!outbound(d).contains { $0.kind == .routeRemoved })
+        #expect(outbound(d).contains { $0.kind == .routeAdded })
+        #expect(!d.risks.contains { $0.kind == .routeRemoved })
+    }
+
     @Test func reorderingRoutesIsReported() {
         let head = Self.edit("""
               - name: canary-testers

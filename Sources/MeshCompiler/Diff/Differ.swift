@@ -267,6 +267,9 @@ public struct Differ {
         for (k, r) in zip(baseKeys, b.routes) { baseByKey[k] = r }
         let headSet = Set(headKeys)
         for (k, r) in zip(baseKeys, b.routes) where !headSet.contains(k) {
+            // The implicit route a host has without a VirtualService is replaced, not removed,
+            // when the first VirtualService for it arrives (its routes show as added).
+            if r.source.file.isEmpty, r.source.line == 0, !h.routes.isEmpty { continue }
             changes.append(.init(.routeRemoved, "\(service) \(routeLabel(r))", before: destinations(r, host: b.host), source: source(r.source)))
             if !r.destinations.isEmpty {
                 risks.append(.init(.routeRemoved, workloads: callers,
