@@ -100,6 +100,9 @@ public final class MeshIndex: Sendable {
         self.servicesBySelectorLabel = sp.bySelectorLabel
         self.workloads = wp.workloads
         self.workloadsByNamespace = wp.byNamespace
+        let repositoryWorkloads = wp.workloads.contains { !ClusterFacts.isAssumed($0.resource) }
+        self.hasRepositoryWorkloads = repositoryWorkloads
+        self.readsAsCluster = repositoryWorkloads && namespaces.values.contains { !ClusterFacts.isAssumed($0) }
         self.workloadsByLabel = wp.byLabel
         self.workloadsByServiceAccount = wp.byServiceAccount
         self.destinationRules = rules
@@ -140,7 +143,7 @@ public final class MeshIndex: Sendable {
     public func has(_ kind: ResourceKind) -> Bool { (byKind[kind] ?? []).contains { !ClusterFacts.isAssumed($0) } }
 
     /// Whether the repository itself holds workload manifests (assumed gateways do not count).
-    public var hasRepositoryWorkloads: Bool { workloads.contains { !ClusterFacts.isAssumed($0.resource) } }
+    public let hasRepositoryWorkloads: Bool
 
     /// Whether the repository holds the workloads of `namespace`: only then does "no workload
     /// matches" mean something (a namespace whose manifests live elsewhere is unknown).
@@ -156,9 +159,7 @@ public final class MeshIndex: Sendable {
     }
 
     /// Declares Namespaces and holds workloads: a snapshot of a cluster, not a slice of one.
-    var readsAsCluster: Bool {
-        namespaces.values.contains { !ClusterFacts.isAssumed($0) } && hasRepositoryWorkloads
-    }
+    let readsAsCluster: Bool
 
     /// Whether the repository holds the Services of `namespace` (a Service or a workload
     /// there): only then is a host of that namespace it does not define missing.

@@ -63,11 +63,13 @@ public struct SourceReader: Sendable {
     /// once, under the first name it was reached by: otherwise every resource in it would be
     /// a duplicate of itself.
     static func readOnce(_ files: [String]) -> [String] {
-        var seen = Set<String>()
+        // The file's identity (device, inode): one stat, where resolving the path would walk it.
+        struct FileID: Hashable { let device: UInt64, inode: UInt64 }
+        var seen = Set<FileID>()
         return files.filter { path in
-            guard path != "-", let real = realpath(path, nil) else { return true }
-            defer { free(real) }
-            return seen.insert(String(cString: real)).inserted
+            var st = stat()
+            guard path != "-", stat(path, &st) == 0 else { return true }
+            return seen.insert(FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))).inserted
         }
     }
 

@@ -172,8 +172,10 @@ public struct TypeChecker {
 
     /// The limits beyond the type (checked after it, so a wrong type is one diagnostic).
     private mutating func checkConstraints(_ node: YAMLNode, _ c: Constraints) {
-        let owner = path.isEmpty ? "document" : path
-        if let text = node.isScalar ? node.scalar : nil, node.value.map({ if case .string = $0 { true } else { false } }) ?? false {
+        // Messages only: the path text is built when something is reported.
+        var owner: String { path.isEmpty ? "document" : path }
+        if c.minLength != nil || c.maxLength != nil || c.pattern != nil, node.isScalar,
+           case .string(let text)? = node.value {
             let length = text.unicodeScalars.count
             if let min = c.minLength, length < min {
                 report(PolicyRules.outOfRange, "\(owner) must be at least \(min) character\(min == 1 ? "" : "s") long", node)
@@ -185,7 +187,7 @@ public struct TypeChecker {
                 report(PolicyRules.invalidValue, "\(owner) \"\(text)\" does not match the pattern \(pattern.rawValue)", node)
             }
         }
-        if node.isSequence {
+        if node.isSequence, c.minItems != nil || c.maxItems != nil || !c.listMapKeys.isEmpty || c.uniqueItems {
             let count = node.count
             if let min = c.minItems, count < min {
                 report(PolicyRules.outOfRange, "\(owner) must have at least \(min) item\(min == 1 ? "" : "s")", node)
@@ -213,7 +215,7 @@ public struct TypeChecker {
                 }
             }
         }
-        if node.isMapping {
+        if node.isMapping, c.minProperties != nil || c.maxProperties != nil {
             let count = node.count
             if let min = c.minProperties, count < min {
                 report(PolicyRules.outOfRange, "\(owner) must have at least \(min) entr\(min == 1 ? "y" : "ies")", node)
