@@ -136,3 +136,56 @@ import Testing
         #expect(d.first?.message.contains("lookahead") == true)
     }
 }
+
+/// Istio's webhook checks beyond the CRDs (pkg/config/validation), on resources of our own.
+@Suite struct WebhookCheckTests {
+    func codes(_ kind: String, _ api: String, _ spec: String) -> [String] {
+        let yaml = "apiVersion: \(api)\nkind: \(kind)\nmetadata: {name: x, namespace: shop}\nspec:\n" + spec
+        return DocumentLoader.load(path: "t.yaml", text: yaml).diagnostics.map(\.code)
+    }
+    func gateway(_ servers: String) -> [String] {
+        codes("Gateway", "networking.istio.io/v1", "  selector: {istio: ingressgateway}\n  servers:\n" + servers)
+    }
+    func vs(_ spec: String) -> [String] { codes("VirtualService", "networking.istio.io/v1", spec) }
+
+    @Test func gatewayServers() {
+        #expect(gateway("  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [\"*\"]}\n") == ["MESH0021"])
+        #expect(gateway("  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [\"*\"], tls: {mode: SIMPLE}}\n") == ["MESH0021"])
+        #expect(gateway("  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [\"*\"], tls: {mode: SIMPLE, credentialName: c}}\n").isEmpty)
+        #expect(gateway("  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [\"*\"], tls: {mode: MUTUAL, serverCertificate: /a, privateKey: /b}}\n") == ["MESH0021"])
+        #expect(gateway("  - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [\"*\"], tls: {mode: ISTIO_MUTUAL, credentialName: c}}\n") == ["MESH0021"])
+        #expect(gateway("  - {port: {number: 443, name: tls, protocol: TLS}, hosts: [\"*\"], tls: {mode: PASSTHROUGH, credentialName: c}}\n") == ["MESH0022"])
+        #expect(gateway("  - {port: {number: 443, name: tls, protocol: HTTPS}, hosts: [\"*\"], tls: {mode: AUTO_PASSTHROUGH}}\n") == ["MESH0021"])
+        #expect(gateway("  - {port: {number: 80, name: web, protocol: HTTP}, hosts: [\"*\"]}\n  - {port: {number: 8080, name: web, protocol: HTTP}, hosts: [\"*\"]}\n") == ["MESH0021"])
+        #expect(gateway("  - {port: {number: 80, name: http, protocol: HTTP}, hosts: [\"*\"], tls: {httpsRedirect: true}}\n").isEmpty)
+    }
+
+    @Test func virtualServiceRoutes() {
+        #expect(vs("  hosts: [a]\n  http:\n  - route: [{destination: {host: a}}]\n    redirect: {uri: /b}\n") == ["MESH0021"])
+        #expect(vs("  hosts: [a]\n  http:\n  - redirect: {uri: /b}\n    directResponse: {status: 503}\n") == ["MESH0021"])
+        #expect(vs("  hosts: [a]\n  http:\n  - redirect: {uri: /b}\n    rewrite: {uri: /c}\n") == ["MESH0021"])
+        #expect(vs("  hosts: [a]\n  http:\n  - timeout: 1s\n") == ["MESH0021"])
+        #expect(vs("  hosts: [a]\n  http:\n  - delegate: {name: b}\n    route: [{destination: {host: a}}]\n") == ["MESH0021"])
+        #expect(vs("  hosts: [\"*\"]\n  http:\n  - route: [{destination: {host: a}}]\n") == ["MESH0021"])
+        #expect(vs("  hosts: [\"*\"]\n  gateways: [public]\n  http:\n  - route: [{destination: {host: a}}]\n").isEmpty)
+        #expect(vs("  gateways: [public]\n  http:\n  - route: [{destination: {host: a}}]\n") == ["MESH0021"])
+        #expect(vs("  http:\n  - route: [{destination: {host: a}}]\n").isEmpty)
+        #expect(vs("  hosts: [a.example.com]\n  gateways: [g]\n  tls:\n  - match: [{sniHosts: [b.example.com]}]\n    route: [{destination: {host: a}}]\n") == ["MESH0021"])
+        #expect(vs("  hosts: [\"*.example.com\"]\n  gateways: [g]\n  tls:\n  - match: [{sniHosts: [b.example.com]}]\n    route: [{destination: {host: a}}]\n").isEmpty)
+    }
+
+    @Test func serviceEntriesSidecarsAndDestinationRules() {
+        let se = { (spec: String) in self.codes("ServiceEntry", "networking.istio.io/v1", spec) }
+        #expect(se("  hosts: [\"*.example.com\"]\n  ports: [{number: 443, name: https, protocol: TLS}]\n  resolution: DNS\n") == ["MESH0021"])
+        #expect(se("  hosts: [\"*.example.com\"]\n  ports: [{number: 443, name: https, protocol: TLS}]\n  resolution: NONE\n").isEmpty)
+        #expect(se("  hosts: [db.internal]\n  ports: [{number: 5432, name: tcp, protocol: TCP}]\n  resolution: STATIC\n") == ["MESH0021"])
+        let sc = { (spec: String) in self.codes("Sidecar", "networking.istio.io/v1", spec) }
+        #expect(sc("  egress:\n  - hosts: [\"istio-system\"]\n") == ["MESH0021"])
+        #expect(sc("  egress:\n  - hosts: [\"./*\", \"istio-system/*\"]\n").isEmpty)
+        #expect(sc("  egress:\n  - hosts: [\"./*\"]\n  - hosts: [\"istio-system/*\"]\n") == ["MESH0021"])
+        let dr = { (spec: String) in self.codes("DestinationRule", "networking.istio.io/v1", spec) }
+        #expect(dr("  host: a\n  subsets: [{name: v1, labels: {v: \"1\"}}, {name: v1, labels: {v: \"2\"}}]\n") == ["MESH0021"])
+        #expect(dr("  host: a\n  trafficPolicy: {tls: {mode: MUTUAL}}\n") == ["MESH0021"])
+        #expect(dr("  host: a\n  trafficPolicy: {tls: {mode: MUTUAL, credentialName: client}}\n").isEmpty)
+    }
+}

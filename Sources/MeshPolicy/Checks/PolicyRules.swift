@@ -468,6 +468,40 @@ public enum PolicyRules {
                   mode: DISABLE
             """)])
 
+    public static let webhookWarning = RuleDescription(
+        code: "MESH0022", name: "istio-validation-warning", istioCode: "IST0133", severity: .warning,
+        summary: "Istio's webhook accepts the value but warns: it is ignored or misplaced.",
+        explanation: """
+        Some settings are accepted at apply with a warning because they have no effect where \
+        they are written: certificates on a PASSTHROUGH server (the gateway does not terminate \
+        TLS), `httpsRedirect` on a server that is not HTTP. Remove them, or move them where \
+        they apply.
+        """,
+        triggering: [.init("""
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: passthrough, namespace: edge}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: 443, name: tls, protocol: TLS}
+                hosts: ["*.example.com"]
+                tls:
+                  mode: PASSTHROUGH
+                  ↓credentialName: example-com
+            """)],
+        nonTriggering: [.init("""
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: passthrough, namespace: edge}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: 443, name: tls, protocol: TLS}
+                hosts: ["*.example.com"]
+                tls: {mode: PASSTHROUGH}
+            """)])
+
     public static let notAManifest = RuleDescription(
         code: "MESH0006", name: "not-a-manifest", severity: .info,
         summary: "A YAML or JSON file holds no Kubernetes object (Helm values, kustomize or CI configuration); it is skipped.",
@@ -494,6 +528,6 @@ public enum PolicyRules {
     public static let all: [RuleDescription] = [
         yamlSyntax, duplicateKey, yamlLimit, unreadable, unusedSuppression, notAManifest, invalidResource, unknownField,
         wrongType, invalidEnum, invalidDuration, missingField, outOfRange, invalidName, unknownVersion,
-        conflictingFields, invalidValue,
+        conflictingFields, invalidValue, webhookWarning,
     ]
 }

@@ -120,6 +120,10 @@ public enum DocumentLoader {
                 !($0.code == PolicyRules.missingField.code && $0.message.hasPrefix("metadata") && $0.message.hasSuffix("\"name\""))
                     && $0.span != apiVersionSpan
             })
+            // What Istio's webhook refuses beyond the schema, once the types are right.
+            if k.isIstio, checker.diagnostics.isEmpty, let spec = root["spec"], spec.isMapping {
+                diagnostics.append(contentsOf: WebhookChecks.check(k, spec: spec, resource: resource.ref))
+            }
         }
         resources.append(resource)
     }
