@@ -30,7 +30,7 @@ let package = Package(
         ),
         .target(name: "MeshGit", dependencies: ["CGit2"]),
         .target(name: "MeshPolicy", dependencies: ["CLibYAML"]),
-        .target(name: "MeshAnalysis", dependencies: ["MeshPolicy"]),
+        .target(name: "MeshAnalysis", dependencies: ["MeshPolicy", "MeshConfig"]),
         // The contract between control plane and data plane: no dependencies at all.
         .target(name: "MeshConfig"),
         .target(name: "MeshCompiler", dependencies: ["MeshAnalysis", "MeshPolicy", "MeshConfig", "MeshBundle"]),

@@ -300,16 +300,15 @@ struct OutboundCompiler: Sendable {
         if discovery == .dns { endpoints = [Endpoint(address: host, port: port, labels: nil)] }
         let backends = index.backends(host: host, from: namespace).filter { $0.matches(subsetNode?.labels ?? [:]) }
         let identities = Array(Set(backends.map { Compiler.spiffeID(trustDomain: index.settings.trustDomain, namespace: $0.namespace, serviceAccount: $0.serviceAccount) })).sorted()
+        // One decision for every command (MeshIndex.clientTLS): DestinationRule, else auto-mTLS.
+        let decision = index.clientTLS(host: host, from: namespace, port: port, subset: subset, subsetLabels: subsetNode?.labels ?? [:])
         let tls: ClientTLS
-        if let t = policy.tls, let mode = t["mode"]?.scalar.flatMap(ClientTLS.Mode.init(rawValue:)) {
+        if let t = decision.tls, !decision.automatic, decision.mode != .disable || t["mode"] != nil {
             let sans = t["subjectAltNames"]?.stringList ?? []
-            tls = ClientTLS(mode: mode, sni: t["sni"]?.scalar, expectedIdentities: mode == .istioMutual ? identities : sans,
+            tls = ClientTLS(mode: decision.mode, sni: t["sni"]?.scalar, expectedIdentities: decision.mode == .istioMutual ? identities : sans,
                             caCertificates: t["caCertificates"]?.scalar, credentialName: t["credentialName"]?.scalar)
-        } else if index.settings.enableAutoMtls, !backends.isEmpty, backends.allSatisfy(\.inMesh) {
-            // Auto-mTLS: Istio mTLS to destinations that all have a proxy.
-            tls = ClientTLS(mode: .istioMutual, expectedIdentities: identities)
         } else {
-            tls = ClientTLS(mode: .disable)
+            tls = ClientTLS(mode: decision.mode, expectedIdentities: decision.mode == .istioMutual ? identities : [])
         }
         return Cluster(host: host, port: port, subset: subset, subsetLabels: subsetNode?.labels, discovery: discovery,
                        endpoints: endpoints, loadBalancer: policy.loadBalancer, connectionPool: policy.connectionPool,

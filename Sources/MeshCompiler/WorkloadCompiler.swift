@@ -36,7 +36,7 @@ struct WorkloadCompiler: Sendable {
         let authz = authz ?? authorization(w)
         return ports.keys.sorted().map { port in
             InboundPort(port: port, protocolName: ports[port] ?? "unknown",
-                        mtls: MTLSMode(rawValue: eff.mode(port: port).rawValue) ?? .permissive, authorization: authz)
+                        mtls: eff.mode(port: port), authorization: authz)
         }
     }
 

@@ -1,6 +1,21 @@
 /// Server-side mutual TLS.
-public enum MTLSMode: String, Codable, Sendable {
+/// Istio's mutual TLS modes, server side: the one enum lint, reports, the diff and the
+/// proxy all use (ordered DISABLE < PERMISSIVE < STRICT).
+public enum MTLSMode: String, Codable, Sendable, Comparable {
     case strict = "STRICT", permissive = "PERMISSIVE", disable = "DISABLE"
+
+    var rank: Int {
+        switch self {
+        case .disable: return 0
+        case .permissive: return 1
+        case .strict: return 2
+        }
+    }
+
+    public static func < (a: MTLSMode, b: MTLSMode) -> Bool { a.rank < b.rank }
+
+    /// Whether a plaintext client gets through.
+    public var acceptsPlaintext: Bool { self != .strict }
 }
 
 /// One port the workload serves.

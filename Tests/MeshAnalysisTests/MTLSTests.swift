@@ -1,4 +1,5 @@
 import Testing
+import MeshConfig
 import MeshPolicy
 @testable import MeshAnalysis
 

@@ -1,24 +1,5 @@
+import MeshConfig
 import MeshPolicy
-
-/// Istio's mutual TLS modes, server side.
-public enum MTLSMode: String, Sendable, Comparable {
-    case disable = "DISABLE"
-    case permissive = "PERMISSIVE"
-    case strict = "STRICT"
-
-    var rank: Int {
-        switch self {
-        case .disable: return 0
-        case .permissive: return 1
-        case .strict: return 2
-        }
-    }
-
-    public static func < (a: MTLSMode, b: MTLSMode) -> Bool { a.rank < b.rank }
-
-    /// Whether a plaintext client gets through.
-    public var acceptsPlaintext: Bool { self != .strict }
-}
 
 /// One PeerAuthentication, read.
 public struct PeerAuthenticationInfo: Sendable {

@@ -1,3 +1,4 @@
+import MeshConfig
 import MeshPolicy
 
 /// The mTLS migration view (`meshc mtls`): per workload, the inbound mode in force per port,
@@ -58,26 +59,42 @@ public struct MTLSReport: Sendable {
         self.rows = rows
     }
 
-    /// How `client` reaches `server`: its sidecar's TLS choice (DestinationRule, or
-    /// auto-mTLS) against the server's inbound mode.
-    static func transport(from client: Workload, to server: Workload, hosts: [String], mode: EffectiveMTLS,
-                          index: MeshIndex) -> Transport {
-        guard client.inMesh else { return mode.mode == .strict && server.inMesh ? .broken : .plaintext }
-        var tls: String?
-        for h in hosts {
-            if let dr = index.destinationRules(host: h, from: client.namespace).first,
-               let m = dr.resource.spec?.at("trafficPolicy", "tls", "mode")?.scalar {
-                tls = m
-                break
+    /// How `client` reaches `server`: the TLS its sidecar originates (`MeshIndex.clientTLS`,
+    /// the same decision the compiled bundle holds: DestinationRule per port and subset, else
+    /// auto-mTLS) against the server's inbound mode, port by port; the worst port counts.
+    public static func transport(from client: Workload, to server: Workload, hosts: [String], mode: EffectiveMTLS,
+                                 index: MeshIndex) -> Transport {
+        func strict(_ port: Int?) -> Bool { port.map { mode.mode(port: $0) == .strict } ?? (mode.mode == .strict) }
+        guard client.inMesh else { return strict(nil) && server.inMesh ? .broken : .plaintext }
+        var worst = Transport.mtls
+        var seen = false
+        for host in hosts {
+            let ports = index.services(host: host, from: client.namespace).flatMap(\.ports)
+            for port in ports.isEmpty ? [nil] : ports.map({ Optional($0.number) }) {
+                seen = true
+                let decision = index.clientTLS(host: host, from: client.namespace, port: port, subsetLabels: server.labels)
+                let target = port.flatMap { p in ports.first { $0.number == p }?.targetPort.flatMap { Int($0) } } ?? port
+                let t: Transport
+                switch decision.mode {
+                case .istioMutual: t = server.inMesh ? .mtls : .broken
+                case .disable, .simple, .mutual: t = strict(target) && server.inMesh ? .broken : .plaintext
+                }
+                if t == .broken { return .broken }
+                if t == .plaintext { worst = .plaintext }
             }
         }
-        switch tls {
-        case "ISTIO_MUTUAL"?: return server.inMesh ? .mtls : .broken
-        case "DISABLE"?, "SIMPLE"?, "MUTUAL"?:
-            return mode.mode == .strict && server.inMesh ? .broken : .plaintext
-        default:
-            // Auto-mTLS: mTLS to workloads with a proxy, plaintext to the others.
-            return server.inMesh ? .mtls : .plaintext
+        if !seen { return server.inMesh && index.settings.enableAutoMtls ? .mtls : .plaintext }
+        return worst
+    }
+
+    /// The workloads that reach `server` in plaintext today (under PERMISSIVE), so STRICT would
+    /// refuse them: the callers whose sidecar (or lack of one) does not originate mTLS to it.
+    public static func plaintextCallers(of server: Workload, index: MeshIndex) -> [Workload] {
+        let hosts = index.services(selecting: server).map(\.host)
+        let permissive = EffectiveMTLS(mode: .permissive, source: nil, ports: [:])
+        return index.workloads.filter { c in
+            c.ref != server.ref && !ClusterFacts.isAssumed(c.resource)
+                && transport(from: c, to: server, hosts: hosts, mode: permissive, index: index) == .plaintext
         }
     }
 

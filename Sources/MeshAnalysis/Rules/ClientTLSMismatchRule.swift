@@ -1,3 +1,4 @@
+import MeshConfig
 import MeshPolicy
 
 /// Client TLS that the server side cannot accept: every request fails.

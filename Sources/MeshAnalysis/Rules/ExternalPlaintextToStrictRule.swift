@@ -1,3 +1,4 @@
+import MeshConfig
 import MeshPolicy
 
 /// A path from outside the mesh straight to a workload that requires mTLS: a LoadBalancer or

@@ -47,7 +47,6 @@ public struct Differ {
         var headByKey: [String: Workload] = [:]
         for w in headWorkloads { headByKey["\(w.namespace)/\(w.name)"] = w }
 
-        let withoutSidecar = headCompiler.index.workloads.filter { !$0.inMesh }
         var workloadChanges: [ConfigDiff.WorkloadChanges] = []
         var risks: [ConfigDiff.Risk] = []
         var outboundPairs: [String: (base: Outbound, head: Outbound, affects: [String])] = [:]
@@ -62,7 +61,7 @@ public struct Differ {
             case (let b?, let h?):
                 let (ba, ha) = (baseCompiler.authorization(b), headCompiler.authorization(h))
                 let changes = inboundChanges(baseCompiler.inbound(b, authorization: ba), headCompiler.inbound(h, authorization: ha),
-                                             key: key, workload: h, plaintextCallers: withoutSidecar, risks: &risks)
+                                             key: key, workload: h, plaintextCallers: { MTLSReport.plaintextCallers(of: h, index: self.headCompiler.index) }, risks: &risks)
                     + authorizationChanges(ba, ha, key: key, risks: &risks)
                 if !changes.isEmpty { workloadChanges.append(.init(workload: key, changes: changes)) }
                 let (bo, bk) = baseCompiler.outbound(for: b, hosts: scope)
@@ -130,7 +129,7 @@ public struct Differ {
 
     // MARK: Inbound: mTLS and authorization
 
-    func inboundChanges(_ b: [InboundPort], _ h: [InboundPort], key: String, workload: Workload, plaintextCallers: [Workload],
+    func inboundChanges(_ b: [InboundPort], _ h: [InboundPort], key: String, workload: Workload, plaintextCallers: () -> [Workload],
                         risks: inout [ConfigDiff.Risk]) -> [ConfigDiff.Change] {
         var changes: [ConfigDiff.Change] = []
         var basePorts: [Int: InboundPort] = [:]
@@ -139,7 +138,8 @@ public struct Differ {
             guard let old = basePorts[p.port], old.mtls != p.mtls else { continue }
             changes.append(.init(.mtls, "port \(p.port)", before: old.mtls.rawValue, after: p.mtls.rawValue))
             if p.mtls == .strict, workload.inMesh {
-                let callers = plaintextCallers.filter { $0.ref != workload.ref }.map { "\($0.namespace)/\($0.name)" }.sorted()
+                // Traced as `meshc mtls` traces them: callers that reach it in plaintext today.
+                let callers = plaintextCallers().filter { $0.ref != workload.ref }.map { "\($0.namespace)/\($0.name)" }.sorted()
                 if !callers.isEmpty {
                     risks.append(.init(.strictBreaksPlaintextCallers, workloads: [key],
                         message: "\(key) port \(p.port) becomes STRICT; \(callers.count) workload\(callers.count == 1 ? "" : "s") without a sidecar can call it only in plaintext: \(Self.list(callers))"))
