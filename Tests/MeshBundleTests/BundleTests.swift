@@ -263,3 +263,84 @@ struct SplitMix64 {
         }
     }
 }
+
+/// Every rejection the verifier can give, each from a bundle made for it and signed by a
+/// trusted key (so only the one check under test can refuse it).
+@Suite struct VerifierRejectionTests {
+    let key = SigningKey()
+    var trust: TrustRoot { TrustRoot(keys: [key.publicKey]) }
+    let issued = Date(timeIntervalSince1970: 1_800_000_000)
+
+    var config: WorkloadConfig {
+        WorkloadConfig(identity: Identity(namespace: "shop", name: "orders", serviceAccount: "orders",
+                                          spiffeID: "spiffe://cluster.local/ns/shop/sa/orders", labels: [:]),
+                       inbound: [], outbound: [], clusters: [])
+    }
+
+    /// A DSSE envelope around any payload, signed by the trusted key.
+    func signed(_ payload: Data) throws -> Data {
+        let pae = Envelope.pae(type: Envelope.payloadType, body: payload)
+        let envelope = Envelope(payloadType: Envelope.payloadType, payload: payload.base64EncodedString(),
+                                signatures: [.init(keyid: key.publicKey.keyid, sig: try key.sign(pae).base64EncodedString())])
+        return try JSONEncoder().encode(envelope)
+    }
+
+    func rejection(_ data: Data, now: Date? = nil, workload: String? = nil) -> BundleError? {
+        do {
+            _ = try Verifier(trust: trust).verify(data, workload: workload, minVersion: nil, now: now ?? issued.addingTimeInterval(60))
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    func canonical() throws -> Data { try config.canonicalJSON() }
+
+    @Test func aBundleIssuedInTheFutureIsNotYetValid() throws {
+        let data = try Signer(keys: [key]).bundle(config: config, version: 1, gitCommit: nil, issuedAt: issued.addingTimeInterval(3600), expiresAt: issued.addingTimeInterval(7200))
+        guard case .notYetValid? = rejection(data) else { Issue.record("\(String(describing: rejection(data)))"); return }
+        // Five minutes of skew are tolerated.
+        let skewed = try Signer(keys: [key]).bundle(config: config, version: 1, gitCommit: nil, issuedAt: issued.addingTimeInterval(200), expiresAt: issued.addingTimeInterval(7200))
+        #expect(rejection(skewed) == nil)
+    }
+
+    @Test func aConfigThatIsNotWhatTheManifestDigestsIsRefused() throws {
+        // Same JSON value, other bytes: the digest is over the canonical bytes.
+        var loose = Data(" ".utf8)
+        loose.append(try canonical())
+        let data = try Signer(keys: [key]).bundle(canonicalConfig: loose, workload: "shop/orders", version: 1, gitCommit: nil, issuedAt: issued, expiresAt: issued.addingTimeInterval(3600))
+        guard case .digestMismatch? = rejection(data) else { Issue.record("\(String(describing: rejection(data)))"); return }
+    }
+
+    @Test func aManifestForAnotherWorkloadThanTheConfigsIdentityIsRefused() throws {
+        let data = try Signer(keys: [key]).bundle(canonicalConfig: try canonical(), workload: "shop/payments", version: 1, gitCommit: nil, issuedAt: issued, expiresAt: issued.addingTimeInterval(3600))
+        guard case .wrongWorkload(let expected, let actual)? = rejection(data) else { Issue.record("\(String(describing: rejection(data)))"); return }
+        #expect(expected == "shop/payments" && actual == "shop/orders")
+    }
+
+    @Test func anUnknownConfigFormatIsRefused() throws {
+        var json = try JSONSerialization.jsonObject(with: try canonical()) as! [String: Any]
+        json["formatVersion"] = 99
+        let bytes = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
+        let data = try Signer(keys: [key]).bundle(canonicalConfig: bytes, workload: "shop/orders", version: 1, gitCommit: nil, issuedAt: issued, expiresAt: issued.addingTimeInterval(3600))
+        guard case .unsupportedFormat(99)? = rejection(data) else { Issue.record("\(String(describing: rejection(data)))"); return }
+    }
+
+    @Test func malformedTimestampsAreRefused() throws {
+        let config = String(decoding: try canonical(), as: UTF8.self)
+        let digest = Signer.digest(try canonical())
+        for (issuedAt, expiresAt) in [("yesterday", "2027-01-15T08:00:00Z"), ("2027-01-15T08:00:00Z", "2027-13-45T99:00:00Z"), ("", "")] {
+            let payload = "{\"config\":\(config),\"manifest\":{\"configDigest\":\"\(digest)\",\"expiresAt\":\"\(expiresAt)\",\"issuedAt\":\"\(issuedAt)\",\"version\":1,\"workload\":\"shop/orders\"}}"
+            let r = rejection(try signed(Data(payload.utf8)))
+            guard case .malformedPayload(let why)? = r else { Issue.record("\(issuedAt)/\(expiresAt): \(String(describing: r))"); continue }
+            #expect(why.contains("RFC 3339"))
+        }
+    }
+
+    @Test func everyRejectionNamesItsCheck() {
+        let all: [BundleError] = [.notYetValid(issuedAt: "a", now: "b"), .digestMismatch(expected: "x", actual: "y"),
+                                  .unsupportedFormat(9), .wrongWorkload(expected: "a/b", actual: "c/d")]
+        for e in all { #expect(!e.description.isEmpty) }
+        #expect(BundleError.digestMismatch(expected: "sha256:aa", actual: "sha256:bb").description.contains("sha256:aa"))
+    }
+}

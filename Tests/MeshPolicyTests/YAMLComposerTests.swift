@@ -144,3 +144,69 @@ import Testing
         #expect(problems.count == 1)
     }
 }
+
+/// Input encodings and layouts real repositories have: Windows line ends, byte-order marks,
+/// UTF-16, non-ASCII text before a finding, YAML merge keys.
+@Suite struct InputFormTests {
+    let service = "apiVersion: v1\nkind: Service\nmetadata:\n  name: orders\n  namespace: shop\nspec:\n  ports: [{name: http, port: 80}]\n  selector: {app: orders}\n"
+
+    func load(_ bytes: [UInt8]) -> DocumentLoader.Loaded {
+        bytes.withUnsafeBytes { DocumentLoader.load(path: "t.yaml", bytes: $0) }
+    }
+
+    @Test func crlfLineEndsReadAsLF() throws {
+        let crlf = load(Array(service.replacingOccurrences(of: "\n", with: "\r\n").utf8))
+        #expect(crlf.diagnostics.isEmpty)
+        #expect(crlf.resources.first?.name == "orders")
+        // Locations count lines the same way.
+        let bad = load(Array((service + "  type: Bogus\n").replacingOccurrences(of: "\n", with: "\r\n").utf8))
+        #expect(bad.diagnostics.first?.span.start.line == 9)
+    }
+
+    @Test func aUTF8ByteOrderMarkIsSkipped() throws {
+        let loaded = load([0xEF, 0xBB, 0xBF] + Array(service.utf8))
+        #expect(loaded.diagnostics.isEmpty)
+        #expect(loaded.resources.first?.name == "orders")
+    }
+
+    @Test func utf16WithAByteOrderMarkIsRead() throws {
+        var le: [UInt8] = [0xFF, 0xFE]
+        for unit in service.utf16 { le += [UInt8(unit & 0xFF), UInt8(unit >> 8)] }
+        let loaded = load(le)
+        #expect(loaded.diagnostics.isEmpty)
+        #expect(loaded.resources.first?.namespace == "shop")
+    }
+
+    @Test func columnsCountCharactersNotBytes() throws {
+        let yaml = "apiVersion: v1\nkind: Service\nmetadata: {annotations: {a: \"ééé\"}, name: Orders}\n"
+        let name = DocumentLoader.load(path: "t.yaml", text: yaml).diagnostics.first { $0.code == "MESH0017" }
+        // `Orders` follows 3 two-byte characters: column 43 counted in characters (46 in bytes).
+        #expect(name?.span.start.column == 43)
+        #expect(name?.span.start.line == 3)
+    }
+
+    @Test func mergeKeysAreResolvedAsKubernetesDoes() throws {
+        let yaml = """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: orders, namespace: shop}
+            spec:
+              hosts: [orders]
+              http:
+              - &base
+                match: [{headers: {x-canary: {exact: "true"}}}]
+                route: [{destination: {host: orders}}]
+                timeout: 3s
+                retries: {attempts: 2}
+              - <<: *base
+                match: [{uri: {prefix: /}}]
+            """
+        let loaded = DocumentLoader.load(path: "t.yaml", text: yaml)
+        #expect(loaded.diagnostics.filter { $0.severity == .error }.isEmpty, "\(loaded.diagnostics)")
+        let route = try #require(loaded.resources.first?.spec?["http"]?.elements.last)
+        #expect(route["timeout"]?.scalar == "3s")
+        #expect(route.at("retries", "attempts")?.scalar == "2")
+        // The key written beside the merge wins over the merged one.
+        #expect(route["match"]?.elements.first?.at("uri", "prefix")?.scalar == "/")
+    }
+}
