@@ -43,11 +43,11 @@ struct WorkloadCompiler: Sendable {
     func authorization(_ w: Workload) -> Authorization {
         var result = Authorization()
         for ap in index.authorizationPolicies(for: w) {
-            let action = ap.spec?["action"]?.scalar ?? "ALLOW"
+            let action = AuthorizationAction(spec: ap.spec)
             let rules = (ap.spec?["rules"]?.elements ?? []).map { rule(ap, $0) }
             switch action {
-            case "DENY": result.deny += rules
-            case "ALLOW":
+            case .deny: result.deny += rules
+            case .allow:
                 result.allowPolicies = true
                 result.allow += rules
             default: break   // AUDIT and CUSTOM are delegated; the proxy does not decide them.

@@ -226,14 +226,27 @@ public final class MeshIndex: Sendable {
 
     /// Workloads in `namespace` whose labels include every label of `selector`.
     public func workloads(in namespace: String, matching selector: [String: String]) -> [Workload] {
-        guard let (k, v) = selector.first else { return workloadsByNamespace[namespace] ?? [] }
+        guard !selector.isEmpty else { return workloadsByNamespace[namespace] ?? [] }
+        return positions(in: namespace, matching: selector).map { workloads[$0] }
+    }
+
+    /// Workloads of every namespace that `selector` matches, in index order: what a Gateway's
+    /// or a root-namespace policy's selector picks. Looked up through the label index, one
+    /// namespace at a time (no rule scans every workload per selector).
+    public func workloads(matching selector: [String: String]) -> [Workload] {
+        guard !selector.isEmpty else { return workloads }
+        return workloadsByNamespace.keys.flatMap { positions(in: $0, matching: selector) }.sorted().map { workloads[$0] }
+    }
+
+    private func positions(in namespace: String, matching selector: [String: String]) -> [Int] {
+        guard let (k, v) = selector.first else { return [] }
         // Start from the workloads carrying the rarest label of the selector.
         var best = workloadsByLabel[MeshIndex.labelKey(namespace, k, v)] ?? []
         for (k2, v2) in selector.dropFirst() {
             let c = workloadsByLabel[MeshIndex.labelKey(namespace, k2, v2)] ?? []
             if c.count < best.count { best = c }
         }
-        return best.map { workloads[$0] }.filter { $0.matches(selector) }
+        return best.filter { workloads[$0].matches(selector) }
     }
 
     /// Workloads of `namespace` that run as `serviceAccount`.
@@ -258,7 +271,7 @@ public final class MeshIndex: Sendable {
     /// Workloads a policy with `selector` in `namespace` applies to: in the root namespace a
     /// policy applies mesh-wide, elsewhere to its own namespace.
     public func workloads(selectedBy selector: [String: String], policyNamespace namespace: String) -> [Workload] {
-        if namespace == settings.rootNamespace { return workloads.filter { $0.matches(selector) } }
+        if namespace == settings.rootNamespace { return workloads(matching: selector) }
         return workloads(in: namespace, matching: selector)
     }
 

@@ -53,8 +53,8 @@ public struct AllowNothingPolicyRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
         let all = index.resources(.authorizationPolicy).map(AuthorizationPolicyInfo.init)
-        let allows = all.filter { $0.action == "ALLOW" && !$0.rules.isEmpty }
-        for ap in all where ap.action == "ALLOW" && ap.rules.isEmpty && ap.resource.spec?["provider"] == nil {
+        let allows = all.filter { $0.action == .allow && !$0.rules.isEmpty }
+        for ap in all where ap.action == .allow && ap.rules.isEmpty && ap.resource.spec?["provider"] == nil {
             // ALLOW policies are ORed: beside other ALLOW policies for the same workloads, an
             // allow-nothing policy is Istio's recommended deny-by-default baseline, not a mistake.
             let root = index.settings.rootNamespace

@@ -74,7 +74,7 @@ public struct AuthorizationNeverMatchesRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         for ap in context.index.resources(.authorizationPolicy) {
             guard let spec = ap.spec else { continue }
-            if spec["action"]?.scalar == "CUSTOM", spec["provider"]?["name"]?.scalar?.isEmpty ?? true, let node = spec["action"] {
+            if AuthorizationAction(spec: spec) == .custom, spec["provider"]?["name"]?.scalar?.isEmpty ?? true, let node = spec["action"] {
                 context.report("action CUSTOM needs provider.name, the extension provider that decides; Istio refuses the policy without it",
                                on: ap, at: node)
             }

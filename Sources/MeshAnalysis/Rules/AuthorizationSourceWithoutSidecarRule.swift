@@ -41,7 +41,7 @@ public struct AuthorizationSourceWithoutSidecarRule: Rule {
 
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
-        for ap in index.resources(.authorizationPolicy).map(AuthorizationPolicyInfo.init) where ap.action == "ALLOW" {
+        for ap in index.resources(.authorizationPolicy).map(AuthorizationPolicyInfo.init) where ap.action == .allow {
             for rule in ap.rules {
                 for from in rule["from"]?.elements ?? [] {
                     for node in from.at("source", "principals")?.elements ?? [] {

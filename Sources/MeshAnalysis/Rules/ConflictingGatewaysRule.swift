@@ -128,9 +128,10 @@ public struct ConflictingGatewaysRule: Rule {
     /// Whether both selectors pick at least one common workload (or, with no workloads in
     /// the repository, whether one selector contains the other).
     func sameProxies(_ a: [String: String], _ b: [String: String], _ index: MeshIndex) -> Bool {
-        let pods = index.workloads.filter { $0.matches(a) && $0.matches(b) }
-        if !pods.isEmpty { return true }
-        if index.workloads.contains(where: { $0.matches(a) || $0.matches(b) }) { return false }
+        // Both selectors at once is one selector (the union of their labels, when they agree).
+        let both = a.merging(b) { x, y in x == y ? x : "\u{0}conflict" }
+        if !both.values.contains("\u{0}conflict"), !index.workloads(matching: both).isEmpty { return true }
+        if !index.workloads(matching: a).isEmpty || !index.workloads(matching: b).isEmpty { return false }
         return a.allSatisfy { b[$0.key] == $0.value } || b.allSatisfy { a[$0.key] == $0.value }
     }
 }

@@ -44,7 +44,7 @@ public struct DenyOnPlaintextPortRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
         let policies = index.peerAuthentications
-        for ap in index.resources(.authorizationPolicy).map(AuthorizationPolicyInfo.init) where ap.action == "DENY" {
+        for ap in index.resources(.authorizationPolicy).map(AuthorizationPolicyInfo.init) where ap.action == .deny {
             let open = ap.targets(index).filter { $0.inMesh && index.effectiveMTLS(for: $0, policies: policies).anyPlaintext }
             guard let first = open.first else { continue }
             let mode = index.effectiveMTLS(for: first, policies: policies)

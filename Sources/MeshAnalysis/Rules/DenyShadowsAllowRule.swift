@@ -94,9 +94,9 @@ public struct DenyShadowsAllowRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
         let all = index.resources(.authorizationPolicy).map(AuthorizationPolicyInfo.init)
-        let denies = all.filter { $0.action == "DENY" }
+        let denies = all.filter { $0.action == .deny }
         guard !denies.isEmpty else { return }
-        for allow in all where allow.action == "ALLOW" {
+        for allow in all where allow.action == .allow {
             let targets = Set(allow.targets(index).map(\.ref))
             guard !targets.isEmpty else { continue }
             for rule in allow.rules {

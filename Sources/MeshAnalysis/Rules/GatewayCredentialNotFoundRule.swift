@@ -91,7 +91,7 @@ public struct GatewayCredentialNotFoundRule: Rule {
         for gw in gateways {
             guard let selector = gw.spec?["selector"]?.stringMap, !selector.isEmpty else { continue }
             let key = Selectors.describe(selector)
-            if workloadBySelector[key] == nil { workloadBySelector[key] = index.workloads.first { $0.matches(selector) } }
+            if workloadBySelector[key] == nil { workloadBySelector[key] = index.workloads(matching: selector).first }
             guard let found = workloadBySelector[key], let workload = found else { continue }
             for server in gw.spec?["servers"]?.elements ?? [] {
                 guard let node = server.at("tls", "credentialName"), let credential = node.scalar, !credential.isEmpty else { continue }

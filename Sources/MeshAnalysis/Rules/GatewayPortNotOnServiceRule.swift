@@ -68,7 +68,7 @@ public struct GatewayPortNotOnServiceRule: Rule {
         let k8sServices = index.services.filter { $0.origin == .kubernetes && !$0.selector.isEmpty }
         for gw in index.resources(.gateway) {
             guard let selector = gw.spec?["selector"]?.stringMap, !selector.isEmpty else { continue }
-            let pods = index.workloads.filter { $0.matches(selector) }
+            let pods = index.workloads(matching: selector)
             guard !pods.isEmpty else { continue }
             let fronting = k8sServices.filter { svc in pods.contains { $0.namespace == svc.namespace && $0.matches(svc.selector) } }
             // No Service in the repository: the gateway may be reached another way; say nothing.

@@ -59,7 +59,7 @@ public struct GatewaySelectorNotFoundRule: Rule {
         guard index.hasRepositoryWorkloads else { return }
         for gw in index.resources(.gateway) {
             guard let node = gw.spec?["selector"], let selector = node.stringMap, !selector.isEmpty else { continue }
-            if index.workloads.contains(where: { $0.matches(selector) }) { continue }
+            if !index.workloads(matching: selector).isEmpty { continue }
             context.report("selector \(Selectors.describe(selector)) matches no workload: no gateway proxy serves this Gateway",
                            on: gw, at: node.pairs.first?.key)
         }

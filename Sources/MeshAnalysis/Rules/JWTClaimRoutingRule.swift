@@ -95,7 +95,7 @@ public struct JWTClaimRoutingRule: Rule {
             for ref in GatewayRef.all(in: vs) {
                 guard let gw = ref.resolve(index), gw.kind == .gateway,
                       let selector = gw.spec?["selector"]?.stringMap, !selector.isEmpty else { continue }
-                let pods = index.workloads.filter { $0.matches(selector) }
+                let pods = index.workloads(matching: selector)
                 guard !pods.isEmpty else { continue }
                 let covered = pods.allSatisfy { pod in
                     authns.contains { ra in

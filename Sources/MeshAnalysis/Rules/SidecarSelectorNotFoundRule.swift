@@ -53,7 +53,7 @@ public struct SidecarSelectorNotFoundRule: Rule {
         for sc in index.resources(.sidecar) {
             guard let sel = Selectors.workloadSelectorLabels(sc), !sel.labels.isEmpty else { continue }
             if !index.workloads(in: sc.namespace, matching: sel.labels).isEmpty { continue }
-            let elsewhere = index.workloads.filter { $0.matches(sel.labels) }
+            let elsewhere = index.workloads(matching: sel.labels)
             var message = "workloadSelector \(Selectors.describe(sel.labels)) matches no workload in namespace \(sc.namespace)"
             if let w = elsewhere.first { message += " (it matches \(w.ref) in namespace \(w.namespace); a Sidecar applies only to its own namespace)" }
             context.report(message, on: sc, at: sel.node.pairs.first?.key)

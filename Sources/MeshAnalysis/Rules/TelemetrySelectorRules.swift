@@ -138,7 +138,7 @@ public struct TelemetrySelectorNotFoundRule: Rule {
             guard let sel = Selectors.matchLabels(t), !sel.labels.isEmpty else { continue }
             if !index.workloads(in: t.namespace, matching: sel.labels).isEmpty { continue }
             var message = "selector \(Selectors.describe(sel.labels)) matches no workload in namespace \(t.namespace)"
-            if let w = index.workloads.first(where: { $0.matches(sel.labels) }) {
+            if let w = index.workloads(matching: sel.labels).first {
                 message += " (it matches \(w.ref) in namespace \(w.namespace); a Telemetry applies only to its own namespace)"
             }
             context.report(message, on: t, at: sel.node.pairs.first?.key)

@@ -1,14 +1,25 @@
 import MeshPolicy
 
 /// Reading AuthorizationPolicies: which workloads they apply to, their action, their rules.
+/// An AuthorizationPolicy's action, typed once (Istio's default is ALLOW).
+public enum AuthorizationAction: String, Sendable {
+    case allow = "ALLOW", deny = "DENY", audit = "AUDIT", custom = "CUSTOM"
+
+    /// The action a policy's `spec.action` names (absent: ALLOW; unknown values are refused
+    /// by the type check, and read as ALLOW here).
+    public init(spec: YAMLNode?) {
+        self = spec?["action"]?.scalar.flatMap(AuthorizationAction.init(rawValue:)) ?? .allow
+    }
+}
+
 struct AuthorizationPolicyInfo {
     let resource: Resource
-    let action: String
+    let action: AuthorizationAction
     let rules: [YAMLNode]
 
     init(_ r: Resource) {
         resource = r
-        action = r.spec?["action"]?.scalar ?? "ALLOW"
+        action = AuthorizationAction(spec: r.spec)
         rules = r.spec?["rules"]?.elements ?? []
     }
 
