@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import MeshAnalysis
 import MeshConfig
@@ -161,6 +162,19 @@ import MeshPolicy
         #expect(!outbound(d).contains { $0.kind == .routeRemoved })
         #expect(outbound(d).contains { $0.kind == .routeAdded })
         #expect(!d.risks.contains { $0.kind == .routeRemoved })
+    }
+
+    @Test func changesCarryTheirValuesNotOnlyProse() throws {
+        let d = Self.diff(Self.edit("    timeout: 3s\n", "    timeout: 4s\n"))
+        let timeout = try #require(outbound(d).first { $0.kind == .timeout })
+        #expect(timeout.beforeValue?.timeoutMs == 3000 && timeout.afterValue?.timeoutMs == 4000)
+        let off = Self.diff(Self.edit("retries: {attempts: 2, perTryTimeout: 1s, retryOn: 5xx}", "retries: {attempts: 0}"))
+        let retries = try #require(outbound(off).first { $0.kind == .retries })
+        #expect(retries.beforeValue?.retries?.attempts == 2 && retries.beforeValue?.retries?.retryOn == ["5xx"])
+        #expect(retries.afterValue?.none == true)
+        // Encoded for scripts as values.
+        let json = String(decoding: try JSONEncoder().encode(retries), as: UTF8.self)
+        #expect(json.contains("\"beforeValue\"") && json.contains("\"perTryTimeoutMs\":1000"))
     }
 
     @Test func reorderingRoutesIsReported() {

@@ -1,3 +1,4 @@
+import MeshConfig
 /// What a change to the policy repository does to each workload's traffic: the semantic
 /// difference of two compilations, the lint findings it introduces and fixes, and the risks
 /// it carries. Encoded as JSON by `meshc diff --format json` (`schemas/diff.schema.json`).
@@ -46,15 +47,69 @@ public struct ConfigDiff: Codable, Sendable, Equatable {
         public var source: String?
         /// The destination host, for outbound changes.
         public var host: String?
+        /// The old and new state as values, for scripts (`before`/`after` say it in words).
+        public var beforeValue: Value?
+        public var afterValue: Value?
 
         public init(_ kind: ChangeKind, _ subject: String, before: String? = nil, after: String? = nil, source: String? = nil,
-                    host: String? = nil) {
+                    host: String? = nil, beforeValue: Value? = nil, afterValue: Value? = nil) {
             self.kind = kind
             self.subject = subject
             self.before = before
             self.after = after
             self.source = source
             self.host = host
+            self.beforeValue = beforeValue
+            self.afterValue = afterValue
+        }
+    }
+
+    /// A change's state as a value: the effective shares of a split, a timeout, a retry
+    /// policy, a TLS or mTLS mode. Only the fields of the change's kind are set.
+    public struct Value: Codable, Sendable, Equatable, Hashable {
+        public struct Share: Codable, Sendable, Equatable, Hashable {
+            /// The destination cluster (`outbound|port|subset|host`).
+            public var cluster: String
+            /// The effective share in percent (weights are relative).
+            public var percent: Double
+        }
+        public struct Retries: Codable, Sendable, Equatable, Hashable {
+            public var attempts: Int
+            public var perTryTimeoutMs: Int?
+            public var retryOn: [String]
+            /// No `retries` written: Istio's default policy.
+            public var istioDefault: Bool
+        }
+        public var shares: [Share]?
+        /// nil with `none: true`: no timeout.
+        public var timeoutMs: Int?
+        public var retries: Retries?
+        public var mode: String?
+        /// The setting is absent (no timeout, no retries).
+        public var none: Bool?
+
+        public init(shares: [Share]? = nil, timeoutMs: Int? = nil, retries: Retries? = nil, mode: String? = nil, none: Bool? = nil) {
+            self.shares = shares
+            self.timeoutMs = timeoutMs
+            self.retries = retries
+            self.mode = mode
+            self.none = none
+        }
+
+        static func shares(_ r: Route) -> Value {
+            let total = Double(max(1, r.totalWeight))
+            var byCluster: [(String, Int)] = []
+            for d in r.destinations {
+                if let i = byCluster.firstIndex(where: { $0.0 == d.cluster }) { byCluster[i].1 += d.weight } else { byCluster.append((d.cluster, d.weight)) }
+            }
+            return Value(shares: byCluster.map { Share(cluster: $0.0, percent: (Double(max(0, $0.1)) * 1000 / total).rounded() / 10) })
+        }
+
+        static func timeout(_ ms: Int?) -> Value { ms.map { Value(timeoutMs: $0) } ?? Value(none: true) }
+
+        static func retries(_ r: RetryPolicy?) -> Value {
+            guard let r, r.attempts > 0 else { return Value(none: true) }
+            return Value(retries: Retries(attempts: r.attempts, perTryTimeoutMs: r.perTryTimeoutMs, retryOn: r.retryOn, istioDefault: r.isIstioDefault))
         }
     }
 

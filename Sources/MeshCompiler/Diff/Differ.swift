@@ -136,7 +136,8 @@ public struct Differ {
         for p in b { basePorts[p.port] = p }
         for p in h {
             guard let old = basePorts[p.port], old.mtls != p.mtls else { continue }
-            changes.append(.init(.mtls, "port \(p.port)", before: old.mtls.rawValue, after: p.mtls.rawValue))
+            changes.append(.init(.mtls, "port \(p.port)", before: old.mtls.rawValue, after: p.mtls.rawValue,
+                                 beforeValue: .init(mode: old.mtls.rawValue), afterValue: .init(mode: p.mtls.rawValue)))
             if p.mtls == .strict, workload.inMesh {
                 // Traced as `meshc mtls` traces them: callers that reach it in plaintext today.
                 let callers = plaintextCallers().filter { $0.ref != workload.ref }.map { "\($0.namespace)/\($0.name)" }.sorted()
@@ -243,7 +244,8 @@ public struct Differ {
             guard let old = baseClusters[c.name], old != c else { continue }
             let subject = label(c.name)
             if old.tls != c.tls {
-                changes.append(.init(.clientTLS, subject, before: describe(old.tls), after: describe(c.tls), host: c.host))
+                changes.append(.init(.clientTLS, subject, before: describe(old.tls), after: describe(c.tls), host: c.host,
+                                     beforeValue: .init(mode: old.tls.mode.rawValue), afterValue: .init(mode: c.tls.mode.rawValue)))
             }
             var fields: [String] = []
             if old.loadBalancer != c.loadBalancer { fields.append("load balancer \(old.loadBalancer) → \(c.loadBalancer)") }
@@ -304,17 +306,19 @@ public struct Differ {
         let shifted = shift(b, h, host: service.host)
         let rescaledOnly = shifted == "destinations reordered" && b.destinations.map(\.cluster) == h.destinations.map(\.cluster)
         if b.destinations != h.destinations, !rescaledOnly {
-            changes.append(.init(.trafficShift, subject, after: shifted, source: src))
+            changes.append(.init(.trafficShift, subject, after: shifted, source: src, beforeValue: .shares(b), afterValue: .shares(h)))
             riskMissingSubset(h, previous: b, service: service, clusters: clusters, callers: callers, risks: &risks)
         }
         if b.timeoutMs != h.timeoutMs {
-            changes.append(.init(.timeout, subject, before: b.timeoutMs.map(ms) ?? "none", after: h.timeoutMs.map(ms) ?? "none", source: src))
+            changes.append(.init(.timeout, subject, before: b.timeoutMs.map(ms) ?? "none", after: h.timeoutMs.map(ms) ?? "none", source: src,
+                                 beforeValue: .timeout(b.timeoutMs), afterValue: .timeout(h.timeoutMs)))
             if b.timeoutMs != nil, h.timeoutMs == nil {
                 risks.append(.init(.resilienceRemoved, workloads: callers, message: "\(subject): timeout \(ms(b.timeoutMs!)) removed", source: src))
             }
         }
         if b.retries != h.retries {
-            changes.append(.init(.retries, subject, before: describe(b.retries), after: describe(h.retries), source: src))
+            changes.append(.init(.retries, subject, before: describe(b.retries), after: describe(h.retries), source: src,
+                                 beforeValue: .retries(b.retries), afterValue: .retries(h.retries)))
             if (b.retries?.attempts ?? 0) > 0, (h.retries?.attempts ?? 0) == 0 {
                 risks.append(.init(.resilienceRemoved, workloads: callers, message: "\(subject): retries (\(describe(b.retries))) removed", source: src))
             }
