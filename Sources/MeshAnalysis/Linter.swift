@@ -24,7 +24,8 @@ public struct LintResult: Sendable {
 /// over one shared index, then suppressions and severity overrides.
 public enum Linter {
     public static func lint(_ files: [DocumentLoader.Loaded], inputDiagnostics: [Diagnostic] = [],
-                            settings given: MeshSettings = MeshSettings(), config: LintConfig = LintConfig()) -> LintResult {
+                            settings given: MeshSettings = MeshSettings(), config: LintConfig = LintConfig(),
+                            timing: TimingSink = .off) -> LintResult {
         let t0 = DispatchTime.now()
         var settings = given
         settings.cluster = config.cluster
@@ -34,22 +35,21 @@ public enum Linter {
         var diagnostics = inputDiagnostics + files.flatMap(\.diagnostics)
         // Findings on what meshc assumed (the installation's gateways, stated namespaces) are
         // not the repository's to fix.
-        diagnostics += analyze(index, enabled: config.enabled).filter { !ClusterFacts.isAssumedPath($0.span.file) }
+        diagnostics += analyze(index, enabled: config.enabled, timing: timing).filter { !ClusterFacts.isAssumedPath($0.span.file) }
         let t2 = DispatchTime.now()
         diagnostics = Suppressor(config: config, index: index).apply(diagnostics)
         diagnostics.sort(by: Diagnostic.ordered)
         let t3 = DispatchTime.now()
-        if getenv("MESHC_TIMING") != nil {
+        if timing.isOn {
             let ms = { (a: DispatchTime, b: DispatchTime) in (b.uptimeNanoseconds - a.uptimeNanoseconds) / 1_000_000 }
-            let line = "meshc:   index \(ms(t0, t1)) ms, rules \(ms(t1, t2)) ms, suppress+sort \(ms(t2, t3)) ms\n"
-            _ = line.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+            timing.note("  index \(ms(t0, t1)) ms, rules \(ms(t1, t2)) ms, suppress+sort \(ms(t2, t3)) ms")
         }
         return LintResult(diagnostics: diagnostics, files: files.count, resources: resources.count, index: index)
     }
 
     /// Runs every applicable rule; opt-in rules only when `enabled` names them.
     public static func analyze(_ index: MeshIndex, enabled: Set<String> = [],
-                               rules: [any Rule.Type] = RuleCatalog.rules) -> [Diagnostic] {
+                               rules: [any Rule.Type] = RuleCatalog.rules, timing sink: TimingSink = .off) -> [Diagnostic] {
         let active = rules.filter { rule in
             let d = rule.description
             if d.optIn, !enabled.contains(d.code), !enabled.contains(d.istioCode ?? "-") { return false }
@@ -57,17 +57,14 @@ public enum Linter {
         }
         // Rules only read the immutable index, so they run in parallel; each writes its own slot
         // and the slots are joined in catalogue order.
-        let timing = getenv("MESHC_TIMING") != nil
+        let timing = sink.isOn
         return concurrentMap(count: active.count, initial: []) { i -> [Diagnostic] in
             let start = DispatchTime.now()
             let context = AnalysisContext(index: index, rule: active[i].description)
             active[i].init().analyze(context)
             if timing {
                 let ms = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
-                if ms >= 2 {
-                    let line = "meshc:     \(active[i].description.code) \(active[i].description.name): \(ms) ms\n"
-                    _ = line.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
-                }
+                if ms >= 2 { sink.note("    \(active[i].description.code) \(active[i].description.name): \(ms) ms") }
             }
             return context.diagnostics
         }.flatMap { $0 }

@@ -120,12 +120,10 @@ public final class Compiler {
 
     /// The same for many workloads: the shared parts first (once per view), then each
     /// workload's own config, on every core.
-    public func bundleConfigs(for workloads: [Workload]) throws -> [(config: Data, parts: [SharedPart])] {
+    public func bundleConfigs(for workloads: [Workload], timing: TimingSink = .off) throws -> [(config: Data, parts: [SharedPart])] {
         let started = DispatchTime.now()
         let views = try sharedParts(for: workloads)
-        if getenv("MESHC_TIMING") != nil {
-            FileHandle.standardError.write(Data("meshc:   shared parts: \((DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000) ms (\(partsByContent.count) distinct, \(viewParts.count) views)\n".utf8))
-        }
+        timing.phase("  shared parts (\(partsByContent.count) distinct, \(viewParts.count) views)", since: started)
         let local = self.local
         let configs = concurrentMap(count: workloads.count, initial: Result<Data, CompileError>.success(Data())) { i in
             let w = workloads[i]

@@ -114,7 +114,7 @@ struct Compile: ParsableCommand {
         let directory = BundleDirectory(path: out)
         let parts = directory.parts
         let clock = PhaseClock()
-        let compiled = try compiler.bundleConfigs(for: workloads)
+        let compiled = try compiler.bundleConfigs(for: workloads, timing: clock.sink)
         clock.mark("compile \(workloads.count) workloads")
         var written: Set<String> = []
         for part in compiled.flatMap(\.parts) where written.insert(part.digest).inserted {

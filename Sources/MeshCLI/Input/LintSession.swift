@@ -108,7 +108,8 @@ public struct LintSession {
     public func run() throws(CLIError) -> LintResult {
         let clock = PhaseClock()
         let input = try read(clock: clock)
-        let result = Linter.lint(input.files, inputDiagnostics: input.problems, settings: input.settings, config: input.config)
+        let result = Linter.lint(input.files, inputDiagnostics: input.problems, settings: input.settings, config: input.config,
+                                 timing: clock.sink)
         clock.mark("index+rules+suppress")
         return result
     }
@@ -166,6 +167,8 @@ func sourceLines(_ path: String) -> [Substring]? {
 /// `MESHC_TIMING=1` prints how long each phase of a lint took, to standard error.
 final class PhaseClock {
     let enabled = getenv("MESHC_TIMING") != nil
+    /// The library's timing sink: on with MESHC_TIMING, lines to standard error.
+    var sink: TimingSink { enabled ? TimingSink { printError("meshc: " + $0) } : .off }
     var last = DispatchTime.now()
 
     func mark(_ phase: String) {
