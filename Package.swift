@@ -37,8 +37,11 @@ let package = Package(
         .target(name: "MeshBundle", dependencies: [
             "MeshConfig", .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // The pipeline the CLI and the server share: read a directory or a git revision, lint,
+        // compile. Typed errors, timing through an injected sink; it never exits the process.
+        .target(name: "MeshPipeline", dependencies: ["MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit"]),
         .target(name: "MeshCLI", dependencies: [
-            "MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit",
+            "MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit", "MeshPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "meshc", dependencies: ["MeshCLI"]),
@@ -50,5 +53,6 @@ let package = Package(
         // Real git repositories for the tests, made with the git command line.
         .target(name: "GitFixtures", path: "Tests/GitFixtures"),
         .testTarget(name: "MeshGitTests", dependencies: ["MeshGit", "GitFixtures"]),
+        .testTarget(name: "MeshPipelineTests", dependencies: ["MeshPipeline", "MeshAnalysis", "MeshPolicy"]),
     ]
 )

@@ -1,5 +1,7 @@
+import MeshPipeline
 import ArgumentParser
 import MeshAnalysis
+import MeshPolicy
 
 #if canImport(Glibc)
 import Glibc
@@ -32,7 +34,7 @@ public struct MeshCommand: ParsableCommand {
             return 0
         } catch let code as ExitCode {
             return code.rawValue
-        } catch let error as CLIError {
+        } catch let error as PipelineError {
             printError("meshc: error: \(error.description)")
             return 2
         } catch {
@@ -63,4 +65,10 @@ func exitWithoutTeardown<T>(_ status: Int32, keeping value: T) -> Never {
         fflush(nil)
         Glibc.exit(status)
     }
+}
+
+/// `MESHC_TIMING=1` prints how long each phase took, to standard error: the CLI's timing
+/// sink (the library takes one; only the command layer reads the environment).
+func environmentTiming() -> TimingSink {
+    getenv("MESHC_TIMING") != nil ? TimingSink { printError("meshc: " + $0) } : .off
 }

@@ -1,3 +1,4 @@
+import MeshPipeline
 import ArgumentParser
 import Foundation
 import MeshAnalysis
@@ -65,6 +66,7 @@ struct Compile: ParsableCommand {
 
     func run() throws {
         var session = LintSession(paths: paths)
+        session.timing = environmentTiming()
         session.meshConfigPaths = meshConfig
         let result = try session.run()
         let errors = result.diagnostics.filter { $0.severity == .error }
@@ -87,7 +89,7 @@ struct Compile: ParsableCommand {
         }
         if let workload, key == nil {
             let w: Workload
-            do { w = try compiler.workload(workload) } catch { throw CLIError.usage(error.description) }
+            do { w = try compiler.workload(workload) } catch { throw PipelineError.usage(error.description) }
             let data = try compiler.compile(w).prettyJSON()
             print(String(decoding: data, as: UTF8.self))
         }
@@ -97,23 +99,23 @@ struct Compile: ParsableCommand {
         // Nothing to compile is a mistake (a typo, an empty checkout): never prune OUT for it.
         var selected = compiler.workloads
         guard !selected.isEmpty else {
-            throw CLIError.usage("no workloads found under \(paths.joined(separator: ", ")): nothing compiled, \(out) left as it is")
+            throw PipelineError.usage("no workloads found under \(paths.joined(separator: ", ")): nothing compiled, \(out) left as it is")
         }
         if let workload {
-            do { selected = [try compiler.workload(workload)] } catch { throw CLIError.usage(error.description) }
+            do { selected = [try compiler.workload(workload)] } catch { throw PipelineError.usage(error.description) }
         }
         let workloads = selected
         guard let pem = FileManager.default.contents(atPath: keyPath) else {
-            throw CLIError.unreadable(path: keyPath, message: "cannot read the signing key")
+            throw PipelineError.unreadable(path: keyPath, message: "cannot read the signing key")
         }
         let key: SigningKey
-        do { key = try SigningKey(pem: String(decoding: pem, as: UTF8.self)) } catch { throw CLIError.invalidConfig("\(keyPath): \(error)") }
+        do { key = try SigningKey(pem: String(decoding: pem, as: UTF8.self)) } catch { throw PipelineError.invalidConfig("\(keyPath): \(error)") }
         let issued = issuedAt.flatMap(Timestamp.parse) ?? Date()
         let expires = issued.addingTimeInterval(Duration.parseIstio(expiresIn) ?? 0)
         let signer = Signer(keys: [key])
         let directory = BundleDirectory(path: out)
         let parts = directory.parts
-        let clock = PhaseClock()
+        let clock = PhaseClock(sink: environmentTiming())
         let compiled = try compiler.bundleConfigs(for: workloads, timing: clock.sink)
         clock.mark("compile \(workloads.count) workloads")
         var written: Set<String> = []
@@ -138,7 +140,7 @@ struct Compile: ParsableCommand {
         }
         clock.mark("sign and write")
         defer { clock.mark("report") }
-        if let failure = failures.lazy.compactMap({ $0 }).first { throw CLIError.invalidConfig(failure) }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw PipelineError.invalidConfig(failure) }
         let count = workloads.count
         print("wrote \(count) signed bundle\(count == 1 ? "" : "s") and \(written.count) shared outbound part\(written.count == 1 ? "" : "s") to \(out) (version \(version), keyid \(key.publicKey.keyid.prefix(16))…)")
         // Last: the bundles that pin the current parts are all on disk before any other goes.

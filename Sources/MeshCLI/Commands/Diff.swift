@@ -1,3 +1,4 @@
+import MeshPipeline
 import ArgumentParser
 import Foundation
 import MeshAnalysis
@@ -63,9 +64,9 @@ struct Diff: ParsableCommand {
     }
 
     func run() throws {
-        let clock = PhaseClock()
+        let clock = PhaseClock(sink: environmentTiming())
         let repository: GitRepository
-        do { repository = try GitRepository.open(repo) } catch { throw CLIError.git(error.description) }
+        do { repository = try GitRepository.open(repo) } catch { throw PipelineError.git(error.description) }
         let reader = RevisionReader(repo: repository, directory: policyDirectory(repository), maxFileSize: maxFileSize)
 
         let headCommit: Commit?
@@ -91,7 +92,7 @@ struct Diff: ParsableCommand {
             clock.mark("read head (\(reader.parses) files parsed in all)")
             try report(base: baseSide, head: headSide, clock: clock)
         } catch let e as GitError {
-            throw CLIError.git(e.description)
+            throw PipelineError.git(e.description)
         }
     }
 

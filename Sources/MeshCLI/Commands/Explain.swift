@@ -1,3 +1,4 @@
+import MeshPipeline
 import ArgumentParser
 import MeshAnalysis
 
@@ -21,7 +22,7 @@ struct Explain: ParsableCommand {
             return
         }
         guard let description = RuleCatalog.description(for: code) else {
-            throw CLIError.usage("unknown code \"\(code)\"; `meshc rules` lists them")
+            throw PipelineError.usage("unknown code \"\(code)\"; `meshc rules` lists them")
         }
         print(RuleDocs.explain(description), terminator: "")
     }

@@ -1,3 +1,4 @@
+import MeshPipeline
 import ArgumentParser
 import Foundation
 import MeshBundle
@@ -19,15 +20,15 @@ struct Keygen: ParsableCommand {
         try? fm.createDirectory(atPath: out, withIntermediateDirectories: true)
         let keyPath = out + "/signing.key", trustPath = out + "/trust.json"
         guard !fm.fileExists(atPath: keyPath) else {
-            throw CLIError.usage("\(keyPath) already exists; move it away first (keys are never overwritten)")
+            throw PipelineError.usage("\(keyPath) already exists; move it away first (keys are never overwritten)")
         }
         let key = SigningKey()
         guard fm.createFile(atPath: keyPath, contents: Data(key.pem.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw CLIError.unreadable(path: keyPath, message: "cannot write the key")
+            throw PipelineError.unreadable(path: keyPath, message: "cannot write the key")
         }
         var trust = TrustRoot(keys: [])
         if let existing = fm.contents(atPath: trustPath) {
-            do { trust = try TrustRoot.decode(existing) } catch { throw CLIError.invalidConfig("\(trustPath): \(error)") }
+            do { trust = try TrustRoot.decode(existing) } catch { throw PipelineError.invalidConfig("\(trustPath): \(error)") }
         }
         trust.keys.append(key.publicKey)
         try trust.encoded().write(to: URL(fileURLWithPath: trustPath))

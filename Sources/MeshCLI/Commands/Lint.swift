@@ -1,3 +1,4 @@
+import MeshPipeline
 import ArgumentParser
 import MeshAnalysis
 import MeshPolicy
@@ -58,6 +59,7 @@ struct Lint: ParsableCommand {
 
     func run() throws {
         var session = LintSession(paths: paths)
+        session.timing = environmentTiming()
         session.meshConfigPaths = meshConfig
         session.configPath = config
         session.maxFileSize = maxFileSize

@@ -1,3 +1,4 @@
+import MeshPipeline
 import ArgumentParser
 import MeshAnalysis
 import MeshPolicy
@@ -21,6 +22,7 @@ struct MTLS: ParsableCommand {
 
     func run() throws {
         var session = LintSession(paths: paths)
+        session.timing = environmentTiming()
         session.meshConfigPaths = meshConfig
         let index = try session.index()
         let report = MTLSReport(index: index)

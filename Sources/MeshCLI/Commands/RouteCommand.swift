@@ -1,3 +1,4 @@
+import MeshPipeline
 import ArgumentParser
 import MeshAnalysis
 import MeshCompiler
@@ -47,7 +48,7 @@ struct RouteCommand: ParsableCommand {
         let compiler = Compiler(index: index)
         let config: WorkloadConfig
         let caller: Workload
-        do throws(CompileError) { caller = try compiler.workload(workload) } catch { throw CLIError.usage(error.description) }
+        do throws(CompileError) { caller = try compiler.workload(workload) } catch { throw PipelineError.usage(error.description) }
         // Without a sidecar nothing applies the mesh's routes: say what really happens.
         if caller.injection == .notInjected {
             let how = caller.ambient ? "it is in ambient mode: ztunnel carries its traffic (mTLS, L4 policy), and only a waypoint applies HTTP routes" : "its requests go straight to the Service, with Kubernetes load balancing and in plaintext"
@@ -58,7 +59,7 @@ struct RouteCommand: ParsableCommand {
         let request = RouteRequest(host: host, port: port, path: path, method: method,
                                    headers: try pairs(headers, "header"), query: try pairs(query, "query"))
         guard let svc = config.service(for: request) else {
-            throw CLIError.usage("\(workload) has no route to \(host)\(port.map { ":\($0)" } ?? "") (not a visible service)")
+            throw PipelineError.usage("\(workload) has no route to \(host)\(port.map { ":\($0)" } ?? "") (not a visible service)")
         }
         print("\(request.method) \(svc.host):\(svc.port)\(request.path) from \(workload)")
         guard let (_, route, i) = config.route(for: request) else {

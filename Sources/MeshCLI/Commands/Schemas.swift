@@ -1,3 +1,4 @@
+import MeshPipeline
 import Foundation
 import ArgumentParser
 import MeshAnalysis
@@ -20,7 +21,7 @@ struct Schemas: ParsableCommand {
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         } catch {
-            throw CLIError.unreadable(path: out, message: "cannot create the folder: \(error.localizedDescription)")
+            throw PipelineError.unreadable(path: out, message: "cannot create the folder: \(error.localizedDescription)")
         }
         for kind in ResourceKind.allCases {
             let path = "\(out)/\(JSONSchemaGenerator.fileName(for: kind))"
@@ -31,7 +32,7 @@ struct Schemas: ParsableCommand {
 
     func write(_ text: String, to path: String) throws {
         guard let file = fopen(path, "w") else {
-            throw CLIError.unreadable(path: path, message: "cannot write: \(String(cString: strerror(errno)))")
+            throw PipelineError.unreadable(path: path, message: "cannot write: \(String(cString: strerror(errno)))")
         }
         defer { fclose(file) }
         fputs(text, file)

@@ -1,3 +1,4 @@
+import MeshPipeline
 import ArgumentParser
 import Foundation
 import MeshBundle
@@ -25,13 +26,13 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         guard let trustData = FileManager.default.contents(atPath: trust) else {
-            throw CLIError.unreadable(path: trust, message: "cannot read the trust root")
+            throw PipelineError.unreadable(path: trust, message: "cannot read the trust root")
         }
         let root: TrustRoot
-        do { root = try TrustRoot.decode(trustData) } catch { throw CLIError.invalidConfig("\(trust): \(error)") }
+        do { root = try TrustRoot.decode(trustData) } catch { throw PipelineError.invalidConfig("\(trust): \(error)") }
         // Read at most one byte past the limit: a 1 GB file is refused without loading it.
         let verifier = Verifier(trust: root)
-        guard let handle = FileHandle(forReadingAtPath: file) else { throw CLIError.unreadable(path: file, message: "cannot open") }
+        guard let handle = FileHandle(forReadingAtPath: file) else { throw PipelineError.unreadable(path: file, message: "cannot open") }
         let data = handle.readData(ofLength: verifier.maxBytes + 1)
         try? handle.close()
         do {

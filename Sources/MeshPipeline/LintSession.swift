@@ -2,24 +2,6 @@ import Dispatch
 import MeshAnalysis
 import MeshPolicy
 
-/// Failures that stop a command before it can report findings (exit status 2).
-public enum CLIError: Error, CustomStringConvertible, Equatable {
-    case unreadable(path: String, message: String)
-    case invalidConfig(String)
-    case usage(String)
-    /// A git failure (unknown revision, not a repository, …) with libgit2's message.
-    case git(String)
-
-    public var description: String {
-        switch self {
-        case .unreadable(let path, let message): return "\(path): \(message)"
-        case .invalidConfig(let message): return message
-        case .usage(let message): return message
-        case .git(let message): return message
-        }
-    }
-}
-
 /// Everything `meshc lint` does between parsing arguments and printing: find the config,
 /// read and parse files (in parallel), analyze.
 public struct LintSession {
@@ -27,6 +9,8 @@ public struct LintSession {
     public var meshConfigPaths: [String] = []
     public var configPath: String?
     public var maxFileSize: Int = SourceReader.defaultMaxFileSize
+    /// Where phase timings go (the CLI: standard error under MESHC_TIMING).
+    public var timing: TimingSink = .off
 
     /// How files are named in diagnostics: relative to the repository root.
     public var names: RepositoryPaths
@@ -45,7 +29,7 @@ public struct LintSession {
         return fileExists(candidate) ? candidate : nil
     }
 
-    public func loadConfig() throws(CLIError) -> LintConfig {
+    public func loadConfig() throws(PipelineError) -> LintConfig {
         guard let path = findConfig() else { return LintConfig() }
         let text = try readText(path)
         do {
@@ -55,7 +39,7 @@ public struct LintSession {
         }
     }
 
-    public func loadSettings() throws(CLIError) -> MeshSettings {
+    public func loadSettings() throws(PipelineError) -> MeshSettings {
         var settings = MeshSettings()
         for path in meshConfigPaths {
             do {
@@ -63,7 +47,7 @@ public struct LintSession {
                 settings = parsed
             } catch let e as PolicyError {
                 throw .invalidConfig(e.description)
-            } catch let e as CLIError {
+            } catch let e as PipelineError {
                 throw e
             } catch {
                 throw .invalidConfig("\(path): \(error)")
@@ -72,7 +56,7 @@ public struct LintSession {
         return settings
     }
 
-    func readText(_ path: String) throws(CLIError) -> String {
+    func readText(_ path: String) throws(PipelineError) -> String {
         switch SourceReader(maxFileSize: 16 << 20).read(path) {
         case .source(let s): return String(decoding: s.bytes, as: UTF8.self)
         case .problem(let d): throw .unreadable(path: path, message: d.message)
@@ -80,15 +64,16 @@ public struct LintSession {
     }
 
     /// What reading the repository gives: the files that loaded, and what could not be read.
-    struct Input {
-        var config: LintConfig
-        var settings: MeshSettings
-        var files: [DocumentLoader.Loaded]
-        var problems: [Diagnostic]
+    public struct Input {
+        public var config: LintConfig
+        public var settings: MeshSettings
+        public var files: [DocumentLoader.Loaded]
+        public var problems: [Diagnostic]
     }
 
     /// Config, mesh settings, the file walk, and reading and parsing every file.
-    func read(clock: PhaseClock = PhaseClock()) throws(CLIError) -> Input {
+    public func read(clock: PhaseClock? = nil) throws(PipelineError) -> Input {
+        let clock = clock ?? PhaseClock(sink: timing)
         let config = try loadConfig()
         let settings = try loadSettings()
         let reader = SourceReader(maxFileSize: maxFileSize, config: LintConfigPaths(patterns: config.ignorePaths))
@@ -105,8 +90,8 @@ public struct LintSession {
                      problems: walkProblems + loaded.compactMap(\.problem))
     }
 
-    public func run() throws(CLIError) -> LintResult {
-        let clock = PhaseClock()
+    public func run() throws(PipelineError) -> LintResult {
+        let clock = PhaseClock(sink: timing)
         let input = try read(clock: clock)
         let result = Linter.lint(input.files, inputDiagnostics: input.problems, settings: input.settings, config: input.config,
                                  timing: clock.sink)
@@ -116,7 +101,7 @@ public struct LintSession {
 
     /// Reads the repository into an index without linting it (for reports such as
     /// `meshc mtls`); unreadable inputs are an error here.
-    public func index() throws(CLIError) -> MeshIndex {
+    public func index() throws(PipelineError) -> MeshIndex {
         let input = try read()
         if let p = input.problems.first(where: { $0.severity == .error }) {
             throw .unreadable(path: p.span.file, message: p.message)
@@ -148,33 +133,33 @@ public struct LintSession {
 import Glibc
 #endif
 
-func isDirectory(_ path: String) -> Bool {
+public func isDirectory(_ path: String) -> Bool {
     var st = stat()
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
 }
 
-func fileExists(_ path: String) -> Bool {
+public func fileExists(_ path: String) -> Bool {
     var st = stat()
     return stat(path, &st) == 0
 }
 
 /// The lines of a file, for the source excerpt under a text diagnostic.
-func sourceLines(_ path: String) -> [Substring]? {
+public func sourceLines(_ path: String) -> [Substring]? {
     guard path != "<stdin>", case .source(let s) = SourceReader(maxFileSize: 64 << 20).read(path) else { return nil }
     return String(decoding: s.bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
 }
 
-/// `MESHC_TIMING=1` prints how long each phase of a lint took, to standard error.
-final class PhaseClock {
-    let enabled = getenv("MESHC_TIMING") != nil
-    /// The library's timing sink: on with MESHC_TIMING, lines to standard error.
-    var sink: TimingSink { enabled ? TimingSink { printError("meshc: " + $0) } : .off }
+/// How long each phase took, reported to the pipeline's timing sink.
+public final class PhaseClock {
+    public let sink: TimingSink
     var last = DispatchTime.now()
 
-    func mark(_ phase: String) {
-        guard enabled else { return }
+    public init(sink: TimingSink) { self.sink = sink }
+
+    public func mark(_ phase: String) {
+        guard sink.isOn else { return }
         let now = DispatchTime.now()
-        printError("meshc: \(phase): \((now.uptimeNanoseconds - last.uptimeNanoseconds) / 1_000_000) ms")
+        sink.note("\(phase): \((now.uptimeNanoseconds - last.uptimeNanoseconds) / 1_000_000) ms")
         last = now
     }
 }

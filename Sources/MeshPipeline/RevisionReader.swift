@@ -6,29 +6,29 @@ import MeshPolicy
 /// Reads the policy directory of a repository at a revision, in the index, or in the working
 /// tree, without checking anything out. Parsed files are kept by path and blob id, so a file
 /// that is the same on both sides of a diff is parsed once.
-final class RevisionReader {
-    let repo: GitRepository
+public final class RevisionReader {
+    public let repo: GitRepository
     /// The policy directory, relative to the repository root ("" for all of it).
-    let directory: String
-    let maxFileSize: Int
+    public let directory: String
+    public let maxFileSize: Int
     private var parsed: [String: DocumentLoader.Loaded] = [:]
     /// How many files were parsed (not taken from the cache), for tests and timing.
-    private(set) var parses = 0
+    public private(set) var parses = 0
 
-    init(repo: GitRepository, directory: String, maxFileSize: Int) {
+    public init(repo: GitRepository, directory: String, maxFileSize: Int) {
         self.repo = repo
         self.directory = directory
         self.maxFileSize = maxFileSize
     }
 
     /// One side of a comparison, read and parsed.
-    struct Side {
-        var label: String
-        var commit: Commit?
-        var files: [DocumentLoader.Loaded]
-        var problems: [Diagnostic]
-        var config: LintConfig
-        var notes: [String]
+    public struct Side {
+        public var label: String
+        public var commit: Commit?
+        public var files: [DocumentLoader.Loaded]
+        public var problems: [Diagnostic]
+        public var config: LintConfig
+        public var notes: [String]
     }
 
     /// A file to load: where it is shown, its blob id, and how to get its bytes.
@@ -40,7 +40,7 @@ final class RevisionReader {
 
     private var configPath: String { directory.isEmpty ? ".meshc.yaml" : directory + "/.meshc.yaml" }
 
-    func read(_ commit: Commit, label: String) throws(CLIError) -> Side {
+    public func read(_ commit: Commit, label: String) throws(PipelineError) -> Side {
         try reporting {
             let config = try repo.blobID(at: commit, path: configPath).flatMap { try repo.blob($0, path: configPath, maxSize: 1 << 20) }
             let lintConfig = try parseConfig(config, at: "\(label):\(configPath)")
@@ -56,7 +56,7 @@ final class RevisionReader {
     }
 
     /// The staging area: what `git commit` would record.
-    func readIndex() throws(CLIError) -> Side {
+    public func readIndex() throws(PipelineError) -> Side {
         try reporting {
             let files = try repo.indexFiles(under: directory, extensions: SourceReader.extensions)
             let lintConfig = try parseConfig(readWorkdirFile(configPath), at: configPath)
@@ -68,12 +68,12 @@ final class RevisionReader {
     }
 
     /// Runs `body`, turning git failures into the command's error.
-    private func reporting<T>(_ body: () throws -> T) throws(CLIError) -> T {
+    private func reporting<T>(_ body: () throws -> T) throws(PipelineError) -> T {
         do {
             return try body()
         } catch let e as GitError {
             throw .git(e.description)
-        } catch let e as CLIError {
+        } catch let e as PipelineError {
             throw e
         } catch {
             throw .git("\(error)")
@@ -81,7 +81,7 @@ final class RevisionReader {
     }
 
     /// The working tree, uncommitted changes included, read as `meshc lint` reads a directory.
-    func readWorkingTree() throws(CLIError) -> Side {
+    public func readWorkingTree() throws(PipelineError) -> Side {
         guard let workdir = repo.workdir else { throw .git(GitError.bareRepository(repo.gitDirectory).description) }
         let root = directory.isEmpty ? String(workdir.dropLast()) : workdir + directory
         guard isDirectory(root) else { throw .git("\(directory.isEmpty ? "." : directory) does not exist in the working tree") }
@@ -116,7 +116,7 @@ final class RevisionReader {
         return s.bytes
     }
 
-    private func parseConfig(_ bytes: [UInt8]?, at path: String) throws(CLIError) -> LintConfig {
+    private func parseConfig(_ bytes: [UInt8]?, at path: String) throws(PipelineError) -> LintConfig {
         guard let bytes else { return LintConfig() }
         do {
             return try LintConfig.parse(path: path, text: String(decoding: bytes, as: UTF8.self))
