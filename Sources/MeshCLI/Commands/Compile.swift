@@ -112,44 +112,15 @@ struct Compile: ParsableCommand {
         do { key = try SigningKey(pem: String(decoding: pem, as: UTF8.self)) } catch { throw PipelineError.invalidConfig("\(keyPath): \(error)") }
         let issued = issuedAt.flatMap(Timestamp.parse) ?? Date()
         let expires = issued.addingTimeInterval(Duration.parseIstio(expiresIn) ?? 0)
-        let signer = Signer(keys: [key])
-        let directory = BundleDirectory(path: out)
-        let parts = directory.parts
-        let clock = PhaseClock(sink: environmentTiming())
-        let compiled = try compiler.bundleConfigs(for: workloads, timing: clock.sink)
-        clock.mark("compile \(workloads.count) workloads")
-        var written: Set<String> = []
-        for part in compiled.flatMap(\.parts) where written.insert(part.digest).inserted {
-            try parts.write(digest: part.digest, bytes: part.bytes)
-        }
-        for ns in Set(workloads.map(\.namespace)) {
-            try FileManager.default.createDirectory(atPath: "\(out)/\(ns)", withIntermediateDirectories: true)
-        }
-        // Parts first, then bundles: a bundle is never on disk before the parts it pins.
-        let (version, gitCommit) = (self.version, self.gitCommit)
-        let failures = concurrentMap(count: workloads.count, initial: String?.none) { i in
-            let w = workloads[i]
-            do {
-                let data = try signer.bundle(canonicalConfig: compiled[i].config, workload: "\(w.namespace)/\(w.name)",
-                                             version: version, gitCommit: gitCommit, issuedAt: issued, expiresAt: expires)
-                try FileOutput.write(data, to: "\(out)/\(w.namespace)/\(w.name).json")
-                return nil
-            } catch {
-                return "\(w.namespace)/\(w.name): \(error)"
-            }
-        }
-        clock.mark("sign and write")
-        defer { clock.mark("report") }
-        if let failure = failures.lazy.compactMap({ $0 }).first { throw PipelineError.invalidConfig(failure) }
-        let count = workloads.count
-        print("wrote \(count) signed bundle\(count == 1 ? "" : "s") and \(written.count) shared outbound part\(written.count == 1 ? "" : "s") to \(out) (version \(version), keyid \(key.publicKey.keyid.prefix(16))…)")
-        // Last: the bundles that pin the current parts are all on disk before any other goes.
+        let writer = BundleWriter(signer: Signer(keys: [key]), version: version, gitCommit: gitCommit,
+                                  issuedAt: issued, expiresAt: expires, timing: environmentTiming())
         // One workload's bundle replaces only that bundle: nothing else is pruned then.
-        guard prune, workload == nil else { return }
-        let removed = try directory.prune(keepingBundles: Set(workloads.map { "\($0.namespace)/\($0.name)" }), parts: written)
-        if !removed.bundles.isEmpty || removed.parts > 0 {
-            let names = removed.bundles.prefix(10).joined(separator: ", ") + (removed.bundles.count > 10 ? ", …" : "")
-            print("removed \(removed.bundles.count) bundle\(removed.bundles.count == 1 ? "" : "s") of workloads no longer in the repository\(removed.bundles.isEmpty ? "" : " (\(names))") and \(removed.parts) unpinned part\(removed.parts == 1 ? "" : "s")")
+        let written = try writer.write(compiler, workloads: workloads, to: out, prune: prune && workload == nil)
+        print("wrote \(written.bundles) signed bundle\(written.bundles == 1 ? "" : "s") and \(written.parts) shared outbound part\(written.parts == 1 ? "" : "s") to \(out) (version \(version), keyid \(key.publicKey.keyid.prefix(16))…)")
+        let removed = written.prunedBundles
+        if !removed.isEmpty || written.prunedParts > 0 {
+            let names = removed.prefix(10).joined(separator: ", ") + (removed.count > 10 ? ", …" : "")
+            print("removed \(removed.count) bundle\(removed.count == 1 ? "" : "s") of workloads no longer in the repository\(removed.isEmpty ? "" : " (\(names))") and \(written.prunedParts) unpinned part\(written.prunedParts == 1 ? "" : "s")")
         }
     }
 }
