@@ -85,7 +85,8 @@ import MeshPolicy
         #expect(c.host == "orders.shop.svc.cluster.local")
         let line = Self.base.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("- name: default") }! + 1
         #expect(c.source == "repo.yaml:\(line)")
-        #expect(d.outbound.flatMap(\.affects).sorted() == ["legacy/batch", "shop/orders-v1", "shop/orders-v2"])
+        // legacy/batch has no sidecar: the route does not apply to its requests.
+        #expect(d.outbound.flatMap(\.affects).sorted() == ["shop/orders-v1", "shop/orders-v2"])
         #expect(d.risks.isEmpty)
     }
 
@@ -162,6 +163,13 @@ import MeshPolicy
         #expect(!outbound(d).contains { $0.kind == .routeRemoved })
         #expect(outbound(d).contains { $0.kind == .routeAdded })
         #expect(!d.risks.contains { $0.kind == .routeRemoved })
+    }
+
+    @Test func aWorkloadWithoutASidecarIsNotAffectedByRouteChanges() throws {
+        let d = Self.diff(Self.edit("    timeout: 3s\n", "    timeout: 4s\n"))
+        let affected = Set(d.outbound.flatMap(\.affects))
+        #expect(!affected.isEmpty)
+        #expect(!affected.contains("legacy/batch"), "legacy/batch has no sidecar: \(affected)")
     }
 
     @Test func changesCarryTheirValuesNotOnlyProse() throws {
@@ -337,7 +345,7 @@ import MeshPolicy
         #expect(!text.contains("\u{1B}["))
         #expect(DiffRenderer(colour: true).text(d).contains("\u{1B}["))
         let md = DiffRenderer().markdown(d)
-        #expect(md.contains("| `shop` | 0 | 1 | 3 | 0 |"))
+        #expect(md.contains("| `shop` | 0 | 1 | 2 | 0 |"))  // legacy/batch has no sidecar: not a caller the route reaches
         #expect(md.contains("<details><summary><b>shop</b>: 1 traffic change</summary>"))
         #expect(md.contains("v1 90% → 50%, v2 10% → 50%"))
         #expect(DiffRenderer().json(d).contains("\"kind\" : \"traffic-shift\""))

@@ -64,6 +64,9 @@ public struct Differ {
                                              key: key, workload: h, plaintextCallers: { MTLSReport.plaintextCallers(of: h, index: self.headCompiler.index) }, risks: &risks)
                     + authorizationChanges(ba, ha, key: key, risks: &risks)
                 if !changes.isEmpty { workloadChanges.append(.init(workload: key, changes: changes)) }
+                // Without a sidecar on either side nothing applies the mesh's routes, retries or
+                // client TLS: its outbound traffic does not change with them.
+                if b.injection == .notInjected, h.injection == .notInjected { continue }
                 let (bo, bk) = baseCompiler.outbound(for: b, hosts: scope)
                 let (ho, hk) = headCompiler.outbound(for: h, hosts: scope)
                 let pair = bk + "\u{0}" + hk
