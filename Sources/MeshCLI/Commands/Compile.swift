@@ -79,13 +79,15 @@ struct Compile: ParsableCommand {
             printError(reporter.render(failing))
             printError("meshc: " + CompileError.lintFailed(
                 errors: errors.count, first: "\(first.span.file):\(first.span.start.line):\(first.span.start.column): \(first.message)").description)
-            exitWithoutTeardown(1, keeping: result)
+            try finish(1, keeping: result)
+            return
         }
         guard let index = result.index else { return }
         let compiler = Compiler(index: index)
         if let key, let out {
             try writeBundles(compiler, keyPath: key, out: out, paths: session.paths)
-            exitWithoutTeardown(0, keeping: (result, compiler))
+            try finish(0, keeping: (result, compiler))
+            return
         }
         if let workload, key == nil {
             let w: Workload

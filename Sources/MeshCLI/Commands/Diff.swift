@@ -137,6 +137,7 @@ struct Diff: ParsableCommand {
         case .error: fails = newErrors
         case .never: fails = false
         }
-        exitWithoutTeardown(fails ? 1 : 0, keeping: (base, head, differ))
+        try finish(fails ? 1 : 0, keeping: (base, head, differ))
+        return
     }
 }

@@ -75,6 +75,7 @@ struct Lint: ParsableCommand {
         } else {
             status = result.fails(at: failOn) ? 1 : 0
         }
-        exitWithoutTeardown(status, keeping: result)
+        try finish(status, keeping: result)
+        return
     }
 }
