@@ -188,4 +188,14 @@ import Testing
         #expect(dr("  host: a\n  trafficPolicy: {tls: {mode: MUTUAL}}\n") == ["MESH0021"])
         #expect(dr("  host: a\n  trafficPolicy: {tls: {mode: MUTUAL, credentialName: client}}\n").isEmpty)
     }
+
+    @Test func authorizationPolicyConditionsAndPorts() {
+        let ap = { (spec: String) in self.codes("AuthorizationPolicy", "security.istio.io/v1", spec) }
+        #expect(ap("  rules:\n  - when: [{key: \"request.headers[x-user]\", values: [a]}, {key: source.ip, notValues: [10.0.0.0/8]}]\n").isEmpty)
+        #expect(ap("  rules:\n  - when: [{key: source.ipaddress, values: [a]}]\n") == ["MESH0021"])
+        #expect(ap("  rules:\n  - when: [{key: source.ip}]\n") == ["MESH0021"])
+        #expect(ap("  rules:\n  - to: [{operation: {ports: [\"8080\", http]}}]\n") == ["MESH0021"])
+        #expect(ap("  action: DENY\n  provider: {name: opa}\n  rules: [{}]\n") == ["MESH0021"])
+        #expect(ap("  action: CUSTOM\n  provider: {name: opa}\n  rules: [{}]\n").isEmpty)
+    }
 }

@@ -11,6 +11,7 @@ public enum WebhookChecks {
         case .serviceEntry: serviceEntry(spec, &out)
         case .sidecar: sidecar(spec, &out)
         case .destinationRule: destinationRule(spec, &out)
+        case .authorizationPolicy: authorizationPolicy(spec, &out)
         default: break
         }
         return out.diagnostics
@@ -175,6 +176,47 @@ public enum WebhookChecks {
         if let mode = spec.at("outboundTrafficPolicy", "mode")?.scalar, mode == "REGISTRY_ONLY",
            let node = spec.at("outboundTrafficPolicy")?.pair("egressProxy")?.key {
             out.error("outboundTrafficPolicy.egressProxy applies only with mode ALLOW_ANY", node)
+        }
+    }
+
+    // MARK: AuthorizationPolicy
+
+    /// The attributes a `when` condition may test (Istio's authorization model).
+    static let conditionKeys = ["source.ip", "remote.ip", "source.namespace", "source.principal", "source.serviceAccount",
+                                "source.trustDomain", "request.auth.principal", "request.auth.audiences", "request.auth.presenter",
+                                "destination.ip", "destination.port", "connection.sni"]
+    static let conditionKeyPrefixes = ["request.headers[", "request.auth.claims[", "experimental.envoy.filters."]
+
+    static func authorizationPolicy(_ spec: YAMLNode, _ out: inout Findings) {
+        let action = spec["action"]?.scalar ?? "ALLOW"
+        if action != "CUSTOM", let node = spec.pair("provider")?.key, has(spec, "provider") {
+            out.error("provider applies only to action CUSTOM (this policy's action is \(action))", node)
+        }
+        for (i, rule) in (spec["rules"]?.elements ?? []).enumerated() {
+            for (j, condition) in (rule["when"]?.elements ?? []).enumerated() {
+                let at = "spec.rules[\(i)].when[\(j)]"
+                if let keyNode = condition["key"], let key = keyNode.scalar {
+                    let known = conditionKeys.contains(key) || conditionKeyPrefixes.contains { key.hasPrefix($0) && (key.hasSuffix("]") || $0.hasSuffix(".")) }
+                    if !known {
+                        var message = "\(at).key \"\(key)\" is not an attribute Istio's authorization knows"
+                        if let guess = Suggest.closest(to: key, in: conditionKeys) { message += " (did you mean \(guess)?)" }
+                        out.error(message, keyNode)
+                    }
+                }
+                if (condition["values"]?.elements ?? []).isEmpty, (condition["notValues"]?.elements ?? []).isEmpty {
+                    out.error("\(at) needs values or notValues: a condition with neither matches nothing", condition["key"] ?? condition)
+                }
+            }
+            for (j, to) in (rule["to"]?.elements ?? []).enumerated() {
+                for field in ["ports", "notPorts"] {
+                    for port in to.at("operation", field)?.elements ?? [] {
+                        guard let text = port.scalar, let n = Int(text), (0...65535).contains(n) else {
+                            out.error("spec.rules[\(i)].to[\(j)].operation.\(field) entry \"\(port.scalar ?? "")\" is not a port number", port)
+                            continue
+                        }
+                    }
+                }
+            }
         }
     }
 
