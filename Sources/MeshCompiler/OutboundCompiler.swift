@@ -303,7 +303,7 @@ struct OutboundCompiler: Sendable {
         // One decision for every command (MeshIndex.clientTLS): DestinationRule, else auto-mTLS.
         let decision = index.clientTLS(host: host, from: namespace, port: port, subset: subset, subsetLabels: subsetNode?.labels ?? [:])
         let tls: ClientTLS
-        if let t = decision.tls, !decision.automatic, decision.mode != .disable || t["mode"] != nil {
+        if let t = decision.tls {
             let sans = t["subjectAltNames"]?.stringList ?? []
             tls = ClientTLS(mode: decision.mode, sni: t["sni"]?.scalar, expectedIdentities: decision.mode == .istioMutual ? identities : sans,
                             caCertificates: t["caCertificates"]?.scalar, credentialName: t["credentialName"]?.scalar)
@@ -348,7 +348,6 @@ func millis(_ node: YAMLNode?) -> Int? {
 /// A DestinationRule traffic policy resolved for one subset and port: port-level settings
 /// override the subset's, which override the top level, field by field.
 struct TrafficPolicy {
-    var tls: YAMLNode?
     var loadBalancer = "ROUND_ROBIN"
     var connectionPool: ConnectionPool?
     var outlierDetection: OutlierDetection?
@@ -364,7 +363,6 @@ struct TrafficPolicy {
     }
 
     mutating func apply(_ node: YAMLNode) {
-        if let t = node["tls"] { tls = t }
         if let lb = node.at("loadBalancer", "simple")?.scalar { loadBalancer = lb }
         if node.at("loadBalancer", "consistentHash") != nil { loadBalancer = "CONSISTENT_HASH" }
         if let cp = node["connectionPool"] {

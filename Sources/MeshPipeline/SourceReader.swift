@@ -39,6 +39,7 @@ public struct SourceReader: Sendable {
     public func collect(_ paths: [String]) -> (files: [String], diagnostics: [Diagnostic]) {
         var files: [String] = []
         var diagnostics: [Diagnostic] = []
+        var seen = Set<FileID>()
         for path in paths {
             if path == "-" {
                 files.append("-")
@@ -51,29 +52,24 @@ public struct SourceReader: Sendable {
             }
             if (st.st_mode & S_IFMT) == S_IFDIR {
                 var visited: Set<String> = []
-                walk(path, root: path, visited: &visited, files: &files, diagnostics: &diagnostics)
-            } else {
+                walk(path, root: path, visited: &visited, seen: &seen, files: &files, diagnostics: &diagnostics)
+            } else if seen.insert(FileID(st)).inserted {
                 files.append(path)
             }
         }
-        return (Self.readOnce(files), diagnostics)
+        return (files, diagnostics)
     }
 
-    /// A file reached twice (through a symlinked file or directory, or named twice) is read
-    /// once, under the first name it was reached by: otherwise every resource in it would be
-    /// a duplicate of itself.
-    static func readOnce(_ files: [String]) -> [String] {
-        // The file's identity (device, inode): one stat, where resolving the path would walk it.
-        struct FileID: Hashable { let device: UInt64, inode: UInt64 }
-        var seen = Set<FileID>()
-        return files.filter { path in
-            var st = stat()
-            guard path != "-", stat(path, &st) == 0 else { return true }
-            return seen.insert(FileID(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))).inserted
-        }
+    /// A file's identity (device, inode): a file reached twice (through a symlinked file or
+    /// directory, or named twice) is read once, under the first name it was reached by —
+    /// otherwise every resource in it would be a duplicate of itself.
+    struct FileID: Hashable {
+        let device: UInt64, inode: UInt64
+        init(_ st: stat) { device = UInt64(st.st_dev); inode = UInt64(st.st_ino) }
     }
 
-    func walk(_ dir: String, root: String, visited: inout Set<String>, files: inout [String], diagnostics: inout [Diagnostic]) {
+    func walk(_ dir: String, root: String, visited: inout Set<String>, seen: inout Set<FileID>, files: inout [String],
+              diagnostics: inout [Diagnostic]) {
         guard let real = realpath(dir, nil) else {
             diagnostics.append(problem(dir, "cannot resolve \(dir): \(errnoText())"))
             return
@@ -116,8 +112,9 @@ public struct SourceReader: Sendable {
                 continue
             }
             if (st.st_mode & S_IFMT) == S_IFDIR {
-                walk(path, root: root, visited: &visited, files: &files, diagnostics: &diagnostics)
-            } else if Self.extensions.contains(where: { name.lowercased().hasSuffix($0) }) {
+                walk(path, root: root, visited: &visited, seen: &seen, files: &files, diagnostics: &diagnostics)
+            } else if Self.extensions.contains(where: { name.lowercased().hasSuffix($0) }), seen.insert(FileID(st)).inserted {
+                // The stat just taken identifies the file: no second look to read it once.
                 files.append(path)
             }
         }

@@ -1,22 +1,19 @@
 /// Failures of MeshPolicy operations that stop the operation (findings are diagnostics).
+/// A located failure carries where in the file it is, printed as a compiler prints it
+/// (`path:3:29: invalid meshc config: …`) so editors and CI annotations jump to it.
 public enum PolicyError: Error, Equatable, CustomStringConvertible {
-    case invalidMeshConfig(path: String, message: String)
-    case invalidConfigFile(path: String, message: String)
+    case invalidMeshConfig(path: String, message: String, at: SourceLocation? = nil)
+    case invalidConfigFile(path: String, message: String, at: SourceLocation? = nil)
 
     public var description: String {
         switch self {
-        case .invalidMeshConfig(let path, let message): return Self.located(path, "invalid mesh config", message)
-        case .invalidConfigFile(let path, let message): return Self.located(path, "invalid meshc config", message)
+        case .invalidMeshConfig(let path, let message, let at): return Self.located(path, at, "invalid mesh config", message)
+        case .invalidConfigFile(let path, let message, let at): return Self.located(path, at, "invalid meshc config", message)
         }
     }
 
-    /// `path:3:29: invalid meshc config: …` when the message starts with a location, as a
-    /// compiler prints it (editors and CI annotations jump to it); `path: …` otherwise.
-    static func located(_ path: String, _ what: String, _ message: String) -> String {
-        let parts = message.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-        if parts.count == 3, let line = Int(parts[0]), let column = Int(parts[1]) {
-            return "\(path):\(line):\(column): \(what):\(parts[2])"
-        }
-        return "\(path): \(what): \(message)"
+    static func located(_ path: String, _ at: SourceLocation?, _ what: String, _ message: String) -> String {
+        guard let at else { return "\(path): \(what): \(message)" }
+        return "\(path):\(at.line):\(at.column): \(what): \(message)"
     }
 }

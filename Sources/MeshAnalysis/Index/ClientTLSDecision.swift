@@ -8,8 +8,9 @@ public struct ClientTLSDecision: Sendable {
     public let mode: ClientTLS.Mode
     /// Chosen by auto-mTLS (no DestinationRule sets the mode).
     public let automatic: Bool
-    /// The DestinationRule whose traffic policy sets the mode, and its `tls` block.
+    /// The DestinationRule for the host (when one is visible).
     public let destinationRule: DestinationRuleInfo?
+    /// The `tls` block that set the mode (nil when auto-mTLS or plaintext decided).
     public let tls: YAMLNode?
 }
 
@@ -44,8 +45,8 @@ extension MeshIndex {
         let labels = subsetLabels ?? subset.flatMap { s in rule?.subsets.first { $0.name == s }?.labels } ?? [:]
         let backends = self.backends(host: host, from: namespace).filter { $0.matches(labels) }
         if settings.enableAutoMtls, !backends.isEmpty, backends.allSatisfy(\.inMesh) {
-            return ClientTLSDecision(mode: .istioMutual, automatic: true, destinationRule: rule, tls: tls)
+            return ClientTLSDecision(mode: .istioMutual, automatic: true, destinationRule: rule, tls: nil)
         }
-        return ClientTLSDecision(mode: .disable, automatic: settings.enableAutoMtls, destinationRule: rule, tls: tls)
+        return ClientTLSDecision(mode: .disable, automatic: settings.enableAutoMtls, destinationRule: rule, tls: nil)
     }
 }

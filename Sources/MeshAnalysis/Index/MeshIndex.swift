@@ -100,8 +100,12 @@ public final class MeshIndex: Sendable {
         self.servicesBySelectorLabel = sp.bySelectorLabel
         self.workloads = wp.workloads
         self.workloadsByNamespace = wp.byNamespace
-        let repositoryWorkloads = wp.workloads.contains { !ClusterFacts.isAssumed($0.resource) }
+        let ownWorkloads = wp.workloads.filter { !ClusterFacts.isAssumed($0.resource) }
+        let repositoryWorkloads = !ownWorkloads.isEmpty
         self.hasRepositoryWorkloads = repositoryWorkloads
+        self.namespacesWithWorkloads = Set(ownWorkloads.map(\.namespace))
+        self.namespacesWithServices = Set(sp.services.filter { $0.origin == .kubernetes && !ClusterFacts.isAssumed($0.resource) }.map(\.namespace))
+        self.hasRepositoryPolicy = repository.contains { $0.kind?.isIstio == true }
         self.readsAsCluster = repositoryWorkloads && namespaces.values.contains { !ClusterFacts.isAssumed($0) }
         self.workloadsByLabel = wp.byLabel
         self.workloadsByServiceAccount = wp.byServiceAccount
@@ -121,13 +125,12 @@ public final class MeshIndex: Sendable {
     public var assumptions: [String] {
         var out: [String] = []
         let gateways = resources.filter { $0.file == ClusterFacts.assumedPath && $0.kind == .deployment }.map { "\($0.namespace)/\($0.name)" }
-        let hasPolicy = resources.contains { $0.kind?.isIstio == true && !ClusterFacts.isAssumed($0) }
         let usesGateways = resources.contains { ($0.kind == .gateway || $0.kindName == "Ingress") && !ClusterFacts.isAssumed($0) }
         if usesGateways, !gateways.isEmpty {
             out.append("the Istio installation provides \(gateways.joined(separator: " and ")) (cluster.gateways: none in .meshc.yaml says otherwise)")
         }
         let unknown = Dictionary(grouping: workloads.filter { $0.injection == .unknown && !ClusterFacts.isAssumed($0.resource) }, by: \.namespace)
-        if hasPolicy, !unknown.isEmpty {
+        if hasRepositoryPolicy, !unknown.isEmpty {
             let list = unknown.keys.sorted().map { "\($0) (\(unknown[$0]?.count ?? 0))" }.joined(separator: ", ")
             out.append("sidecar injection in namespace\(unknown.count == 1 ? "" : "s") \(list): not stated in the repository, assumed enabled")
         }
@@ -144,6 +147,11 @@ public final class MeshIndex: Sendable {
 
     /// Whether the repository itself holds workload manifests (assumed gateways do not count).
     public let hasRepositoryWorkloads: Bool
+    /// Namespaces in which the repository itself holds workloads, and Kubernetes Services.
+    public let namespacesWithWorkloads: Set<String>
+    let namespacesWithServices: Set<String>
+    /// Whether the repository holds any Istio resource (what assumptions matter for).
+    public let hasRepositoryPolicy: Bool
 
     /// Whether the repository holds the workloads of `namespace`: only then does "no workload
     /// matches" mean something (a namespace whose manifests live elsewhere is unknown).
@@ -153,7 +161,7 @@ public final class MeshIndex: Sendable {
     /// workloads, as `istioctl analyze` inputs and cluster dumps do): then a namespace it does
     /// not mention is empty.
     public func describesWorkloads(inNamespace namespace: String) -> Bool {
-        if (workloadsByNamespace[namespace] ?? []).contains(where: { !ClusterFacts.isAssumed($0.resource) }) { return true }
+        if namespacesWithWorkloads.contains(namespace) { return true }
         if let declared = namespaces[namespace], !ClusterFacts.isAssumed(declared) { return true }
         return readsAsCluster
     }
@@ -164,8 +172,7 @@ public final class MeshIndex: Sendable {
     /// Whether the repository holds the Services of `namespace` (a Service or a workload
     /// there): only then is a host of that namespace it does not define missing.
     public func describesServices(inNamespace namespace: String) -> Bool {
-        describesWorkloads(inNamespace: namespace)
-            || services.contains { $0.origin == .kubernetes && $0.namespace == namespace && !ClusterFacts.isAssumed($0.resource) }
+        describesWorkloads(inNamespace: namespace) || namespacesWithServices.contains(namespace)
     }
 
     /// Whether `.meshc.yaml` states that `host` (written in `namespace`) exists outside the repository.

@@ -48,4 +48,19 @@ enum ExampleFixtures {
         ---
 
         """
+
+    /// A Deployment `orders` in `shop` whose selector matches its pods (`app: orders`), with
+    /// nothing said about the namespace: examples add what they need.
+    static let ordersDeployment = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: orders, namespace: shop}
+        spec:
+          selector: {matchLabels: {app: orders}}
+          template:
+            metadata: {labels: {app: orders}}
+            spec: {containers: [{name: orders, image: orders}]}
+        ---
+
+        """
 }

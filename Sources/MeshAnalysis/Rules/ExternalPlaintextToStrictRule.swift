@@ -15,19 +15,10 @@ public struct ExternalPlaintextToStrictRule: Rule {
         (which terminates outside TLS and speaks mTLS inward), or set the port PERMISSIVE or \\
         DISABLE with a workload-level PeerAuthentication.
         """,
-        triggering: [.init("""
+        triggering: [.init(ExampleFixtures.ordersDeployment + """
             apiVersion: v1
             kind: Namespace
             metadata: {name: shop, labels: {istio-injection: enabled}}
-            ---
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {name: orders, namespace: shop}
-            spec:
-              selector: {matchLabels: {app: orders}}
-              template:
-                metadata: {labels: {app: orders}}
-                spec: {containers: [{name: orders, image: orders}]}
             ---
             apiVersion: v1
             kind: Service
@@ -42,19 +33,10 @@ public struct ExternalPlaintextToStrictRule: Rule {
             metadata: {name: default, namespace: shop}
             spec: {mtls: {mode: STRICT}}
             """)],
-        nonTriggering: [.init("""
+        nonTriggering: [.init(ExampleFixtures.ordersDeployment + """
             apiVersion: v1
             kind: Namespace
             metadata: {name: shop, labels: {istio-injection: enabled}}
-            ---
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {name: orders, namespace: shop}
-            spec:
-              selector: {matchLabels: {app: orders}}
-              template:
-                metadata: {labels: {app: orders}}
-                spec: {containers: [{name: orders, image: orders}]}
             ---
             apiVersion: v1
             kind: Service

@@ -35,19 +35,10 @@ public struct InjectionUnknownRule: Rule {
             metadata: {name: default, namespace: shop}
             spec: {mtls: {mode: STRICT}}
             """)],
-        nonTriggering: [.init("""
+        nonTriggering: [.init(ExampleFixtures.ordersDeployment + """
             apiVersion: v1
             kind: Namespace
             metadata: {name: shop, labels: {istio-injection: enabled}}
-            ---
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {name: orders, namespace: shop}
-            spec:
-              selector: {matchLabels: {app: orders}}
-              template:
-                metadata: {labels: {app: orders}}
-                spec: {containers: [{name: app, image: orders}]}
             ---
             apiVersion: security.istio.io/v1
             kind: PeerAuthentication
@@ -71,7 +62,7 @@ public struct InjectionUnknownRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
         // Without mesh policy the assumption changes no finding: say nothing.
-        guard index.resources.contains(where: { $0.kind?.isIstio == true && !ClusterFacts.isAssumed($0) }) else { return }
+        guard index.hasRepositoryPolicy else { return }
         let unknown = index.workloads.filter { $0.injection == .unknown && !ClusterFacts.isAssumed($0.resource) }
         for (namespace, workloads) in Dictionary(grouping: unknown, by: \.namespace).sorted(by: { $0.key < $1.key }) {
             let sorted = workloads.sorted { ($0.resource.file, $0.name) < ($1.resource.file, $1.name) }

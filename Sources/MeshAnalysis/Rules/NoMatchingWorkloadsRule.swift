@@ -69,16 +69,7 @@ public struct NoMatchingWorkloadsRule: Rule {
         the mode you meant to set (often STRICT, or a port exception) applies nowhere, and the \
         workloads keep the namespace's or the mesh's mode. Fix the labels.
         """,
-        triggering: [.init("""
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {name: orders, namespace: shop}
-            spec:
-              selector: {matchLabels: {app: orders}}
-              template:
-                metadata: {labels: {app: orders}}
-                spec: {containers: [{name: orders, image: orders}]}
-            ---
+        triggering: [.init(ExampleFixtures.ordersDeployment + """
             apiVersion: security.istio.io/v1
             kind: PeerAuthentication
             metadata: {name: orders-strict, namespace: shop}
@@ -86,16 +77,7 @@ public struct NoMatchingWorkloadsRule: Rule {
               selector: {matchLabels: {↓app: order}}
               mtls: {mode: STRICT}
             """)],
-        nonTriggering: [.init("""
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {name: orders, namespace: shop}
-            spec:
-              selector: {matchLabels: {app: orders}}
-              template:
-                metadata: {labels: {app: orders}}
-                spec: {containers: [{name: orders, image: orders}]}
-            ---
+        nonTriggering: [.init(ExampleFixtures.ordersDeployment + """
             apiVersion: security.istio.io/v1
             kind: PeerAuthentication
             metadata: {name: orders-strict, namespace: shop}

@@ -12,16 +12,7 @@ public struct ServiceSelectsNoPodsRule: Rule {
         healthy upstream`). Usually a label was renamed on one side only. Namespaces whose \\
         workloads live elsewhere are not checked.
         """,
-        triggering: [.init("""
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {name: orders, namespace: shop}
-            spec:
-              selector: {matchLabels: {app: orders}}
-              template:
-                metadata: {labels: {app: orders}}
-                spec: {containers: [{name: orders, image: orders}]}
-            ---
+        triggering: [.init(ExampleFixtures.ordersDeployment + """
             apiVersion: v1
             kind: Service
             metadata: {name: orders, namespace: shop}
@@ -29,16 +20,7 @@ public struct ServiceSelectsNoPodsRule: Rule {
               selector: {↓app: order}
               ports: [{name: http, port: 80, targetPort: 8080}]
             """)],
-        nonTriggering: [.init("""
-            apiVersion: apps/v1
-            kind: Deployment
-            metadata: {name: orders, namespace: shop}
-            spec:
-              selector: {matchLabels: {app: orders}}
-              template:
-                metadata: {labels: {app: orders}}
-                spec: {containers: [{name: orders, image: orders}]}
-            ---
+        nonTriggering: [.init(ExampleFixtures.ordersDeployment + """
             apiVersion: v1
             kind: Service
             metadata: {name: orders, namespace: shop}
@@ -62,7 +44,7 @@ public struct ServiceSelectsNoPodsRule: Rule {
         let index = context.index
         for svc in index.services where svc.origin == .kubernetes && !svc.selector.isEmpty && !ClusterFacts.isAssumed(svc.resource) {
             // Only where the namespace's own workloads are here (not merely a cluster-shaped repo).
-            guard index.workloads(in: svc.namespace, matching: [:]).contains(where: { !ClusterFacts.isAssumed($0.resource) }) else { continue }
+            guard index.namespacesWithWorkloads.contains(svc.namespace) else { continue }
             guard index.workloads(in: svc.namespace, matching: svc.selector).isEmpty else { continue }
             let node = svc.resource.spec?["selector"]
             context.report("selector \(Selectors.describe(svc.selector)) matches no pod in namespace \(svc.namespace): the Service has no endpoints and requests to \(svc.name) fail with 503",

@@ -61,12 +61,12 @@ public struct LintConfig: Sendable {
 
     public static func parse(path: String, text: String) throws(PolicyError) -> LintConfig {
         let (tree, problems) = YAMLComposer.compose(path: path, text: text)
-        if let p = problems.first { throw .invalidConfigFile(path: path, message: "\(p.location): \(p.message)") }
+        if let p = problems.first { throw .invalidConfigFile(path: path, message: p.message, at: p.location) }
         var config = LintConfig()
         config.path = path
         guard let root = tree.documents.first, !root.isPlainNull else { return config }
         func fail(_ node: YAMLNode, _ message: String) -> PolicyError {
-            .invalidConfigFile(path: path, message: "\(node.start): \(message)")
+            .invalidConfigFile(path: path, message: message, at: node.start)
         }
         func strings(_ node: YAMLNode, _ key: String) throws(PolicyError) -> [(String, YAMLNode)] {
             guard node.isSequence else { throw fail(node, "\(key) must be a list of strings") }
@@ -114,15 +114,16 @@ public struct LintConfig: Sendable {
                         throw fail(level, "severity values are error, warning, info or off")
                     }
                     let resolved = try codes(c, code)
-                    let value: Severity??
+                    // nil: off.
+                    let value: Severity?
                     if l == "off" || l == "none" {
-                        value = .some(nil)
+                        value = nil
                     } else if let s = Severity(rawValue: l) {
-                        value = .some(s)
+                        value = s
                     } else {
                         throw fail(level, "severity \"\(l)\" is not one of error, warning, info, off")
                     }
-                    for r in resolved { config.severities[r] = value! }
+                    for r in resolved { config.severities[r] = .some(value) }
                 }
             case "suppress":
                 for (text, node) in try strings(v, key) {

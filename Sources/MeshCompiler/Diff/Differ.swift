@@ -306,10 +306,10 @@ public struct Differ {
         var changes: [ConfigDiff.Change] = []
         let subject = "\(service.host):\(service.port) \(routeLabel(h))"
         let src = source(h.source)
-        let shifted = shift(b, h, host: service.host)
-        let rescaledOnly = shifted == "destinations reordered" && b.destinations.map(\.cluster) == h.destinations.map(\.cluster)
-        if b.destinations != h.destinations, !rescaledOnly {
-            changes.append(.init(.trafficShift, subject, after: shifted, source: src, beforeValue: .shares(b), afterValue: .shares(h)))
+        // Compared as effective shares: 90/10 rescaled to 900/100 changes nothing.
+        let (before, after) = (ConfigDiff.Value.shares(b), ConfigDiff.Value.shares(h))
+        if before != after {
+            changes.append(.init(.trafficShift, subject, after: shift(b, h, host: service.host), source: src, beforeValue: before, afterValue: after))
             riskMissingSubset(h, previous: b, service: service, clusters: clusters, callers: callers, risks: &risks)
         }
         if b.timeoutMs != h.timeoutMs {

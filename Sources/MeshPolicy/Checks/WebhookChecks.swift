@@ -28,10 +28,7 @@ public enum WebhookChecks {
         }
     }
 
-    static func has(_ node: YAMLNode?, _ key: String) -> Bool {
-        guard let v = node?[key] else { return false }
-        return !v.isPlainNull
-    }
+    static func has(_ node: YAMLNode?, _ key: String) -> Bool { node?.setPair(key) != nil }
 
     // MARK: Gateway
 
@@ -46,7 +43,7 @@ public enum WebhookChecks {
                 }
                 portNames[name] = nameNode
             }
-            let tls = server["tls"].flatMap { $0.isPlainNull ? nil : $0 }
+            let tls = server.setPair("tls")?.value
             let mode = tls?["mode"]?.scalar?.uppercased() ?? "SIMPLE"
             let certificate = has(tls, "credentialName") || has(tls, "credentialNames") || has(tls, "tlsCertificates")
                 || (has(tls, "serverCertificate") && has(tls, "privateKey"))
@@ -70,13 +67,13 @@ public enum WebhookChecks {
                 }
             case "ISTIO_MUTUAL":
                 for key in ["credentialName", "credentialNames", "serverCertificate", "privateKey", "caCertificates"] {
-                    if let node = tls.pair(key)?.key, has(tls, key) {
+                    if let node = tls.setPair(key)?.key {
                         out.error("\(at).tls mode ISTIO_MUTUAL uses the mesh's certificates: \(key) cannot be set", node)
                     }
                 }
             case "PASSTHROUGH", "AUTO_PASSTHROUGH":
                 for key in ["credentialName", "credentialNames", "serverCertificate", "privateKey", "caCertificates"] {
-                    if let node = tls.pair(key)?.key, has(tls, key) {
+                    if let node = tls.setPair(key)?.key {
                         out.warning("\(at).tls mode \(mode) does not terminate TLS: \(key) is ignored", node)
                     }
                 }
@@ -236,7 +233,7 @@ public enum WebhookChecks {
             }
             if mode == "ISTIO_MUTUAL" {
                 for key in ["clientCertificate", "privateKey", "caCertificates", "credentialName"] {
-                    if let node = tls.pair(key)?.key, has(tls, key) {
+                    if let node = tls.setPair(key)?.key {
                         out.error("\(at).tls mode ISTIO_MUTUAL uses the mesh's certificates: \(key) cannot be set", node)
                     }
                 }

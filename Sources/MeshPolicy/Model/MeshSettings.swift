@@ -56,7 +56,7 @@ public struct MeshSettings: Sendable, Equatable {
     public static func parse(path: String, text: String) throws(PolicyError) -> MeshSettings {
         let (tree, problems) = YAMLComposer.compose(path: path, text: text)
         if let p = problems.first {
-            throw .invalidMeshConfig(path: path, message: "\(p.location): \(p.message)")
+            throw .invalidMeshConfig(path: path, message: p.message, at: p.location)
         }
         guard var root = tree.documents.first else { return MeshSettings() }
         var embedded: YAMLNode?
@@ -73,21 +73,28 @@ public struct MeshSettings: Sendable, Equatable {
             root = first
         }
         guard root.isMapping || root.scalar == "" else {
-            throw .invalidMeshConfig(path: path, message: "\(root.start): expected a mapping of MeshConfig fields")
+            throw .invalidMeshConfig(path: path, message: "expected a mapping of MeshConfig fields", at: root.start)
         }
         // Checked like policy: a misspelt key or a wrong type would otherwise silently give a
         // default (`trustDomain: [a]` would sign bundles for cluster.local identities).
         var checker = TypeChecker(file: path, resource: nil)
         checker.check(root, .object(meshConfigSchema), path: "")
         // In a ConfigMap, a block scalar's line L is the file's line (data.mesh's line + L).
-        func at(_ d: Diagnostic) -> String {
-            guard let embedded else { return "\(d.span.start)" }
-            let block = embedded.style == .literal || embedded.style == .folded
-            return block ? "\(embedded.start.line + d.span.start.line):\(d.span.start.column)" : "data.mesh \(d.span.start)"
+        // In a ConfigMap, a block scalar's line L is the file's line (data.mesh's line + L);
+        // a quoted one is only located within data.mesh.
+        func at(_ d: Diagnostic) -> SourceLocation? {
+            guard let embedded else { return d.span.start }
+            guard embedded.style == .literal || embedded.style == .folded else { return nil }
+            return SourceLocation(line: embedded.start.line + d.span.start.line, column: d.span.start.column)
+        }
+        func located(_ d: Diagnostic) -> String {
+            at(d) == nil ? "data.mesh \(d.span.start): \(d.message)" : d.message
         }
         if let first = checker.diagnostics.first {
-            let more = checker.diagnostics.count > 1 ? " (and \(checker.diagnostics.count - 1) more: " + checker.diagnostics.dropFirst().prefix(3).map { "\(at($0)): \($0.message)" }.joined(separator: "; ") + ")" : ""
-            throw .invalidMeshConfig(path: path, message: "\(at(first)): \(first.message)\(more)")
+            let more = checker.diagnostics.count > 1 ? " (and \(checker.diagnostics.count - 1) more: " + checker.diagnostics.dropFirst().prefix(3).map { d in
+                (at(d).map { "\($0): " } ?? "") + located(d)
+            }.joined(separator: "; ") + ")" : ""
+            throw .invalidMeshConfig(path: path, message: located(first) + more, at: at(first))
         }
         var s = MeshSettings()
         if let v = root["rootNamespace"]?.scalar { s.rootNamespace = v }

@@ -152,21 +152,12 @@ public enum CELCheck: String, Sendable, CaseIterable {
         }
     }
 
-    /// CEL's `has(self.name)`: the field is present (an explicit null is unset).
-    static func has(_ node: YAMLNode, _ name: String) -> Bool {
-        guard let pair = node.pair(name) else { return false }
-        return !pair.value.isPlainNull
-    }
+    /// CEL's `has(self.name)`.
+    static func has(_ node: YAMLNode, _ name: String) -> Bool { node.setPair(name) != nil }
 
-    static func key(_ node: YAMLNode, _ name: String) -> YAMLNode? {
-        guard let pair = node.pair(name), !pair.value.isPlainNull else { return nil }
-        return pair.key
-    }
+    static func key(_ node: YAMLNode, _ name: String) -> YAMLNode? { node.setPair(name)?.key }
 
-    static func string(_ node: YAMLNode, _ name: String) -> String? {
-        guard let pair = node.pair(name), !pair.value.isPlainNull else { return nil }
-        return pair.value.scalar
-    }
+    static func string(_ node: YAMLNode, _ name: String) -> String? { node.setPair(name)?.value.scalar }
 
     /// `(has(a) ? 1 : 0) + (has(b) ? 1 : 0) … <= 1`: blames the second field set.
     static func atMostOne(_ node: YAMLNode, _ names: [String]) -> YAMLNode? {

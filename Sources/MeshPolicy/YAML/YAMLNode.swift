@@ -165,6 +165,13 @@ public struct YAMLNode: Sendable {
         return (YAMLNode(tree: tree, index: tree.children[i]), YAMLNode(tree: tree, index: tree.children[i + 1]))
     }
 
+    /// The pair under `key` when its value is set: CEL's `has(self.key)` and protobuf's
+    /// "present" (an explicit null is unset).
+    public func setPair(_ key: String) -> (key: YAMLNode, value: YAMLNode)? {
+        guard let p = pair(key), !p.value.isPlainNull else { return nil }
+        return p
+    }
+
     /// Walks a path of mapping keys: `node.at("spec", "template", "metadata")`.
     public func at(_ path: String...) -> YAMLNode? {
         var node: YAMLNode? = self
