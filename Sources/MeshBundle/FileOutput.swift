@@ -11,6 +11,10 @@ public enum FileOutput {
         public let path: String
         public let code: Int32
         public var description: String { "cannot write \(path): \(String(cString: strerror(code)))" }
+        public init(path: String, code: Int32) {
+            self.path = path
+            self.code = code
+        }
     }
 
     public static func write(_ data: Data, to path: String) throws(WriteError) {

@@ -126,6 +126,51 @@ public final class GitRepository: @unchecked Sendable {
         }
     }
 
+    /// The committer time of a commit, in seconds since 1970 (what `git log --format=%ct` prints).
+    public func committerTime(_ commit: Commit) throws(GitError) -> Int64 {
+        try locked { () throws(GitError) in
+            var object: OpaquePointer?
+            var oid = commit.id.oid
+            try GitError.check(git_commit_lookup(&object, handle, &oid), "looking up commit \(commit.id.short)")
+            defer { git_commit_free(object) }
+            return Int64(git_commit_time(object))
+        }
+    }
+
+    /// How many commits the first-parent chain from `commit` holds, itself included: 1 for a
+    /// root commit. Every commit added to a branch (a merge or not) makes it larger, so it
+    /// orders a branch's history without trusting anyone's clock.
+    public func firstParentDepth(_ commit: Commit) throws(GitError) -> Int {
+        try locked { () throws(GitError) in
+            var walk: OpaquePointer?
+            try GitError.check(git_revwalk_new(&walk, handle), "starting a history walk")
+            defer { git_revwalk_free(walk) }
+            try GitError.check(git_revwalk_simplify_first_parent(walk), "walking first parents")
+            var oid = commit.id.oid
+            try GitError.check(git_revwalk_push(walk, &oid), "walking from \(commit.id.short)")
+            var next = git_oid()
+            var count = 0
+            while true {
+                let rc = git_revwalk_next(&next, walk)
+                if rc == GIT_ITEROVER.rawValue { break }
+                try GitError.check(rc, "walking the history of \(commit.id.short)")
+                count += 1
+            }
+            return count
+        }
+    }
+
+    /// Whether `ancestor` is `commit` or one of its ancestors.
+    public func isAncestor(_ ancestor: Commit, of commit: Commit) throws(GitError) -> Bool {
+        if ancestor.id == commit.id { return true }
+        return try locked { () throws(GitError) in
+            var a = ancestor.id.oid, c = commit.id.oid
+            let rc = git_graph_descendant_of(handle, &c, &a)
+            try GitError.check(rc, "comparing \(ancestor.id.short) and \(commit.id.short)")
+            return rc == 1
+        }
+    }
+
     /// The best common ancestor of two commits, as `git merge-base` finds it.
     public func mergeBase(_ a: Commit, _ b: Commit) throws(GitError) -> Commit {
         let base: ObjectID = try locked { () throws(GitError) in

@@ -1,0 +1,131 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import MeshBundle
+import MeshPipeline
+import MeshPolicy
+import MeshServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `meshc serve`: the distribution server (a thin command over `MeshServer`).
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Follow the policy repository, gate each commit on lint, publish signed bundles, and keep the registry.",
+        discussion: """
+        Clones --repo into --data-dir and fetches every --poll-interval (and at once on POST \
+        /v1/hooks/git). Each new head commit of --branch that passes lint is compiled, signed \
+        and published as one revision: every workload's bundle at that commit, switched to at \
+        once. A commit that fails is not published: the last good revision stays served, and \
+        /v1/revisions says why. The last good revision is served again right after a restart, \
+        before the first fetch. See docs/server.md for the API.
+        """)
+
+    @Option(help: "The policy repository: a local path, file://, https:// or ssh URL.")
+    var repo: String
+
+    @Option(help: "The branch to follow.")
+    var branch = "main"
+
+    @Option(help: "The policy directory inside the repository (default: all of it).")
+    var dir = ""
+
+    @Option(help: "Signing key (PEM, from meshc keygen).")
+    var key: String
+
+    @Option(help: "Address to listen on, host:port (port 0 picks a free one).")
+    var listen = "127.0.0.1:8080"
+
+    @Option(name: .customLong("data-dir"), help: "Where the clone, the published revisions and their history are kept.")
+    var dataDir: String
+
+    @Option(name: .customLong("poll-interval"), help: "How often to fetch (a duration: 10s, 1m).")
+    var pollInterval = "10s"
+
+    @Option(name: .customLong("webhook-secret"), help: "Secret for POST /v1/hooks/git (GitHub's X-Hub-Signature-256 or GitLab's X-Gitlab-Token).")
+    var webhookSecret: String?
+
+    @Option(name: .customLong("bundle-ttl"), help: "Bundle validity; bundles are re-signed every quarter of it.")
+    var bundleTTL = "168h"
+
+    @Option(name: .customLong("report-interval"), help: "How often proxies report; an instance silent for three intervals is dropped.")
+    var reportInterval = "10s"
+
+    @Option(name: .customLong("stale-after"), help: "A proxy behind the published version for longer than this is STALE.")
+    var staleAfter = "30s"
+
+    @Option(name: .customLong("max-wait"), help: "The longest long poll (Prefer: wait=N is capped at it).")
+    var maxWait = "120s"
+
+    @Option(name: .customLong("mesh-config"), help: "An Istio MeshConfig file (trust domain, root namespace).")
+    var meshConfig: [String] = []
+
+    @Option(name: .customLong("fault"), help: .hidden)
+    var fault: String?
+
+    func validate() throws {
+        for (flag, value) in [("--poll-interval", pollInterval), ("--bundle-ttl", bundleTTL), ("--report-interval", reportInterval),
+                              ("--stale-after", staleAfter), ("--max-wait", maxWait)] {
+            guard Duration.parseIstio(value).map({ $0 > 0 }) == true else { throw ValidationError("\(flag) \"\(value)\" is not a positive duration (10s, 5m, 168h)") }
+        }
+        guard splitListen(listen) != nil else { throw ValidationError("--listen \"\(listen)\" is not host:port") }
+        if let fault, fault != "crash-before-switch" { throw ValidationError("--fault: unknown fault \(fault)") }
+        if let webhookSecret, webhookSecret.isEmpty { throw ValidationError("--webhook-secret must not be empty") }
+    }
+
+    func splitListen(_ text: String) -> (host: String, port: Int)? {
+        if text.hasPrefix("[") || text.filter({ $0 == ":" }).count == 1 {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+            var host = String(text[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            return host.isEmpty ? nil : (host, port)
+        }
+        return nil
+    }
+
+    func run() throws {
+        guard let pem = FileManager.default.contents(atPath: key) else {
+            throw PipelineError.unreadable(path: key, message: "cannot read the signing key")
+        }
+        let signingKey: SigningKey
+        do { signingKey = try SigningKey(pem: String(decoding: pem, as: UTF8.self)) } catch { throw PipelineError.invalidConfig("\(key): \(error)") }
+        var session = LintSession(paths: [])
+        session.meshConfigPaths = meshConfig
+        let (host, port) = splitListen(listen)!
+        var options = ServerOptions(repository: repo, signingKeys: [signingKey], dataDirectory: dataDir)
+        options.branch = branch
+        options.directory = dir
+        options.host = host
+        options.port = port
+        options.settings = try session.loadSettings()
+        options.pollInterval = Duration.parseIstio(pollInterval)!
+        options.bundleTTL = Duration.parseIstio(bundleTTL)!
+        options.reportInterval = Duration.parseIstio(reportInterval)!
+        options.staleGrace = Duration.parseIstio(staleAfter)!
+        options.maxWait = Duration.parseIstio(maxWait)!
+        options.webhookSecret = webhookSecret
+        options.log = { line in printError("meshc serve: " + line) }
+        if fault == "crash-before-switch" {
+            options.beforeSwitch = { printError("meshc serve: fault: crashing before the switch"); _exit(75) }
+        }
+        let server = MeshServer(options: options)
+        do { try server.start() } catch { throw PipelineError.unreadable(path: listen, message: "cannot listen: \(error)") }
+        printError("meshc serve: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(server.port) (keyid \(signingKey.publicKey.keyid.prefix(16))…)")
+        // Until SIGTERM or SIGINT: then stop serving and exit 0.
+        let done = DispatchSemaphore(value: 0)
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { done.signal() }
+            source.resume()
+            sources.append(source)
+        }
+        done.wait()
+        printError("meshc serve: stopping")
+        server.stop()
+        _ = sources
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A small blocking HTTP/1.1 client over one TCP connection, for `meshc proxy-status`, the
+/// tests and the benchmarks: it sends bytes as given (so a test can send hostile ones) and
+/// reads responses framed by Content-Length.
+public final class HTTPConnection {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [(name: String, value: String)]
+        public var body: [UInt8]
+        public func header(_ name: String) -> String? {
+            headers.first { $0.name.lowercased() == name.lowercased() }?.value
+        }
+        public var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case connect(String)
+        case io(String)
+        case malformed(String)
+        case closed
+        public var description: String {
+            switch self {
+            case .connect(let s): return "cannot connect: \(s)"
+            case .io(let s): return s
+            case .malformed(let s): return "malformed response: \(s)"
+            case .closed: return "the server closed the connection"
+            }
+        }
+    }
+
+    /// Connects to `host:port` (numeric IPv4 or IPv6, or a name), with a receive timeout.
+    public init(host: String, port: Int, timeout: TimeInterval = 10) throws(Failure) {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &result) == 0, let info = result else {
+            throw .connect("cannot resolve \(host)")
+        }
+        defer { freeaddrinfo(result) }
+        let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
+        guard fd >= 0 else { throw .connect(String(cString: strerror(errno))) }
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        guard connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
+            let message = String(cString: strerror(errno))
+            close(fd)
+            throw .connect("\(host):\(port): \(message)")
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    /// `http://host:port` → host and port.
+    public static func parse(url: String) -> (host: String, port: Int)? {
+        guard url.hasPrefix("http://") else { return nil }
+        var rest = url.dropFirst(7)
+        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        if rest.hasPrefix("[") {
+            guard let close = rest.firstIndex(of: "]") else { return nil }
+            let host = String(rest[rest.index(after: rest.startIndex)..<close])
+            let after = rest[rest.index(after: close)...]
+            if after.isEmpty { return (host, 80) }
+            guard after.hasPrefix(":"), let port = Int(after.dropFirst()) else { return nil }
+            return (host, port)
+        }
+        let parts = rest.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2, !parts[0].isEmpty else { return nil }
+        if parts.count == 1 { return (String(parts[0]), 80) }
+        guard let port = Int(parts[1]) else { return nil }
+        return (String(parts[0]), port)
+    }
+
+    public func send(_ bytes: [UInt8]) throws(Failure) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io("send: \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+    }
+
+    /// Sends a request with a Content-Length body.
+    public func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) throws(Failure) -> Response {
+        var text = "\(method) \(path) HTTP/1.1\r\nHost: meshc\r\n"
+        for (k, v) in headers { text += "\(k): \(v)\r\n" }
+        if !body.isEmpty || method == "POST" { text += "Content-Length: \(body.count)\r\n" }
+        text += "\r\n"
+        try send(Array(text.utf8) + body)
+        return try readResponse(method: method)
+    }
+
+    private func fill() throws(Failure) {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n == 0 { throw .closed }
+        if n < 0 {
+            if errno == EINTR { return }
+            throw .io(errno == EAGAIN || errno == EWOULDBLOCK ? "timed out waiting for the server" : "recv: \(String(cString: strerror(errno)))")
+        }
+        buffer += chunk[0..<n]
+    }
+
+    /// Reads one response (a HEAD's has no body).
+    public func readResponse(method: String = "GET") throws(Failure) -> Response {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        var end: Int?
+        while end == nil {
+            if let i = Self.find(separator, in: buffer) { end = i; break }
+            if buffer.count > 1 << 20 { throw .malformed("headers longer than 1 MiB") }
+            try fill()
+        }
+        let headText = String(decoding: buffer[0..<end!], as: UTF8.self)
+        buffer.removeFirst(end! + 4)
+        var lines = headText.components(separatedBy: "\r\n")
+        let statusLine = lines.removeFirst().split(separator: " ")
+        guard statusLine.count >= 2, let status = Int(statusLine[1]) else { throw .malformed("status line \"\(headText.prefix(80))\"") }
+        let headers = lines.compactMap { line -> (String, String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+        let length = headers.first { $0.0.lowercased() == "content-length" }.flatMap { Int($0.1) } ?? 0
+        let bodyLength = (method == "HEAD" || status == 304 || status == 204) ? 0 : length
+        while buffer.count < bodyLength { try fill() }
+        let body = Array(buffer[0..<bodyLength])
+        buffer.removeFirst(bodyLength)
+        return Response(status: status, headers: headers.map { (name: $0.0, value: $0.1) }, body: body)
+    }
+
+    static func find(_ needle: [UInt8], in hay: [UInt8]) -> Int? {
+        guard hay.count >= needle.count else { return nil }
+        var i = 0
+        while i <= hay.count - needle.count {
+            if hay[i] == needle[0] && Array(hay[i..<i + needle.count]) == needle { return i }
+            i += 1
+        }
+        return nil
+    }
+}

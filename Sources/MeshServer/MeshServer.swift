@@ -1,0 +1,282 @@
+import Foundation
+import MeshBundle
+import MeshConfig
+import MeshGit
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The distribution server: follows a branch of the policy repository, publishes every
+/// commit that passes lint as one atomic revision of signed bundles, serves them (ETag, long
+/// poll), and keeps the registry of workload instances from proxies' reports.
+///
+/// Threads: the HTTP API runs on SwiftNIO event loops and never blocks them; git and the
+/// publish pipeline run on one sync thread of their own; the state they share sits behind
+/// one lock, held only to read or swap values.
+public final class MeshServer: @unchecked Sendable {
+    public let options: ServerOptions
+    let store: RevisionStore
+    let schedule: SigningSchedule
+    let metrics = ServerMetrics()
+    let bundleWaiters = WaitHub<APIResponse>()
+    let endpointWaiters = WaitHub<APIResponse>()
+    private let http: HTTPServer
+    private let state: NIOLockedValueBox<State>
+    private let wakeup = NSCondition()
+    private var syncRequested = false
+    private var stopping = false
+    private var syncThread: Thread?
+    private var sweeper: RepeatedTask?
+    public private(set) var port = 0
+
+    struct State {
+        var current: PublishedRevision?
+        var history: [RevisionAttempt] = []
+        var registry: Registry
+        var lastFetch: Date?
+        var fetchError: String?
+        /// A commit refused in a signing window is not tried again in that window (unless the
+        /// refusal was an I/O failure): the repository has to change first.
+        var refused: (commit: String, window: Int)?
+        var lastSweep = Date()
+    }
+
+    public init(options: ServerOptions) {
+        self.options = options
+        store = RevisionStore(root: options.dataDirectory)
+        schedule = SigningSchedule(ttl: options.bundleTTL)
+        http = HTTPServer(threads: max(1, options.threads), limits: options.limits)
+        state = NIOLockedValueBox(State(registry: Registry(lease: 3 * options.reportInterval)))
+    }
+
+    /// Restores the last published revision (served before the first fetch: the repository
+    /// may be unreachable), binds the API, and starts following the repository.
+    public func start() throws {
+        try store.prepare()
+        let history = store.loadHistory()
+        state.withLockedValue { s in
+            s.history = history
+            // A commit refused before a restart is not retried in the same signing window.
+            if let last = history.first, last.outcome == .failed, last.failedStep != .publish, let at = Timestamp.parse(last.at) {
+                s.refused = (last.commit, schedule.windowStart(at: at))
+            }
+        }
+        restore()
+        let address = try http.start(host: options.host, port: options.port) { [weak self] request, loop in
+            guard let self else { return loop.makeSucceededFuture(.error(.serviceUnavailable, "the server is stopping")) }
+            return self.handle(request, on: loop)
+        }
+        port = address.port ?? options.port
+        sweeper = http.group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak self] _ in
+            self?.sweep()
+        }
+        let thread = Thread { [weak self] in self?.syncLoop() }
+        thread.name = "meshc-sync"
+        syncThread = thread
+        thread.start()
+    }
+
+    /// Stops the sync loop and the API; waiting long polls are answered 503.
+    public func stop() {
+        wakeup.lock()
+        stopping = true
+        wakeup.signal()
+        wakeup.unlock()
+        sweeper?.cancel()
+        bundleWaiters.cancelAll(.error(.serviceUnavailable, "the server is stopping"))
+        endpointWaiters.cancelAll(.error(.serviceUnavailable, "the server is stopping"))
+        http.stop()
+    }
+
+    /// Asks the sync loop to fetch now (webhooks, tests).
+    public func requestSync() {
+        wakeup.lock()
+        syncRequested = true
+        wakeup.signal()
+        wakeup.unlock()
+    }
+
+    var current: PublishedRevision? { state.withLockedValue { $0.current } }
+
+    func withState<T>(_ body: (inout State) -> T) -> T { state.withLockedValue(body) }
+
+    // MARK: restore and publish
+
+    private func restore() {
+        guard let version = store.currentVersion() else { return }
+        do {
+            let revision = try store.load(version: version)
+            install(revision)
+            options.log("restored revision \(version) (commit \(revision.record.commit.prefix(12))) from \(options.dataDirectory)")
+        } catch {
+            options.log("cannot restore revision \(version) from \(options.dataDirectory): \(error); waiting for the repository")
+        }
+    }
+
+    private func install(_ revision: PublishedRevision) {
+        state.withLockedValue { $0.current = revision }
+        metrics.publishedVersion.set(Double(revision.record.version))
+        bundleWaiters.wake()
+        endpointWaiters.wake()
+    }
+
+    private func record(_ attempt: RevisionAttempt) {
+        let history = state.withLockedValue { s -> [RevisionAttempt] in
+            s.history.insert(attempt, at: 0)
+            if s.history.count > 100 { s.history.removeLast(s.history.count - 100) }
+            return s.history
+        }
+        store.saveHistory(history)
+    }
+
+    // MARK: the sync loop
+
+    private func syncLoop() {
+        var repo: GitRepository?
+        while true {
+            syncOnce(&repo)
+            wakeup.lock()
+            // ±10 % jitter, so replicas started together do not fetch in step.
+            let interval = options.pollInterval * Double.random(in: 0.9...1.1)
+            let until = Date().addingTimeInterval(interval)
+            // A bundle is re-signed when the next signing window starts, however quiet the repository.
+            let resign = schedule.nextWindow(after: Date())
+            while !stopping && !syncRequested {
+                let now = Date()
+                if now >= until || now >= resign { break }
+                _ = wakeup.wait(until: min(until, resign))
+            }
+            let stop = stopping
+            syncRequested = false
+            wakeup.unlock()
+            if stop { return }
+        }
+    }
+
+    private func needsResign(_ revision: PublishedRevision) -> Bool {
+        revision.record.version >> SigningSchedule.depthBits < schedule.windowStart(at: Date())
+    }
+
+    private func syncOnce(_ repo: inout GitRepository?) {
+        var seconds: [String: Double] = [:]
+        let started = DispatchTime.now()
+        if repo == nil { repo = openOrClone() }
+        guard let repo else { return }
+        var fetched = true
+        do {
+            try repo.fetch()
+            let now = Date()
+            state.withLockedValue { $0.lastFetch = now; $0.fetchError = nil }
+            metrics.lastSuccessfulSync.set(now.timeIntervalSince1970)
+        } catch {
+            fetched = false
+            metrics.syncFailures.increment()
+            let message = "cannot fetch \(options.repository): \(describe(error))"
+            let changed = state.withLockedValue { s -> Bool in
+                defer { s.fetchError = message }
+                return s.fetchError != message
+            }
+            if changed { options.log(message + "; serving the last good revision") }
+        }
+        seconds["fetch"] = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        let head: Commit
+        do {
+            head = try resolveBranch(repo)
+        } catch {
+            if fetched {
+                let message = "branch \(options.branch) is not in \(options.repository): \(error)"
+                state.withLockedValue { $0.fetchError = message }
+            }
+            return
+        }
+        let now = Date()
+        let window = schedule.windowStart(at: now)
+        let (current, refused) = state.withLockedValue { ($0.current, $0.refused) }
+        if let current, current.record.commit == head.id.hex, !needsResign(current) { return }
+        if let refused, refused.commit == head.id.hex, refused.window == window { return }
+        let trigger = current?.record.commit == head.id.hex ? "re-sign" : (current == nil ? "first revision" : "new commit")
+        var publisher = Publisher(store: store, signer: Signer(keys: options.signingKeys), schedule: schedule,
+                                  directory: options.directory, settings: options.settings)
+        publisher.beforeSwitch = options.beforeSwitch
+        let publishStart = DispatchTime.now()
+        do {
+            let revision = try publisher.publish(head, repo: repo, now: now, after: current?.record.version, seconds: &seconds)
+            install(revision)
+            let elapsed = DispatchTime.now().uptimeNanoseconds - publishStart.uptimeNanoseconds
+            metrics.publishDuration.recordNanoseconds(Int64(elapsed))
+            if let committed = Timestamp.parse(revision.record.committedAt), trigger != "re-sign" {
+                metrics.commitToPublish.record(Duration.milliseconds(max(0, Int64(Date().timeIntervalSince(committed) * 1000))))
+            }
+            state.withLockedValue { $0.refused = nil }
+            record(RevisionAttempt(commit: head.id.hex, summary: head.summary, outcome: .published, version: revision.record.version,
+                                   failedStep: nil, reason: nil, errors: nil, at: Timestamp.format(now), seconds: seconds, trigger: trigger))
+            options.log("published revision \(revision.record.version): commit \(head.id.short) \"\(head.summary)\", \(revision.bundles.count) bundles, \(revision.parts.count) parts (\(trigger))")
+        } catch {
+            metrics.publishFailed(step: error.step.rawValue)
+            if error.step != .publish { state.withLockedValue { $0.refused = (head.id.hex, window) } }
+            record(RevisionAttempt(commit: head.id.hex, summary: head.summary, outcome: .failed, version: error.version,
+                                   failedStep: error.step, reason: error.reason, errors: error.errors.isEmpty ? nil : error.errors,
+                                   at: Timestamp.format(now), seconds: seconds, trigger: trigger))
+            let serving = current.map { "revision \($0.record.version) (commit \($0.record.commit.prefix(12)))" } ?? "nothing yet"
+            options.log("not publishing commit \(head.id.short) (\(error.step.rawValue)): \(error.reason); still serving \(serving)")
+        }
+    }
+
+    private func openOrClone() -> GitRepository? {
+        let path = store.repositoryPath
+        if FileManager.default.fileExists(atPath: path) {
+            if let repo = try? GitRepository.open(path), repo.gitDirectory.hasPrefix(URL(fileURLWithPath: path).standardizedFileURL.path) {
+                return repo
+            }
+            options.log("\(path) is not a usable clone: cloning again")
+            try? FileManager.default.removeItem(atPath: path)
+        }
+        do {
+            let repo = try GitRepository.clone(options.repository, to: path, bare: true)
+            options.log("cloned \(options.repository) into \(path)")
+            return repo
+        } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            metrics.syncFailures.increment()
+            let message = "cannot clone \(options.repository): \(describe(error))"
+            let changed = state.withLockedValue { s -> Bool in
+                defer { s.fetchError = message }
+                return s.fetchError != message
+            }
+            if changed { options.log(message + (current == nil ? "" : "; serving the last good revision")) }
+            return nil
+        }
+    }
+
+    /// libgit2 says "unsupported URL protocol" for a local path that is gone: say what it is.
+    private func describe(_ error: any Error) -> String {
+        let r = options.repository
+        let local = r.hasPrefix("/") || r.hasPrefix(".") || r.hasPrefix("file://")
+        let path = r.hasPrefix("file://") ? String(r.dropFirst(7)) : r
+        if local && !FileManager.default.fileExists(atPath: path) { return "\(path) does not exist (deleted or moved?)" }
+        return "\(error)"
+    }
+
+    private func resolveBranch(_ repo: GitRepository) throws -> Commit {
+        do {
+            return try repo.resolve("refs/remotes/origin/\(options.branch)")
+        } catch {
+            return try repo.resolve("refs/heads/\(options.branch)")
+        }
+    }
+
+    // MARK: registry leases
+
+    private func sweep() {
+        let now = Date()
+        let (lapsed, live) = state.withLockedValue { s -> (Bool, Int) in
+            let lapsed = s.registry.expire(now: now, lastSweep: s.lastSweep)
+            s.lastSweep = now
+            let live = s.registry.all().filter { s.registry.isLive($0, now: now) }.count
+            return (lapsed, live)
+        }
+        metrics.instancesLive.set(Double(live))
+        metrics.longPollWaiters.set(Double(bundleWaiters.count + endpointWaiters.count))
+        if let last = state.withLockedValue({ $0.lastFetch }) { metrics.syncLag.set(now.timeIntervalSince(last)) }
+        if lapsed { endpointWaiters.wake() }
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import MeshBundle
+import MeshPolicy
+import NIOCore
+
+/// How `meshc serve` runs. The command line fills it; tests build it directly.
+public struct ServerOptions: Sendable {
+    /// What to clone: a local path, `file://`, `https://` or ssh.
+    public var repository: String
+    public var branch = "main"
+    /// The policy directory inside the repository ("" for all of it).
+    public var directory = ""
+    public var signingKeys: [SigningKey]
+    public var host = "127.0.0.1"
+    /// 0 picks a free port (`MeshServer.port` tells which).
+    public var port = 8080
+    public var dataDirectory: String
+    public var pollInterval: TimeInterval = 10
+    public var webhookSecret: String?
+    public var bundleTTL: TimeInterval = 168 * 3600
+    /// How often proxies report; an instance silent for three intervals is dropped.
+    public var reportInterval: TimeInterval = 10
+    /// A proxy behind the desired version for longer than this is STALE.
+    public var staleGrace: TimeInterval = 30
+    /// The longest long poll (`Prefer: wait=N` is capped at it).
+    public var maxWait: TimeInterval = 120
+    public var threads = System.coreCount
+    public var limits = HTTPLimits()
+    public var settings = MeshSettings()
+    /// Where log lines go (the command: standard error).
+    public var log: @Sendable (String) -> Void = { _ in }
+    /// Called after a revision is written, before the switch to it (a test's crash point).
+    public var beforeSwitch: (@Sendable () -> Void)?
+
+    public init(repository: String, signingKeys: [SigningKey], dataDirectory: String) {
+        self.repository = repository
+        self.signingKeys = signingKeys
+        self.dataDirectory = dataDirectory
+    }
+}
