@@ -197,6 +197,7 @@ public final class MeshServer: @unchecked Sendable {
         var publisher = Publisher(store: store, signer: Signer(keys: options.signingKeys), schedule: schedule,
                                   directory: options.directory, settings: options.settings)
         publisher.beforeSwitch = options.beforeSwitch
+        publisher.maxFileSize = options.maxFileSize
         let publishStart = DispatchTime.now()
         do {
             let revision = try publisher.publish(head, repo: repo, now: now, after: current?.record.version, seconds: &seconds)

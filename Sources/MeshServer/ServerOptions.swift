@@ -27,6 +27,8 @@ public struct ServerOptions: Sendable {
     public var threads = System.coreCount
     public var limits = HTTPLimits()
     public var settings = MeshSettings()
+    /// A policy file larger than this is refused (the commit is not published).
+    public var maxFileSize = 16 << 20
     /// Where log lines go (the command: standard error).
     public var log: @Sendable (String) -> Void = { _ in }
     /// Called after a revision is written, before the switch to it (a test's crash point).

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -70,7 +71,11 @@ final class HTTPServer: @unchecked Sendable {
         return address
     }
 
+    private let stopped = NIOLockedValueBox(false)
+
+    /// Closes the listener and shuts the event loops down; a second call does nothing.
     func stop() {
+        guard stopped.withLockedValue({ s in defer { s = true }; return !s }) else { return }
         try? channel?.close().wait()
         try? group.syncShutdownGracefully()
     }

@@ -1,0 +1,128 @@
+import Foundation
+import GitFixtures
+import MeshBundle
+import MeshServer
+
+/// A policy repository for the server to follow: the example mesh of `policies/` (without
+/// `policies/broken`), committed with the git command line.
+final class PolicyRepo {
+    let repo: ScratchRepo
+    var path: String { repo.path }
+
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    init() throws {
+        repo = try ScratchRepo()
+        for dir in ["payments", "platform", "shop", "web"] {
+            try repo.copy("\(Self.root)/policies/\(dir)", to: dir)
+        }
+        try repo.copy("\(Self.root)/policies/namespaces.yaml", to: "namespaces.yaml")
+        try repo.commit("the example mesh")
+    }
+
+    /// The canary's weight (v2's share); v1 has the rest.
+    private(set) var canary = 10
+
+    /// Moves the canary: a commit that passes lint.
+    @discardableResult
+    func shiftCanary(to weight: Int) throws -> String {
+        try repo.edit("shop/orders.yaml", "weight: \(100 - canary)\n", "weight: \(100 - weight)\n")
+        try repo.edit("shop/orders.yaml", "weight: \(canary)\n", "weight: \(weight)\n")
+        canary = weight
+        return try repo.commit("canary at \(weight)%")
+    }
+
+    /// A route to a subset nobody defined: a commit lint refuses.
+    @discardableResult
+    func breakSubset() throws -> String {
+        try repo.edit("shop/orders.yaml", "subset: v2", "subset: v9")
+        return try repo.commit("route to an undefined subset")
+    }
+
+    func head() throws -> String {
+        try repo.git("rev-parse", "HEAD").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// A server started in-process on 127.0.0.1 with a free port, over a real repository.
+final class TestServer {
+    let server: MeshServer
+    let dataDir: String
+    var port: Int { server.port }
+    let log = LogLines()
+
+    static let key = SigningKey()
+
+    init(repository: String, dataDir: String? = nil, configure: (inout ServerOptions) -> Void = { _ in }) throws {
+        self.dataDir = dataDir ?? NSTemporaryDirectory() + "meshc-serve-\(UUID().uuidString)"
+        var options = ServerOptions(repository: repository, signingKeys: [Self.key], dataDirectory: self.dataDir)
+        options.port = 0
+        options.pollInterval = 3600  // tests sync on demand
+        options.threads = 2
+        let log = self.log
+        options.log = { log.append($0) }
+        configure(&options)
+        server = MeshServer(options: options)
+        try server.start()
+    }
+
+    deinit { server.stop() }
+
+    func connection(timeout: TimeInterval = 10) throws -> HTTPConnection {
+        try HTTPConnection(host: "127.0.0.1", port: port, timeout: timeout)
+    }
+
+    func get(_ path: String, headers: [(String, String)] = [], timeout: TimeInterval = 10) throws -> HTTPConnection.Response {
+        try connection(timeout: timeout).request("GET", path, headers: headers)
+    }
+
+    func post(_ path: String, _ body: String, headers: [(String, String)] = []) throws -> HTTPConnection.Response {
+        try connection().request("POST", path, headers: headers, body: Array(body.utf8))
+    }
+
+    func json(_ path: String) throws -> [String: Any] {
+        let r = try get(path)
+        return (try JSONSerialization.jsonObject(with: Data(r.body))) as? [String: Any] ?? [:]
+    }
+
+    /// Waits until `/v1/revisions` shows `count` attempts (published or failed).
+    func waitForAttempts(_ count: Int, timeout: TimeInterval = 20) throws -> [[String: Any]] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let revisions = (try json("/v1/revisions")["revisions"] as? [[String: Any]]) ?? []
+            if revisions.count >= count { return revisions }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw TestFailure("no \(count) revision attempts within \(timeout) s; log: \(log.lines)")
+    }
+
+    /// Triggers a sync and waits for the attempt it makes.
+    func sync(expectAttempts count: Int) throws -> [[String: Any]] {
+        server.requestSync()
+        return try waitForAttempts(count)
+    }
+
+    func servedVersion() throws -> Int? {
+        (try json("/v1/revisions")["serving"] as? [String: Any])?["version"] as? Int
+    }
+}
+
+final class LogLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [String] = []
+    func append(_ s: String) { lock.lock(); storage.append(s); lock.unlock() }
+    var lines: [String] { lock.lock(); defer { lock.unlock() }; return storage }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+func verifier() -> Verifier {
+    Verifier(trust: TrustRoot(keys: [TestServer.key.publicKey]))
+}
