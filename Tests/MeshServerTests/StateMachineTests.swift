@@ -1,0 +1,168 @@
+import Crypto
+import Foundation
+import MeshConfig
+import NIOHTTP1
+import Testing
+@testable import MeshServer
+
+/// The pure parts, with a made-up clock: the signing schedule, the registry's leases and the
+/// fleet's states, and the webhook's signature check.
+@Suite struct SigningScheduleTests {
+    let schedule = SigningSchedule(ttl: 168 * 3600)
+
+    @Test func windowsAreAQuarterOfTheTTLAlignedTo1970() {
+        #expect(schedule.window == 42 * 3600)
+        let t = Date(timeIntervalSince1970: 42 * 3600 * 1000 + 5)
+        #expect(schedule.windowStart(at: t) == 42 * 3600 * 1000)
+        #expect(schedule.nextWindow(after: t) == Date(timeIntervalSince1970: 42 * 3600 * 1001))
+    }
+
+    @Test func aDeeperCommitOrALaterWindowGetsAHigherVersion() throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let a = try #require(schedule.stamp(depth: 7, at: now))
+        let b = try #require(schedule.stamp(depth: 8, at: now))
+        #expect(b.version > a.version)
+        // Same window: same bytes for every replica, whenever in the window it signs.
+        #expect(schedule.stamp(depth: 7, at: now.addingTimeInterval(60)) == a)
+        // The next window re-signs every commit above anything of the window before.
+        let later = try #require(schedule.stamp(depth: 1, at: schedule.nextWindow(after: now)))
+        #expect(later.version > b.version)
+        #expect(later.expiresAt.timeIntervalSince(later.issuedAt) == 168 * 3600)
+        #expect(a.issuedAt <= now && now.timeIntervalSince(a.issuedAt) < schedule.window)
+    }
+
+    @Test func depthsBeyondTheVersionFieldAreRefused() {
+        #expect(schedule.stamp(depth: 0, at: Date()) == nil)
+        #expect(schedule.stamp(depth: SigningSchedule.maxDepth + 1, at: Date()) == nil)
+        #expect(schedule.stamp(depth: SigningSchedule.maxDepth, at: Date()) != nil)
+    }
+
+    @Test func versionsStayBelowTwoToThe53SoJSONReadersKeepThemExact() throws {
+        let v = try #require(schedule.stamp(depth: SigningSchedule.maxDepth, at: Date(timeIntervalSince1970: 4_000_000_000))).version
+        #expect(v < 1 << 53)
+    }
+}
+
+@Suite struct RegistryTests {
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func report(_ instance: String, _ workload: String = "shop/orders-v1", address: String? = "10.0.0.1:15006",
+                state: StatusReport.State = .applied, version: Int? = 5, reason: String? = nil) -> StatusReport {
+        StatusReport(workload: workload, instance: instance, address: address, version: version, digest: nil, state: state, reason: reason, at: nil)
+    }
+
+    @Test func anInstanceIsAnEndpointUntilItsLeaseRunsOut() throws {
+        var r = Registry(lease: 30)
+        let added = try r.report(report("a"), now: t0)
+        #expect(added)
+        #expect(r.liveEndpoints(of: "shop/orders-v1", now: t0.addingTimeInterval(29)).map(\.report.instance) == ["a"])
+        #expect(r.liveEndpoints(of: "shop/orders-v1", now: t0.addingTimeInterval(31)).isEmpty)
+        // Lapsing is noticed by the sweep, which wakes endpoint watchers.
+        let lapsed = r.expire(now: t0.addingTimeInterval(31), lastSweep: t0.addingTimeInterval(29))
+        let again = r.expire(now: t0.addingTimeInterval(32), lastSweep: t0.addingTimeInterval(31))
+        #expect(lapsed)
+        #expect(!again)
+    }
+
+    @Test func oneLateReportNeverMakesTheListFlap() throws {
+        var r = Registry(lease: 30)
+        try r.report(report("a"), now: t0)
+        // Reports every 10 s, one arriving 19 s late: the instance never leaves the list.
+        for t in [10.0, 20, 49, 59] {
+            #expect(!r.liveEndpoints(of: "shop/orders-v1", now: t0.addingTimeInterval(t - 0.5)).isEmpty, "at \(t)")
+            let changed = try r.report(report("a"), now: t0.addingTimeInterval(t))
+            #expect(!changed, "a renewal is not a change")
+        }
+    }
+
+    @Test func movingOrComingBackIsAChange() throws {
+        var r = Registry(lease: 30)
+        try r.report(report("a"), now: t0)
+        let moved = try r.report(report("a", address: "10.0.0.2:15006"), now: t0.addingTimeInterval(1))
+        let back = try r.report(report("a", address: "10.0.0.2:15006"), now: t0.addingTimeInterval(100))
+        #expect(moved)
+        #expect(back, "back after its lease ran out")
+    }
+
+    @Test func silentInstancesAreForgottenAfterALongWhile() throws {
+        var r = Registry(lease: 30)
+        try r.report(report("a"), now: t0)
+        _ = r.expire(now: t0.addingTimeInterval(299), lastSweep: t0)
+        #expect(r.all().count == 1)
+        _ = r.expire(now: t0.addingTimeInterval(301), lastSweep: t0.addingTimeInterval(299))
+        #expect(r.all().isEmpty)
+    }
+
+    func refusal(_ r: inout Registry, _ rep: StatusReport) -> Registry.Refusal? {
+        do throws(Registry.Refusal) { try r.report(rep, now: t0); return nil } catch { return error }
+    }
+
+    @Test func badInstancesAndAddressesAreRefusedWithTheReason() {
+        var r = Registry(lease: 30)
+        #expect(refusal(&r, report("a b")) == .badInstance("a b"))
+        #expect(refusal(&r, report("")) == .badInstance(""))
+        for bad in ["10.0.0.1", "10.0.0.1:0", "10.0.0.1:70000", "host:port", "[::1]", "a/b:80", ":80"] {
+            #expect(refusal(&r, report("a", address: bad)) == .badAddress(bad), "\(bad)")
+        }
+        #expect(refusal(&r, report("a", address: "[fd00::1]:15006")) == nil)
+        #expect(r.liveEndpoints(of: "shop/orders-v1", now: t0).first?.host == "fd00::1")
+        #expect(r.all().count == 1, "refused reports are not recorded")
+    }
+
+    @Test func theFleetsStates() throws {
+        var r = Registry(lease: 30)
+        try r.report(report("synced", version: 9), now: t0)
+        try r.report(report("behind", version: 8), now: t0)
+        try r.report(report("starting", state: .starting, version: nil), now: t0)
+        try r.report(report("rejected", state: .rejected, version: 9, reason: "signature by an unknown key"), now: t0)
+        try r.report(report("expired", state: .expired, version: 8), now: t0)
+        try r.report(report("gone", version: 9), now: t0.addingTimeInterval(-40))
+        try r.report(report("orphan", "shop/removed", version: 3), now: t0)
+        let desired: (String) -> (version: Int, since: Date)? = { $0 == "shop/orders-v1" ? (9, self.t0.addingTimeInterval(-5)) : nil }
+        func states(at now: Date) -> [String: FleetRow.State] {
+            Dictionary(uniqueKeysWithValues: r.fleet(now: now, grace: 30, desired: desired).map { ($0.instance, $0.state) })
+        }
+        let now = states(at: t0)
+        #expect(now["synced"] == .synced)
+        #expect(now["behind"] == .syncing)
+        #expect(now["starting"] == .syncing)
+        #expect(now["rejected"] == .rejected, "a rejected config is never counted as synced, whatever its version")
+        #expect(now["expired"] == .expired)
+        #expect(now["gone"] == .unreachable)
+        #expect(now["orphan"] == .stale)
+        // Behind for longer than the grace period: STALE.
+        try r.report(report("behind", version: 8), now: t0.addingTimeInterval(26))
+        #expect(states(at: t0.addingTimeInterval(29))["behind"] == .syncing)
+        #expect(states(at: t0.addingTimeInterval(31))["behind"] == .stale)
+        let rejected = r.fleet(now: t0, grace: 30, desired: desired).first { $0.instance == "rejected" }
+        #expect(rejected?.reason == "signature by an unknown key")
+    }
+}
+
+@Suite struct WebhookAuthTests {
+    let body = Array(#"{"ref":"refs/heads/main"}"#.utf8)
+
+    func signature(_ secret: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: Data(secret.utf8)))
+        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    @Test func withoutASecretAnyoneMayTriggerASync() {
+        #expect(WebhookAuth(secret: nil).check(headers: [:], body: body) == .allowed)
+    }
+
+    @Test func gitHubSignaturesAreChecked() {
+        let auth = WebhookAuth(secret: "s3cret")
+        #expect(auth.check(headers: ["X-Hub-Signature-256": signature("s3cret")], body: body) == .allowed)
+        #expect(auth.check(headers: ["X-Hub-Signature-256": signature("other")], body: body) != .allowed)
+        #expect(auth.check(headers: ["X-Hub-Signature-256": signature("s3cret")], body: body + [0x20]) != .allowed)
+        #expect(auth.check(headers: ["X-Hub-Signature-256": "sha1=abc"], body: body) != .allowed)
+        #expect(auth.check(headers: [:], body: body) != .allowed)
+    }
+
+    @Test func gitLabTokensAreChecked() {
+        let auth = WebhookAuth(secret: "s3cret")
+        #expect(auth.check(headers: ["X-Gitlab-Token": "s3cret"], body: body) == .allowed)
+        #expect(auth.check(headers: ["X-Gitlab-Token": "s3cre"], body: body) != .allowed)
+    }
+}
