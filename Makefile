@@ -34,6 +34,7 @@ test:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	python3 Tests/SchemaAgreement/check.py $(MESHC)
+	python3 Tests/SchemaAgreement/server.py $(MESHC)
 	python3 Tools/generate-istio-schemas.py | cmp -s - Sources/MeshPolicy/Schema/IstioSchemas+Generated.swift \
 	  || { echo "IstioSchemas+Generated.swift is stale: run make generate" >&2; exit 1; }
 	MESHC=$(MESHC) python3 Tools/readme-examples.py --check
