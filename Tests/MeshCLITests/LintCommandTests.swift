@@ -152,6 +152,10 @@ import Testing
                                       0600) and add it to DIR/trust.json.
               verify                  Verify a signed bundle: trusted signature, workload,
                                       expiry, version.
+              serve                   Follow the policy repository, gate each commit on
+                                      lint, publish signed bundles, and keep the registry.
+              proxy-status            Show which bundle version every proxy runs; exit 0
+                                      only when all are SYNCED.
               explain                 Explain a diagnostic code: what it means, why it
                                       matters, how to fix it.
               rules                   List every rule (or print docs/rules.md).
