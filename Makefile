@@ -33,6 +33,7 @@ test:
 	@ci/install-deps.sh --test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	ci/check-proxy-deps.sh
 	python3 Tests/SchemaAgreement/check.py $(MESHC)
 	python3 Tests/SchemaAgreement/server.py $(MESHC)
 	python3 Tools/generate-istio-schemas.py | cmp -s - Sources/MeshPolicy/Schema/IstioSchemas+Generated.swift \

@@ -54,6 +54,15 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // The data plane (`mesh-proxy`): only the contract (MeshConfig), bundles and SwiftNIO;
+        // never the policy model, the analyzers or libgit2 (ci/check-proxy-deps.sh).
+        .target(name: "MeshProxy", dependencies: [
+            "MeshConfig", "MeshBundle",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         .target(name: "MeshCLI", dependencies: [
             "MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit", "MeshPipeline", "MeshServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -68,6 +77,7 @@ let package = Package(
         .target(name: "GitFixtures", path: "Tests/GitFixtures"),
         .testTarget(name: "MeshGitTests", dependencies: ["MeshGit", "GitFixtures"]),
         .testTarget(name: "MeshServerTests", dependencies: ["MeshServer", "MeshCLI", "MeshConfig", "MeshBundle", "GitFixtures"]),
+        .testTarget(name: "MeshProxyTests", dependencies: ["MeshProxy", "MeshConfig", "MeshBundle"]),
         .testTarget(name: "MeshPipelineTests", dependencies: ["MeshPipeline", "MeshAnalysis", "MeshPolicy"]),
     ]
 )
