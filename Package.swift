@@ -43,10 +43,13 @@ let package = Package(
         // The pipeline the CLI and the server share: read a directory or a git revision, lint,
         // compile. Typed errors, timing through an injected sink; it never exits the process.
         .target(name: "MeshPipeline", dependencies: ["MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit"]),
+        // A small blocking HTTP/1.1 client (Foundation and POSIX only): `meshc proxy-status`,
+        // the proxy's control-plane calls, tests and benchmarks.
+        .target(name: "MeshHTTP"),
         // `meshc serve`: follows the policy repository, gates each commit on lint, publishes
         // signed bundles atomically, and is the service registry. HTTP on SwiftNIO.
         .target(name: "MeshServer", dependencies: [
-            "MeshPipeline", "MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit",
+            "MeshPipeline", "MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit", "MeshHTTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -57,14 +60,14 @@ let package = Package(
         // The data plane (`mesh-proxy`): only the contract (MeshConfig), bundles and SwiftNIO;
         // never the policy model, the analyzers or libgit2 (ci/check-proxy-deps.sh).
         .target(name: "MeshProxy", dependencies: [
-            "MeshConfig", "MeshBundle",
+            "MeshConfig", "MeshBundle", "MeshHTTP",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .target(name: "MeshCLI", dependencies: [
-            "MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit", "MeshPipeline", "MeshServer",
+            "MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit", "MeshPipeline", "MeshServer", "MeshHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "meshc", dependencies: ["MeshCLI"]),
@@ -76,8 +79,8 @@ let package = Package(
         // Real git repositories for the tests, made with the git command line.
         .target(name: "GitFixtures", path: "Tests/GitFixtures"),
         .testTarget(name: "MeshGitTests", dependencies: ["MeshGit", "GitFixtures"]),
-        .testTarget(name: "MeshServerTests", dependencies: ["MeshServer", "MeshCLI", "MeshConfig", "MeshBundle", "GitFixtures"]),
-        .testTarget(name: "MeshProxyTests", dependencies: ["MeshProxy", "MeshConfig", "MeshBundle"]),
+        .testTarget(name: "MeshServerTests", dependencies: ["MeshServer", "MeshCLI", "MeshConfig", "MeshBundle", "MeshHTTP", "GitFixtures"]),
+        .testTarget(name: "MeshProxyTests", dependencies: ["MeshProxy", "MeshConfig", "MeshBundle", "MeshHTTP"]),
         .testTarget(name: "MeshPipelineTests", dependencies: ["MeshPipeline", "MeshAnalysis", "MeshPolicy"]),
     ]
 )

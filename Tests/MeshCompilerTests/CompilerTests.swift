@@ -178,12 +178,16 @@ import MeshPolicy
     }
 
     @Test func stringMatchesFollowEnvoy() {
-        #expect(StringMatch(.prefix, "/api").matches("/api/v1"))
-        #expect(!StringMatch(.exact, "/api").matches("/api/v1"))
-        #expect(StringMatch(.regex, "/api/v[0-9]+").matches("/api/v12"))
-        #expect(!StringMatch(.regex, "/api").matches("/api/v1"), "regexes match the whole value")
-        #expect(StringMatch(.exact, "/API").matches("/api", ignoreCase: true))
-        #expect(!StringMatch(.regex, "([").matches("x"), "an invalid regex matches nothing")
+        let re = RegexCache(patterns: ["/api/v[0-9]+", "/api", "(["])
+        #expect(StringMatch(.prefix, "/api").matches("/api/v1", regexes: re))
+        #expect(!StringMatch(.exact, "/api").matches("/api/v1", regexes: re))
+        #expect(StringMatch(.regex, "/api/v[0-9]+").matches("/api/v12", regexes: re))
+        #expect(!StringMatch(.regex, "/api").matches("/api/v1", regexes: re), "regexes match the whole value")
+        #expect(StringMatch(.exact, "/API").matches("/api", ignoreCase: true, regexes: re))
+        #expect(!StringMatch(.regex, "([").matches("x", regexes: re), "an invalid regex matches nothing")
+        #expect(re.invalid == ["(["], "and is listed")
+        #expect(!StringMatch(.regex, "/api/v[0-9]+").matches("/api/v1", regexes: RegexCache(patterns: [])),
+                "only regexes compiled with the config are used")
     }
 }
 

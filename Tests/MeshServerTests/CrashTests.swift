@@ -1,4 +1,5 @@
 import Foundation
+import MeshHTTP
 import MeshBundle
 import Testing
 

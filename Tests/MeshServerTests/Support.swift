@@ -1,4 +1,5 @@
 import Foundation
+import MeshHTTP
 import GitFixtures
 import MeshBundle
 import MeshServer

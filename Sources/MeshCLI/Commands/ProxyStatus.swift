@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MeshHTTP
 import MeshPipeline
 import MeshServer
 
