@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "meshc", targets: ["meshc"]),
+        .executable(name: "mesh-proxy", targets: ["mesh-proxy"]),
         .library(name: "MeshPolicy", targets: ["MeshPolicy"]),
         .library(name: "MeshAnalysis", targets: ["MeshAnalysis"]),
         .library(name: "MeshConfig", targets: ["MeshConfig"]),
@@ -71,6 +72,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "meshc", dependencies: ["MeshCLI"]),
+        .executableTarget(name: "mesh-proxy", dependencies: [
+            "MeshProxy", "MeshBundle", "MeshConfig",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "MeshPolicyTests", dependencies: ["MeshPolicy"]),
         .testTarget(name: "MeshAnalysisTests", dependencies: ["MeshAnalysis", "MeshPolicy"]),
         .testTarget(name: "MeshCompilerTests", dependencies: ["MeshCompiler", "MeshAnalysis", "MeshPolicy", "MeshConfig", "MeshBundle"]),

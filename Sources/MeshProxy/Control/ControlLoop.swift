@@ -1,0 +1,250 @@
+import Foundation
+import MeshBundle
+import MeshConfig
+import MeshHTTP
+
+/// Feeds the proxy its config: from the server (long-polling its bundle and its endpoints,
+/// fetching missing parts, reporting what it applied or rejected, backing off with jitter
+/// when the server fails), or from files (`--bundle`, `--parts`, `--endpoints`, re-read when
+/// they change). Runs on threads of its own: the request path never waits for it.
+public final class ControlLoop: @unchecked Sendable {
+    public enum Source: Sendable {
+        case server(host: String, port: Int)
+        case files(bundle: String, parts: String?, endpoints: String?)
+    }
+
+    public struct Options: Sendable {
+        public var source: Source
+        public var instance: String
+        /// `host:port` announced to the registry (the inbound listener).
+        public var advertise: String?
+        public var reportInterval: TimeInterval = 10
+        public var wait: Int = 60
+        public var log: @Sendable (String) -> Void = { _ in }
+        public init(source: Source, instance: String) {
+            self.source = source
+            self.instance = instance
+        }
+    }
+
+    let proxy: MeshProxy
+    let store: ConfigStore
+    let options: Options
+    private let lock = NSCondition()
+    private var stopped = false
+    private var lastState: StatusReport.State = .starting
+    private var lastReason: String?
+
+    public init(proxy: MeshProxy, store: ConfigStore, options: Options) {
+        self.proxy = proxy
+        self.store = store
+        self.options = options
+    }
+
+    /// Restores the kept bundle, then starts following the source.
+    public func start() {
+        switch store.restore() {
+        case .applied, .unchanged:
+            if let s = store.current {
+                proxy.apply(s)
+                lastState = .applied
+                options.log("serving the kept bundle, version \(s.version), until the source answers")
+            }
+        case .rejected(let why):
+            proxy.notReady(why)
+            options.log(why)
+        }
+        switch options.source {
+        case .files(let bundle, let parts, let endpoints):
+            spawn("mesh-proxy-files") { self.followFiles(bundle: bundle, parts: parts, endpoints: endpoints) }
+        case .server(let host, let port):
+            spawn("mesh-proxy-bundle") { self.followBundle(host: host, port: port) }
+            spawn("mesh-proxy-endpoints") { self.followEndpoints(host: host, port: port) }
+            spawn("mesh-proxy-report") { self.reportLoop(host: host, port: port) }
+        }
+    }
+
+    public func stop() {
+        lock.lock()
+        stopped = true
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    private var isStopped: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
+
+    private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        let t = Thread(block: body)
+        t.name = name
+        t.start()
+    }
+
+    /// Sleeps up to `seconds`, or until stopped.
+    private func pause(_ seconds: TimeInterval) {
+        lock.lock()
+        if !stopped { _ = lock.wait(until: Date().addingTimeInterval(seconds)) }
+        lock.unlock()
+    }
+
+    // MARK: applying
+
+    /// Verifies and applies a bundle (its parts fetched by `fetch`); returns whether the
+    /// state changed (so the server hears it at once).
+    @discardableResult
+    func offer(_ bundle: Data, fetch: (String) -> Data?) -> Bool {
+        var fetched: [String: Data] = [:]
+        for digest in store.missingParts(of: bundle) { if let d = fetch(digest) { fetched[digest] = d } }
+        switch store.apply(bundle, fetched: fetched) {
+        case .applied(let version):
+            if let s = store.current { proxy.apply(s) }
+            options.log("applied bundle version \(version)")
+            lastState = .applied
+            lastReason = nil
+            return true
+        case .unchanged:
+            return false
+        case .rejected(let why):
+            proxy.rejected(why)
+            options.log("rejected a bundle: \(why); keeping version \(store.current.map { String($0.version) } ?? "none")")
+            let changed = lastState != .rejected || lastReason != why
+            lastState = .rejected
+            lastReason = why
+            return changed
+        }
+    }
+
+    // MARK: files
+
+    private func followFiles(bundle: String, parts: String?, endpoints: String?) {
+        var seen: [String: Date] = [:]
+        func changed(_ path: String) -> Bool {
+            let m = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? nil
+            defer { seen[path] = m }
+            return m != nil && m != seen[path]
+        }
+        while !isStopped {
+            if changed(bundle), let data = FileManager.default.contents(atPath: bundle) {
+                let partDir = parts.map(PartDirectory.init(path:))
+                offer(data) { partDir?.read($0) }
+            }
+            if let endpoints, changed(endpoints), let data = FileManager.default.contents(atPath: endpoints) {
+                do {
+                    proxy.apply(endpoints: try JSONDecoder().decode(EndpointsDocument.self, from: data))
+                } catch {
+                    options.log("\(endpoints) is not an endpoints file: \(error); keeping the endpoints in force")
+                }
+            }
+            pause(1)
+        }
+    }
+
+    // MARK: server
+
+    private var workloadPath: String { store.workload }
+
+    private func followBundle(host: String, port: Int) {
+        var etag: String?
+        var backoff = PollBackoff()
+        while !isStopped {
+            do {
+                let conn = try HTTPConnection(host: host, port: port, timeout: TimeInterval(options.wait + 15))
+                var headers: [(String, String)] = []
+                if let etag { headers += [("If-None-Match", etag), ("Prefer", "wait=\(options.wait)")] }
+                let r = try conn.request("GET", "/v1/bundles/\(workloadPath)", headers: headers)
+                switch r.status {
+                case 200:
+                    let data = Data(r.body)
+                    let changed = offer(data) { digest in
+                        (try? HTTPConnection(host: host, port: port).request("GET", "/v1/parts/\(digest)")).flatMap { $0.status == 200 ? Data($0.body) : nil }
+                    }
+                    // A rejected bundle is not asked for again until a newer one exists.
+                    etag = r.header("etag")
+                    if changed { report(host: host, port: port) }
+                    backoff.succeeded()
+                case 304:
+                    backoff.succeeded()
+                default:
+                    options.log("GET /v1/bundles/\(workloadPath) answered \(r.status): \(r.text.prefix(300))")
+                    pause(backoff.failed())
+                }
+            } catch {
+                options.log("cannot reach the server at \(host):\(port): \(error); keeping version \(store.current.map { String($0.version) } ?? "none")")
+                pause(backoff.failed())
+            }
+        }
+    }
+
+    private func followEndpoints(host: String, port: Int) {
+        var etag: String?
+        var backoff = PollBackoff()
+        while !isStopped {
+            do {
+                let conn = try HTTPConnection(host: host, port: port, timeout: TimeInterval(options.wait + 15))
+                var headers: [(String, String)] = []
+                if let etag { headers += [("If-None-Match", etag), ("Prefer", "wait=\(options.wait)")] }
+                let r = try conn.request("GET", "/v1/endpoints/\(workloadPath)", headers: headers)
+                if r.status == 200, let doc = try? JSONDecoder().decode(EndpointsDocument.self, from: Data(r.body)) {
+                    proxy.apply(endpoints: doc)
+                    etag = r.header("etag")
+                    backoff.succeeded()
+                } else if r.status == 304 {
+                    backoff.succeeded()
+                } else {
+                    pause(backoff.failed())
+                }
+            } catch {
+                pause(backoff.failed())
+            }
+        }
+    }
+
+    private func reportLoop(host: String, port: Int) {
+        var backoff = PollBackoff()
+        while !isStopped {
+            if report(host: host, port: port) {
+                backoff.succeeded()
+                pause(options.reportInterval)
+            } else {
+                pause(min(options.reportInterval, backoff.failed()))
+            }
+        }
+    }
+
+    /// Tells the server what runs here; false when it could not be told.
+    @discardableResult
+    func report(host: String, port: Int) -> Bool {
+        let current = store.current
+        let r = StatusReport(workload: store.workload, instance: options.instance, address: options.advertise,
+                             version: current?.version, digest: current?.manifest.configDigest,
+                             state: current == nil && lastState != .rejected ? .starting : lastState,
+                             reason: lastReason, at: Timestamp.format(Date()))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let body = try? encoder.encode(r),
+              let answer = try? HTTPConnection(host: host, port: port).request("POST", "/v1/status", body: Array(body)) else { return false }
+        return answer.status == 200
+    }
+}
+
+/// Backoff for the control plane's calls: exponential from 0.5 s to 30 s, fully jittered;
+/// reset by a success.
+public struct PollBackoff: Sendable {
+    public var baseSeconds = 0.5
+    public var maxSeconds = 30.0
+    public private(set) var failures = 0
+    public init() {}
+
+    public mutating func succeeded() { failures = 0 }
+
+    /// The wait after one more failure.
+    public mutating func failed() -> TimeInterval {
+        var rng = SystemRandomNumberGenerator()
+        return failed(using: &rng)
+    }
+
+    public mutating func failed(using rng: inout some RandomNumberGenerator) -> TimeInterval {
+        failures += 1
+        let ceiling = min(maxSeconds, baseSeconds * pow(2, Double(min(failures - 1, 20))))
+        return Double.random(in: (ceiling / 2)...ceiling, using: &rng)
+    }
+}

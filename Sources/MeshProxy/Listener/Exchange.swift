@@ -1,0 +1,430 @@
+import MeshConfig
+import NIOCore
+import NIOHTTP1
+
+/// One request's life through the proxy, on its downstream connection's event loop: route,
+/// pick a cluster by weight and an endpoint by the balancer, try (with the per-try timeout),
+/// retry as the route's `RetryState` says, and stream the accepted response back. Every
+/// decision is made by the pure state machines in `Resilience/` and `Upstream/`.
+final class Exchange: UpstreamDelegate {
+    enum Target {
+        /// Outbound: route by host among the config's services.
+        case route
+        /// Inbound: the local app.
+        case app(UpstreamTarget)
+    }
+
+    private let context: ChannelHandlerContext
+    private let state: LoopState
+    private let snapshot: Snapshot?
+    private let head: HTTPRequestHead
+    private let body: ByteBuffer?
+    private let keepAlive: Bool
+    private let limits: ProxyLimits
+    private let target: Target
+    private let onDone: () -> Void
+
+    private var retry: RetryState
+    private var cluster: Cluster?
+    private var runtime: ClusterRuntime?
+    private var service: OutboundService?
+    private var route: Route?
+    private var targets: [UpstreamTarget] = []
+    private var upstream: UpstreamConnection?
+    private var endpoint: UpstreamTarget?
+    private var timer: Scheduled<Void>?
+    private var forwarding = false
+    private var finished = false
+    private var responseBytes = 0
+    private var flags = "-"
+    private var status = 0
+    private let started = NIODeadline.now()
+    private var tryNumber = 0
+
+    init(context: ChannelHandlerContext, state: LoopState, snapshot: Snapshot?, head: HTTPRequestHead, body: ByteBuffer?,
+         limits: ProxyLimits, target: Target, onDone: @escaping () -> Void) {
+        self.context = context
+        self.state = state
+        self.snapshot = snapshot
+        self.head = head
+        self.body = body
+        self.limits = limits
+        self.target = target
+        self.onDone = onDone
+        keepAlive = head.isKeepAlive
+        retry = RetryState(policy: RetryPolicy(attempts: 0, perTryTimeoutMs: nil, retryOn: []), routeTimeoutMs: nil, startedAt: LoopState.now())
+    }
+
+    // MARK: routing
+
+    func start() {
+        switch target {
+        case .app(let app):
+            targets = [app]
+            attempt()
+        case .route:
+            routeRequest()
+        }
+    }
+
+    private func routeRequest() {
+        guard let snapshot else { return respond(503, "no configuration applied yet", flags: "NC") }
+        let authority = head.headers.first(name: "host") ?? ""
+        guard let svc = snapshot.service(authority: authority) else {
+            return respond(502, "no route to host \"\(authority.prefix(200))\": not a service of this workload's configuration", flags: "NR")
+        }
+        let request = Self.routeRequest(head, host: authority)
+        guard let (r, _) = snapshot.config.route(in: svc, for: request, regexes: snapshot.regexes) else {
+            return respond(404, "no route of \(svc.host):\(svc.port) matches \(head.method.rawValue) \(request.path.prefix(200))", flags: "NR")
+        }
+        service = svc
+        route = r
+        if let direct = r.directResponse { return respond(direct.status, direct.body ?? "", flags: "-", plain: true) }
+        if let redirect = r.redirect { return self.redirect(redirect, request: request) }
+        if let fault = r.fault {
+            if let abort = fault.abortStatus, Double.random(in: 0..<100, using: &state.rng) < (fault.abortPercent ?? 100) {
+                return respond(abort, "fault filter abort", flags: "FI")
+            }
+            if let delay = fault.delayMs, Double.random(in: 0..<100, using: &state.rng) < (fault.delayPercent ?? 100) {
+                flags = "DI"
+                context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(delay))) { self.pickCluster() }
+                return
+            }
+        }
+        pickCluster()
+    }
+
+    private func pickCluster() {
+        guard let snapshot, let r = route else { return }
+        let total = r.totalWeight
+        guard total > 0 else { return respond(503, "the route has no destination with weight", flags: "NR") }
+        var pick = Int.random(in: 0..<total, using: &state.rng)
+        var chosen = r.destinations[0].cluster
+        for d in r.destinations where d.weight > 0 {
+            if pick < d.weight { chosen = d.cluster; break }
+            pick -= d.weight
+        }
+        guard let c = snapshot.cluster(chosen) else { return respond(503, "cluster \(chosen) is not in the configuration", flags: "NR") }
+        cluster = c
+        let rt = state.runtime(for: c)
+        runtime = rt
+        targets = snapshot.targets(of: c)
+        retry = RetryState(policy: r.retries, routeTimeoutMs: r.timeoutMs, startedAt: LoopState.now())
+        guard rt.breaker.acquire(.requests) else {
+            state.metrics.count("meshc_proxy_upstream_overflow_total", cluster: c.name)
+            return respond(503, "upstream overflow: cluster \(c.name) is at its request limit", flags: "UO", releaseRequest: false)
+        }
+        rt.budget.requestStarted()
+        attempt()
+    }
+
+    // MARK: tries
+
+    private func attempt() {
+        let now = LoopState.now()
+        if let timeout = retry.tryTimeout(now: now), timeout <= 0 {
+            return respond(504, "upstream request timeout", flags: "UT")
+        }
+        let rt = runtime
+        var chosen: UpstreamTarget?
+        if let rt {
+            guard let (t, panic) = rt.pick(targets, now: now, rng: &state.rng) else {
+                return respond(503, "no healthy upstream: cluster \(cluster?.name ?? "") has no endpoint", flags: "UH")
+            }
+            if panic { state.metrics.count("meshc_proxy_lb_panic_total", cluster: cluster?.name) }
+            chosen = t
+        } else {
+            chosen = targets.first
+        }
+        guard let t = chosen else { return respond(503, "no upstream", flags: "UH") }
+        endpoint = t
+        tryNumber += 1
+        rt?.active[t, default: 0] += 1
+        if let timeout = retry.tryTimeout(now: now) {
+            timer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(timeout)) { self.tryTimedOut() }
+        }
+        let connectTimeout = TimeAmount.milliseconds(Int64(cluster?.connectionPool?.connectTimeoutMs ?? limits.connectTimeoutMs))
+        let loop = context.eventLoop
+        let token = tryNumber
+        state.pool.acquire(t, connectTimeout: connectTimeout).hop(to: loop).assumeIsolated().whenComplete { result in
+            // A connection that arrives after its try timed out is given back, not used.
+            guard token == self.tryNumber, !self.finished, self.upstream == nil, self.timer != nil || self.retry.tryTimeout(now: LoopState.now()) == nil else {
+                if case .success(let conn) = result { self.state.pool.release(conn, reusable: true) }
+                return
+            }
+            switch result {
+            case .success(let conn): self.send(on: conn)
+            case .failure: self.tryFailed(.connectFailure)
+            }
+        }
+    }
+
+    private func send(on conn: UpstreamConnection) {
+        upstream = conn
+        conn.requests += 1
+        conn.handler.delegate = self
+        var h = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: head.headers)
+        Self.stripHopByHop(&h.headers)
+        if let route {
+            if let rewrite = route.rewrite {
+                if let uri = rewrite.uri { h.uri = Self.rewritten(h.uri, prefix: Self.matchedPrefix(route, h.uri), with: uri) }
+                if let authority = rewrite.authority { h.headers.replaceOrAdd(name: "host", value: authority) }
+            }
+            Self.apply(route.requestHeaders, to: &h.headers)
+        }
+        if let body { h.headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes)) }
+        if tryNumber > 1 { h.headers.replaceOrAdd(name: "x-envoy-attempt-count", value: String(tryNumber)) }
+        let channel = conn.channel
+        channel.write(HTTPClientRequestPart.head(h), promise: nil)
+        if let body, body.readableBytes > 0 { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+    }
+
+    private func tryTimedOut() {
+        timer = nil
+        guard !finished, !forwarding else { return }
+        if let conn = upstream {
+            conn.handler.delegate = nil
+            conn.channel.close(promise: nil)
+            upstream = nil
+        }
+        tryFailed(.timeout)
+    }
+
+    private func tryFailed(_ outcome: TryOutcome) {
+        timer?.cancel()
+        timer = nil
+        guard !finished else { return }
+        let now = LoopState.now()
+        if let t = endpoint, let rt = runtime {
+            rt.active[t] = max(0, rt.active[t, default: 1] - 1)
+            rt.record(.localFailure, for: t, among: targets, now: now)
+        }
+        upstream = nil
+        if decide(outcome, now: now) { return }
+        let exhausted = retry.retries > 0 ? "URX," : ""
+        switch outcome {
+        case .timeout: respond(504, "upstream request timeout", flags: exhausted + "UT")
+        case .connectFailure: respond(503, "upstream connect error", flags: exhausted + "UF")
+        default: respond(503, "upstream connect error or disconnect/reset before headers", flags: exhausted + "UC")
+        }
+    }
+
+    /// Asks the retry state machine; schedules the retry and returns true when it says retry.
+    private func decide(_ outcome: TryOutcome, now: Int64) -> Bool {
+        let rt = runtime
+        let action = retry.decide(outcome, now: now, replayable: true, budget: {
+            guard let rt else { return false }
+            guard rt.breaker.acquire(.retries) else { return false }
+            if rt.budget.startRetry() { return true }
+            rt.breaker.release(.retries)
+            return false
+        }, rng: &state.rng)
+        switch action {
+        case .retry(let wait):
+            state.metrics.count("meshc_proxy_retries_total", cluster: cluster?.name)
+            context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(wait)) {
+                rt?.budget.retryFinished()
+                rt?.breaker.release(.retries)
+                self.attempt()
+            }
+            return true
+        case .giveUp(.budgetExhausted):
+            state.metrics.count("meshc_proxy_retry_budget_exhausted_total", cluster: cluster?.name)
+            return false
+        case .accept, .giveUp:
+            return false
+        }
+    }
+
+    // MARK: the upstream's response
+
+    func upstreamHead(_ h: HTTPResponseHead) {
+        guard !finished else { return }
+        timer?.cancel()
+        timer = nil
+        let code = Int(h.status.code)
+        let grpc = h.headers.first(name: "grpc-status").flatMap(Int.init)
+        let now = LoopState.now()
+        if let t = endpoint, let rt = runtime {
+            rt.record((500...599).contains(code) ? .status(code) : .success, for: t, among: targets, now: now)
+        }
+        if decide(.response(status: code, grpcStatus: grpc), now: now) {
+            // This response is dropped: its connection is closed rather than drained.
+            if let conn = upstream {
+                conn.handler.delegate = nil
+                conn.channel.close(promise: nil)
+            }
+            upstream = nil
+            if let t = endpoint, let rt = runtime { rt.active[t] = max(0, rt.active[t, default: 1] - 1) }
+            return
+        }
+        forwarding = true
+        status = code
+        var out = HTTPResponseHead(version: .http1_1, status: h.status, headers: h.headers)
+        Self.stripHopByHop(&out.headers)
+        if let route { Self.apply(route.responseHeaders, to: &out.headers) }
+        if out.headers.first(name: "content-length") == nil && out.headers.first(name: "transfer-encoding") == nil {
+            out.headers.add(name: "transfer-encoding", value: "chunked")
+        }
+        out.headers.replaceOrAdd(name: "connection", value: keepAlive ? "keep-alive" : "close")
+        context.write(NIOAny(HTTPServerResponsePart.head(out)), promise: nil)
+    }
+
+    func upstreamBody(_ b: ByteBuffer) {
+        guard forwarding, !finished else { return }
+        responseBytes += b.readableBytes
+        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(b))), promise: nil)
+    }
+
+    func upstreamEnd() {
+        let conn = upstream
+        upstream = nil
+        if let t = endpoint, let rt = runtime { rt.active[t] = max(0, rt.active[t, default: 1] - 1) }
+        if let conn {
+            let max = cluster?.connectionPool?.maxRequestsPerConnection
+            state.pool.release(conn, reusable: max.map { conn.requests < $0 } ?? true)
+        }
+        guard forwarding, !finished else { return }
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        finish()
+    }
+
+    func upstreamFailed(_ error: (any Error)?) {
+        upstream = nil
+        guard !finished else { return }
+        if forwarding {
+            // The response was under way: nothing can be retried; cut the client off too.
+            flags = "UPE"
+            finish()
+            context.close(promise: nil)
+            return
+        }
+        tryFailed(.reset)
+    }
+
+    /// The client went away.
+    func downstreamClosed() {
+        guard !finished else { return }
+        flags = "DC"
+        status = 0
+        if let conn = upstream { conn.handler.delegate = nil; conn.channel.close(promise: nil) }
+        finish()
+    }
+
+    // MARK: answers made here
+
+    private func respond(_ code: Int, _ message: String, flags: String, plain: Bool = false, releaseRequest: Bool = true) {
+        guard !finished else { return }
+        self.flags = flags
+        status = code
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "text/plain")
+        let text = plain ? message : message + "\n"
+        headers.add(name: "content-length", value: String(text.utf8.count))
+        headers.add(name: "connection", value: keepAlive ? "keep-alive" : "close")
+        if !plain { headers.add(name: "x-mesh-response-flags", value: flags) }
+        responseBytes = text.utf8.count
+        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: code), headers: headers))), promise: nil)
+        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        finish(releaseRequest: releaseRequest)
+    }
+
+    private func redirect(_ r: Redirect, request: RouteRequest) {
+        let scheme = r.scheme ?? "http"
+        let authority = (r.authority ?? request.host) + (r.port.map { ":\($0)" } ?? "")
+        let location = "\(scheme)://\(authority)\(r.uri ?? head.uri)"
+        var headers = HTTPHeaders()
+        headers.add(name: "location", value: location)
+        headers.add(name: "content-length", value: "0")
+        flags = "-"
+        status = r.code
+        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: r.code), headers: headers))), promise: nil)
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        finish(releaseRequest: false)
+    }
+
+    private func finish(releaseRequest: Bool = true) {
+        guard !finished else { return }
+        finished = true
+        timer?.cancel()
+        if releaseRequest, let rt = runtime {
+            rt.breaker.release(.requests)
+            rt.budget.requestFinished()
+        }
+        let ms = Double(NIODeadline.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
+        state.metrics.record(labels(), milliseconds: ms, requestBytes: body?.readableBytes ?? 0, responseBytes: responseBytes)
+        if !keepAlive { context.close(promise: nil) }
+        onDone()
+    }
+
+    private func labels() -> RequestMetrics.Labels {
+        let id = snapshot?.config.identity
+        let host = service?.host ?? cluster?.host ?? "unknown"
+        let parts = host.split(separator: ".")
+        let isOutbound: Bool = { if case .route = target { return true }; return false }()
+        return RequestMetrics.Labels(
+            reporter: isOutbound ? "source" : "destination",
+            sourceWorkload: isOutbound ? (id?.name ?? "unknown") : "unknown",
+            sourceNamespace: isOutbound ? (id?.namespace ?? "unknown") : "unknown",
+            sourcePrincipal: isOutbound ? (id?.spiffeID ?? "unknown") : "unknown",
+            destinationService: isOutbound ? host : (id.map { "\($0.name).\($0.namespace)" } ?? "unknown"),
+            destinationServiceName: isOutbound ? (parts.first.map(String.init) ?? "unknown") : (id?.name ?? "unknown"),
+            destinationServiceNamespace: isOutbound ? (parts.count > 1 ? String(parts[1]) : "unknown") : (id?.namespace ?? "unknown"),
+            destinationVersion: cluster?.subsetLabels?["version"] ?? cluster?.subset ?? "unknown",
+            responseCode: status, responseFlags: flags)
+    }
+
+    // MARK: helpers
+
+    static func routeRequest(_ head: HTTPRequestHead, host authority: String) -> RouteRequest {
+        let parts = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        var query: [String: String] = [:]
+        if parts.count > 1 {
+            for pair in parts[1].split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                query[String(kv[0])] = kv.count > 1 ? String(kv[1]) : ""
+            }
+        }
+        var headers: [String: String] = [:]
+        for (name, value) in head.headers {
+            let k = name.lowercased()
+            headers[k] = headers[k].map { "\($0),\(value)" } ?? value
+        }
+        var host = authority
+        var port: Int?
+        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]"), let p = Int(authority[authority.index(after: colon)...]) {
+            host = String(authority[..<colon])
+            port = p
+        }
+        return RouteRequest(host: host, port: port, path: String(parts[0]), method: head.method.rawValue, headers: headers, query: query)
+    }
+
+    static let hopByHop = ["connection", "keep-alive", "proxy-connection", "te", "upgrade", "proxy-authorization", "proxy-authenticate"]
+
+    static func stripHopByHop(_ headers: inout HTTPHeaders) {
+        for name in hopByHop { headers.remove(name: name) }
+    }
+
+    static func apply(_ ops: HeaderOperations?, to headers: inout HTTPHeaders) {
+        guard let ops else { return }
+        for name in ops.remove ?? [] { headers.remove(name: name) }
+        for (k, v) in (ops.set ?? [:]).sorted(by: { $0.key < $1.key }) { headers.replaceOrAdd(name: k, value: v) }
+        for (k, v) in (ops.add ?? [:]).sorted(by: { $0.key < $1.key }) { headers.add(name: k, value: v) }
+    }
+
+    /// The prefix the route matched on, which a URI rewrite replaces.
+    static func matchedPrefix(_ route: Route, _ uri: String) -> String? {
+        for m in route.match {
+            if let u = m.uri, u.kind == .prefix, uri.hasPrefix(u.value) { return u.value }
+            if let u = m.uri, u.kind == .exact, uri.split(separator: "?").first.map(String.init) == u.value { return u.value }
+        }
+        return nil
+    }
+
+    static func rewritten(_ uri: String, prefix: String?, with replacement: String) -> String {
+        guard let prefix else { return replacement + (uri.hasPrefix("/") ? String(uri.dropFirst()) : uri) }
+        return replacement + uri.dropFirst(prefix.count)
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import MeshBundle
+import MeshConfig
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// `mesh-proxy`: the sidecar. An outbound listener (the app's calls, routed by the applied
+/// config), an inbound listener (to the local app), and an admin listener. Configs arrive
+/// through `apply`; the control loop (`ControlLoop`) feeds it from the server or from files.
+public final class MeshProxy: @unchecked Sendable {
+    public struct Listen: Sendable {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    public struct Options: Sendable {
+        public var outbound: Listen?
+        public var inbound: Listen?
+        public var admin: Listen?
+        /// The local app the inbound listener forwards to.
+        public var app: UpstreamTarget?
+        public var threads = 1
+        public var limits = ProxyLimits()
+        public init() {}
+    }
+
+    let group: MultiThreadedEventLoopGroup
+    let runtime: ProxyRuntime
+    public let options: Options
+    private var channels: [String: any Channel] = [:]
+    private let endpointsBox = NIOLockedValueBox<EndpointsDocument?>(nil)
+    private let reason = NIOLockedValueBox("no configuration received yet")
+    private let reloads = NIOLockedValueBox(0)
+    private let rejections = NIOLockedValueBox(0)
+
+    public init(options: Options) {
+        self.options = options
+        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
+        runtime = ProxyRuntime(group: group, limits: options.limits)
+    }
+
+    /// Why the proxy is not ready (shown on /ready).
+    public var notReadyReason: String { reason.withLockedValue { $0 } }
+    public var appliedVersion: Int? { runtime.snapshot?.version }
+
+    /// Binds the listeners; returns the bound ports by name (`outbound`, `inbound`, `admin`).
+    @discardableResult
+    public func start() throws -> [String: Int] {
+        var ports: [String: Int] = [:]
+        let runtime = self.runtime
+        if let l = options.outbound {
+            ports["outbound"] = try bind("outbound", l) { channel in
+                try channel.pipeline.syncOperations.addHandler(ForwardingHandler(runtime: runtime, target: .route))
+            }
+        }
+        if let l = options.inbound, let app = options.app {
+            ports["inbound"] = try bind("inbound", l) { channel in
+                try channel.pipeline.syncOperations.addHandler(ForwardingHandler(runtime: runtime, target: .app(app)))
+            }
+        }
+        if let l = options.admin {
+            ports["admin"] = try bind("admin", l) { [unowned self] channel in
+                try channel.pipeline.syncOperations.addHandler(AdminHandler(proxy: self))
+            }
+        }
+        return ports
+    }
+
+    /// One listener's pipeline: NIO's HTTP/1 server codec with pipelining (responses leave
+    /// in request order) and its protocol-error answers, then the listener's own handler.
+    private func bind(_ name: String, _ l: Listen, _ add: @escaping @Sendable (any Channel) throws -> Void) throws -> Int {
+        let channel = try ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 1024)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try add(channel)
+                }
+            }
+            .bind(host: l.host, port: l.port).wait()
+        channels[name] = channel
+        return channel.localAddress?.port ?? l.port
+    }
+
+    /// Makes a verified config the one in force: new requests take it, requests in flight
+    /// finish on the one they started with. Listeners are never re-bound.
+    public func apply(_ snapshot: ConfigStore.Snapshot) {
+        runtime.install(Snapshot(config: snapshot.config, version: snapshot.version, endpoints: endpointsBox.withLockedValue { $0 }))
+        reloads.withLockedValue { $0 += 1 }
+    }
+
+    /// New endpoints for the config in force.
+    public func apply(endpoints: EndpointsDocument) {
+        endpointsBox.withLockedValue { $0 = endpoints }
+        if let s = runtime.snapshot { runtime.install(s.with(endpoints: endpoints)) }
+    }
+
+    /// A bundle was refused: counted, and the reason kept for /ready while nothing is applied.
+    public func rejected(_ why: String) {
+        rejections.withLockedValue { $0 += 1 }
+        if runtime.snapshot == nil { reason.withLockedValue { $0 = why } }
+    }
+
+    public func notReady(_ why: String) { reason.withLockedValue { $0 = why } }
+
+    /// Stops accepting, lets requests in flight finish for up to `drain`, then stops.
+    public func stop(drain: TimeAmount = .seconds(5)) {
+        for (_, c) in channels { try? c.close().wait() }
+        channels = [:]
+        Thread.sleep(forTimeInterval: Double(drain.nanoseconds) / 1e9 > 0 ? min(0.1, Double(drain.nanoseconds) / 1e9) : 0)
+        try? group.syncShutdownGracefully()
+    }
+
+    // MARK: admin views
+
+    func metricsText() -> EventLoopFuture<String> {
+        let loops = runtime.allLoops
+        let futures = loops.map { s in s.loop.submit { s.metrics } }
+        let version = Double(runtime.snapshot?.version ?? 0)
+        let (reloadCount, rejectedCount) = (reloads.withLockedValue { $0 }, rejections.withLockedValue { $0 })
+        return EventLoopFuture.whenAllSucceed(futures, on: group.next()).map { all in
+            var merged = RequestMetrics()
+            for m in all { merged.merge(m) }
+            return merged.exposition(gauges: [
+                ("meshc_proxy_config_version", "Bundle version of the config in force.", version),
+                ("meshc_proxy_reloads", "Configs applied since start.", Double(reloadCount)),
+                ("meshc_proxy_rejected_bundles", "Bundles refused since start.", Double(rejectedCount)),
+            ])
+        }
+    }
+
+    func clustersText() -> EventLoopFuture<String> {
+        let snapshot = runtime.snapshot
+        let loops = runtime.allLoops
+        let now = LoopState.now()
+        let futures = loops.map { s in
+            s.loop.submit { () -> [String: Set<String>] in
+                var ejected: [String: Set<String>] = [:]
+                for (name, rt) in s.clusters {
+                    for t in snapshot.flatMap({ $0.cluster(name) }).map({ snapshot!.targets(of: $0) }) ?? [] where rt.outliers?.isEjected(t.description, now: now) == true {
+                        ejected[name, default: []].insert(t.description)
+                    }
+                }
+                return ejected
+            }
+        }
+        return EventLoopFuture.whenAllSucceed(futures, on: group.next()).map { all in
+            guard let snapshot else { return "" }
+            var lines: [String] = []
+            for c in snapshot.config.clusters {
+                for t in snapshot.targets(of: c) {
+                    let out = all.contains { $0[c.name]?.contains(t.description) == true }
+                    lines.append("\(c.name)::\(t)::health_flags::\(out ? "/failed_outlier_check" : "healthy")")
+                }
+            }
+            return lines.joined(separator: "\n") + "\n"
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import MeshBundle
+import MeshConfig
+import MeshProxy
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `mesh-proxy`: the sidecar (a thin command over `MeshProxy`).
+struct ProxyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mesh-proxy",
+        abstract: "The meshc sidecar: pulls and verifies its signed bundle, hot-applies it, and carries the workload's traffic.",
+        discussion: """
+        With --server, long-polls the workload's bundle and endpoints from meshc serve and \
+        reports what it applied or rejected; with --bundle (and --parts, --endpoints) it runs \
+        from files, re-read when they change. The last good bundle is kept in --state-dir and \
+        served after a restart while the server is unreachable. SIGTERM stops accepting, \
+        drains requests in flight for --drain, and exits.
+        """)
+
+    @Option(help: "The workload this proxy serves (namespace/name).")
+    var workload: String
+
+    @Option(help: "The distribution server, http://host:port.")
+    var server: String?
+
+    @Option(help: "Trust root (trust.json from meshc keygen).")
+    var trust: String
+
+    @Option(name: .customLong("state-dir"), help: "Where the last good bundle and its parts are kept.")
+    var stateDir: String
+
+    @Option(help: "Outbound listener (the app's calls), host:port.")
+    var outbound = "127.0.0.1:15001"
+
+    @Option(help: "Inbound listener (calls to the app), host:port.")
+    var inbound = "127.0.0.1:15006"
+
+    @Option(help: "The local app, host:port.")
+    var app = "127.0.0.1:8080"
+
+    @Option(help: "Admin listener (/ready, /stats/prometheus, /config_dump, /clusters), host:port.")
+    var admin = "127.0.0.1:15000"
+
+    @Option(help: "Inbound address announced to the registry (default: the inbound listener).")
+    var advertise: String?
+
+    @Option(help: "Instance id announced to the registry (default: the host name and process id).")
+    var instance: String?
+
+    @Option(help: "Run from this bundle file instead of a server.")
+    var bundle: String?
+
+    @Option(help: "With --bundle: the parts directory (meshc compile --out writes OUT/_parts).")
+    var parts: String?
+
+    @Option(help: "With --bundle: a static endpoints file (the shape of GET /v1/endpoints).")
+    var endpoints: String?
+
+    @Option(help: "Event loop threads.")
+    var threads = 1
+
+    @Option(help: "How long SIGTERM waits for requests in flight, in seconds.")
+    var drain = 5
+
+    func validate() throws {
+        guard (server == nil) != (bundle == nil) else { throw ValidationError("give --server URL, or --bundle FILE to run from files") }
+        for (flag, v) in [("--outbound", outbound), ("--inbound", inbound), ("--app", app), ("--admin", admin)] where splitHostPort(v) == nil && !v.hasSuffix(":0") {
+            throw ValidationError("\(flag) \"\(v)\" is not host:port")
+        }
+        if let server, Self.hostPort(url: server) == nil { throw ValidationError("--server \"\(server)\" is not http://host:port") }
+        guard workload.split(separator: "/").count == 2 else { throw ValidationError("--workload is namespace/name") }
+    }
+
+    static func hostPort(url: String) -> (String, Int)? {
+        guard url.hasPrefix("http://") else { return nil }
+        return splitHostPort(String(url.dropFirst(7).prefix { $0 != "/" }))
+    }
+
+    static func listen(_ s: String) -> MeshProxy.Listen {
+        if s.hasSuffix(":0") { return MeshProxy.Listen(host: String(s.dropLast(2)), port: 0) }
+        let hp = splitHostPort(s)!
+        return MeshProxy.Listen(host: hp.host, port: hp.port)
+    }
+
+    func run() throws {
+        let log: @Sendable (String) -> Void = { line in
+            let text = "mesh-proxy: \(line)\n"
+            _ = text.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+        }
+        guard let trustData = FileManager.default.contents(atPath: trust) else { throw ValidationError("cannot read --trust \(trust)") }
+        let root: TrustRoot
+        do { root = try JSONDecoder().decode(TrustRoot.self, from: trustData) } catch { throw ValidationError("\(trust) is not a trust root: \(error)") }
+        try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
+        var options = MeshProxy.Options()
+        options.outbound = Self.listen(outbound)
+        options.inbound = Self.listen(inbound)
+        options.admin = Self.listen(admin)
+        let appTarget = Self.listen(app)
+        options.app = UpstreamTarget(host: appTarget.host, port: appTarget.port)
+        options.threads = max(1, threads)
+        let proxy = MeshProxy(options: options)
+        let ports = try proxy.start()
+        log("listening: outbound \(outbound.hasSuffix(":0") ? String(ports["outbound"] ?? 0) : outbound), inbound \(ports["inbound"] ?? 0), admin \(ports["admin"] ?? 0)")
+        let store = ConfigStore(workload: workload, verifier: Verifier(trust: root), stateDirectory: stateDir)
+        let source: ControlLoop.Source = server.flatMap(Self.hostPort(url:)).map { .server(host: $0.0, port: $0.1) }
+            ?? .files(bundle: bundle!, parts: parts, endpoints: endpoints)
+        var control = ControlLoop.Options(source: source, instance: instance ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())")
+        let inboundHost = options.inbound!.host
+        control.advertise = advertise ?? "\(inboundHost.contains(":") ? "[\(inboundHost)]" : inboundHost):\(ports["inbound"] ?? 0)"
+        control.log = log
+        let loop = ControlLoop(proxy: proxy, store: store, options: control)
+        loop.start()
+
+        let done = DispatchSemaphore(value: 0)
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { done.signal() }
+            s.resume()
+            sources.append(s)
+        }
+        done.wait()
+        log("stopping: draining for up to \(drain) s")
+        loop.stop()
+        proxy.stop(drain: .seconds(Int64(drain)))
+        _ = sources
+    }
+}
+
+ProxyCommand.main()
