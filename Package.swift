@@ -85,7 +85,13 @@ let package = Package(
         .target(name: "GitFixtures", path: "Tests/GitFixtures"),
         .testTarget(name: "MeshGitTests", dependencies: ["MeshGit", "GitFixtures"]),
         .testTarget(name: "MeshServerTests", dependencies: ["MeshServer", "MeshCLI", "MeshConfig", "MeshBundle", "MeshHTTP", "GitFixtures"]),
-        .testTarget(name: "MeshProxyTests", dependencies: ["MeshProxy", "MeshConfig", "MeshBundle", "MeshHTTP"]),
+        .testTarget(name: "MeshProxyTests", dependencies: [
+            "MeshProxy", "MeshConfig", "MeshBundle", "MeshHTTP",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         .testTarget(name: "MeshPipelineTests", dependencies: ["MeshPipeline", "MeshAnalysis", "MeshPolicy"]),
     ]
 )

@@ -93,7 +93,8 @@ public final class HTTPConnection {
 
     /// Sends a request with a Content-Length body.
     public func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) throws(Failure) -> Response {
-        var text = "\(method) \(path) HTTP/1.1\r\nHost: meshc\r\n"
+        var text = "\(method) \(path) HTTP/1.1\r\n"
+        if !headers.contains(where: { $0.0.lowercased() == "host" }) { text += "Host: meshc\r\n" }
         for (k, v) in headers { text += "\(k): \(v)\r\n" }
         if !body.isEmpty || method == "POST" { text += "Content-Length: \(body.count)\r\n" }
         text += "\r\n"

@@ -113,11 +113,19 @@ public final class MeshProxy: @unchecked Sendable {
 
     /// Stops accepting, lets requests in flight finish for up to `drain`, then stops.
     public func stop(drain: TimeAmount = .seconds(5)) {
+        guard stopped.withLockedValue({ s in defer { s = true }; return !s }) else { return }
         for (_, c) in channels { try? c.close().wait() }
         channels = [:]
-        Thread.sleep(forTimeInterval: Double(drain.nanoseconds) / 1e9 > 0 ? min(0.1, Double(drain.nanoseconds) / 1e9) : 0)
+        let deadline = NIODeadline.now() + drain
+        while runtime.inFlight.withLockedValue({ $0 }) > 0 && NIODeadline.now() < deadline {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
         try? group.syncShutdownGracefully()
     }
+
+    /// Requests being answered now.
+    public var requestsInFlight: Int { runtime.inFlight.withLockedValue { $0 } }
+    private let stopped = NIOLockedValueBox(false)
 
     // MARK: admin views
 

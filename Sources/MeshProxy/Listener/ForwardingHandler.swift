@@ -38,8 +38,13 @@ final class ForwardingHandler: ChannelInboundHandler {
             guard let h = head, !refused else { return }
             head = nil
             let state = runtime.state(of: context.eventLoop)
+            let runtime = self.runtime
+            runtime.inFlight.withLockedValue { $0 += 1 }
             let e = Exchange(context: context, state: state, snapshot: runtime.snapshot, head: h, body: body,
-                             limits: runtime.limits, target: target) { [weak self] in self?.exchange = nil }
+                             limits: runtime.limits, target: target) { [weak self] in
+                runtime.inFlight.withLockedValue { $0 -= 1 }
+                self?.exchange = nil
+            }
             body = nil
             exchange = e
             e.start()

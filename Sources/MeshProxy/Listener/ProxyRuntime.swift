@@ -17,6 +17,9 @@ final class ProxyRuntime: @unchecked Sendable {
 
     var snapshot: Snapshot? { snapshotBox.withLockedValue { $0 } }
 
+    /// Requests in flight, for the drain at shutdown.
+    let inFlight = NIOLockedValueBox(0)
+
     func install(_ snapshot: Snapshot) { snapshotBox.withLockedValue { $0 = snapshot } }
 
     /// The state of the loop the caller runs on.

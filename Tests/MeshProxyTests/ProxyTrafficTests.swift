@@ -1,0 +1,270 @@
+import Foundation
+import MeshBundle
+import MeshConfig
+import MeshHTTP
+import Testing
+@testable import MeshProxy
+
+/// The proxy carrying real traffic on loopback: real sockets to real upstream servers that
+/// are healthy, flaky, slow or dying.
+@Suite struct ProxyTrafficTests {
+    static let key = SigningKey()
+
+    /// A config for web/frontend with one service, shop's orders on 8080, routed by `route`
+    /// to clusters v1 and v2 whose static endpoints are the given upstreams.
+    static func config(v1: [Int], v2: [Int] = [], route: (inout Route) -> Void = { _ in },
+                       cluster: (inout Cluster) -> Void = { _ in }) -> WorkloadConfig {
+        func make(_ subset: String, _ ports: [Int]) -> Cluster {
+            var c = Cluster(host: "orders.shop.svc.cluster.local", port: 8080, subset: subset, subsetLabels: ["version": subset],
+                            discovery: .static, endpoints: ports.map { Endpoint(address: "127.0.0.1", port: $0, labels: nil) },
+                            loadBalancer: "ROUND_ROBIN", connectionPool: nil, outlierDetection: nil, tls: ClientTLS(mode: .disable))
+            cluster(&c)
+            return c
+        }
+        let c1 = make("v1", v1), c2 = make("v2", v2)
+        var r = Route(name: "default", match: [], destinations: [WeightedCluster(cluster: c1.name, weight: v2.isEmpty ? 100 : 90)]
+                      + (v2.isEmpty ? [] : [WeightedCluster(cluster: c2.name, weight: 10)]),
+                      source: SourceRef(file: "shop/orders.yaml", line: 1, resource: "VirtualService shop/orders"))
+        r.retries = RetryPolicy(attempts: 0, perTryTimeoutMs: nil, retryOn: [])
+        route(&r)
+        return WorkloadConfig(identity: Identity(namespace: "shop", name: "frontend", serviceAccount: "frontend",
+                                                 spiffeID: "spiffe://cluster.local/ns/shop/sa/frontend", labels: ["app": "frontend"]),
+                              inbound: [], outbound: [OutboundService(host: "orders.shop.svc.cluster.local", port: 8080, protocolName: "http", routes: [r])],
+                              clusters: [c1, c2].filter { !$0.endpoints.isEmpty }.sorted { $0.name < $1.name })
+    }
+
+    final class Running {
+        let proxy: MeshProxy
+        let outbound: Int
+        let admin: Int
+        var version = 1
+        init(_ config: WorkloadConfig) throws {
+            var o = MeshProxy.Options()
+            o.outbound = .init(host: "127.0.0.1", port: 0)
+            o.admin = .init(host: "127.0.0.1", port: 0)
+            proxy = MeshProxy(options: o)
+            let ports = try proxy.start()
+            outbound = ports["outbound"]!
+            admin = ports["admin"]!
+            try apply(config)
+        }
+        deinit { proxy.stop(drain: .milliseconds(0)) }
+
+        func apply(_ config: WorkloadConfig) throws {
+            let store = ConfigStore(workload: "shop/frontend", verifier: Verifier(trust: TrustRoot(keys: [ProxyTrafficTests.key.publicKey])),
+                                    stateDirectory: NSTemporaryDirectory() + "mesh-proxy-\(UUID().uuidString)")
+            let bundle = try Signer(keys: [ProxyTrafficTests.key]).bundle(config: config, version: version, gitCommit: nil,
+                                                                      issuedAt: Date().addingTimeInterval(-10), expiresAt: Date().addingTimeInterval(3600))
+            version += 1
+            guard case .applied = store.apply(bundle), let s = store.current else { throw TestError("bundle not applied") }
+            proxy.apply(s)
+        }
+
+        func get(_ host: String = "orders.shop:8080", path: String = "/", timeout: TimeInterval = 10) throws -> HTTPConnection.Response {
+            try HTTPConnection(host: "127.0.0.1", port: outbound, timeout: timeout).request("GET", path, headers: [("Host", host)])
+        }
+
+        func admin(_ path: String) throws -> HTTPConnection.Response {
+            try HTTPConnection(host: "127.0.0.1", port: admin).request("GET", path)
+        }
+    }
+
+    struct TestError: Error { let m: String; init(_ m: String) { self.m = m } }
+
+    @Test func routesByEveryNameTheServiceAnswersTo() throws {
+        let up = try TestUpstream("v1")
+        let p = try Running(Self.config(v1: [up.port]))
+        for host in ["orders:8080", "orders", "orders.shop", "orders.shop:8080", "orders.shop.svc", "orders.shop.svc.cluster.local",
+                     "ORDERS.shop.svc.cluster.local.:8080"] {
+            let r = try p.get(host)
+            #expect(r.status == 200, "\(host)")
+            #expect(r.text == "v1 200")
+        }
+        let unknown = try p.get("billing.shop:8080")
+        #expect(unknown.status == 502)
+        #expect(unknown.header("x-mesh-response-flags") == "NR")
+        #expect(try p.get("orders.shop:9999").status == 502, "a port the service does not have")
+    }
+
+    @Test func weightedDestinationsSplitTheTraffic() throws {
+        let v1 = try TestUpstream("v1"), v2 = try TestUpstream("v2")
+        let p = try Running(Self.config(v1: [v1.port], v2: [v2.port]))
+        let c = try HTTPConnection(host: "127.0.0.1", port: p.outbound)
+        for _ in 0..<400 { #expect(try c.request("GET", "/", headers: [("Host", "orders.shop:8080")]).status == 200) }
+        #expect(v1.count + v2.count == 400)
+        #expect((15...70).contains(v2.count), "about 10 % to v2: \(v2.count)")
+        let stats = try p.admin("/stats/prometheus").text
+        #expect(stats.contains(#"destination_version="v2",request_protocol="http",response_code="200""#))
+    }
+
+    @Test func retriesAsIstioMeansThem() throws {
+        let up = try TestUpstream("flaky", .failFirst(2, status: 503))
+        let p = try Running(Self.config(v1: [up.port]) { $0.retries = RetryPolicy(attempts: 2, perTryTimeoutMs: nil, retryOn: ["5xx"]) })
+        let r = try p.get()
+        #expect(r.status == 200)
+        #expect(up.count == 3, "two retries after the first try")
+        #expect(up.lastHeaders.withLockedValue { $0?.first(name: "x-envoy-attempt-count") } == "3")
+
+        let up2 = try TestUpstream("flaky", .failFirst(2, status: 503))
+        let p2 = try Running(Self.config(v1: [up2.port]) { $0.retries = RetryPolicy(attempts: 1, perTryTimeoutMs: nil, retryOn: ["5xx"]) })
+        #expect(try p2.get().status == 503, "one retry is not enough: the upstream's 503 goes back")
+        #expect(up2.count == 2)
+
+        // gateway-error does not retry a 500.
+        let up3 = try TestUpstream("broken", .failFirst(1, status: 500))
+        let p3 = try Running(Self.config(v1: [up3.port]) { $0.retries = RetryPolicy(attempts: 3, perTryTimeoutMs: nil, retryOn: ["gateway-error"]) })
+        #expect(try p3.get().status == 500)
+        #expect(up3.count == 1)
+    }
+
+    @Test func istiosDefaultRetriesConnectFailuresButNot503s() throws {
+        let up = try TestUpstream("flaky", .failFirst(1, status: 503))
+        let p = try Running(Self.config(v1: [up.port]) { $0.retries = nil })
+        #expect(try p.get().status == 503)
+        #expect(up.count == 1)
+        // A closed port next to a live one: the connect failure is retried on the other.
+        let live = try TestUpstream("live")
+        let dead = try TestUpstream("dead")
+        let deadPort = dead.port
+        dead.stop()
+        let p2 = try Running(Self.config(v1: [deadPort, live.port]) { $0.retries = nil })
+        for _ in 0..<4 { #expect(try p2.get().status == 200) }
+    }
+
+    @Test func perTryAndRouteTimeouts() throws {
+        let slow = try TestUpstream("slow", .slow(milliseconds: 3_000))
+        let p = try Running(Self.config(v1: [slow.port]) {
+            $0.timeoutMs = 1_000
+            $0.retries = RetryPolicy(attempts: 5, perTryTimeoutMs: 300, retryOn: ["5xx"])
+        })
+        let t0 = Date()
+        let r = try p.get()
+        let elapsed = Date().timeIntervalSince(t0)
+        #expect(r.status == 504)
+        #expect(r.header("x-mesh-response-flags")?.contains("UT") == true)
+        #expect(elapsed >= 0.9 && elapsed < 2.5, "the route timeout caps tries and backoff: \(elapsed)")
+        #expect(slow.count >= 2, "timed-out tries are retried")
+    }
+
+    @Test func aDyingUpstreamIsAResetAndRetriedElsewhere() throws {
+        let dying = try TestUpstream("dying", .dying)
+        let p = try Running(Self.config(v1: [dying.port]))
+        let r = try p.get()
+        #expect(r.status == 503)
+        #expect(r.header("x-mesh-response-flags") == "UC")
+        let ok = try TestUpstream("ok")
+        let p2 = try Running(Self.config(v1: [dying.port, ok.port]) { $0.retries = RetryPolicy(attempts: 2, perTryTimeoutMs: nil, retryOn: ["reset"]) })
+        for _ in 0..<4 { #expect(try p2.get().status == 200) }
+    }
+
+    @Test func theCircuitBreakerRefusesOverTheLimitAtOnce() throws {
+        let slow = try TestUpstream("slow", .slow(milliseconds: 600))
+        let p = try Running(Self.config(v1: [slow.port], cluster: { c in
+            var pool = ConnectionPool()
+            pool.maxRequests = 1
+            c.connectionPool = pool
+        }))
+        let first = try HTTPConnection(host: "127.0.0.1", port: p.outbound)
+        try first.send(Array("GET / HTTP/1.1\r\nHost: orders.shop:8080\r\n\r\n".utf8))
+        Thread.sleep(forTimeInterval: 0.1)
+        let second = try p.get()
+        #expect(second.status == 503)
+        #expect(second.header("x-mesh-response-flags") == "UO")
+        #expect(try first.readResponse().status == 200)
+        #expect(try p.get().status == 200, "released when the first ended")
+    }
+
+    @Test func outlierDetectionEjectsAFailingEndpoint() throws {
+        let bad = try TestUpstream("bad", .always(503)), good = try TestUpstream("good")
+        let p = try Running(Self.config(v1: [bad.port, good.port], cluster: { c in
+            var od = OutlierDetection()
+            od.consecutive5xxErrors = 2
+            od.baseEjectionTimeMs = 30_000
+            od.maxEjectionPercent = 50
+            c.outlierDetection = od
+        }))
+        for _ in 0..<6 { _ = try p.get() }
+        let before = bad.count
+        #expect(before == 2, "ejected after two consecutive 5xx")
+        for _ in 0..<10 { #expect(try p.get().status == 200) }
+        #expect(bad.count == before)
+        #expect(try p.admin("/clusters").text.contains("127.0.0.1:\(bad.port)::health_flags::/failed_outlier_check"))
+    }
+
+    @Test func routeFeaturesRewriteHeadersRedirectDirectResponseAndFaults() throws {
+        let up = try TestUpstream("v1")
+        let p = try Running(Self.config(v1: [up.port]) { r in
+            var m = RouteMatch()
+            m.uri = StringMatch(.prefix, "/api/")
+            r.match = [m]
+            r.rewrite = Rewrite(uri: "/v2/", authority: "orders-internal")
+            r.requestHeaders = HeaderOperations(set: ["x-team": "shop"], add: nil, remove: ["x-secret"])
+            r.responseHeaders = HeaderOperations(set: ["x-served-by": "mesh-proxy"], add: nil, remove: nil)
+        })
+        let c = try HTTPConnection(host: "127.0.0.1", port: p.outbound)
+        let r = try c.request("GET", "/api/items?id=1", headers: [("Host", "orders.shop:8080"), ("x-secret", "s")])
+        #expect(r.status == 200)
+        #expect(r.header("x-served-by") == "mesh-proxy")
+        #expect(up.lastURI.withLockedValue { $0 } == "/v2/items?id=1")
+        let seen = up.lastHeaders.withLockedValue { $0 }
+        #expect(seen?.first(name: "host") == "orders-internal")
+        #expect(seen?.first(name: "x-team") == "shop")
+        #expect(seen?.first(name: "x-secret") == nil)
+        #expect(try p.get(path: "/other").status == 404, "no route matches")
+
+        let p2 = try Running(Self.config(v1: [up.port]) { $0.directResponse = DirectResponse(status: 418, body: "teapot") })
+        let direct = try p2.get()
+        #expect(direct.status == 418 && direct.text == "teapot")
+        let p3 = try Running(Self.config(v1: [up.port]) { $0.redirect = Redirect(uri: "/new", authority: "elsewhere", port: nil, scheme: "https", code: 301) })
+        let moved = try p3.get()
+        #expect(moved.status == 301 && moved.header("location") == "https://elsewhere/new")
+        let p4 = try Running(Self.config(v1: [up.port]) { $0.fault = Fault(delayMs: nil, delayPercent: nil, abortStatus: 503, abortPercent: 100) })
+        let aborted = try p4.get()
+        #expect(aborted.status == 503 && aborted.header("x-mesh-response-flags") == "FI")
+    }
+
+    @Test func aReloadNeverFailsARequestInFlight() throws {
+        let slow = try TestUpstream("slow", .slow(milliseconds: 500))
+        let p = try Running(Self.config(v1: [slow.port]))
+        let inFlight = try HTTPConnection(host: "127.0.0.1", port: p.outbound)
+        try inFlight.send(Array("GET / HTTP/1.1\r\nHost: orders.shop:8080\r\n\r\n".utf8))
+        Thread.sleep(forTimeInterval: 0.1)
+        try p.apply(Self.config(v1: [slow.port]) { $0.directResponse = DirectResponse(status: 200, body: "new config") })
+        #expect(try p.get().text == "new config", "new requests take the new snapshot")
+        let old = try inFlight.readResponse()
+        #expect(old.status == 200 && old.text == "slow 200", "the request in flight finishes on the old one")
+        // The same listener throughout: the port never changed.
+        #expect(try p.admin("/ready").text.contains("version 2"))
+    }
+
+    @Test func stoppingDrainsRequestsInFlightAndTakesNoNewOnes() throws {
+        let slow = try TestUpstream("slow", .slow(milliseconds: 400))
+        let p = try Running(Self.config(v1: [slow.port]))
+        let inFlight = try HTTPConnection(host: "127.0.0.1", port: p.outbound)
+        try inFlight.send(Array("GET / HTTP/1.1\r\nHost: orders.shop:8080\r\n\r\n".utf8))
+        Thread.sleep(forTimeInterval: 0.1)
+        #expect(p.proxy.requestsInFlight == 1)
+        let proxy = p.proxy
+        let stopped = Thread { proxy.stop(drain: .seconds(5)) }
+        stopped.start()
+        Thread.sleep(forTimeInterval: 0.1)
+        #expect(throws: HTTPConnection.Failure.self) { _ = try HTTPConnection(host: "127.0.0.1", port: p.outbound, timeout: 1) }
+        let r = try inFlight.readResponse()
+        #expect(r.status == 200)
+    }
+
+    @Test func notReadyWithoutAConfigAndSaysWhy() throws {
+        var o = MeshProxy.Options()
+        o.outbound = .init(host: "127.0.0.1", port: 0)
+        o.admin = .init(host: "127.0.0.1", port: 0)
+        let proxy = MeshProxy(options: o)
+        let ports = try proxy.start()
+        defer { proxy.stop(drain: .milliseconds(0)) }
+        proxy.notReady("no bundle kept in /state yet")
+        let ready = try HTTPConnection(host: "127.0.0.1", port: ports["admin"]!).request("GET", "/ready")
+        #expect(ready.status == 503)
+        #expect(ready.text.contains("no bundle kept"))
+        let r = try HTTPConnection(host: "127.0.0.1", port: ports["outbound"]!).request("GET", "/", headers: [("Host", "orders")])
+        #expect(r.status == 503)
+    }
+}

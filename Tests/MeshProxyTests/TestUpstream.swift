@@ -1,0 +1,100 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A real HTTP server on 127.0.0.1 for the proxy to forward to, with a behaviour per test:
+/// healthy, failing its first N requests, slow, or dying mid-request.
+final class TestUpstream: @unchecked Sendable {
+    enum Behaviour: Sendable {
+        case ok
+        /// Answers the first `n` requests with `status`, then 200.
+        case failFirst(Int, status: Int)
+        /// Always answers `status`.
+        case always(Int)
+        /// Waits before answering.
+        case slow(milliseconds: Int64)
+        /// Closes the connection without answering.
+        case dying
+    }
+
+    let name: String
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private(set) var port = 0
+    private var channel: (any Channel)?
+    let requests = NIOLockedValueBox(0)
+    let lastHeaders = NIOLockedValueBox<HTTPHeaders?>(nil)
+    let lastURI = NIOLockedValueBox<String?>(nil)
+    let behaviour: NIOLockedValueBox<Behaviour>
+
+    init(_ name: String, _ behaviour: Behaviour = .ok) throws {
+        self.name = name
+        self.behaviour = NIOLockedValueBox(behaviour)
+        let upstream = self
+        channel = try ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try ch.pipeline.syncOperations.addHandler(Handler(upstream: upstream))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).wait()
+        port = channel!.localAddress!.port!
+    }
+
+    var count: Int { requests.withLockedValue { $0 } }
+
+    private let stopped = NIOLockedValueBox(false)
+
+    func stop() {
+        guard stopped.withLockedValue({ s in defer { s = true }; return !s }) else { return }
+        try? channel?.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+
+    deinit { stop() }
+
+    final class Handler: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let upstream: TestUpstream
+        init(upstream: TestUpstream) { self.upstream = upstream }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard case .head(let head) = unwrapInboundIn(data) else {
+                if case .end = unwrapInboundIn(data) { answer(context) }
+                return
+            }
+            upstream.lastHeaders.withLockedValue { $0 = head.headers }
+            upstream.lastURI.withLockedValue { $0 = head.uri }
+        }
+
+        private func answer(_ context: ChannelHandlerContext) {
+            let n = upstream.requests.withLockedValue { $0 += 1; return $0 }
+            let status: Int
+            switch upstream.behaviour.withLockedValue({ $0 }) {
+            case .ok: status = 200
+            case .failFirst(let k, let s): status = n <= k ? s : 200
+            case .always(let s): status = s
+            case .slow(let ms):
+                context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(ms)) { self.write(context, 200) }
+                return
+            case .dying:
+                context.close(promise: nil)
+                return
+            }
+            write(context, status)
+        }
+
+        private func write(_ context: ChannelHandlerContext, _ status: Int) {
+            let body = "\(upstream.name) \(status)"
+            var headers = HTTPHeaders()
+            headers.add(name: "content-length", value: String(body.utf8.count))
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+}
