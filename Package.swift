@@ -84,7 +84,7 @@ let package = Package(
         // Real git repositories for the tests, made with the git command line.
         .target(name: "GitFixtures", path: "Tests/GitFixtures"),
         .testTarget(name: "MeshGitTests", dependencies: ["MeshGit", "GitFixtures"]),
-        .testTarget(name: "MeshServerTests", dependencies: ["MeshServer", "MeshCLI", "MeshConfig", "MeshBundle", "MeshHTTP", "GitFixtures"]),
+        .testTarget(name: "MeshServerTests", dependencies: ["MeshServer", "MeshCLI", "MeshConfig", "MeshBundle", "MeshHTTP", "MeshProxy", "GitFixtures"]),
         .testTarget(name: "MeshProxyTests", dependencies: [
             "MeshProxy", "MeshConfig", "MeshBundle", "MeshHTTP",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -2,6 +2,7 @@ import Foundation
 import MeshBundle
 import MeshConfig
 import MeshHTTP
+import NIOConcurrencyHelpers
 
 /// Feeds the proxy its config: from the server (long-polling its bundle and its endpoints,
 /// fetching missing parts, reporting what it applied or rejected, backing off with jitter
@@ -32,8 +33,8 @@ public final class ControlLoop: @unchecked Sendable {
     let options: Options
     private let lock = NSCondition()
     private var stopped = false
-    private var lastState: StatusReport.State = .starting
-    private var lastReason: String?
+    /// What the proxy last made of a bundle (read by the report thread, written by the bundle thread).
+    private let outcome = NIOLockedValueBox<(state: StatusReport.State, reason: String?)>((.starting, nil))
 
     public init(proxy: MeshProxy, store: ConfigStore, options: Options) {
         self.proxy = proxy
@@ -47,7 +48,7 @@ public final class ControlLoop: @unchecked Sendable {
         case .applied, .unchanged:
             if let s = store.current {
                 proxy.apply(s)
-                lastState = .applied
+                outcome.withLockedValue { $0 = (.applied, nil) }
                 options.log("serving the kept bundle, version \(s.version), until the source answers")
             }
         case .rejected(let why):
@@ -98,18 +99,17 @@ public final class ControlLoop: @unchecked Sendable {
         case .applied(let version):
             if let s = store.current { proxy.apply(s) }
             options.log("applied bundle version \(version)")
-            lastState = .applied
-            lastReason = nil
+            outcome.withLockedValue { $0 = (.applied, nil) }
             return true
         case .unchanged:
             return false
         case .rejected(let why):
             proxy.rejected(why)
             options.log("rejected a bundle: \(why); keeping version \(store.current.map { String($0.version) } ?? "none")")
-            let changed = lastState != .rejected || lastReason != why
-            lastState = .rejected
-            lastReason = why
-            return changed
+            return outcome.withLockedValue { o in
+                defer { o = (.rejected, why) }
+                return o.state != .rejected || o.reason != why
+            }
         }
     }
 
@@ -214,10 +214,11 @@ public final class ControlLoop: @unchecked Sendable {
     @discardableResult
     func report(host: String, port: Int) -> Bool {
         let current = store.current
+        let last = outcome.withLockedValue { $0 }
         let r = StatusReport(workload: store.workload, instance: options.instance, address: options.advertise,
                              version: current?.version, digest: current?.manifest.configDigest,
-                             state: current == nil && lastState != .rejected ? .starting : lastState,
-                             reason: lastReason, at: Timestamp.format(Date()))
+                             state: current == nil && last.state != .rejected ? .starting : last.state,
+                             reason: last.reason, at: Timestamp.format(Date()))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let body = try? encoder.encode(r),
