@@ -288,9 +288,16 @@ struct OutboundCompiler: Sendable {
             switch svc.resource.spec?["resolution"]?.scalar ?? "NONE" {
             case "STATIC":
                 discovery = .static
+                // An endpoint's port for this service port: its `ports` entry of the port's name,
+                // else the port's targetPort, else the port number (Istio's rule). A subset
+                // keeps the endpoints whose labels it selects.
+                let servicePort = svc.ports.first { $0.number == port }
                 endpoints = (svc.resource.spec?["endpoints"]?.elements ?? []).compactMap { e in
                     guard let address = e["address"]?.scalar else { return nil }
-                    let target = e["ports"]?.pairs.first.flatMap { $0.value.scalar.flatMap { Int($0) } } ?? port
+                    let labels = e["labels"]?.stringMap ?? [:]
+                    if let want = subsetNode?.labels, !want.allSatisfy({ labels[$0.key] == $0.value }) { return nil }
+                    let named = servicePort.flatMap { sp in e["ports"]?[sp.name]?.scalar.flatMap { Int($0) } }
+                    let target = named ?? servicePort?.targetPort.flatMap { Int($0) } ?? port
                     return Endpoint(address: address, port: target, labels: e["labels"]?.stringMap)
                 }
             case "NONE": discovery = .passthrough

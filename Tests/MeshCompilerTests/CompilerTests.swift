@@ -66,6 +66,49 @@ import MeshPolicy
         Compiler(index: MeshIndex(resources: DocumentLoader.load(path: "repo.yaml", text: repo).resources))
     }
 
+    /// A STATIC ServiceEntry's endpoints: each subset's cluster holds the endpoints its labels
+    /// select, on the endpoint's port of that name, else the port's targetPort, else its number.
+    @Test func staticEndpointsFollowSubsetsAndTargetPorts() throws {
+        let text = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: client, namespace: bench}
+            spec:
+              template:
+                metadata: {labels: {app: client}}
+                spec: {containers: [{name: c}]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: vms, namespace: bench}
+            spec:
+              hosts: [vms.example.com]
+              ports:
+              - {number: 80, name: http, protocol: HTTP, targetPort: 8080}
+              - {number: 90, name: admin, protocol: HTTP}
+              resolution: STATIC
+              endpoints:
+              - {address: 10.0.0.1, labels: {version: v1}}
+              - {address: 10.0.0.2, labels: {version: v2}, ports: {http: 9999}}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: vms, namespace: bench}
+            spec:
+              host: vms.example.com
+              subsets:
+              - {name: v1, labels: {version: v1}}
+              - {name: v2, labels: {version: v2}}
+            """
+        let index = MeshIndex(resources: DocumentLoader.load(path: "se.yaml", text: text).resources)
+        let oc = OutboundCompiler(index: index, namespace: "bench", sidecar: nil, cache: OutboundCache())
+        func endpoints(_ name: String) -> [String]? { oc.cluster(named: name)?.endpoints.map { "\($0.address):\($0.port)" } }
+        #expect(endpoints("outbound|80|v1|vms.example.com") == ["10.0.0.1:8080"])
+        #expect(endpoints("outbound|80|v2|vms.example.com") == ["10.0.0.2:9999"])
+        #expect(endpoints("outbound|80||vms.example.com") == ["10.0.0.1:8080", "10.0.0.2:9999"])
+        #expect(endpoints("outbound|90||vms.example.com") == ["10.0.0.1:90", "10.0.0.2:90"])
+    }
+
     /// A long-lived compiler (the server's) answers many scopes: each is cached by its own hosts.
     @Test func scopedOutboundIsCachedPerHostSet() throws {
         let c = compiler()
