@@ -135,9 +135,7 @@ public final class MeshProxy: @unchecked Sendable {
         let version = Double(runtime.snapshot?.version ?? 0)
         let (reloadCount, rejectedCount) = (reloads.withLockedValue { $0 }, rejections.withLockedValue { $0 })
         return EventLoopFuture.whenAllSucceed(futures, on: group.next()).map { all in
-            var merged = RequestMetrics()
-            for m in all { merged.merge(m) }
-            return merged.exposition(gauges: [
+            RequestMetrics.exposition(all, gauges: [
                 ("meshc_proxy_config_version", "Bundle version of the config in force.", version),
                 ("meshc_proxy_reloads", "Configs applied since start.", Double(reloadCount)),
                 ("meshc_proxy_rejected_bundles", "Bundles refused since start.", Double(rejectedCount)),

@@ -29,7 +29,10 @@ final class Exchange: UpstreamDelegate {
     private var runtime: ClusterRuntime?
     private var service: OutboundService?
     private var route: Route?
-    private var targets: [UpstreamTarget] = []
+    /// The inbound listener's one target (the app).
+    private var appTarget: UpstreamTarget?
+    private var conditions: RetryConditions?
+    private var labels: MetricLabels?
     private var upstream: UpstreamConnection?
     private var endpoint: UpstreamTarget?
     private var timer: Scheduled<Void>?
@@ -60,7 +63,7 @@ final class Exchange: UpstreamDelegate {
     func start() {
         switch target {
         case .app(let app):
-            targets = [app]
+            appTarget = app
             attempt()
         case .route:
             routeRequest()
@@ -70,15 +73,17 @@ final class Exchange: UpstreamDelegate {
     private func routeRequest() {
         guard let snapshot else { return respond(503, "no configuration applied yet", flags: "NC") }
         let authority = head.headers.first(name: "host") ?? ""
-        guard let svc = snapshot.service(authority: authority) else {
+        guard let si = snapshot.serviceIndex(authority: authority) else {
             return respond(502, "no route to host \"\(authority.prefix(200))\": not a service of this workload's configuration", flags: "NR")
         }
-        let request = Self.routeRequest(head, host: authority)
-        guard let (r, _) = snapshot.config.route(in: svc, for: request, regexes: snapshot.regexes) else {
+        let svc = snapshot.config.outbound[si]
+        let request = Self.routeRequest(head, host: authority, withHeaders: snapshot.readsHeaders[si])
+        guard let (r, ri) = snapshot.config.route(in: svc, for: request, regexes: snapshot.regexes) else {
             return respond(404, "no route of \(svc.host):\(svc.port) matches \(head.method.rawValue) \(request.path.prefix(200))", flags: "NR")
         }
         service = svc
         route = r
+        conditions = snapshot.retryConditions[si][ri]
         if let direct = r.directResponse { return respond(direct.status, direct.body ?? "", flags: "-", plain: true) }
         if let redirect = r.redirect { return self.redirect(redirect, request: request) }
         if let fault = r.fault {
@@ -104,12 +109,13 @@ final class Exchange: UpstreamDelegate {
             if pick < d.weight { chosen = d.cluster; break }
             pick -= d.weight
         }
-        guard let c = snapshot.cluster(chosen) else { return respond(503, "cluster \(chosen) is not in the configuration", flags: "NR") }
+        guard let prepared = snapshot.prepared[chosen] else { return respond(503, "cluster \(chosen) is not in the configuration", flags: "NR") }
+        let c = prepared.cluster
         cluster = c
-        let rt = state.runtime(for: c)
+        labels = prepared.labels
+        let rt = state.runtime(for: prepared)
         runtime = rt
-        targets = snapshot.targets(of: c)
-        retry = RetryState(policy: r.retries, routeTimeoutMs: r.timeoutMs, startedAt: LoopState.now())
+        retry = RetryState(policy: r.retries, routeTimeoutMs: r.timeoutMs, startedAt: LoopState.now(), conditions: conditions)
         guard rt.breaker.acquire(.requests) else {
             state.metrics.count("meshc_proxy_upstream_overflow_total", cluster: c.name)
             return respond(503, "upstream overflow: cluster \(c.name) is at its request limit", flags: "UO", releaseRequest: false)
@@ -128,13 +134,13 @@ final class Exchange: UpstreamDelegate {
         let rt = runtime
         var chosen: UpstreamTarget?
         if let rt {
-            guard let (t, panic) = rt.pick(targets, now: now, rng: &state.rng) else {
+            guard let (t, panic) = rt.pick(now: now, rng: &state.rng) else {
                 return respond(503, "no healthy upstream: cluster \(cluster?.name ?? "") has no endpoint", flags: "UH")
             }
             if panic { state.metrics.count("meshc_proxy_lb_panic_total", cluster: cluster?.name) }
             chosen = t
         } else {
-            chosen = targets.first
+            chosen = appTarget
         }
         guard let t = chosen else { return respond(503, "no upstream", flags: "UH") }
         endpoint = t
@@ -144,6 +150,10 @@ final class Exchange: UpstreamDelegate {
             timer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(timeout)) { self.tryTimedOut() }
         }
         let connectTimeout = TimeAmount.milliseconds(Int64(cluster?.connectionPool?.connectTimeoutMs ?? limits.connectTimeoutMs))
+        if let idle = state.pool.idle(t) {
+            send(on: idle)
+            return
+        }
         let loop = context.eventLoop
         let token = tryNumber
         state.pool.acquire(t, connectTimeout: connectTimeout).hop(to: loop).assumeIsolated().whenComplete { result in
@@ -198,7 +208,7 @@ final class Exchange: UpstreamDelegate {
         let now = LoopState.now()
         if let t = endpoint, let rt = runtime {
             rt.active[t] = max(0, rt.active[t, default: 1] - 1)
-            rt.record(.localFailure, for: t, among: targets, now: now)
+            rt.record(.localFailure, for: t, now: now)
         }
         upstream = nil
         if decide(outcome, now: now) { return }
@@ -247,7 +257,7 @@ final class Exchange: UpstreamDelegate {
         let grpc = h.headers.first(name: "grpc-status").flatMap(Int.init)
         let now = LoopState.now()
         if let t = endpoint, let rt = runtime {
-            rt.record((500...599).contains(code) ? .status(code) : .success, for: t, among: targets, now: now)
+            rt.record((500...599).contains(code) ? .status(code) : .success, for: t, now: now)
         }
         if decide(.response(status: code, grpcStatus: grpc), now: now) {
             // This response is dropped: its connection is closed rather than drained.
@@ -354,41 +364,33 @@ final class Exchange: UpstreamDelegate {
             rt.budget.requestFinished()
         }
         let ms = Double(NIODeadline.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
-        state.metrics.record(labels(), milliseconds: ms, requestBytes: body?.readableBytes ?? 0, responseBytes: responseBytes)
+        let l = labels ?? fallbackLabels
+        state.metrics.record(l, code: status, flags: flags, milliseconds: ms, requestBytes: body?.readableBytes ?? 0, responseBytes: responseBytes)
         if !keepAlive { context.close(promise: nil) }
         onDone()
     }
 
-    private func labels() -> RequestMetrics.Labels {
-        let id = snapshot?.config.identity
-        let host = service?.host ?? cluster?.host ?? "unknown"
-        let parts = host.split(separator: ".")
-        let isOutbound: Bool = { if case .route = target { return true }; return false }()
-        return RequestMetrics.Labels(
-            reporter: isOutbound ? "source" : "destination",
-            sourceWorkload: isOutbound ? (id?.name ?? "unknown") : "unknown",
-            sourceNamespace: isOutbound ? (id?.namespace ?? "unknown") : "unknown",
-            sourcePrincipal: isOutbound ? (id?.spiffeID ?? "unknown") : "unknown",
-            destinationService: isOutbound ? host : (id.map { "\($0.name).\($0.namespace)" } ?? "unknown"),
-            destinationServiceName: isOutbound ? (parts.first.map(String.init) ?? "unknown") : (id?.name ?? "unknown"),
-            destinationServiceNamespace: isOutbound ? (parts.count > 1 ? String(parts[1]) : "unknown") : (id?.namespace ?? "unknown"),
-            destinationVersion: cluster?.subsetLabels?["version"] ?? cluster?.subset ?? "unknown",
-            responseCode: status, responseFlags: flags)
+    /// Labels for a request no cluster took, or an inbound one.
+    private var fallbackLabels: MetricLabels {
+        if case .app = target { return snapshot?.inboundLabels ?? Snapshot.noConfigInbound }
+        return snapshot?.unroutedLabels ?? Snapshot.noConfigOutbound
     }
 
     // MARK: helpers
 
-    static func routeRequest(_ head: HTTPRequestHead, host authority: String) -> RouteRequest {
+    /// The request as route matching sees it; headers and query parameters only when some
+    /// route of the service matches on them.
+    static func routeRequest(_ head: HTTPRequestHead, host authority: String, withHeaders: Bool = true) -> RouteRequest {
         let parts = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         var query: [String: String] = [:]
-        if parts.count > 1 {
+        if withHeaders, parts.count > 1 {
             for pair in parts[1].split(separator: "&") {
                 let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 query[String(kv[0])] = kv.count > 1 ? String(kv[1]) : ""
             }
         }
         var headers: [String: String] = [:]
-        for (name, value) in head.headers {
+        for (name, value) in head.headers where withHeaders {
             let k = name.lowercased()
             headers[k] = headers[k].map { "\($0),\(value)" } ?? value
         }

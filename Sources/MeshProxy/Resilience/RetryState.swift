@@ -39,10 +39,11 @@ public struct RetryState: Sendable {
 
     /// `policy` nil means Istio's default (2 retries on connect-failure, refused-stream,
     /// unavailable, cancelled, retriable-status-codes).
-    public init(policy: RetryPolicy?, routeTimeoutMs: Int?, startedAt now: Int64, backoff: Backoff = Backoff()) {
+    public init(policy: RetryPolicy?, routeTimeoutMs: Int?, startedAt now: Int64, backoff: Backoff = Backoff(),
+                conditions parsed: RetryConditions? = nil) {
         let p = policy ?? .istioDefault
         attempts = max(0, p.attempts)
-        conditions = RetryConditions(p.retryOn)
+        conditions = parsed ?? RetryConditions(p.retryOn)
         perTryTimeoutMs = p.perTryTimeoutMs.flatMap { $0 > 0 ? Int64($0) : nil }
         deadline = routeTimeoutMs.flatMap { $0 > 0 ? now + Int64($0) : nil }
         self.backoff = backoff

@@ -11,14 +11,52 @@ public final class Snapshot: Sendable {
     let clusters: [String: Cluster]
     /// Cluster name → instances from the registry (or a static endpoints file).
     let registry: [String: [EndpointInstance]]
+    /// Worked out once per snapshot, so the request path only looks them up.
+    let prepared: [String: PreparedCluster]
+    /// Per service (by index in `config.outbound`): each route's parsed `retryOn`, and
+    /// whether any route matches on headers or query parameters.
+    let retryConditions: [[RetryConditions]]
+    let readsHeaders: [Bool]
+    let inboundLabels: MetricLabels
+    let unroutedLabels: MetricLabels
+    static let noConfigInbound = MetricLabels(identity: nil, inbound: true)
+    static let noConfigOutbound = MetricLabels(identity: nil, inbound: false)
 
     public init(config: WorkloadConfig, version: Int, endpoints: EndpointsDocument?) {
         self.config = config
         self.version = version
         regexes = RegexCache(config: config)
         hosts = Self.hostNames(config)
-        clusters = Dictionary(config.clusters.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        registry = endpoints?.clusters ?? [:]
+        let clusters = Dictionary(config.clusters.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        self.clusters = clusters
+        let registry = endpoints?.clusters ?? [:]
+        self.registry = registry
+        var prepared: [String: PreparedCluster] = [:]
+        for c in config.clusters {
+            let targets = Self.targets(of: c, registry: registry)
+            prepared[c.name] = PreparedCluster(cluster: c, targets: targets, keys: targets.map(\.description),
+                                               labels: MetricLabels(identity: config.identity, cluster: c))
+        }
+        self.prepared = prepared
+        retryConditions = config.outbound.map { svc in svc.routes.map { RetryConditions(($0.retries ?? .istioDefault).retryOn) } }
+        inboundLabels = MetricLabels(identity: config.identity, inbound: true)
+        unroutedLabels = MetricLabels(identity: config.identity, inbound: false)
+        readsHeaders = config.outbound.map { svc in
+            svc.routes.contains { r in r.match.contains { !($0.headers ?? [:]).isEmpty || !($0.withoutHeaders ?? [:]).isEmpty || !($0.queryParams ?? [:]).isEmpty || $0.authority != nil } }
+        }
+    }
+
+    /// The index of a service in `config.outbound`.
+    func serviceIndex(authority: String) -> Int? {
+        var a = authority.lowercased()
+        if a.hasSuffix(".") { a.removeLast() }
+        if let i = hosts[a] { return i }
+        if let colon = a.lastIndex(of: ":"), !a.hasSuffix("]") {
+            var host = String(a[..<colon])
+            if host.hasSuffix(".") { host.removeLast() }
+            return hosts["\(host)\(a[colon...])"]
+        }
+        return nil
     }
 
     /// The same config with other endpoints.
@@ -56,16 +94,7 @@ public final class Snapshot: Sendable {
 
     /// The service a `Host` / `:authority` names (lowercased, port optional).
     public func service(authority: String) -> OutboundService? {
-        var a = authority.lowercased()
-        if a.hasSuffix(".") { a.removeLast() }
-        if let i = hosts[a] { return config.outbound[i] }
-        // "host.:port" and "[v6]:port" forms.
-        if let colon = a.lastIndex(of: ":"), !a.hasSuffix("]") {
-            var host = String(a[..<colon])
-            if host.hasSuffix(".") { host.removeLast() }
-            if let i = hosts["\(host)\(a[colon...])"] { return config.outbound[i] }
-        }
-        return nil
+        serviceIndex(authority: authority).map { config.outbound[$0] }
     }
 
     public func cluster(_ name: String) -> Cluster? { clusters[name] }
@@ -74,6 +103,10 @@ public final class Snapshot: Sendable {
     /// registry's instances when it knows some, else the config's endpoints (the host and
     /// port, through DNS).
     public func targets(of cluster: Cluster) -> [UpstreamTarget] {
+        prepared[cluster.name]?.targets ?? Self.targets(of: cluster, registry: registry)
+    }
+
+    static func targets(of cluster: Cluster, registry: [String: [EndpointInstance]]) -> [UpstreamTarget] {
         if cluster.discovery != .static, let known = registry[cluster.name], !known.isEmpty {
             return known.map { UpstreamTarget(host: $0.address, port: $0.port) }
         }
@@ -94,4 +127,20 @@ public struct UpstreamTarget: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// A cluster as the request path uses it: its endpoints (with their keys for the outlier
+/// detector) and its metric labels, worked out when the snapshot is built.
+final class PreparedCluster: Sendable {
+    let cluster: Cluster
+    let targets: [UpstreamTarget]
+    let keys: [String]
+    let labels: MetricLabels
+
+    init(cluster: Cluster, targets: [UpstreamTarget], keys: [String], labels: MetricLabels) {
+        self.cluster = cluster
+        self.targets = targets
+        self.keys = keys
+        self.labels = labels
+    }
 }

@@ -1,111 +1,172 @@
-/// Request metrics with Istio's standard names and labels, so existing Istio dashboards
-/// work: `istio_requests_total`, `istio_request_duration_milliseconds`, `istio_request_bytes`,
-/// `istio_response_bytes`, plus the proxy's own. One store per event loop (no lock on the
-/// request path); a scrape merges them.
-struct RequestMetrics {
-    struct Labels: Hashable {
-        var reporter: String
-        var sourceWorkload: String
-        var sourceNamespace: String
-        var sourcePrincipal: String
-        var destinationService: String
-        var destinationServiceName: String
-        var destinationServiceNamespace: String
-        var destinationVersion: String
-        var responseCode: Int
-        var responseFlags: String
-        var requestProtocol = "http"
+import MeshConfig
 
-        func rendered() -> String {
-            let pairs: [(String, String)] = [
-                ("reporter", reporter), ("source_workload", sourceWorkload), ("source_workload_namespace", sourceNamespace),
-                ("source_principal", sourcePrincipal), ("destination_service", destinationService),
-                ("destination_service_name", destinationServiceName), ("destination_service_namespace", destinationServiceNamespace),
-                ("destination_version", destinationVersion), ("request_protocol", requestProtocol),
-                ("response_code", String(responseCode)), ("response_flags", responseFlags),
-                ("connection_security_policy", "none"),
-            ]
-            return pairs.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",")
-        }
+/// The labels of a request's metrics that do not depend on its outcome (Istio's standard
+/// label names, so existing Istio dashboards work), rendered once per cluster and snapshot.
+final class MetricLabels: Sendable {
+    let rendered: String
 
-        static func escape(_ s: String) -> String {
-            s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
-        }
+    init(pairs: [(String, String)]) {
+        rendered = pairs.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",")
     }
 
+    /// Outbound, reported by the calling side (`reporter="source"`).
+    convenience init(identity id: Identity, cluster: Cluster) {
+        let parts = cluster.host.split(separator: ".")
+        self.init(pairs: [
+            ("reporter", "source"), ("source_workload", id.name), ("source_workload_namespace", id.namespace),
+            ("source_principal", id.spiffeID), ("destination_service", cluster.host),
+            ("destination_service_name", parts.first.map(String.init) ?? cluster.host),
+            ("destination_service_namespace", parts.count > 2 && parts[2] == "svc" ? String(parts[1]) : "unknown"),
+            ("destination_version", cluster.subsetLabels?["version"] ?? cluster.subset ?? "unknown"),
+            ("request_protocol", "http"), ("connection_security_policy", "none"),
+        ])
+    }
+
+    /// Inbound, reported by the called side (`reporter="destination"`), or a request no
+    /// cluster took (no route, no config).
+    convenience init(identity id: Identity?, inbound: Bool) {
+        self.init(pairs: [
+            ("reporter", inbound ? "destination" : "source"),
+            ("source_workload", inbound ? "unknown" : id?.name ?? "unknown"),
+            ("source_workload_namespace", inbound ? "unknown" : id?.namespace ?? "unknown"),
+            ("source_principal", inbound ? "unknown" : id?.spiffeID ?? "unknown"),
+            ("destination_service", inbound ? id.map { "\($0.name).\($0.namespace)" } ?? "unknown" : "unknown"),
+            ("destination_service_name", inbound ? id?.name ?? "unknown" : "unknown"),
+            ("destination_service_namespace", inbound ? id?.namespace ?? "unknown" : "unknown"),
+            ("destination_version", inbound ? id?.labels["version"] ?? "unknown" : "unknown"),
+            ("request_protocol", "http"), ("connection_security_policy", "none"),
+        ])
+    }
+
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}
+
+/// Request metrics with Istio's names: `istio_requests_total`,
+/// `istio_request_duration_milliseconds`, `istio_request_bytes`, `istio_response_bytes`,
+/// plus the proxy's own counters. One store per event loop, so the request path takes no
+/// lock; a scrape merges them. Keys are the labels object, the status and the flags.
+struct RequestMetrics {
+    struct Key: Hashable {
+        var labels: ObjectIdentifier
+        var code: Int
+        var flags: String
+    }
+
+    /// Per-bucket counts (not cumulative: one increment per observation); cumulated when rendered.
     struct Histogram {
         var buckets: [Int]
         var sum = 0.0
         var count = 0
+
+        init(_ bounds: Int) { buckets = Array(repeating: 0, count: bounds + 1) }
+
         mutating func observe(_ v: Double, bounds: [Double]) {
-            if buckets.isEmpty { buckets = Array(repeating: 0, count: bounds.count) }
-            for (i, b) in bounds.enumerated() where v <= b { buckets[i] += 1 }
+            var i = 0
+            while i < bounds.count && v > bounds[i] { i += 1 }
+            buckets[i] += 1
             sum += v
             count += 1
         }
+
         mutating func merge(_ o: Histogram) {
-            if buckets.isEmpty { buckets = o.buckets } else { for i in o.buckets.indices { buckets[i] += o.buckets[i] } }
+            for i in o.buckets.indices { buckets[i] += o.buckets[i] }
             sum += o.sum
             count += o.count
         }
+    }
+
+    struct Series {
+        var requests = 0
+        var duration = Histogram(RequestMetrics.durationBounds.count)
+        var requestBytes = Histogram(RequestMetrics.byteBounds.count)
+        var responseBytes = Histogram(RequestMetrics.byteBounds.count)
     }
 
     /// Istio's default buckets.
     static let durationBounds: [Double] = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000]
     static let byteBounds: [Double] = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000]
 
-    var requests: [Labels: Int] = [:]
-    var duration: [Labels: Histogram] = [:]
-    var requestBytes: [Labels: Histogram] = [:]
-    var responseBytes: [Labels: Histogram] = [:]
-    /// The proxy's own counters, by name (and cluster where it has one).
+    var series: [Key: Series] = [:]
+    /// The labels objects the keys name (kept alive by this table).
+    var labels: [ObjectIdentifier: MetricLabels] = [:]
+    /// The proxy's own counters, by rendered name.
     var counters: [String: Int] = [:]
 
-    mutating func record(_ labels: Labels, milliseconds: Double, requestBytes rq: Int, responseBytes rs: Int) {
-        requests[labels, default: 0] += 1
-        duration[labels, default: Histogram(buckets: [])].observe(milliseconds, bounds: Self.durationBounds)
-        requestBytes[labels, default: Histogram(buckets: [])].observe(Double(rq), bounds: Self.byteBounds)
-        responseBytes[labels, default: Histogram(buckets: [])].observe(Double(rs), bounds: Self.byteBounds)
+    mutating func record(_ l: MetricLabels, code: Int, flags: String, milliseconds: Double, requestBytes rq: Int, responseBytes rs: Int) {
+        let id = ObjectIdentifier(l)
+        if labels[id] == nil { labels[id] = l }
+        let key = Key(labels: id, code: code, flags: flags)
+        series[key, default: Series()].requests += 1
+        series[key]!.duration.observe(milliseconds, bounds: Self.durationBounds)
+        series[key]!.requestBytes.observe(Double(rq), bounds: Self.byteBounds)
+        series[key]!.responseBytes.observe(Double(rs), bounds: Self.byteBounds)
     }
 
     mutating func count(_ name: String, cluster: String? = nil, by n: Int = 1) {
-        counters[cluster.map { "\(name){cluster_name=\"\(Labels.escape($0))\"}" } ?? name, default: 0] += n
+        counters[cluster.map { "\(name){cluster_name=\"\(MetricLabels.escape($0))\"}" } ?? name, default: 0] += n
     }
 
-    mutating func merge(_ o: RequestMetrics) {
-        for (k, v) in o.requests { requests[k, default: 0] += v }
-        for (k, v) in o.duration { duration[k, default: Histogram(buckets: [])].merge(v) }
-        for (k, v) in o.requestBytes { requestBytes[k, default: Histogram(buckets: [])].merge(v) }
-        for (k, v) in o.responseBytes { responseBytes[k, default: Histogram(buckets: [])].merge(v) }
-        for (k, v) in o.counters { counters[k, default: 0] += v }
+    /// Series of every loop, keyed by their rendered labels (the same labels from two loops
+    /// or two snapshots are one series).
+    static func merged(_ all: [RequestMetrics]) -> (series: [String: Series], counters: [String: Int]) {
+        var out: [String: Series] = [:]
+        var counters: [String: Int] = [:]
+        for m in all {
+            for (k, v) in m.series {
+                guard let l = m.labels[k.labels] else { continue }
+                let name = "\(l.rendered),response_code=\"\(k.code)\",response_flags=\"\(MetricLabels.escape(k.flags))\""
+                var s = out[name] ?? Series()
+                s.requests += v.requests
+                s.duration.merge(v.duration)
+                s.requestBytes.merge(v.requestBytes)
+                s.responseBytes.merge(v.responseBytes)
+                out[name] = s
+            }
+            for (k, v) in m.counters { counters[k, default: 0] += v }
+        }
+        return (out, counters)
     }
 
     /// Prometheus text format.
-    func exposition(gauges: [(String, String, Double)]) -> String {
-        var out = ""
-        out += "# HELP istio_requests_total Requests handled, by Istio's standard labels.\n# TYPE istio_requests_total counter\n"
-        for (k, v) in requests.sorted(by: { $0.key.rendered() < $1.key.rendered() }) { out += "istio_requests_total{\(k.rendered())} \(v)\n" }
-        func histogram(_ name: String, _ help: String, _ h: [Labels: Histogram], _ bounds: [Double]) {
+    static func exposition(_ all: [RequestMetrics], gauges: [(String, String, Double)]) -> String {
+        let (series, counters) = merged(all)
+        let names = series.keys.sorted()
+        var out = "# HELP istio_requests_total Requests handled, by Istio's standard labels.\n# TYPE istio_requests_total counter\n"
+        for n in names { out += "istio_requests_total{\(n)} \(series[n]!.requests)\n" }
+        func histogram(_ name: String, _ help: String, _ pick: (Series) -> Histogram, _ bounds: [Double]) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
-            for (k, v) in h.sorted(by: { $0.key.rendered() < $1.key.rendered() }) {
-                let labels = k.rendered()
+            for n in names {
+                let h = pick(series[n]!)
+                var cumulative = 0
                 for (i, b) in bounds.enumerated() {
-                    out += "\(name)_bucket{\(labels),le=\"\(Self.format(b))\"} \(v.buckets.indices.contains(i) ? v.buckets[i] : 0)\n"
+                    cumulative += h.buckets[i]
+                    out += "\(name)_bucket{\(n),le=\"\(format(b))\"} \(cumulative)\n"
                 }
-                out += "\(name)_bucket{\(labels),le=\"+Inf\"} \(v.count)\n\(name)_sum{\(labels)} \(v.sum)\n\(name)_count{\(labels)} \(v.count)\n"
+                out += "\(name)_bucket{\(n),le=\"+Inf\"} \(h.count)\n\(name)_sum{\(n)} \(h.sum)\n\(name)_count{\(n)} \(h.count)\n"
             }
         }
-        histogram("istio_request_duration_milliseconds", "Request duration.", duration, Self.durationBounds)
-        histogram("istio_request_bytes", "Request body sizes.", requestBytes, Self.byteBounds)
-        histogram("istio_response_bytes", "Response body sizes.", responseBytes, Self.byteBounds)
-        var named: [String: [(String, Int)]] = [:]
-        for (k, v) in counters { named[String(k.prefix { $0 != "{" }), default: []].append((k, v)) }
-        for name in named.keys.sorted() {
+        histogram("istio_request_duration_milliseconds", "Request duration.", \.duration, durationBounds)
+        histogram("istio_request_bytes", "Request body sizes.", \.requestBytes, byteBounds)
+        histogram("istio_response_bytes", "Response body sizes.", \.responseBytes, byteBounds)
+        var byName: [String: [(String, Int)]] = [:]
+        for (k, v) in counters { byName[String(k.prefix { $0 != "{" }), default: []].append((k, v)) }
+        for name in byName.keys.sorted() {
             out += "# TYPE \(name) counter\n"
-            for (k, v) in named[name]!.sorted(by: { $0.0 < $1.0 }) { out += "\(k) \(v)\n" }
+            for (k, v) in byName[name]!.sorted(by: { $0.0 < $1.0 }) { out += "\(k) \(v)\n" }
         }
         for (name, help, value) in gauges {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(Self.format(value))\n"
+            out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(format(value))\n"
         }
         return out
     }

@@ -7,29 +7,36 @@ import NIOCore
 /// loop, so it needs no lock.
 final class ClusterRuntime {
     let settings: Cluster
+    /// The snapshot's view of the cluster this runtime last served.
+    var prepared: PreparedCluster
     var balancer: LoadBalancer
     var breaker: CircuitBreaker
     var outliers: OutlierDetector?
     var budget = RetryBudget()
     var active: [UpstreamTarget: Int] = [:]
 
-    init(_ cluster: Cluster) {
+    init(_ prepared: PreparedCluster) {
+        let cluster = prepared.cluster
+        self.prepared = prepared
         settings = cluster
         balancer = LoadBalancer(LoadBalancer.Policy(name: cluster.loadBalancer))
         breaker = CircuitBreaker(cluster.connectionPool)
         outliers = cluster.outlierDetection.map(OutlierDetector.init)
     }
 
-    /// Picks an endpoint among `targets`, skipping ejected ones (all ejected: panic mode).
-    func pick(_ targets: [UpstreamTarget], now: Int64, rng: inout some RandomNumberGenerator) -> (UpstreamTarget, panic: Bool)? {
-        let keys = targets.map(\.description)
-        guard let p = balancer.pick(count: targets.count, ejected: { self.outliers?.isEjected(keys[$0], now: now) ?? false },
+    /// Picks an endpoint, skipping ejected ones (all ejected: panic mode).
+    func pick(now: Int64, rng: inout some RandomNumberGenerator) -> (UpstreamTarget, panic: Bool)? {
+        let targets = prepared.targets, keys = prepared.keys
+        let anyEjected = outliers.map { $0.ejections > 0 && $0.ejectedCount(among: keys, now: now) > 0 } ?? false
+        guard let p = balancer.pick(count: targets.count, anyEjected: anyEjected,
+                                    ejected: { self.outliers?.isEjected(keys[$0], now: now) ?? false },
                                     active: { self.active[targets[$0], default: 0] }, rng: &rng) else { return nil }
         return (targets[p.index], p.panic)
     }
 
-    func record(_ result: OutlierDetector.Result, for target: UpstreamTarget, among targets: [UpstreamTarget], now: Int64) {
-        _ = outliers?.record(result, for: target.description, among: targets.map(\.description), now: now)
+    func record(_ result: OutlierDetector.Result, for target: UpstreamTarget, now: Int64) {
+        guard outliers != nil else { return }
+        _ = outliers?.record(result, for: target.description, among: prepared.keys, now: now)
     }
 }
 
@@ -47,10 +54,18 @@ final class LoopState {
         pool = UpstreamPool(loop: loop)
     }
 
-    func runtime(for cluster: Cluster) -> ClusterRuntime {
-        if let r = clusters[cluster.name], r.settings == cluster { return r }
-        let r = ClusterRuntime(cluster)
-        clusters[cluster.name] = r
+    /// The runtime of a cluster: the same object while the cluster's settings stay the same
+    /// (compared once per snapshot, not per request).
+    func runtime(for prepared: PreparedCluster) -> ClusterRuntime {
+        if let r = clusters[prepared.cluster.name] {
+            if r.prepared === prepared { return r }
+            if r.settings == prepared.cluster {
+                r.prepared = prepared
+                return r
+            }
+        }
+        let r = ClusterRuntime(prepared)
+        clusters[prepared.cluster.name] = r
         return r
     }
 

@@ -27,9 +27,11 @@ public struct LoadBalancer: Sendable {
     }
 
     /// `count` endpoints; `ejected(i)` and `active(i)` (requests in flight) describe each.
-    public mutating func pick(count: Int, ejected: (Int) -> Bool, active: (Int) -> Int,
+    /// `anyEjected: false` (no endpoint is ejected) skips the ejection checks.
+    public mutating func pick(count: Int, anyEjected: Bool = true, ejected: (Int) -> Bool, active: (Int) -> Int,
                               rng: inout some RandomNumberGenerator) -> Pick? {
         guard count > 0 else { return nil }
+        if !anyEjected { return fastPick(count: count, active: active, rng: &rng) }
         var candidates = (0..<count).filter { !ejected($0) }
         var panic = false
         if candidates.isEmpty {
@@ -57,5 +59,23 @@ public struct LoadBalancer: Sendable {
             }
         }
         return Pick(index: chosen, panic: panic)
+    }
+
+    /// The same choices over all `count` endpoints, without building a candidate list.
+    private mutating func fastPick(count: Int, active: (Int) -> Int, rng: inout some RandomNumberGenerator) -> Pick {
+        switch policy {
+        case .roundRobin:
+            let i = next % count
+            next = (next + 1) % Int.max
+            return Pick(index: i, panic: false)
+        case .random:
+            return Pick(index: Int.random(in: 0..<count, using: &rng), panic: false)
+        case .leastRequest:
+            guard count > 1 else { return Pick(index: 0, panic: false) }
+            let i = Int.random(in: 0..<count, using: &rng)
+            var j = Int.random(in: 0..<(count - 1), using: &rng)
+            if j >= i { j += 1 }
+            return Pick(index: active(j) < active(i) ? j : i, panic: false)
+        }
     }
 }

@@ -14,11 +14,19 @@ final class UpstreamPool {
 
     init(loop: any EventLoop) { self.loop = loop }
 
-    func acquire(_ target: UpstreamTarget, connectTimeout: TimeAmount) -> EventLoopFuture<UpstreamConnection> {
-        while var list = idle[target], let conn = list.popLast() {
-            idle[target] = list
-            if conn.channel.isActive { return loop.makeSucceededFuture(conn) }
+    /// An idle connection to `target`, if one is open (no future: the common case).
+    func idle(_ target: UpstreamTarget) -> UpstreamConnection? {
+        while let conn = idle[target]?.popLast() {
+            if conn.channel.isActive {
+                conn.handler.onClose = nil
+                return conn
+            }
         }
+        return nil
+    }
+
+    func acquire(_ target: UpstreamTarget, connectTimeout: TimeAmount) -> EventLoopFuture<UpstreamConnection> {
+        if let conn = idle(target) { return loop.makeSucceededFuture(conn) }
         opened += 1
         return ClientBootstrap(group: loop)
             .connectTimeout(connectTimeout)
