@@ -237,6 +237,32 @@ import Testing
         #expect(try p.admin("/ready").text.contains("version 2"))
     }
 
+    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
+        let slow = try TestUpstream("slow", .slow(milliseconds: 100)), fast = try TestUpstream("fast")
+        let p = try Running(Self.config(v1: [slow.port]) { r in
+            var m = RouteMatch()
+            m.uri = StringMatch(.prefix, "/slow")
+            r.match = [m]
+        })
+        try p.apply(Self.config(v1: [slow.port], v2: [fast.port]) { r in
+            var m = RouteMatch()
+            m.uri = StringMatch(.prefix, "/")
+            r.match = [m]
+            r.destinations = [WeightedCluster(cluster: "outbound|8080|v1|orders.shop.svc.cluster.local", weight: 100)]
+        })
+        let c = try HTTPConnection(host: "127.0.0.1", port: p.outbound)
+        var burst = ""
+        for i in 0..<5 { burst += "GET /r\(i) HTTP/1.1\r\nHost: orders.shop:8080\r\n\r\n" }
+        try c.send(Array(burst.utf8))
+        for i in 0..<5 {
+            let r = try c.readResponse()
+            #expect(r.status == 200 && r.text == "slow 200")
+            #expect(r.header("x-uri") == "/r\(i)", "responses leave in request order")
+        }
+        #expect(slow.count == 5)
+        _ = fast
+    }
+
     @Test func stoppingDrainsRequestsInFlightAndTakesNoNewOnes() throws {
         let slow = try TestUpstream("slow", .slow(milliseconds: 400))
         let p = try Running(Self.config(v1: [slow.port]))

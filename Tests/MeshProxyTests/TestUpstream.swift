@@ -60,6 +60,7 @@ final class TestUpstream: @unchecked Sendable {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
         let upstream: TestUpstream
+        private var uri = ""
         init(upstream: TestUpstream) { self.upstream = upstream }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -69,6 +70,7 @@ final class TestUpstream: @unchecked Sendable {
             }
             upstream.lastHeaders.withLockedValue { $0 = head.headers }
             upstream.lastURI.withLockedValue { $0 = head.uri }
+            uri = head.uri
         }
 
         private func answer(_ context: ChannelHandlerContext) {
@@ -79,7 +81,8 @@ final class TestUpstream: @unchecked Sendable {
             case .failFirst(let k, let s): status = n <= k ? s : 200
             case .always(let s): status = s
             case .slow(let ms):
-                context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(ms)) { self.write(context, 200) }
+                let uri = self.uri
+                context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(ms)) { self.uri = uri; self.write(context, 200) }
                 return
             case .dying:
                 context.close(promise: nil)
@@ -92,6 +95,7 @@ final class TestUpstream: @unchecked Sendable {
             let body = "\(upstream.name) \(status)"
             var headers = HTTPHeaders()
             headers.add(name: "content-length", value: String(body.utf8.count))
+            headers.add(name: "x-uri", value: uri)
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

@@ -14,6 +14,10 @@ final class ForwardingHandler: ChannelInboundHandler {
     private var body: ByteBuffer?
     private var refused = false
     private var exchange: Exchange?
+    /// Pipelined requests waiting for the one being answered (responses leave in order).
+    private var queued: [(HTTPRequestHead, ByteBuffer?)] = []
+    private var closing = false
+    static let maxQueued = 16
 
     init(runtime: ProxyRuntime, target: Exchange.Target) {
         self.runtime = runtime
@@ -35,20 +39,40 @@ final class ForwardingHandler: ChannelInboundHandler {
             }
             if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
         case .end:
-            guard let h = head, !refused else { return }
+            guard let h = head, !refused, !closing else { return }
             head = nil
-            let state = runtime.state(of: context.eventLoop)
-            let runtime = self.runtime
-            runtime.inFlight.withLockedValue { $0 += 1 }
-            let e = Exchange(context: context, state: state, snapshot: runtime.snapshot, head: h, body: body,
-                             limits: runtime.limits, target: target) { [weak self] in
-                runtime.inFlight.withLockedValue { $0 -= 1 }
-                self?.exchange = nil
-            }
+            let b = body
             body = nil
-            exchange = e
-            e.start()
+            if exchange == nil {
+                begin(context, h, b)
+            } else {
+                queued.append((h, b))
+                if queued.count >= Self.maxQueued { context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
+            }
         }
+    }
+
+    private func begin(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ b: ByteBuffer?) {
+        let state = runtime.state(of: context.eventLoop)
+        let runtime = self.runtime
+        runtime.inFlight.withLockedValue { $0 += 1 }
+        if !h.isKeepAlive { closing = true }
+        let e = Exchange(context: context, state: state, snapshot: runtime.snapshot, head: h, body: b,
+                         limits: runtime.limits, target: target) { [weak self] in
+            runtime.inFlight.withLockedValue { $0 -= 1 }
+            self?.next(context)
+        }
+        exchange = e
+        e.start()
+    }
+
+    /// The current exchange ended: start the next queued request, if any.
+    private func next(_ context: ChannelHandlerContext) {
+        exchange = nil
+        guard !queued.isEmpty, context.channel.isActive, !closing else { return }
+        let (h, b) = queued.removeFirst()
+        if queued.count == Self.maxQueued - 1 { context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in } }
+        begin(context, h, b)
     }
 
     private func refuse(_ context: ChannelHandlerContext, _ code: Int, _ message: String) {
