@@ -21,6 +21,8 @@ public final class ControlLoop: @unchecked Sendable {
         public var advertise: String?
         public var reportInterval: TimeInterval = 10
         public var wait: Int = 60
+        /// How often files are checked for a change (a stat each).
+        public var filePollInterval: TimeInterval = 0.1
         public var log: @Sendable (String) -> Void = { _ in }
         public init(source: Source, instance: String) {
             self.source = source
@@ -134,7 +136,7 @@ public final class ControlLoop: @unchecked Sendable {
                     options.log("\(endpoints) is not an endpoints file: \(error); keeping the endpoints in force")
                 }
             }
-            pause(1)
+            pause(options.filePollInterval)
         }
     }
 
