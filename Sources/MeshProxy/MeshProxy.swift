@@ -27,6 +27,12 @@ public final class MeshProxy: @unchecked Sendable {
         public var app: UpstreamTarget?
         public var threads = 1
         public var limits = ProxyLimits()
+        /// Zipkin collector (`http://host:port/api/v2/spans`): traces are started and exported.
+        public var zipkin: String?
+        /// Share of requests without a trace that start a sampled one (percent; Istio's 1).
+        public var samplingPercent = 1.0
+        /// JSON access log file (`-`: standard output).
+        public var accessLog: String?
         public init() {}
     }
 
@@ -42,7 +48,10 @@ public final class MeshProxy: @unchecked Sendable {
     public init(options: Options) {
         self.options = options
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
-        runtime = ProxyRuntime(group: group, limits: options.limits)
+        runtime = ProxyRuntime(group: group, limits: options.limits,
+                               telemetry: .init(exporter: options.zipkin.flatMap { SpanExporter(url: $0) },
+                                                samplingPercent: options.samplingPercent,
+                                                accessLog: options.accessLog.flatMap { AccessLog(path: $0) }))
     }
 
     /// Why the proxy is not ready (shown on /ready).
@@ -123,6 +132,8 @@ public final class MeshProxy: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.01)
         }
         try? group.syncShutdownGracefully()
+        runtime.telemetry.accessLog?.flush()
+        runtime.telemetry.exporter?.shutdown()
     }
 
     /// Requests being answered now.
@@ -136,11 +147,14 @@ public final class MeshProxy: @unchecked Sendable {
         let futures = loops.map { s in s.loop.submit { s.metrics } }
         let version = Double(runtime.snapshot?.version ?? 0)
         let (reloadCount, rejectedCount) = (reloads.withLockedValue { $0 }, rejections.withLockedValue { $0 })
+        let exporter = runtime.telemetry.exporter
         return EventLoopFuture.whenAllSucceed(futures, on: group.next()).map { all in
             RequestMetrics.exposition(all, gauges: [
                 ("meshc_proxy_config_version", "Bundle version of the config in force.", version),
                 ("meshc_proxy_reloads", "Configs applied since start.", Double(reloadCount)),
                 ("meshc_proxy_rejected_bundles", "Bundles refused since start.", Double(rejectedCount)),
+                ("meshc_proxy_spans_dropped", "Spans not exported (queue full or collector failing).", Double(exporter?.dropped.withLockedValue { $0 } ?? 0)),
+                ("meshc_proxy_spans_exported", "Spans the collector accepted.", Double(exporter?.sent.withLockedValue { $0 } ?? 0)),
             ])
         }
     }

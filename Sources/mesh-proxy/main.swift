@@ -61,6 +61,15 @@ struct ProxyCommand: ParsableCommand {
     @Option(help: "With --bundle: a static endpoints file (the shape of GET /v1/endpoints).")
     var endpoints: String?
 
+    @Option(help: "Zipkin collector, http://host:port/api/v2/spans: traces are started (sampled) and exported.")
+    var zipkin: String?
+
+    @Option(name: .customLong("trace-sampling"), help: "Percent of requests without a trace that start a sampled one.")
+    var traceSampling = 1.0
+
+    @Option(name: .customLong("access-log"), help: "Write one JSON line per request to this file (- for standard output).")
+    var accessLog: String?
+
     @Option(help: "Event loop threads.")
     var threads = 1
 
@@ -73,6 +82,8 @@ struct ProxyCommand: ParsableCommand {
             throw ValidationError("\(flag) \"\(v)\" is not host:port")
         }
         if let server, Self.hostPort(url: server) == nil { throw ValidationError("--server \"\(server)\" is not http://host:port") }
+        if let zipkin, Self.hostPort(url: zipkin) == nil { throw ValidationError("--zipkin \"\(zipkin)\" is not http://host:port/path") }
+        guard (0...100).contains(traceSampling) else { throw ValidationError("--trace-sampling is a percentage, 0 to 100") }
         guard workload.split(separator: "/").count == 2 else { throw ValidationError("--workload is namespace/name") }
     }
 
@@ -103,6 +114,9 @@ struct ProxyCommand: ParsableCommand {
         let appTarget = Self.listen(app)
         options.app = UpstreamTarget(host: appTarget.host, port: appTarget.port)
         options.threads = max(1, threads)
+        options.zipkin = zipkin
+        options.samplingPercent = traceSampling
+        options.accessLog = accessLog
         let proxy = MeshProxy(options: options)
         let ports = try proxy.start()
         log("listening: outbound \(outbound.hasSuffix(":0") ? String(ports["outbound"] ?? 0) : outbound), inbound \(ports["inbound"] ?? 0), admin \(ports["admin"] ?? 0)")

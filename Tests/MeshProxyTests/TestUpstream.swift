@@ -26,6 +26,8 @@ final class TestUpstream: @unchecked Sendable {
     let requests = NIOLockedValueBox(0)
     let lastHeaders = NIOLockedValueBox<HTTPHeaders?>(nil)
     let lastURI = NIOLockedValueBox<String?>(nil)
+    /// Every request body received, in order.
+    let bodies = NIOLockedValueBox<[String]>([])
     let behaviour: NIOLockedValueBox<Behaviour>
 
     init(_ name: String, _ behaviour: Behaviour = .ok) throws {
@@ -63,9 +65,17 @@ final class TestUpstream: @unchecked Sendable {
         private var uri = ""
         init(upstream: TestUpstream) { self.upstream = upstream }
 
+        private var body = ""
+
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             guard case .head(let head) = unwrapInboundIn(data) else {
-                if case .end = unwrapInboundIn(data) { answer(context) }
+                if case .body(let b) = unwrapInboundIn(data) { body += String(buffer: b) }
+                if case .end = unwrapInboundIn(data) {
+                    let b = body
+                    body = ""
+                    if !b.isEmpty { upstream.bodies.withLockedValue { $0.append(b) } }
+                    answer(context)
+                }
                 return
             }
             upstream.lastHeaders.withLockedValue { $0 = head.headers }

@@ -1,3 +1,5 @@
+import Foundation
+import MeshBundle
 import MeshConfig
 import NIOCore
 import NIOHTTP1
@@ -43,9 +45,14 @@ final class Exchange: UpstreamDelegate {
     private var status = 0
     private let started = NIODeadline.now()
     private var tryNumber = 0
+    private let telemetry: ProxyRuntime.Telemetry
+    private var trace: TraceContext?
+    private var requestID: String?
+    private var startedWall: Date?
 
     init(context: ChannelHandlerContext, state: LoopState, snapshot: Snapshot?, head: HTTPRequestHead, body: ByteBuffer?,
-         limits: ProxyLimits, target: Target, onDone: @escaping () -> Void) {
+         limits: ProxyLimits, telemetry: ProxyRuntime.Telemetry, target: Target, onDone: @escaping () -> Void) {
+        self.telemetry = telemetry
         self.context = context
         self.state = state
         self.snapshot = snapshot
@@ -61,6 +68,13 @@ final class Exchange: UpstreamDelegate {
     // MARK: routing
 
     func start() {
+        // Tracing: continue the caller's trace, or start one when a collector is configured.
+        trace = TraceContext.incoming(head.headers, rng: &state.rng)
+        if trace == nil, telemetry.exporter != nil {
+            trace = TraceContext.start(samplingPercent: telemetry.samplingPercent, rng: &state.rng)
+        }
+        requestID = head.headers.first(name: "x-request-id")
+        if telemetry.accessLog != nil || telemetry.exporter != nil { startedWall = Date() }
         switch target {
         case .app(let app):
             appTarget = app
@@ -183,6 +197,13 @@ final class Exchange: UpstreamDelegate {
             Self.apply(route.requestHeaders, to: &h.headers)
         }
         if let body { h.headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes)) }
+        trace?.write(into: &h.headers)
+        if requestID == nil, case .route = target {
+            // As Envoy does: every request gets an id the app can log.
+            let id = TraceContext.hex(state.rng.next(), 16) + TraceContext.hex(state.rng.next(), 16)
+            requestID = id
+            h.headers.add(name: "x-request-id", value: id)
+        }
         if tryNumber > 1 { h.headers.replaceOrAdd(name: "x-envoy-attempt-count", value: String(tryNumber)) }
         let channel = conn.channel
         channel.write(HTTPClientRequestPart.head(h), promise: nil)
@@ -366,6 +387,25 @@ final class Exchange: UpstreamDelegate {
         let ms = Double(NIODeadline.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
         let l = labels ?? fallbackLabels
         state.metrics.record(l, code: status, flags: flags, milliseconds: ms, requestBytes: body?.readableBytes ?? 0, responseBytes: responseBytes)
+        if let trace, trace.sampled, let exporter = telemetry.exporter, let startedWall {
+            let isOutbound: Bool = { if case .route = target { return true }; return false }()
+            let id = snapshot?.config.identity
+            exporter.submit(.init(traceId: trace.traceID, id: trace.spanID, parentId: trace.parentID,
+                                  name: "\(head.headers.first(name: "host") ?? "")\(head.uri.split(separator: "?").first.map(String.init) ?? "")",
+                                  kind: isOutbound ? "CLIENT" : "SERVER",
+                                  timestamp: Int64(startedWall.timeIntervalSince1970 * 1_000_000), duration: Int64(ms * 1000),
+                                  localEndpoint: .init(serviceName: id.map { "\($0.name).\($0.namespace)" } ?? "mesh-proxy"),
+                                  tags: ["http.method": head.method.rawValue, "http.status_code": String(status), "response_flags": flags,
+                                         "upstream_cluster": cluster?.name ?? "-", "node_id": id?.spiffeID ?? "-"]))
+        }
+        if let log = telemetry.accessLog, let startedWall {
+            log.append(.init(start_time: Self.rfc3339(startedWall), method: head.method.rawValue, path: head.uri,
+                             authority: head.headers.first(name: "host") ?? "", response_code: status, response_flags: flags,
+                             bytes_received: body?.readableBytes ?? 0, bytes_sent: responseBytes, duration_ms: (ms * 1000).rounded() / 1000,
+                             upstream_host: endpoint?.description, upstream_cluster: cluster?.name, route_name: route?.name,
+                             x_request_id: requestID, trace_id: trace?.traceID, user_agent: head.headers.first(name: "user-agent"),
+                             attempts: tryNumber))
+        }
         if !keepAlive { context.close(promise: nil) }
         onDone()
     }
@@ -377,6 +417,13 @@ final class Exchange: UpstreamDelegate {
     }
 
     // MARK: helpers
+
+    static func rfc3339(_ d: Date) -> String {
+        let ms = Int64((d.timeIntervalSince1970 * 1000).rounded(.down))
+        let base = Timestamp.format(Date(timeIntervalSince1970: TimeInterval(ms / 1000)))
+        let frac = String(ms % 1000)
+        return base.dropLast() + "." + String(repeating: "0", count: 3 - frac.count) + frac + "Z"
+    }
 
     /// The request as route matching sees it; headers and query parameters only when some
     /// route of the service matches on them.

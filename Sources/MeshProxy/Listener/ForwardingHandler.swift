@@ -58,7 +58,7 @@ final class ForwardingHandler: ChannelInboundHandler {
         runtime.inFlight.withLockedValue { $0 += 1 }
         if !h.isKeepAlive { closing = true }
         let e = Exchange(context: context, state: state, snapshot: runtime.snapshot, head: h, body: b,
-                         limits: runtime.limits, target: target) { [weak self] in
+                         limits: runtime.limits, telemetry: runtime.telemetry, target: target) { [weak self] in
             runtime.inFlight.withLockedValue { $0 -= 1 }
             self?.next(context)
         }

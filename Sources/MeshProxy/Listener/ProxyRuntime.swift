@@ -9,9 +9,18 @@ final class ProxyRuntime: @unchecked Sendable {
     /// Written once at start, then only read.
     private var loops: [ObjectIdentifier: LoopState] = [:]
     let limits: ProxyLimits
+    let telemetry: Telemetry
 
-    init(group: any EventLoopGroup, limits: ProxyLimits) {
+    /// Tracing and access logging, both off unless asked for.
+    struct Telemetry: Sendable {
+        var exporter: SpanExporter?
+        var samplingPercent: Double
+        var accessLog: AccessLog?
+    }
+
+    init(group: any EventLoopGroup, limits: ProxyLimits, telemetry: Telemetry = Telemetry(exporter: nil, samplingPercent: 0, accessLog: nil)) {
         self.limits = limits
+        self.telemetry = telemetry
         for loop in group.makeIterator() { loops[ObjectIdentifier(loop)] = LoopState(loop: loop) }
     }
 
