@@ -237,6 +237,23 @@ import Testing
         #expect(try p.admin("/ready").text.contains("version 2"))
     }
 
+    @Test func mirroredRequestsNeverSlowTheRealOne() throws {
+        let real = try TestUpstream("real"), shadow = try TestUpstream("shadow", .slow(milliseconds: 1_500))
+        let p = try Running(Self.config(v1: [real.port], v2: [shadow.port]) { r in
+            r.destinations = [WeightedCluster(cluster: "outbound|8080|v1|orders.shop.svc.cluster.local", weight: 100)]
+            r.mirrors = [MeshConfig.Mirror(cluster: "outbound|8080|v2|orders.shop.svc.cluster.local", percent: 100)]
+        })
+        let t0 = Date()
+        let r = try p.get()
+        #expect(r.status == 200 && r.text == "real 200")
+        #expect(Date().timeIntervalSince(t0) < 1, "the slow mirror is not waited for")
+        let deadline = Date().addingTimeInterval(3)
+        while shadow.count == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        #expect(shadow.count == 1)
+        #expect(shadow.lastHeaders.withLockedValue { $0?.first(name: "host") } == "orders.shop:8080-shadow")
+        #expect(real.count == 1)
+    }
+
     @Test func pipelinedRequestsAreAnsweredInOrder() throws {
         let slow = try TestUpstream("slow", .slow(milliseconds: 100)), fast = try TestUpstream("fast")
         let p = try Running(Self.config(v1: [slow.port]) { r in

@@ -115,6 +115,9 @@ final class Exchange: UpstreamDelegate {
 
     private func pickCluster() {
         guard let snapshot, let r = route else { return }
+        for m in r.mirrors where Double(state.rng.next() >> 11) / Double(1 << 53) * 100 < m.percent {
+            if let prepared = snapshot.prepared[m.cluster] { Mirror.send(head, body: body, to: prepared, state: state, limits: limits) }
+        }
         let total = r.totalWeight
         guard total > 0 else { return respond(503, "the route has no destination with weight", flags: "NR") }
         var pick = Int.random(in: 0..<total, using: &state.rng)
