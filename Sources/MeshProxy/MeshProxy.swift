@@ -33,6 +33,10 @@ public final class MeshProxy: @unchecked Sendable {
         public var samplingPercent = 1.0
         /// JSON access log file (`-`: standard output).
         public var accessLog: String?
+        /// Non-HTTP service ports get a TCP listener each, on this host at the service port
+        /// plus `tcpPortOffset` (nil: no TCP listeners).
+        public var tcpHost: String?
+        public var tcpPortOffset = 0
         public init() {}
     }
 
@@ -106,7 +110,42 @@ public final class MeshProxy: @unchecked Sendable {
     public func apply(_ snapshot: ConfigStore.Snapshot) {
         runtime.install(Snapshot(config: snapshot.config, version: snapshot.version, endpoints: endpointsBox.withLockedValue { $0 }))
         reloads.withLockedValue { $0 += 1 }
+        updateTCPListeners(snapshot.config)
     }
+
+    static let httpProtocols: Set<String> = ["http", "http2", "grpc", "grpc-web", "unknown"]
+    private let tcpListeners = NIOLockedValueBox<[Int: (service: String, channel: any Channel)]>([:])
+
+    /// The TCP listeners a config needs: new ports are bound, gone ones closed, the others
+    /// left alone (a listener is never re-bound for a reload).
+    private func updateTCPListeners(_ config: WorkloadConfig) {
+        guard let host = options.tcpHost else { return }
+        var wanted: [Int: (host: String, port: Int, name: String)] = [:]
+        for svc in config.outbound where !Self.httpProtocols.contains(svc.protocolName) {
+            let port = svc.port + options.tcpPortOffset
+            if wanted[port] == nil { wanted[port] = (svc.host, svc.port, "\(svc.host):\(svc.port)") }
+        }
+        let current = tcpListeners.withLockedValue { $0 }
+        for (port, l) in current where wanted[port]?.name != l.service {
+            try? l.channel.close().wait()
+            tcpListeners.withLockedValue { $0[port] = nil }
+        }
+        let runtime = self.runtime
+        for (port, w) in wanted where tcpListeners.withLockedValue({ $0[port] == nil }) {
+            let (svcHost, svcPort) = (w.host, w.port)
+            guard let channel = try? ServerBootstrap(group: group)
+                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer({ ch in
+                    ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(TCPForwarder(runtime: runtime, host: svcHost, port: svcPort)) }
+                })
+                .bind(host: host, port: port).wait() else { continue }
+            tcpListeners.withLockedValue { $0[port] = (w.name, channel) }
+        }
+    }
+
+    /// Bound TCP listener ports → the service each carries.
+    public var tcpPorts: [Int: String] { tcpListeners.withLockedValue { $0.mapValues(\.service) } }
 
     /// New endpoints for the config in force.
     public func apply(endpoints: EndpointsDocument) {
@@ -127,6 +166,7 @@ public final class MeshProxy: @unchecked Sendable {
         guard stopped.withLockedValue({ s in defer { s = true }; return !s }) else { return }
         for (_, c) in channels { try? c.close().wait() }
         channels = [:]
+        for (_, l) in tcpListeners.withLockedValue({ $0 }) { try? l.channel.close().wait() }
         let deadline = NIODeadline.now() + drain
         while runtime.inFlight.withLockedValue({ $0 }) > 0 && NIODeadline.now() < deadline {
             Thread.sleep(forTimeInterval: 0.01)

@@ -70,6 +70,12 @@ struct ProxyCommand: ParsableCommand {
     @Option(name: .customLong("access-log"), help: "Write one JSON line per request to this file (- for standard output).")
     var accessLog: String?
 
+    @Option(name: .customLong("tcp-listen"), help: "Host for the TCP listeners of non-HTTP service ports (none: no TCP listeners).")
+    var tcpListen = "127.0.0.1"
+
+    @Option(name: .customLong("tcp-port-offset"), help: "A TCP service port P is listened on at P plus this.")
+    var tcpPortOffset = 0
+
     @Option(help: "Event loop threads.")
     var threads = 1
 
@@ -117,6 +123,8 @@ struct ProxyCommand: ParsableCommand {
         options.zipkin = zipkin
         options.samplingPercent = traceSampling
         options.accessLog = accessLog
+        options.tcpHost = tcpListen == "none" ? nil : tcpListen
+        options.tcpPortOffset = tcpPortOffset
         let proxy = MeshProxy(options: options)
         let ports = try proxy.start()
         log("listening: outbound \(outbound.hasSuffix(":0") ? String(ports["outbound"] ?? 0) : outbound), inbound \(ports["inbound"] ?? 0), admin \(ports["admin"] ?? 0)")

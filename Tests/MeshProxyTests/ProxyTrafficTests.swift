@@ -311,3 +311,42 @@ import Testing
         #expect(r.status == 503)
     }
 }
+
+/// Non-HTTP ports: bytes both ways on a listener of their own.
+@Suite struct TCPPassthroughTests {
+    @Test func aTCPServicePortCarriesBytesBothWays() throws {
+        // An HTTP server is a fine TCP peer: the proxy does not read what passes.
+        let up = try TestUpstream("db")
+        let cluster = Cluster(host: "db.shop.svc.cluster.local", port: 5432, subset: nil, subsetLabels: nil, discovery: .static,
+                              endpoints: [Endpoint(address: "127.0.0.1", port: up.port, labels: nil)], loadBalancer: "ROUND_ROBIN",
+                              connectionPool: nil, outlierDetection: nil, tls: ClientTLS(mode: .disable))
+        var config = ProxyTrafficTests.config(v1: [up.port])
+        config.outbound.append(OutboundService(host: cluster.host, port: 5432, protocolName: "tcp", routes: [
+            Route(name: nil, match: [], destinations: [WeightedCluster(cluster: cluster.name, weight: 100)],
+                  source: SourceRef(file: "", line: 0, resource: "(default route)"))]))
+        config.clusters.append(cluster)
+        var o = MeshProxy.Options()
+        o.outbound = .init(host: "127.0.0.1", port: 0)
+        o.admin = .init(host: "127.0.0.1", port: 0)
+        o.tcpHost = "127.0.0.1"
+        o.tcpPortOffset = 20_000 + Int.random(in: 0..<20_000)
+        let proxy = MeshProxy(options: o)
+        let ports = try proxy.start()
+        defer { proxy.stop(drain: .milliseconds(0)) }
+        let store = ConfigStore(workload: "shop/frontend", verifier: .init(trust: .init(keys: [ProxyTrafficTests.key.publicKey])),
+                                stateDirectory: NSTemporaryDirectory() + "s-\(UUID().uuidString)")
+        guard case .applied = store.apply(try MeshBundleSigner.sign(config)), let s = store.current else { Issue.record("not applied"); return }
+        proxy.apply(s)
+        #expect(proxy.tcpPorts == [5432 + o.tcpPortOffset: "db.shop.svc.cluster.local:5432"], "HTTP ports get no TCP listener")
+        let c = try HTTPConnection(host: "127.0.0.1", port: 5432 + o.tcpPortOffset)
+        let r = try c.request("GET", "/anything")
+        #expect(r.status == 200 && r.text == "db 200")
+        #expect(up.lastURI.withLockedValue { $0 } == "/anything")
+        let stats = try HTTPConnection(host: "127.0.0.1", port: ports["admin"]!).request("GET", "/stats/prometheus").text
+        #expect(stats.contains("istio_tcp_connections_opened_total{cluster_name=\"outbound|5432||db.shop.svc.cluster.local\"} 1"))
+        // A reload without the service closes its listener.
+        guard case .applied = store.apply(try MeshBundleSigner.sign(ProxyTrafficTests.config(v1: [up.port]), version: 2)), let s2 = store.current else { Issue.record("not applied"); return }
+        proxy.apply(s2)
+        #expect(proxy.tcpPorts.isEmpty)
+    }
+}
