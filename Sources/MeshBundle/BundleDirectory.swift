@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The layout `meshc compile --out` writes: `<namespace>/<workload>.json` bundles and the
 /// shared parts in `_parts/`. Compiling into a directory that holds an earlier compile
@@ -22,8 +26,7 @@ public struct BundleDirectory: Sendable {
         var removedBundles: [String] = [], removedParts = 0
         for ns in (try? fm.contentsOfDirectory(atPath: path)) ?? [] where !ns.hasPrefix("_") && !ns.hasPrefix(".") {
             let dir = "\(path)/\(ns)"
-            var isDir: ObjCBool = false
-            guard fm.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else { continue }
+            guard FileOutput.isDirectory(dir) else { continue }
             let files = (try? fm.contentsOfDirectory(atPath: dir)) ?? []
             var left = files.count
             for file in files where file.hasSuffix(".json") && !bundles.contains("\(ns)/\(file.dropLast(5))") {
@@ -49,9 +52,7 @@ public struct BundleDirectory: Sendable {
     /// Whether the file is a DSSE envelope of a meshc bundle (read only up to the size a
     /// bundle may have).
     static func isBundle(at path: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
-        let data = handle.readData(ofLength: Verifier.bundleLimit)
+        guard let data = FileOutput.read(path, maxBytes: Verifier.bundleLimit) else { return false }
         return (try? JSONDecoder().decode(Envelope.self, from: data))?.payloadType == Envelope.payloadType
     }
 }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A DSSE envelope (https://github.com/secure-systems-lab/dsse): the payload, its type, and
 /// signatures over the pre-authentication encoding of both.

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,6 +19,29 @@ public enum FileOutput {
             self.path = path
             self.code = code
         }
+    }
+
+    /// Whether `path` names a directory (following symbolic links).
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// The file's bytes, at most `maxBytes` of them (nil when it cannot be opened).
+    public static func read(_ path: String, maxBytes: Int) -> Data? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while out.count < maxBytes {
+            let want = min(chunk.count, maxBytes - out.count)
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, want) }
+            if n < 0 { if errno == EINTR { continue }; return nil }
+            if n == 0 { break }
+            out += chunk[0..<n]
+        }
+        return Data(out)
     }
 
     public static func write(_ data: Data, to path: String) throws(WriteError) {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeshConfig
 
 /// What a bundle says about itself; signed together with the config.
@@ -61,9 +65,43 @@ public enum Timestamp {
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(s / 3600, 2)):\(pad(s / 60 % 60, 2)):\(pad(s % 60, 2))Z"
     }
 
+    /// RFC 3339 `YYYY-MM-DDTHH:MM:SS` with `Z` or a `±HH:MM` offset (no fractional
+    /// seconds), as ISO8601DateFormatter's `.withInternetDateTime` reads it.
     public static func parse(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.date(from: text)
+        let u = Array(text.utf8)
+        guard u.count >= 20, u[4] == 0x2D, u[7] == 0x2D, u[10] == 0x54 || u[10] == 0x74, u[13] == 0x3A, u[16] == 0x3A else { return nil }
+        func num(_ a: Int, _ b: Int) -> Int? {
+            var v = 0
+            for i in a..<b {
+                guard (0x30...0x39).contains(u[i]) else { return nil }
+                v = v * 10 + Int(u[i] - 0x30)
+            }
+            return v
+        }
+        guard let year = num(0, 4), let month = num(5, 7), let day = num(8, 10), let hour = num(11, 13),
+              let minute = num(14, 16), let second = num(17, 19),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        var offset = 0
+        if u.count == 20, u[19] == 0x5A || u[19] == 0x7A {
+            offset = 0
+        } else if u.count == 25, u[19] == 0x2B || u[19] == 0x2D, u[22] == 0x3A, let oh = num(20, 22), let om = num(23, 25), oh < 24, om < 60 {
+            offset = (oh * 3600 + om * 60) * (u[19] == 0x2D ? -1 : 1)
+        } else {
+            return nil
+        }
+        // Days from civil (H. Hinnant), the inverse of `format`.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = month > 2 ? month - 3 : month + 9
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        // Reject impossible dates (Feb 30): they do not format back to the same day.
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
+        let date = Date(timeIntervalSince1970: TimeInterval(seconds))
+        let check = format(Date(timeIntervalSince1970: TimeInterval(days * 86_400)))
+        guard check.hasPrefix(String(decoding: u[0..<10], as: UTF8.self)) else { return nil }
+        return date
     }
 }

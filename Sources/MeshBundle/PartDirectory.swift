@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Outbound parts stored as files, content-addressed: `<path>/<hex>.json` holds the bytes
 /// whose SHA-256 is `<hex>`. `meshc compile --out OUT` writes them to `OUT/_parts` (a name
@@ -15,8 +22,11 @@ public struct PartDirectory: Sendable {
 
     /// The parts directory beside a bundle written to `OUT/<namespace>/<workload>.json`.
     public init(besideBundle bundlePath: String) {
-        let url = URL(fileURLWithPath: bundlePath).deletingLastPathComponent().deletingLastPathComponent()
-        self.init(path: url.appendingPathComponent(Self.name).path)
+        // OUT/<namespace>/<workload>.json → OUT/_parts
+        var parts = bundlePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(min(2, parts.count))
+        let out = parts.joined(separator: "/")
+        self.init(path: (out.isEmpty ? (bundlePath.hasPrefix("/") ? "" : ".") : out) + "/" + Self.name)
     }
 
     /// `<hex>.json` for a well-formed `sha256:<64 lowercase hex>` digest, else nil (so a
@@ -30,10 +40,8 @@ public struct PartDirectory: Sendable {
 
     /// The stored bytes of a part (at most `maxBytes + 1` are read), or nil when absent.
     public func read(_ digest: String) -> Data? {
-        guard let name = Self.fileName(for: digest),
-              let handle = FileHandle(forReadingAtPath: "\(path)/\(name)") else { return nil }
-        defer { try? handle.close() }
-        return handle.readData(ofLength: maxBytes + 1)
+        guard let name = Self.fileName(for: digest) else { return nil }
+        return FileOutput.read("\(path)/\(name)", maxBytes: maxBytes + 1)
     }
 
     /// Stores a part unless the file of that digest already holds exactly these bytes (a

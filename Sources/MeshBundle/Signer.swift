@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeshConfig
 
 /// Builds signed bundles. Same inputs (config, version, commit, times, key) → same bytes:

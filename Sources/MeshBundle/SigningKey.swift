@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// An Ed25519 signing key, stored as standard PKCS#8 PEM (openssl reads it too).
 public struct SigningKey: Sendable {
@@ -76,8 +80,18 @@ enum PEM {
 
     static func decode(_ text: String, label: String) -> Data? {
         let begin = "-----BEGIN \(label)-----", end = "-----END \(label)-----"
-        guard let b = text.range(of: begin), let e = text.range(of: end), b.upperBound <= e.lowerBound else { return nil }
-        let body = text[b.upperBound..<e.lowerBound].filter { !$0.isWhitespace }
+        let chars = Array(text.utf8)
+        guard let b = firstIndex(of: Array(begin.utf8), in: chars),
+              let e = firstIndex(of: Array(end.utf8), in: chars, from: b + begin.utf8.count) else { return nil }
+        let body = String(decoding: chars[(b + begin.utf8.count)..<e], as: UTF8.self).filter { !$0.isWhitespace }
         return Data(base64Encoded: String(body))
+    }
+
+    private static func firstIndex(of needle: [UInt8], in haystack: [UInt8], from start: Int = 0) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
+        for i in start...(haystack.count - needle.count) where haystack[i] == needle[0] {
+            if haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
+        }
+        return nil
     }
 }

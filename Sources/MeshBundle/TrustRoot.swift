@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A public key the proxy trusts, with its algorithm pinned.
 public struct TrustedKey: Codable, Equatable, Sendable {

@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeshConfig
 
 /// Verifies bundles against a trust root. Every check a proxy needs before applying a

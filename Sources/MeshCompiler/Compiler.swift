@@ -52,7 +52,8 @@ public final class Compiler {
     /// what a proxy holds once it has assembled its bundle).
     public func compile(_ w: Workload) -> WorkloadConfig {
         let out = outbound(for: w).value
-        return WorkloadConfig(identity: identity(w), inbound: inbound(w), outbound: out.outbound, clusters: out.clusters)
+        return WorkloadConfig(identity: identity(w), inbound: inbound(w), outbound: out.outbound, clusters: out.clusters,
+                              allowAnyOutbound: local.allowAnyOutbound(w))
     }
 
     func identity(_ w: Workload) -> Identity { local.identity(w) }
@@ -127,7 +128,8 @@ public final class Compiler {
         let local = self.local
         let configs = concurrentMap(count: workloads.count, initial: Result<Data, CompileError>.success(Data())) { i in
             let w = workloads[i]
-            let config = WorkloadConfig(identity: local.identity(w), inbound: local.inbound(w), outbound: [], clusters: [])
+            let config = WorkloadConfig(identity: local.identity(w), inbound: local.inbound(w), outbound: [], clusters: [],
+                                        allowAnyOutbound: local.allowAnyOutbound(w))
             do {
                 // `outboundParts` sorts last among the config's keys: splice the view's list in
                 // before the closing brace.

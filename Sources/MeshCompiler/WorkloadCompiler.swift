@@ -21,6 +21,13 @@ struct WorkloadCompiler: Sendable {
                  labels: w.labels)
     }
 
+    /// `outboundTrafficPolicy.mode` of the workload's Sidecar, else of the mesh config:
+    /// `false` for REGISTRY_ONLY, nil (the proxy's default, pass through) for ALLOW_ANY.
+    func allowAnyOutbound(_ w: Workload) -> Bool? {
+        let mode = index.sidecar(for: w)?.spec?.at("outboundTrafficPolicy", "mode")?.scalar ?? index.settings.outboundTrafficPolicyMode
+        return mode == "REGISTRY_ONLY" ? false : nil
+    }
+
     // MARK: Inbound
 
     func inbound(_ w: Workload, authorization authz: Authorization? = nil) -> [InboundPort] {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Canonical JSON: object keys sorted, no insignificant whitespace, `/` not escaped — the
 /// bytes that `JSONEncoder` with `[.sortedKeys, .withoutEscapingSlashes]` writes (tests

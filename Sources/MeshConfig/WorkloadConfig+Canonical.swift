@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension WorkloadConfig {
     /// Canonical JSON: sorted keys, no whitespace, `/` unescaped. Same config, same bytes.

@@ -17,19 +17,28 @@ public struct WorkloadConfig: Codable, Equatable, Sendable {
     public var outbound: [OutboundService]
     /// Upstream clusters the routes send to.
     public var clusters: [Cluster]
+    /// `outboundTrafficPolicy`: whether a request to a host that is none of `outbound`'s
+    /// services passes through to that host (ALLOW_ANY, Istio's default, and what an absent
+    /// value means) or is answered 502 (REGISTRY_ONLY, written as `false`). The key sorts
+    /// before `outboundParts`, which the compiler splices in last.
+    public var allowAnyOutbound: Bool?
     /// In a bundle: `sha256:<hex>` digests of the `OutboundPart`s that hold the rest of
     /// `outbound` and `clusters`, in order (see `assembling(_:)`). Absent in a complete config.
     public var outboundParts: [String]?
 
     public init(identity: Identity, inbound: [InboundPort], outbound: [OutboundService], clusters: [Cluster],
-                outboundParts: [String]? = nil) {
+                outboundParts: [String]? = nil, allowAnyOutbound: Bool? = nil) {
         formatVersion = Self.currentFormatVersion
         self.identity = identity
         self.inbound = inbound
         self.outbound = outbound
         self.clusters = clusters
         self.outboundParts = outboundParts
+        self.allowAnyOutbound = allowAnyOutbound
     }
+
+    /// Whether unknown hosts pass through (absent: yes, as Istio's ALLOW_ANY default).
+    public var passesUnknownHosts: Bool { allowAnyOutbound ?? true }
 }
 
 /// Who the workload is.

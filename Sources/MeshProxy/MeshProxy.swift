@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeshBundle
 import MeshConfig
 import NIOConcurrencyHelpers
@@ -169,7 +173,7 @@ public final class MeshProxy: @unchecked Sendable {
         for (_, l) in tcpListeners.withLockedValue({ $0 }) { try? l.channel.close().wait() }
         let deadline = NIODeadline.now() + drain
         while runtime.inFlight.withLockedValue({ $0 }) > 0 && NIODeadline.now() < deadline {
-            Thread.sleep(forTimeInterval: 0.01)
+            Background.sleep(0.01)
         }
         try? group.syncShutdownGracefully()
         runtime.telemetry.accessLog?.flush()

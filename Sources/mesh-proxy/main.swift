@@ -1,6 +1,10 @@
 import ArgumentParser
 import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeshBundle
 import MeshConfig
 import MeshProxy
@@ -109,7 +113,7 @@ struct ProxyCommand: ParsableCommand {
             let text = "mesh-proxy: \(line)\n"
             _ = text.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
         }
-        guard let trustData = FileManager.default.contents(atPath: trust) else { throw ValidationError("cannot read --trust \(trust)") }
+        guard let trustData = FileOutput.read(trust, maxBytes: 1 << 20) else { throw ValidationError("cannot read --trust \(trust)") }
         let root: TrustRoot
         do { root = try JSONDecoder().decode(TrustRoot.self, from: trustData) } catch { throw ValidationError("\(trust) is not a trust root: \(error)") }
         try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
@@ -131,7 +135,7 @@ struct ProxyCommand: ParsableCommand {
         let store = ConfigStore(workload: workload, verifier: Verifier(trust: root), stateDirectory: stateDir)
         let source: ControlLoop.Source = server.flatMap(Self.hostPort(url:)).map { .server(host: $0.0, port: $0.1) }
             ?? .files(bundle: bundle!, parts: parts, endpoints: endpoints)
-        var control = ControlLoop.Options(source: source, instance: instance ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())")
+        var control = ControlLoop.Options(source: source, instance: instance ?? "\(hostName())-\(getpid())")
         let inboundHost = options.inbound!.host
         control.advertise = advertise ?? "\(inboundHost.contains(":") ? "[\(inboundHost)]" : inboundHost):\(ports["inbound"] ?? 0)"
         control.log = log
@@ -156,3 +160,9 @@ struct ProxyCommand: ParsableCommand {
 }
 
 ProxyCommand.main()
+
+func hostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

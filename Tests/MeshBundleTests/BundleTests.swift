@@ -262,6 +262,16 @@ struct SplitMix64 {
             #expect(Timestamp.parse(Timestamp.format(d)) == Date(timeIntervalSince1970: seconds.rounded(.down)))
         }
     }
+
+    @Test func timestampParsingFollowsRFC3339() {
+        #expect(Timestamp.parse("2027-01-15T09:30:00+01:30") == Date(timeIntervalSince1970: 1_800_000_000))
+        #expect(Timestamp.parse("2027-01-15T06:00:00-02:00") == Date(timeIntervalSince1970: 1_800_000_000))
+        #expect(Timestamp.parse("2027-01-15t08:00:00z") == Date(timeIntervalSince1970: 1_800_000_000))
+        for bad in ["2027-02-30T00:00:00Z", "2027-13-01T00:00:00Z", "2027-01-15T24:00:00Z", "2027-01-15T08:00:00",
+                    "2027-01-15 08:00:00Z", "2027-01-15T08:00:00.5Z", "2027-01-15T08:00:00+0100", "２027-01-15T08:00:00Z", ""] {
+            #expect(Timestamp.parse(bad) == nil, "\(bad)")
+        }
+    }
 }
 
 /// Every rejection the verifier can give, each from a bundle made for it and signed by a

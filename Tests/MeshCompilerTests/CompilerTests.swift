@@ -66,6 +66,32 @@ import MeshPolicy
         Compiler(index: MeshIndex(resources: DocumentLoader.load(path: "repo.yaml", text: repo).resources))
     }
 
+    /// `outboundTrafficPolicy.mode`: the workload's Sidecar, else the mesh config, else
+    /// Istio's ALLOW_ANY; only REGISTRY_ONLY is written into the config (as `false`).
+    @Test func outboundTrafficPolicyComesFromTheSidecarElseTheMeshConfig() throws {
+        let sidecar = repo + """
+
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Sidecar
+            metadata: {name: default, namespace: legacy}
+            spec:
+              outboundTrafficPolicy: {mode: ALLOW_ANY}
+            """
+        let registryOnly = try MeshSettings.parse(path: "mesh.yaml", text: "outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n")
+        #expect(registryOnly.outboundTrafficPolicyMode == "REGISTRY_ONLY")
+        func allowAny(_ settings: MeshSettings, _ key: String) throws -> Bool? {
+            let c = Compiler(index: MeshIndex(resources: DocumentLoader.load(path: "repo.yaml", text: sidecar).resources, settings: settings))
+            let config = c.compile(try c.workload(key))
+            let bundled = try JSONDecoder().decode(WorkloadConfig.self, from: try c.bundleConfig(for: try c.workload(key)).config)
+            #expect(bundled.allowAnyOutbound == config.allowAnyOutbound, "the bundle says what the config says")
+            return config.allowAnyOutbound
+        }
+        #expect(try allowAny(MeshSettings(), "shop/orders-v1") == nil)
+        #expect(try allowAny(registryOnly, "shop/orders-v1") == false)
+        #expect(try allowAny(registryOnly, "legacy/billing") == nil, "the Sidecar's ALLOW_ANY wins")
+    }
+
     /// A STATIC ServiceEntry's endpoints: each subset's cluster holds the endpoints its labels
     /// select, on the endpoint's port of that name, else the port's targetPort, else its number.
     @Test func staticEndpointsFollowSubsetsAndTargetPorts() throws {

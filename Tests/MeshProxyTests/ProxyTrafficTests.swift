@@ -73,7 +73,9 @@ import Testing
 
     @Test func routesByEveryNameTheServiceAnswersTo() throws {
         let up = try TestUpstream("v1")
-        let p = try Running(Self.config(v1: [up.port]))
+        var config = Self.config(v1: [up.port])
+        config.allowAnyOutbound = false
+        let p = try Running(config)
         for host in ["orders:8080", "orders", "orders.shop", "orders.shop:8080", "orders.shop.svc", "orders.shop.svc.cluster.local",
                      "ORDERS.shop.svc.cluster.local.:8080"] {
             let r = try p.get(host)
@@ -84,6 +86,41 @@ import Testing
         #expect(unknown.status == 502)
         #expect(unknown.header("x-mesh-response-flags") == "NR")
         #expect(try p.get("orders.shop:9999").status == 502, "a port the service does not have")
+        #expect(unknown.text.contains("REGISTRY_ONLY"))
+    }
+
+    @Test func allowAnyPassesUnknownHostsThroughAndStopsLoops() throws {
+        let routed = try TestUpstream("routed"), outside = try TestUpstream("outside")
+        let p = try Running(Self.config(v1: [routed.port]))
+        #expect(try p.get("orders.shop:8080").text == "routed 200")
+        // Not a service of the config: straight to the host the request names.
+        let through = try p.get("127.0.0.1:\(outside.port)")
+        #expect(through.status == 200)
+        #expect(through.text == "outside 200")
+        #expect(outside.lastHeaders.withLockedValue { $0?.first(name: "x-request-id") } != nil)
+        // A host with nothing listening: a connect failure, not a hang.
+        let dead = try TestUpstream("dead")
+        let deadPort = dead.port
+        dead.stop()
+        let refused = try p.get("127.0.0.1:\(deadPort)")
+        #expect(refused.status == 503)
+        #expect(refused.header("x-mesh-response-flags") == "UF")
+        // Back to this very listener: refused before it can loop.
+        let loop = try p.get("127.0.0.1:\(p.outbound)")
+        #expect(loop.status == 508)
+        #expect(try p.get("exa mple:80").status == 400)
+        let stats = try p.admin("/stats/prometheus").text
+        #expect(stats.contains("destination_service_name=\"PassthroughCluster\""))
+    }
+
+    @Test func passthroughTargetsComeFromTheAuthority() {
+        #expect(Snapshot.passthroughTarget(authority: "Example.COM") == UpstreamTarget(host: "example.com", port: 80))
+        #expect(Snapshot.passthroughTarget(authority: "example.com.:8443") == UpstreamTarget(host: "example.com", port: 8443))
+        #expect(Snapshot.passthroughTarget(authority: "[::1]:81") == UpstreamTarget(host: "::1", port: 81))
+        #expect(Snapshot.passthroughTarget(authority: "[::1]") == UpstreamTarget(host: "::1", port: 80))
+        for bad in ["", ":80", "a:0", "a:65536", "a:x", "[::1", "[::1]x", "a b", "a/b:80", "a@b"] {
+            #expect(Snapshot.passthroughTarget(authority: bad) == nil, "\(bad)")
+        }
     }
 
     @Test func weightedDestinationsSplitTheTraffic() throws {

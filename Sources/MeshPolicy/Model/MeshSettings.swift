@@ -30,6 +30,8 @@ public struct MeshSettings: Sendable, Equatable {
     public var enableAutoMtls: Bool
     /// The trust domain used for SPIFFE identities.
     public var trustDomain: String
+    /// `outboundTrafficPolicy.mode`: ALLOW_ANY (Istio's default) or REGISTRY_ONLY.
+    public var outboundTrafficPolicyMode = "ALLOW_ANY"
     /// What the cluster holds beyond the repository (`.meshc.yaml` `cluster:`), and whether
     /// Istio's default gateways are assumed installed.
     public var cluster = ClusterFacts()
@@ -103,6 +105,7 @@ public struct MeshSettings: Sendable, Equatable {
         if let v = root["ingressService"]?.scalar { s.ingressService = v }
         if let v = root["ingressSelector"]?.scalar { s.ingressSelector = v }
         if let v = root["trustDomain"]?.scalar { s.trustDomain = v }
+        if let v = root.at("outboundTrafficPolicy", "mode")?.scalar { s.outboundTrafficPolicyMode = v }
         if let v = root["enableAutoMtls"]?.value, case .bool(let b) = v { s.enableAutoMtls = b }
         s.extensionProviders = root["extensionProviders"]?.elements.compactMap { $0["name"]?.scalar } ?? []
         for provider in root["extensionProviders"]?.elements ?? [] {

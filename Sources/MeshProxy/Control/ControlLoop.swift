@@ -1,7 +1,14 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeshBundle
 import MeshConfig
 import MeshHTTP
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOConcurrencyHelpers
 
 /// Feeds the proxy its config: from the server (long-polling its bundle and its endpoints,
@@ -33,8 +40,7 @@ public final class ControlLoop: @unchecked Sendable {
     let proxy: MeshProxy
     let store: ConfigStore
     let options: Options
-    private let lock = NSCondition()
-    private var stopped = false
+    private let stopped = NIOLockedValueBox(false)
     /// What the proxy last made of a bundle (read by the report thread, written by the bundle thread).
     private let outcome = NIOLockedValueBox<(state: StatusReport.State, reason: String?)>((.starting, nil))
 
@@ -67,26 +73,21 @@ public final class ControlLoop: @unchecked Sendable {
         }
     }
 
-    public func stop() {
-        lock.lock()
-        stopped = true
-        lock.broadcast()
-        lock.unlock()
-    }
+    public func stop() { stopped.withLockedValue { $0 = true } }
 
-    private var isStopped: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
+    private var isStopped: Bool { stopped.withLockedValue { $0 } }
 
     private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
-        let t = Thread(block: body)
-        t.name = name
-        t.start()
+        Background.start(name, body)
     }
 
-    /// Sleeps up to `seconds`, or until stopped.
+    /// Sleeps up to `seconds`, or until stopped (checked every 50 ms).
     private func pause(_ seconds: TimeInterval) {
-        lock.lock()
-        if !stopped { _ = lock.wait(until: Date().addingTimeInterval(seconds)) }
-        lock.unlock()
+        var left = seconds
+        while left > 0 && !isStopped {
+            Background.sleep(min(0.05, left))
+            left -= 0.05
+        }
     }
 
     // MARK: applying
@@ -120,16 +121,19 @@ public final class ControlLoop: @unchecked Sendable {
     private func followFiles(bundle: String, parts: String?, endpoints: String?) {
         var seen: [String: Date] = [:]
         func changed(_ path: String) -> Bool {
-            let m = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? nil
+            var st = stat()
+            let m: Date? = stat(path, &st) == 0
+                ? Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec) + TimeInterval(st.st_mtim.tv_nsec) / 1e9 + TimeInterval(st.st_ino % 1000) * 1e-12)
+                : nil
             defer { seen[path] = m }
             return m != nil && m != seen[path]
         }
         while !isStopped {
-            if changed(bundle), let data = FileManager.default.contents(atPath: bundle) {
+            if changed(bundle), let data = FileOutput.read(bundle, maxBytes: Verifier.bundleLimit) {
                 let partDir = parts.map(PartDirectory.init(path:))
                 offer(data) { partDir?.read($0) }
             }
-            if let endpoints, changed(endpoints), let data = FileManager.default.contents(atPath: endpoints) {
+            if let endpoints, changed(endpoints), let data = FileOutput.read(endpoints, maxBytes: 64 << 20) {
                 do {
                     proxy.apply(endpoints: try JSONDecoder().decode(EndpointsDocument.self, from: data))
                 } catch {
@@ -247,7 +251,7 @@ public struct PollBackoff: Sendable {
 
     public mutating func failed(using rng: inout some RandomNumberGenerator) -> TimeInterval {
         failures += 1
-        let ceiling = min(maxSeconds, baseSeconds * pow(2, Double(min(failures - 1, 20))))
+        let ceiling = min(maxSeconds, baseSeconds * Double(1 << min(failures - 1, 20)))
         return Double.random(in: (ceiling / 2)...ceiling, using: &rng)
     }
 }

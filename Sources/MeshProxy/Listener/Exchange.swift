@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeshBundle
 import MeshConfig
 import NIOCore
@@ -87,9 +91,7 @@ final class Exchange: UpstreamDelegate {
     private func routeRequest() {
         guard let snapshot else { return respond(503, "no configuration applied yet", flags: "NC") }
         let authority = head.headers.first(name: "host") ?? ""
-        guard let si = snapshot.serviceIndex(authority: authority) else {
-            return respond(502, "no route to host \"\(authority.prefix(200))\": not a service of this workload's configuration", flags: "NR")
-        }
+        guard let si = snapshot.serviceIndex(authority: authority) else { return passThrough(authority, snapshot) }
         let svc = snapshot.config.outbound[si]
         let request = Self.routeRequest(head, host: authority, withHeaders: snapshot.readsHeaders[si])
         guard let (r, ri) = snapshot.config.route(in: svc, for: request, regexes: snapshot.regexes) else {
@@ -111,6 +113,31 @@ final class Exchange: UpstreamDelegate {
             }
         }
         pickCluster()
+    }
+
+    /// A host that is none of the config's services: under ALLOW_ANY straight to that host
+    /// (no retries, as Envoy's PassthroughCluster), under REGISTRY_ONLY a 502.
+    private func passThrough(_ authority: String, _ snapshot: Snapshot) {
+        guard snapshot.config.passesUnknownHosts else {
+            return respond(502, "no route to host \"\(authority.prefix(200))\": not a service of this workload's configuration (outboundTrafficPolicy REGISTRY_ONLY)", flags: "NR")
+        }
+        guard let target = Snapshot.passthroughTarget(authority: authority) else {
+            return respond(400, "no usable host in \"\(authority.prefix(200))\"", flags: "NR")
+        }
+        if Self.isListener(target, context.channel.localAddress) {
+            return respond(508, "request loops back to this proxy's own listener \(target)", flags: "NR")
+        }
+        labels = snapshot.passthroughLabels
+        appTarget = target
+        attempt()
+    }
+
+    /// Whether `target` is the listener the request came in on (a loop under ALLOW_ANY).
+    static func isListener(_ target: UpstreamTarget, _ local: SocketAddress?) -> Bool {
+        guard let local, let port = local.port, port == target.port else { return false }
+        let ip = local.ipAddress ?? ""
+        return target.host == ip || target.host == "localhost" || (ip.hasPrefix("127.") && target.host.hasPrefix("127."))
+            || ip == "0.0.0.0" || ip == "::" || (ip == "::1" && target.host == "::1")
     }
 
     private func pickCluster() {

@@ -27,7 +27,7 @@ public struct RetryConditions: Equatable, Sendable {
 
     public init(_ retryOn: [String]) {
         for raw in retryOn {
-            let entry = raw.trimmingCharacters(in: .whitespaces).lowercased()
+            let entry = String(raw.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()).lowercased()
             switch entry {
             case "5xx": serverError = true
             case "gateway-error": gatewayError = true

@@ -19,6 +19,8 @@ public final class Snapshot: Sendable {
     let readsHeaders: [Bool]
     let inboundLabels: MetricLabels
     let unroutedLabels: MetricLabels
+    /// Requests to hosts outside the config under ALLOW_ANY (Istio's `PassthroughCluster`).
+    let passthroughLabels: MetricLabels
     static let noConfigInbound = MetricLabels(identity: nil, inbound: true)
     static let noConfigOutbound = MetricLabels(identity: nil, inbound: false)
 
@@ -41,9 +43,36 @@ public final class Snapshot: Sendable {
         retryConditions = config.outbound.map { svc in svc.routes.map { RetryConditions(($0.retries ?? .istioDefault).retryOn) } }
         inboundLabels = MetricLabels(identity: config.identity, inbound: true)
         unroutedLabels = MetricLabels(identity: config.identity, inbound: false)
+        passthroughLabels = MetricLabels(passthroughFrom: config.identity)
         readsHeaders = config.outbound.map { svc in
             svc.routes.contains { r in r.match.contains { !($0.headers ?? [:]).isEmpty || !($0.withoutHeaders ?? [:]).isEmpty || !($0.queryParams ?? [:]).isEmpty || $0.authority != nil } }
         }
+    }
+
+    /// Envoy's and Istio's name for where ALLOW_ANY sends unknown hosts.
+    static let passthroughCluster = "PassthroughCluster"
+
+    /// Where a request to a host outside the config goes under ALLOW_ANY: the authority's
+    /// host and port (80 when it names none). Nil when it names no usable host.
+    static func passthroughTarget(authority: String) -> UpstreamTarget? {
+        var a = Substring(authority)
+        var port = 80
+        if a.hasPrefix("[") {
+            guard let close = a.firstIndex(of: "]") else { return nil }
+            let rest = a[a.index(after: close)...]
+            if rest.hasPrefix(":") { guard let p = Int(rest.dropFirst()), (1...65535).contains(p) else { return nil }; port = p }
+            else if !rest.isEmpty { return nil }
+            a = a[a.index(after: a.startIndex)..<close]
+        } else if let colon = a.lastIndex(of: ":") {
+            guard let p = Int(a[a.index(after: colon)...]), (1...65535).contains(p) else { return nil }
+            port = p
+            a = a[..<colon]
+        }
+        if a.hasSuffix(".") { a = a.dropLast() }
+        guard !a.isEmpty, a.utf8.count <= 253,
+              a.utf8.allSatisfy({ $0 == 0x2D || $0 == 0x2E || $0 == 0x3A || $0 == 0x5F || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) })
+        else { return nil }
+        return UpstreamTarget(host: String(a).lowercased(), port: port)
     }
 
     /// The index of a service in `config.outbound`.

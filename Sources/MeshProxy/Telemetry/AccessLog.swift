@@ -1,5 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import NIOConcurrencyHelpers
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One JSON line per request, off by default (`--access-log FILE`, `-` for standard output).
 /// Lines are buffered and written by a thread of its own every 100 ms.
@@ -34,14 +41,12 @@ final class AccessLog: @unchecked Sendable {
             guard f >= 0 else { return nil }
             fd = f
         }
-        let t = Thread { [weak self] in
+        Background.start("mesh-proxy-access-log") { [weak self] in
             while let self {
-                Thread.sleep(forTimeInterval: 0.1)
+                Background.sleep(0.1)
                 self.flush()
             }
         }
-        t.name = "mesh-proxy-access-log"
-        t.start()
     }
 
     func append(_ e: Entry) {

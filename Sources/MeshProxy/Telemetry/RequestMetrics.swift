@@ -22,6 +22,16 @@ final class MetricLabels: Sendable {
         ])
     }
 
+    /// Outbound to a host outside the config, as Istio labels its passthrough traffic.
+    convenience init(passthroughFrom id: Identity) {
+        self.init(pairs: [
+            ("reporter", "source"), ("source_workload", id.name), ("source_workload_namespace", id.namespace),
+            ("source_principal", id.spiffeID), ("destination_service", "unknown"),
+            ("destination_service_name", "PassthroughCluster"), ("destination_service_namespace", "unknown"),
+            ("destination_version", "unknown"), ("request_protocol", "http"), ("connection_security_policy", "none"),
+        ])
+    }
+
     /// Inbound, reported by the called side (`reporter="destination"`), or a request no
     /// cluster took (no route, no config).
     convenience init(identity id: Identity?, inbound: Bool) {

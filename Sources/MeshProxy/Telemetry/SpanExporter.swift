@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeshHTTP
 import NIOConcurrencyHelpers
 
@@ -37,9 +41,7 @@ final class SpanExporter: @unchecked Sendable {
         let rest = url.dropFirst(7).drop { $0 != "/" }
         path = rest.isEmpty ? "/api/v2/spans" : String(rest)
         self.capacity = capacity
-        let t = Thread { [weak self] in self?.run() }
-        t.name = "mesh-proxy-zipkin"
-        t.start()
+        Background.start("mesh-proxy-zipkin") { [weak self] in self?.run() }
     }
 
     func submit(_ span: Span) {
@@ -56,7 +58,7 @@ final class SpanExporter: @unchecked Sendable {
     private func run() {
         let encoder = JSONEncoder()
         while !stop.withLockedValue({ $0 }) {
-            Thread.sleep(forTimeInterval: 0.5)
+            Background.sleep(0.5)
             let batch = queue.withLockedValue { q -> [Span] in defer { q.removeAll(keepingCapacity: true) }; return q }
             guard !batch.isEmpty, let body = try? encoder.encode(batch) else { continue }
             let ok = (try? HTTPConnection(host: host, port: port, timeout: 5)
