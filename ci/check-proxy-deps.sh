@@ -30,3 +30,14 @@ if bad:
     sys.exit("check-proxy-deps: MeshProxy links " + ", ".join(bad))
 print("check-proxy-deps: MeshProxy links " + ", ".join(sorted(d for d in seen if d in deps)) + " (no policy model, analyzers or libgit2)")
 '
+
+# And the built binary loads no full Foundation: FoundationEssentials only, so ICU's data
+# (~12 MiB resident) stays out of every sidecar.
+bin=${1:-.build/debug/mesh-proxy}
+[[ -x $bin ]] || { echo "check-proxy-deps: no $bin (build it first)" >&2; exit 1; }
+if ldd "$bin" | grep -qE 'libFoundation\.so|libFoundationInternationalization|lib_FoundationICU'; then
+  echo "check-proxy-deps: $bin loads Foundation (only FoundationEssentials is allowed):" >&2
+  ldd "$bin" | grep -E 'Foundation|ICU' >&2
+  exit 1
+fi
+echo "check-proxy-deps: $bin loads FoundationEssentials only"
