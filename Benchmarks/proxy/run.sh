@@ -14,7 +14,9 @@ shared=${SHARED:-$root/../shared/bench/proxy}
 for b in nginx wrk haproxy curl; do
   command -v "$b" >/dev/null || { [[ $(id -u) == 0 ]] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk haproxy curl >/dev/null; break; }
 done
-swift build -c release --product mesh-proxy >/dev/null
+# Linked statically against the Swift runtime, as a sidecar image ships it: only the pages
+# of the runtime the proxy touches are resident (shared .so files map in whole regions).
+swift build -c release --product mesh-proxy --static-swift-stdlib >/dev/null
 swift build -c release --product meshc >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -72,12 +72,12 @@ public final class MeshProxy: @unchecked Sendable {
         var ports: [String: Int] = [:]
         let runtime = self.runtime
         if let l = options.outbound {
-            ports["outbound"] = try bind("outbound", l, pipelining: false) { channel in
+            ports["outbound"] = try bindTraffic("outbound", l) { channel in
                 try channel.pipeline.syncOperations.addHandler(ForwardingHandler(runtime: runtime, target: .route))
             }
         }
         if let l = options.inbound, let app = options.app {
-            ports["inbound"] = try bind("inbound", l, pipelining: false) { channel in
+            ports["inbound"] = try bindTraffic("inbound", l) { channel in
                 try channel.pipeline.syncOperations.addHandler(ForwardingHandler(runtime: runtime, target: .app(app)))
             }
         }
@@ -89,20 +89,32 @@ public final class MeshProxy: @unchecked Sendable {
         return ports
     }
 
-    /// One listener's pipeline: NIO's HTTP/1 server codec and its protocol-error answers, then
-    /// the listener's own handler. The traffic listeners order pipelined requests themselves
-    /// (`ForwardingHandler` queues them), which spares NIO's pipelining helper two epoll_ctl
-    /// calls per request (it stops and restarts reading around every response).
-    private func bind(_ name: String, _ l: Listen, pipelining: Bool = true, _ add: @escaping @Sendable (any Channel) throws -> Void) throws -> Int {
+    /// The admin listener's pipeline: NIO's HTTP/1 server codec (with its pipelining helper
+    /// and protocol-error answers), then the admin handler.
+    private func bind(_ name: String, _ l: Listen, _ add: @escaping @Sendable (any Channel) throws -> Void) throws -> Int {
+        try listen(name, l) { channel in
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+            try add(channel)
+        }
+    }
+
+    /// A traffic listener: HTTP/1.1 or h2c by the first bytes (`ProtocolDetector`), then
+    /// `add` on the connection (HTTP/1) or on each stream (HTTP/2). HTTP/1 connections order
+    /// pipelined requests themselves (`ForwardingHandler` queues them), which spares NIO's
+    /// pipelining helper two epoll_ctl calls per request.
+    private func bindTraffic(_ name: String, _ l: Listen, _ add: @escaping @Sendable (any Channel) throws -> Void) throws -> Int {
+        try listen(name, l) { channel in
+            try channel.pipeline.syncOperations.addHandler(ProtocolDetector(http1: add, stream: add))
+        }
+    }
+
+    private func listen(_ name: String, _ l: Listen, pipeline: @escaping @Sendable (any Channel) throws -> Void) throws -> Int {
         let channel = try ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: pipelining, withErrorHandling: true)
-                    try add(channel)
-                }
+                channel.eventLoop.makeCompletedFuture { try pipeline(channel) }
             }
             .bind(host: l.host, port: l.port).wait()
         channels[name] = channel

@@ -148,7 +148,7 @@ import Testing
             var events: [String] = []
             func upstreamHead(_ head: HTTPResponseHead) { events.append("head \(head.status.code)") }
             func upstreamBody(_ body: ByteBuffer) { events.append("body \(String(buffer: body))") }
-            func upstreamEnd() { events.append("end") }
+            func upstreamEnd(_ trailers: HTTPHeaders?) { events.append("end" + (trailers.map { " \($0.count)" } ?? "")) }
             func upstreamFailed(_ error: (any Error)?) { events.append("failed") }
         }
         let handler = UpstreamHandler()

@@ -2,6 +2,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 
 /// A real HTTP server on 127.0.0.1 for the proxy to forward to, with a behaviour per test:
@@ -29,21 +30,39 @@ final class TestUpstream: @unchecked Sendable {
     /// Every request body received, in order.
     let bodies = NIOLockedValueBox<[String]>([])
     let behaviour: NIOLockedValueBox<Behaviour>
+    /// Speaks h2c with prior knowledge only (as a gRPC server does), and ends every response
+    /// with a `grpc-status: 0` trailer.
+    let http2: Bool
+    /// Connections accepted.
+    let connections = NIOLockedValueBox(0)
 
-    init(_ name: String, _ behaviour: Behaviour = .ok) throws {
+    init(_ name: String, _ behaviour: Behaviour = .ok, http2: Bool = false, port: Int = 0) throws {
         self.name = name
         self.behaviour = NIOLockedValueBox(behaviour)
+        self.http2 = http2
         let upstream = self
         channel = try ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture {
-                    try ch.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try ch.pipeline.syncOperations.addHandler(Handler(upstream: upstream))
+                upstream.connections.withLockedValue { $0 += 1 }
+                return ch.eventLoop.makeCompletedFuture {
+                    if http2 {
+                        _ = try ch.pipeline.syncOperations.configureHTTP2Pipeline(
+                            mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()
+                        ) { stream in
+                            stream.eventLoop.makeCompletedFuture {
+                                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                                try stream.pipeline.syncOperations.addHandler(Handler(upstream: upstream))
+                            }
+                        }
+                    } else {
+                        try ch.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try ch.pipeline.syncOperations.addHandler(Handler(upstream: upstream))
+                    }
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).wait()
-        port = channel!.localAddress!.port!
+            .bind(host: "127.0.0.1", port: port).wait()
+        self.port = channel!.localAddress!.port!
     }
 
     var count: Int { requests.withLockedValue { $0 } }
@@ -108,7 +127,7 @@ final class TestUpstream: @unchecked Sendable {
             headers.add(name: "x-uri", value: uri)
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(upstream.http2 ? ["grpc-status": "0"] : nil)), promise: nil)
         }
     }
 }

@@ -40,6 +40,9 @@ final class Exchange: UpstreamDelegate {
     private var conditions: RetryConditions?
     private var labels: MetricLabels?
     private var upstream: UpstreamConnection?
+    /// Whether tries go over HTTP/2: the service port's protocol says so (http2, grpc,
+    /// grpc-web); for the local app and passthrough, the request came in over HTTP/2.
+    private var upstreamHTTP2 = false
     private var endpoint: UpstreamTarget?
     private var timer: Scheduled<Void>?
     private var forwarding = false
@@ -65,7 +68,7 @@ final class Exchange: UpstreamDelegate {
         self.limits = limits
         self.target = target
         self.onDone = onDone
-        keepAlive = head.isKeepAlive
+        keepAlive = Self.keepsAlive(head)
         retry = RetryState(policy: RetryPolicy(attempts: 0, perTryTimeoutMs: nil, retryOn: []), routeTimeoutMs: nil, startedAt: LoopState.now())
     }
 
@@ -82,6 +85,7 @@ final class Exchange: UpstreamDelegate {
         switch target {
         case .app(let app):
             appTarget = app
+            upstreamHTTP2 = head.version.major == 2
             attempt()
         case .route:
             routeRequest()
@@ -99,6 +103,7 @@ final class Exchange: UpstreamDelegate {
         }
         service = svc
         route = r
+        upstreamHTTP2 = Self.http2Protocols.contains(svc.protocolName)
         conditions = snapshot.retryConditions[si][ri]
         if let direct = r.directResponse { return respond(direct.status, direct.body ?? "", flags: "-", plain: true) }
         if let redirect = r.redirect { return self.redirect(redirect, request: request) }
@@ -129,6 +134,7 @@ final class Exchange: UpstreamDelegate {
         }
         labels = snapshot.passthroughLabels
         appTarget = target
+        upstreamHTTP2 = head.version.major == 2
         attempt()
     }
 
@@ -143,7 +149,7 @@ final class Exchange: UpstreamDelegate {
     private func pickCluster() {
         guard let snapshot, let r = route else { return }
         for m in r.mirrors where Double(state.rng.next() >> 11) / Double(1 << 53) * 100 < m.percent {
-            if let prepared = snapshot.prepared[m.cluster] { Mirror.send(head, body: body, to: prepared, state: state, limits: limits) }
+            if let prepared = snapshot.prepared[m.cluster] { Mirror.send(head, body: body, to: prepared, http2: upstreamHTTP2, state: state, limits: limits) }
         }
         let total = r.totalWeight
         guard total > 0 else { return respond(503, "the route has no destination with weight", flags: "NR") }
@@ -194,13 +200,13 @@ final class Exchange: UpstreamDelegate {
             timer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(timeout)) { self.tryTimedOut() }
         }
         let connectTimeout = TimeAmount.milliseconds(Int64(cluster?.connectionPool?.connectTimeoutMs ?? limits.connectTimeoutMs))
-        if let idle = state.pool.idle(t) {
+        if !upstreamHTTP2, let idle = state.pool.idle(t) {
             send(on: idle)
             return
         }
         let loop = context.eventLoop
         let token = tryNumber
-        state.pool.acquire(t, connectTimeout: connectTimeout).hop(to: loop).assumeIsolated().whenComplete { result in
+        state.pool.acquire(t, http2: upstreamHTTP2, connectTimeout: connectTimeout).hop(to: loop).assumeIsolated().whenComplete { result in
             // A connection that arrives after its try timed out is given back, not used.
             guard token == self.tryNumber, !self.finished, self.upstream == nil, self.timer != nil || self.retry.tryTimeout(now: LoopState.now()) == nil else {
                 if case .success(let conn) = result { self.state.pool.release(conn, reusable: true) }
@@ -219,6 +225,8 @@ final class Exchange: UpstreamDelegate {
         conn.handler.delegate = self
         var h = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: head.headers)
         Self.stripHopByHop(&h.headers)
+        // The one `te` HTTP/2 allows, and gRPC servers require.
+        if upstreamHTTP2, head.headers.contains(name: "te") { h.headers.add(name: "te", value: "trailers") }
         if let route {
             if let rewrite = route.rewrite {
                 if let uri = rewrite.uri { h.uri = Self.rewritten(h.uri, prefix: Self.matchedPrefix(route, h.uri), with: uri) }
@@ -338,7 +346,7 @@ final class Exchange: UpstreamDelegate {
         context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(b))), promise: nil)
     }
 
-    func upstreamEnd() {
+    func upstreamEnd(_ trailers: HTTPHeaders?) {
         let conn = upstream
         upstream = nil
         if let t = endpoint, let rt = runtime { rt.active[t] = max(0, rt.active[t, default: 1] - 1) }
@@ -347,7 +355,7 @@ final class Exchange: UpstreamDelegate {
             state.pool.release(conn, reusable: max.map { conn.requests < $0 } ?? true)
         }
         guard forwarding, !finished else { return }
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers)), promise: nil)
         finish()
     }
 
@@ -479,6 +487,14 @@ final class Exchange: UpstreamDelegate {
         }
         return RouteRequest(host: host, port: port, path: String(parts[0]), method: head.method.rawValue, headers: headers, query: query)
     }
+
+    /// Whether the downstream connection stays open after this request. An HTTP/2 stream is
+    /// not a connection: it ends with its response, and the connection goes on.
+    static func keepsAlive(_ head: HTTPRequestHead) -> Bool {
+        head.version.major == 2 || head.isKeepAlive
+    }
+
+    static let http2Protocols: Set<String> = ["http2", "grpc", "grpc-web"]
 
     static let hopByHop = ["connection", "keep-alive", "proxy-connection", "te", "upgrade", "proxy-authorization", "proxy-authenticate"]
 

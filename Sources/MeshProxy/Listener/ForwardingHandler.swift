@@ -56,7 +56,7 @@ final class ForwardingHandler: ChannelInboundHandler {
         let state = runtime.state(of: context.eventLoop)
         let runtime = self.runtime
         runtime.inFlight.withLockedValue { $0 += 1 }
-        if !h.isKeepAlive { closing = true }
+        if !Exchange.keepsAlive(h) { closing = true }
         let e = Exchange(context: context, state: state, snapshot: runtime.snapshot, head: h, body: b,
                          limits: runtime.limits, telemetry: runtime.telemetry, target: target) { [weak self] in
             runtime.inFlight.withLockedValue { $0 -= 1 }

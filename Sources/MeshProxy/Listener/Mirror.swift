@@ -11,7 +11,7 @@ final class Mirror: UpstreamDelegate {
 
     private init(state: LoopState) { self.state = state }
 
-    static func send(_ head: HTTPRequestHead, body: ByteBuffer?, to prepared: PreparedCluster, state: LoopState, limits: ProxyLimits) {
+    static func send(_ head: HTTPRequestHead, body: ByteBuffer?, to prepared: PreparedCluster, http2: Bool, state: LoopState, limits: ProxyLimits) {
         let rt = state.runtime(for: prepared)
         guard let (target, _) = rt.pick(now: LoopState.now(), rng: &state.rng) else { return }
         let m = Mirror(state: state)
@@ -21,7 +21,7 @@ final class Mirror: UpstreamDelegate {
         h.headers.replaceOrAdd(name: "host", value: (head.headers.first(name: "host") ?? prepared.cluster.host) + "-shadow")
         if let body { h.headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes)) }
         let timeout = TimeAmount.milliseconds(Int64(prepared.cluster.connectionPool?.connectTimeoutMs ?? limits.connectTimeoutMs))
-        state.pool.acquire(target, connectTimeout: timeout).hop(to: state.loop).assumeIsolated().whenComplete { result in
+        state.pool.acquire(target, http2: http2, connectTimeout: timeout).hop(to: state.loop).assumeIsolated().whenComplete { result in
             guard case .success(let c) = result else {
                 state.metrics.count("meshc_proxy_mirror_failures_total", cluster: prepared.cluster.name)
                 m.selfReference = nil
@@ -39,7 +39,7 @@ final class Mirror: UpstreamDelegate {
     func upstreamHead(_ head: HTTPResponseHead) {}
     func upstreamBody(_ body: ByteBuffer) {}
 
-    func upstreamEnd() {
+    func upstreamEnd(_ trailers: HTTPHeaders?) {
         if let conn { state.pool.release(conn, reusable: true) }
         conn = nil
         selfReference = nil

@@ -1,13 +1,16 @@
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 
 /// Keep-alive connections to upstream endpoints, per event loop: a request takes an idle
 /// connection to its endpoint or opens one, and gives it back when the response ended and
-/// both sides keep it alive.
+/// both sides keep it alive. HTTP/2 endpoints (h2c with prior knowledge) get one connection
+/// per endpoint and loop, and each request a stream of its own on it.
 final class UpstreamPool {
     let loop: any EventLoop
     private var idle: [UpstreamTarget: [UpstreamConnection]] = [:]
+    private var multiplexed: [UpstreamTarget: EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer>] = [:]
     /// Idle connections kept per endpoint.
     var maxIdlePerTarget = 128
     private(set) var opened = 0
@@ -25,7 +28,8 @@ final class UpstreamPool {
         return nil
     }
 
-    func acquire(_ target: UpstreamTarget, connectTimeout: TimeAmount) -> EventLoopFuture<UpstreamConnection> {
+    func acquire(_ target: UpstreamTarget, http2: Bool = false, connectTimeout: TimeAmount) -> EventLoopFuture<UpstreamConnection> {
+        if http2 { return stream(to: target, connectTimeout: connectTimeout) }
         if let conn = idle(target) { return loop.makeSucceededFuture(conn) }
         opened += 1
         return ClientBootstrap(group: loop)
@@ -44,9 +48,56 @@ final class UpstreamPool {
             }
     }
 
-    /// Returns a connection after its response ended.
+    /// A new stream on the endpoint's HTTP/2 connection, opening that first when there is none.
+    private func stream(to target: UpstreamTarget, connectTimeout: TimeAmount) -> EventLoopFuture<UpstreamConnection> {
+        let connection: EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer>
+        if let open = multiplexed[target] {
+            connection = open
+        } else {
+            opened += 1
+            connection = ClientBootstrap(group: loop)
+                .connectTimeout(connectTimeout)
+                .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        // Streams are only opened by this side: pushed or peer-opened ones are refused.
+                        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                            mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
+                        ) { stream in stream.close() }
+                    }
+                }
+                .connect(host: target.host, port: target.port)
+                .flatMapThrowing { channel in
+                    let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
+                    channel.closeFuture.hop(to: self.loop).assumeIsolated().whenComplete { [weak self] _ in self?.multiplexed[target] = nil }
+                    return multiplexer
+                }
+            multiplexed[target] = connection
+            // A failed connect is forgotten at once, so the next request tries again.
+            connection.assumeIsolated().whenFailure { [weak self] _ in self?.multiplexed[target] = nil }
+        }
+        return connection.flatMap { multiplexer in
+            let promise = self.loop.makePromise(of: (any Channel).self)
+            multiplexer.createStreamChannel(promise: promise) { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http))
+                    try stream.pipeline.syncOperations.addHandler(UpstreamHandler())
+                }
+            }
+            return promise.futureResult
+        }.flatMapThrowing { stream in
+            let handler = try stream.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+            return UpstreamConnection(channel: stream, handler: handler, target: target, isStream: true)
+        }
+    }
+
+    /// Returns a connection after its response ended (a stream just ends).
     func release(_ conn: UpstreamConnection, reusable: Bool) {
         conn.handler.delegate = nil
+        if conn.isStream {
+            if !reusable { conn.channel.close(promise: nil) }
+            return
+        }
         guard reusable, conn.channel.isActive, (idle[conn.target]?.count ?? 0) < maxIdlePerTarget else {
             conn.channel.close(promise: nil)
             return
@@ -64,12 +115,15 @@ final class UpstreamConnection {
     let channel: any Channel
     let handler: UpstreamHandler
     let target: UpstreamTarget
+    /// An HTTP/2 stream: one request, never pooled.
+    let isStream: Bool
     var requests = 0
 
-    init(channel: any Channel, handler: UpstreamHandler, target: UpstreamTarget) {
+    init(channel: any Channel, handler: UpstreamHandler, target: UpstreamTarget, isStream: Bool = false) {
         self.channel = channel
         self.handler = handler
         self.target = target
+        self.isStream = isStream
     }
 }
 
@@ -77,7 +131,8 @@ final class UpstreamConnection {
 protocol UpstreamDelegate: AnyObject {
     func upstreamHead(_ head: HTTPResponseHead)
     func upstreamBody(_ body: ByteBuffer)
-    func upstreamEnd()
+    /// The response ended, with its trailers if it had any (gRPC's `grpc-status`).
+    func upstreamEnd(_ trailers: HTTPHeaders?)
     /// The connection failed or closed before the response ended.
     func upstreamFailed(_ error: (any Error)?)
 }
@@ -92,7 +147,7 @@ final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let h): delegate?.upstreamHead(h)
         case .body(let b): delegate?.upstreamBody(b)
-        case .end: delegate?.upstreamEnd()
+        case .end(let trailers): delegate?.upstreamEnd(trailers)
         }
     }
 
