@@ -150,6 +150,7 @@ import Testing
             func upstreamBody(_ body: ByteBuffer) { events.append("body \(String(buffer: body))") }
             func upstreamEnd(_ trailers: HTTPHeaders?) { events.append("end" + (trailers.map { " \($0.count)" } ?? "")) }
             func upstreamFailed(_ error: (any Error)?) { events.append("failed") }
+            func upstreamReadComplete() {}
         }
         let handler = UpstreamHandler()
         let recorder = Recorder()

@@ -2,6 +2,9 @@ import Foundation
 import MeshBundle
 import MeshConfig
 import MeshHTTP
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 import Testing
 @testable import MeshProxy
 
@@ -289,6 +292,47 @@ import Testing
         #expect(shadow.count == 1)
         #expect(shadow.lastHeaders.withLockedValue { $0?.first(name: "host") } == "orders.shop:8080-shadow")
         #expect(real.count == 1)
+    }
+
+    /// A response that arrives in pieces leaves in pieces: the first chunk reaches the caller
+    /// while the upstream is still pausing, not with the end.
+    @Test func streamedResponsesAreNotHeldUntilTheirEnd() throws {
+        let up = try TestUpstream("trickle", .trickle(milliseconds: 1_500))
+        let p = try Running(Self.config(v1: [up.port]))
+        final class Arrivals: ChannelInboundHandler, @unchecked Sendable {
+            typealias InboundIn = HTTPClientResponsePart
+            let started = Date()
+            let firstBody: EventLoopPromise<(TimeInterval, String)>
+            let end: EventLoopPromise<TimeInterval>
+            var sawBody = false
+            init(_ loop: any EventLoop) { firstBody = loop.makePromise(); end = loop.makePromise() }
+            func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+                switch unwrapInboundIn(data) {
+                case .body(let b) where !sawBody:
+                    sawBody = true
+                    firstBody.succeed((Date().timeIntervalSince(started), String(buffer: b)))
+                case .end: end.succeed(Date().timeIntervalSince(started))
+                default: break
+                }
+            }
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let arrivals = Arrivals(group.next())
+        let channel = try ClientBootstrap(group: group).channelInitializer { ch in
+            ch.eventLoop.makeCompletedFuture {
+                try ch.pipeline.syncOperations.addHTTPClientHandlers()
+                try ch.pipeline.syncOperations.addHandler(arrivals)
+            }
+        }.connect(host: "127.0.0.1", port: p.outbound).wait()
+        defer { try? channel.close().wait() }
+        channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "orders.shop:8080"])), promise: nil)
+        try channel.writeAndFlush(HTTPClientRequestPart.end(nil)).wait()
+        let (first, text) = try arrivals.firstBody.futureResult.wait()
+        let end = try arrivals.end.futureResult.wait()
+        #expect(text == "first;")
+        #expect(first < 1.0, "the first chunk came at once (\(first) s)")
+        #expect(end >= 1.4, "the rest after the upstream's pause (\(end) s)")
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrder() throws {

@@ -18,6 +18,8 @@ final class TestUpstream: @unchecked Sendable {
         case slow(milliseconds: Int64)
         /// Closes the connection without answering.
         case dying
+        /// Sends the head and a first chunk at once, the rest and the end after a pause.
+        case trickle(milliseconds: Int64)
     }
 
     let name: String
@@ -115,6 +117,16 @@ final class TestUpstream: @unchecked Sendable {
                 return
             case .dying:
                 context.close(promise: nil)
+                return
+            case .trickle(let ms):
+                var headers = HTTPHeaders()
+                headers.add(name: "transfer-encoding", value: "chunked")
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: "first;")))), promise: nil)
+                context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(ms)) {
+                    context.write(self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: "second")))), promise: nil)
+                    context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+                }
                 return
             }
             write(context, status)

@@ -346,6 +346,12 @@ final class Exchange: UpstreamDelegate {
         context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(b))), promise: nil)
     }
 
+    /// A streamed response (server-sent events, gRPC server streaming) moves on as it
+    /// arrives: each upstream read is flushed downstream, not held until the end.
+    func upstreamReadComplete() {
+        if forwarding, !finished { context.flush() }
+    }
+
     func upstreamEnd(_ trailers: HTTPHeaders?) {
         let conn = upstream
         upstream = nil

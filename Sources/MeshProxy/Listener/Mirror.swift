@@ -38,6 +38,7 @@ final class Mirror: UpstreamDelegate {
 
     func upstreamHead(_ head: HTTPResponseHead) {}
     func upstreamBody(_ body: ByteBuffer) {}
+    func upstreamReadComplete() {}
 
     func upstreamEnd(_ trailers: HTTPHeaders?) {
         if let conn { state.pool.release(conn, reusable: true) }

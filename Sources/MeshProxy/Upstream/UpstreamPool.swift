@@ -133,6 +133,8 @@ protocol UpstreamDelegate: AnyObject {
     func upstreamBody(_ body: ByteBuffer)
     /// The response ended, with its trailers if it had any (gRPC's `grpc-status`).
     func upstreamEnd(_ trailers: HTTPHeaders?)
+    /// What one read from the upstream brought has been delivered: time to flush it on.
+    func upstreamReadComplete()
     /// The connection failed or closed before the response ended.
     func upstreamFailed(_ error: (any Error)?)
 }
@@ -149,6 +151,11 @@ final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .body(let b): delegate?.upstreamBody(b)
         case .end(let trailers): delegate?.upstreamEnd(trailers)
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        delegate?.upstreamReadComplete()
+        context.fireChannelReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
