@@ -55,7 +55,7 @@ final class UpstreamPool {
             connection = open
         } else {
             opened += 1
-            connection = ClientBootstrap(group: loop)
+            let connecting = ClientBootstrap(group: loop)
                 .connectTimeout(connectTimeout)
                 .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
@@ -67,17 +67,24 @@ final class UpstreamPool {
                     }
                 }
                 .connect(host: target.host, port: target.port)
-                .flatMapThrowing { channel in
-                    let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
-                    channel.closeFuture.hop(to: self.loop).assumeIsolated().whenComplete { [weak self] _ in self?.multiplexed[target] = nil }
-                    return multiplexer
-                }
+            // The bootstrap's channel lives on this pool's loop: its futures complete here.
+            connection = connecting.assumeIsolated().flatMapThrowing { channel in
+                try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
+            }.nonisolated()
             multiplexed[target] = connection
-            // A failed connect is forgotten at once, so the next request tries again.
-            connection.assumeIsolated().whenFailure { [weak self] _ in self?.multiplexed[target] = nil }
+            // A failed connect, or a connection that closed (GOAWAY, the peer gone), is
+            // forgotten at once, so the next request opens another.
+            let forget = { [weak self] in if self?.multiplexed[target] === connection { self?.multiplexed[target] = nil } }
+            connecting.assumeIsolated().whenComplete { result in
+                switch result {
+                case .success(let channel): channel.closeFuture.assumeIsolated().whenComplete { _ in forget() }
+                case .failure: forget()
+                }
+            }
         }
-        return connection.flatMap { multiplexer in
-            let promise = self.loop.makePromise(of: (any Channel).self)
+        let loop = self.loop
+        return connection.assumeIsolated().flatMap { multiplexer in
+            let promise = loop.makePromise(of: (any Channel).self)
             multiplexer.createStreamChannel(promise: promise) { stream in
                 stream.eventLoop.makeCompletedFuture {
                     try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http))
@@ -88,7 +95,7 @@ final class UpstreamPool {
         }.flatMapThrowing { stream in
             let handler = try stream.pipeline.syncOperations.handler(type: UpstreamHandler.self)
             return UpstreamConnection(channel: stream, handler: handler, target: target, isStream: true)
-        }
+        }.nonisolated()
     }
 
     /// Returns a connection after its response ended (a stream just ends).
