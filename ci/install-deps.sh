@@ -19,6 +19,8 @@ pkg-config --exists libgit2 2>/dev/null || missing+=(libgit2-dev)
 command -v git >/dev/null || missing+=(git)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v python3 >/dev/null || missing+=(python3)
+# The CA's tests check every certificate with openssl itself.
+$want_test && ! command -v openssl >/dev/null && missing+=(openssl)
 if $want_test && ! python3 -c 'import yaml, jsonschema' 2>/dev/null; then
   missing+=(python3-yaml python3-jsonschema)
 fi

@@ -14,7 +14,7 @@ public struct MeshCommand: ParsableCommand {
         commandName: "meshc",
         abstract: "Check, compile and ship Istio-style service mesh policy kept in git.",
         version: MeshcVersion.current,
-        subcommands: [Lint.self, Diff.self, MTLS.self, Compile.self, RouteCommand.self, Keygen.self, Verify.self, Serve.self, ProxyStatus.self, Explain.self, Rules.self, Schemas.self],
+        subcommands: [Lint.self, Diff.self, MTLS.self, Compile.self, RouteCommand.self, Keygen.self, Verify.self, CA.self, Serve.self, ProxyStatus.self, Explain.self, Rules.self, Schemas.self],
         defaultSubcommand: nil)
 
     public init() {}

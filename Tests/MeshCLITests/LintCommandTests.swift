@@ -152,6 +152,8 @@ import Testing
                                       0600) and add it to DIR/trust.json.
               verify                  Verify a signed bundle: trusted signature, workload,
                                       expiry, version.
+              ca                      Create the mesh CA and issue workload certificates
+                                      (SPIFFE identities).
               serve                   Follow the policy repository, gate each commit on
                                       lint, publish signed bundles, and keep the registry.
               proxy-status            Show which bundle version every proxy runs; exit 0
@@ -202,6 +204,32 @@ import Testing
         let rows = try Meshc.json(out)["workloads"] as? [[String: Any]] ?? []
         let catalog = rows.first { $0["name"] as? String == "catalog" }
         #expect(catalog?["breaksUnderStrict"] as? [String] == ["store/nightly-report"])
+    }
+}
+
+@Suite struct CACommandTests {
+    /// `meshc ca init` and `meshc ca issue` as other scripts call them, checked by openssl.
+    @Test func initAndIssueWriteWhatOpenSSLVerifies() throws {
+        let dir = try TempDir()
+        let ca = dir.path + "/ca", leaf = dir.path + "/orders"
+        #expect(try Meshc.run(["ca", "init", "--out", ca, "--trust-domain", "prod.example"]).status == 0)
+        #expect(try FileManager.default.attributesOfItem(atPath: ca + "/root.key")[.posixPermissions] as? Int == 0o600)
+        #expect(try Meshc.run(["ca", "init", "--out", ca]).status == 2, "an existing CA key is never overwritten")
+        let issue = try Meshc.run(["ca", "issue", "--ca", ca, "--workload", "shop/orders-v1", "--service-account", "orders",
+                                   "--out", leaf, "--ttl", "2h"])
+        #expect(issue.status == 0)
+        #expect(issue.stdout.contains("spiffe://prod.example/ns/shop/sa/orders"))
+        #expect(try FileManager.default.attributesOfItem(atPath: leaf + "/key.pem")[.posixPermissions] as? Int == 0o600)
+        let verify = Process()
+        verify.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        verify.arguments = ["openssl", "verify", "-CAfile", ca + "/root.pem", leaf + "/cert.pem"]
+        verify.standardOutput = FileHandle.nullDevice
+        try verify.run()
+        verify.waitUntilExit()
+        #expect(verify.terminationStatus == 0)
+        #expect(try Meshc.run(["ca", "issue", "--ca", ca, "--workload", "orders", "--service-account", "orders", "--out", leaf]).status == 2)
+        #expect(try Meshc.run(["ca", "issue", "--ca", dir.path + "/none", "--workload", "a/b", "--service-account", "s", "--out", leaf]).status == 2)
+        #expect(try Meshc.run(["ca", "issue", "--ca", ca, "--workload", "a/b", "--service-account", "s", "--out", leaf, "--ttl", "soon"]).status == 2)
     }
 }
 

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import MeshCA
+import MeshPipeline
+import MeshPolicy
+
+/// `meshc ca init` and `meshc ca issue`: the mesh CA's root and the workload certificates it
+/// issues (SPIFFE IDs as Istio writes them).
+struct CA: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ca",
+        abstract: "Create the mesh CA and issue workload certificates (SPIFFE identities).",
+        subcommands: [Init.self, Issue.self])
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a root CA: DIR/root.pem and DIR/root.key (mode 0600), ECDSA P-256, valid 10 years.",
+            discussion: "The root's URI SAN names the trust domain (spiffe://<trust domain>). An existing root.key is never overwritten.")
+
+        @Option(help: "Directory for root.pem and root.key.")
+        var out: String
+
+        @Option(name: .customLong("trust-domain"), help: "The trust domain of the identities the CA issues.")
+        var trustDomain = "cluster.local"
+
+        func run() throws {
+            do {
+                let ca = try CertificateAuthority.create(trustDomain: trustDomain)
+                try ca.write(to: out)
+                print("wrote \(out)/\(CertificateAuthority.rootCertificateFile) and \(out)/\(CertificateAuthority.rootKeyFile) (trust domain \(ca.trustDomain), valid until \(ISO8601DateFormatter().string(from: ca.root.notValidAfter)))")
+            } catch {
+                throw PipelineError.usage(error.description)
+            }
+        }
+    }
+
+    struct Issue: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue a workload certificate: DIR2/cert.pem and DIR2/key.pem (mode 0600).",
+            discussion: "The certificate's only SAN is spiffe://<trust domain>/ns/<namespace>/sa/<service account>; it verifies against the CA's root.pem (openssl verify -CAfile root.pem cert.pem).")
+
+        @Option(help: "The CA's directory (root.pem, root.key).")
+        var ca: String
+
+        @Option(help: "The workload, namespace/name.")
+        var workload: String
+
+        @Option(name: .customLong("service-account"), help: "The workload's service account (its identity).")
+        var serviceAccount: String
+
+        @Option(help: "Directory for cert.pem and key.pem.")
+        var out: String
+
+        @Option(help: "Certificate lifetime (Istio durations: 24h, 90m, …).")
+        var ttl = "24h"
+
+        func validate() throws {
+            guard Duration.parseIstio(ttl).map({ $0 > 0 }) == true else { throw ValidationError("--ttl \"\(ttl)\" is not a positive duration") }
+            let parts = workload.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("--workload \"\(workload)\" is not namespace/name") }
+        }
+
+        func run() throws {
+            let namespace = String(workload.split(separator: "/")[0])
+            do {
+                let authority = try CertificateAuthority.load(directory: ca)
+                guard let id = SPIFFEID(trustDomain: authority.trustDomain, namespace: namespace, serviceAccount: serviceAccount) else {
+                    throw PipelineError.usage("namespace \"\(namespace)\" and service account \"\(serviceAccount)\" make no valid SPIFFE ID")
+                }
+                let (cert, key) = try authority.issue(id, ttl: Duration.parseIstio(ttl) ?? CertificateAuthority.defaultLeafValidity)
+                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+                let keyPath = "\(out)/key.pem", certPath = "\(out)/cert.pem"
+                guard FileManager.default.createFile(atPath: keyPath, contents: Data(key.utf8), attributes: [.posixPermissions: 0o600]) else {
+                    throw PipelineError.unreadable(path: keyPath, message: "cannot write the key")
+                }
+                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyPath)
+                try Data(cert.utf8).write(to: URL(fileURLWithPath: certPath))
+                print("wrote \(certPath) (\(id)) and \(keyPath)")
+            } catch let error as CAError {
+                throw PipelineError.usage(error.description)
+            }
+        }
+    }
+}
