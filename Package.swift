@@ -54,7 +54,7 @@ let package = Package(
         // `meshc serve`: follows the policy repository, gates each commit on lint, publishes
         // signed bundles atomically, and is the service registry. HTTP on SwiftNIO.
         .target(name: "MeshServer", dependencies: [
-            "MeshPipeline", "MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit", "MeshHTTP",
+            "MeshPipeline", "MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit", "MeshHTTP", "MeshCA",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -103,7 +103,11 @@ let package = Package(
         // Real git repositories for the tests, made with the git command line.
         .target(name: "GitFixtures", path: "Tests/GitFixtures"),
         .testTarget(name: "MeshGitTests", dependencies: ["MeshGit", "GitFixtures"]),
-        .testTarget(name: "MeshServerTests", dependencies: ["MeshServer", "MeshCLI", "MeshConfig", "MeshBundle", "MeshHTTP", "MeshProxy", "GitFixtures"]),
+        .testTarget(name: "MeshServerTests", dependencies: [
+            "MeshServer", "MeshCLI", "MeshConfig", "MeshBundle", "MeshHTTP", "MeshProxy", "MeshCA", "GitFixtures",
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "MeshProxyTests", dependencies: [
             "MeshProxy", "MeshConfig", "MeshBundle", "MeshHTTP",
             .product(name: "NIOCore", package: "swift-nio"),

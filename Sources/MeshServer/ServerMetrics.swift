@@ -12,6 +12,8 @@ final class ServerMetrics: @unchecked Sendable {
     let publishedVersion: Gauge
     let bundlesServed: Counter
     let notModified: Counter
+    let certificatesIssued: Counter
+    let certificatesRefused: Counter
     let partsServed: Counter
     let endpointsServed: Counter
     let longPollWaiters: Gauge
@@ -38,6 +40,8 @@ final class ServerMetrics: @unchecked Sendable {
         publishedVersion = registry.makeGauge(descriptor: Self.name("published", "version", "Bundle version of the revision being served."))
         bundlesServed = registry.makeCounter(descriptor: Self.name("bundles_served", "total", "Bundles sent (200)."))
         notModified = registry.makeCounter(descriptor: Self.name("not_modified", "total", "Bundle and endpoint requests answered 304 Not Modified."))
+        certificatesIssued = registry.makeCounter(descriptor: Self.name("certificates_issued", "total", "Workload certificates signed (POST /v1/certs)."))
+        certificatesRefused = registry.makeCounter(descriptor: Self.name("certificates_refused", "total", "Certificate requests refused: bad token or CSR."))
         partsServed = registry.makeCounter(descriptor: Self.name("parts_served", "total", "Outbound parts sent."))
         endpointsServed = registry.makeCounter(descriptor: Self.name("endpoints_served", "total", "Endpoint lists sent (200)."))
         longPollWaiters = registry.makeGauge(descriptor: Self.name("long_poll", "waiters", "Long polls waiting for a newer bundle or endpoint list."))

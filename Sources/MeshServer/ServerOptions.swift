@@ -1,5 +1,6 @@
 import Foundation
 import MeshBundle
+import MeshCA
 import MeshPolicy
 import NIOCore
 
@@ -31,6 +32,10 @@ public struct ServerOptions: Sendable {
     public var maxFileSize = 16 << 20
     /// Where log lines go (the command: standard error).
     public var log: @Sendable (String) -> Void = { _ in }
+    /// The mesh CA, when the server signs workload certificates (`POST /v1/certs`).
+    public var certificateAuthority: CertificateAuthority?
+    /// Workload certificate lifetime (Istio's default: 24 h).
+    public var certificateTTL: TimeInterval = CertificateAuthority.defaultLeafValidity
     /// Called after a revision is written, before the switch to it (a test's crash point).
     public var beforeSwitch: (@Sendable () -> Void)?
 

@@ -127,3 +127,33 @@ import X509
         #expect(throws: CAError.self) { try ca.sign(csrPEM: "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", for: id) }
     }
 }
+
+@Suite struct BootstrapTokenTests {
+    let ca = try! CertificateAuthority.create(trustDomain: "cluster.local")
+
+    @Test func aTokenNamesItsWorkloadUntilItExpires() throws {
+        let now = Date()
+        let token = try BootstrapToken.issue(workload: "shop/orders-v1", ttl: 600, ca: ca, now: now)
+        #expect(try BootstrapToken.verify(token, ca: ca, now: now) == "shop/orders-v1")
+        #expect(try BootstrapToken.verify(token, ca: ca, now: now.addingTimeInterval(599)) == "shop/orders-v1")
+        #expect(throws: CAError.self, "expired") { try BootstrapToken.verify(token, ca: ca, now: now.addingTimeInterval(601)) }
+        #expect(throws: CAError.self, "issued in the future") { try BootstrapToken.verify(token, ca: ca, now: now.addingTimeInterval(-120)) }
+    }
+
+    @Test func forgedTamperedAndUnsignedTokensAreRefused() throws {
+        let token = try BootstrapToken.issue(workload: "shop/orders-v1", ttl: 600, ca: ca)
+        let other = try CertificateAuthority.create(trustDomain: "cluster.local")
+        #expect(throws: CAError.self, "another CA's") { try BootstrapToken.verify(token, ca: other) }
+        let parts = token.split(separator: ".").map(String.init)
+        func claims(_ json: String) -> String { BootstrapToken.base64url(Data(json.utf8)) }
+        let exp = Int(Date().timeIntervalSince1970) + 600, iat = Int(Date().timeIntervalSince1970)
+        let admin = claims("{\"aud\":\"meshc-ca\",\"exp\":\(exp),\"iat\":\(iat),\"jti\":\"x\",\"sub\":\"istio-system/istiod\"}")
+        #expect(throws: CAError.self, "claims swapped under the old signature") { try BootstrapToken.verify("\(parts[0]).\(admin).\(parts[2])", ca: ca) }
+        let none = BootstrapToken.base64url(Data("{\"alg\":\"none\",\"typ\":\"JWT\"}".utf8))
+        #expect(throws: CAError.self, "alg none") { try BootstrapToken.verify("\(none).\(admin).", ca: ca) }
+        for junk in ["", "a.b", "a.b.c.d", "!!.??.##", String(repeating: "a", count: 5000)] {
+            #expect(throws: CAError.self, "\(junk.prefix(20))") { try BootstrapToken.verify(junk, ca: ca) }
+        }
+        #expect(throws: CAError.self) { try BootstrapToken.issue(workload: "no-slash", ttl: 60, ca: ca) }
+    }
+}

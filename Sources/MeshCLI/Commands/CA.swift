@@ -10,7 +10,35 @@ struct CA: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ca",
         abstract: "Create the mesh CA and issue workload certificates (SPIFFE identities).",
-        subcommands: [Init.self, Issue.self])
+        subcommands: [Init.self, Issue.self, Token.self])
+
+    struct Token: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a short-lived bootstrap token that entitles one workload to its first certificate.",
+            discussion: "A JWT signed ES256 by the CA key for the audience meshc-ca, naming the workload. `meshc serve --ca` signs a CSR sent with it (Authorization: Bearer …) for the identity the served revision gives that workload.")
+
+        @Option(help: "The CA's directory (root.pem, root.key).")
+        var ca: String
+
+        @Option(help: "The workload, namespace/name.")
+        var workload: String
+
+        @Option(help: "Token lifetime.")
+        var ttl = "10m"
+
+        func validate() throws {
+            guard Duration.parseIstio(ttl).map({ $0 > 0 }) == true else { throw ValidationError("--ttl \"\(ttl)\" is not a positive duration") }
+        }
+
+        func run() throws {
+            do {
+                let authority = try CertificateAuthority.load(directory: ca)
+                print(try BootstrapToken.issue(workload: workload, ttl: Duration.parseIstio(ttl)!, ca: authority))
+            } catch {
+                throw PipelineError.usage(error.description)
+            }
+        }
+    }
 
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import MeshBundle
+import MeshCA
 import MeshPipeline
 import MeshPolicy
 import MeshServer
@@ -62,6 +63,9 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("mesh-config"), help: "An Istio MeshConfig file (trust domain, root namespace).")
     var meshConfig: [String] = []
 
+    @Option(help: "The mesh CA's directory (meshc ca init): sign workload certificates at POST /v1/certs.")
+    var ca: String?
+
     @Option(name: .customLong("fault"), help: .hidden)
     var fault: String?
 
@@ -106,6 +110,9 @@ struct Serve: ParsableCommand {
         options.staleGrace = Duration.parseIstio(staleAfter)!
         options.maxWait = Duration.parseIstio(maxWait)!
         options.webhookSecret = webhookSecret
+        if let ca {
+            do { options.certificateAuthority = try CertificateAuthority.load(directory: ca) } catch { throw PipelineError.usage("--ca: \(error)") }
+        }
         options.log = { line in printError("meshc serve: " + line) }
         if fault == "crash-before-switch" {
             options.beforeSwitch = { printError("meshc serve: fault: crashing before the switch"); _exit(75) }

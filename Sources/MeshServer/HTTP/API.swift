@@ -58,6 +58,8 @@ extension MeshServer {
             return only(.GET, "status") { fleet() }
         case ("revisions", 1):
             return only(.GET, "revisions") { revisions() }
+        case ("certs", 1):
+            return only(.POST, "certs") { certificate(request) }
         case ("hooks", 2) where rest[1] == "git":
             return only(.POST, "hooks") { hook(request) }
         default:

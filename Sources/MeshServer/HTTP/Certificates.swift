@@ -1,0 +1,66 @@
+import Foundation
+import MeshBundle
+import MeshCA
+import NIOCore
+import NIOHTTP1
+
+/// `POST /v1/certs`: the mesh CA signing a proxy's CSR (`meshc serve --ca DIR`). The key
+/// stays with the proxy; the request carries its CSR and, for a first certificate, a bootstrap
+/// token (`meshc ca token`) as `Authorization: Bearer …`. The certificate's one SAN is the
+/// identity the served revision gives the token's workload (its service account), whatever
+/// the CSR asks for.
+extension MeshServer {
+    struct CertificateRequest: Decodable { var csr: String }
+
+    struct IssuedCertificate: Encodable {
+        var workload: String
+        var spiffeID: String
+        var certificate: String
+        var expiresAt: String
+        /// The roots to verify peers against (during a root rotation, old and new).
+        var trustBundle: [String]
+    }
+
+    func certificate(_ request: APIRequest) -> APIResponse {
+        guard let ca = options.certificateAuthority else {
+            return .error(.notFound, "this server signs no certificates: start it with --ca DIR")
+        }
+        guard let auth = request.headers.first(name: "authorization"), auth.lowercased().hasPrefix("bearer ") else {
+            return unauthorized("a certificate needs a bootstrap token: Authorization: Bearer <meshc ca token>")
+        }
+        let workload: String
+        do { workload = try BootstrapToken.verify(String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces), ca: ca) } catch {
+            metrics.certificatesRefused.increment()
+            return unauthorized("bootstrap token refused: \(error)")
+        }
+        guard let body = request.body, let csr = try? JSONDecoder().decode(CertificateRequest.self, from: Data(body.readableBytesView)) else {
+            return .error(.badRequest, "the body is JSON {\"csr\": \"<PEM certificate signing request>\"}")
+        }
+        guard let revision = current else {
+            return .error(.serviceUnavailable, "no revision is published yet: the identity of \(workload) is not known")
+        }
+        guard let bundle = revision.bundles[workload], let config = try? PublishedRevision.config(of: bundle) else {
+            return .error(.notFound, "no workload \(workload) in revision \(revision.record.version): no identity to certify")
+        }
+        guard let id = SPIFFEID(config.identity.spiffeID), id.trustDomain == ca.trustDomain else {
+            return .error(.conflict, "\(workload)'s identity \(config.identity.spiffeID) is not in this CA's trust domain \(ca.trustDomain) (check the mesh config's trustDomain)")
+        }
+        do {
+            let pem = try ca.sign(csrPEM: csr.csr, for: id, ttl: options.certificateTTL)
+            metrics.certificatesIssued.increment()
+            let expires = Date().addingTimeInterval(options.certificateTTL)
+            options.log("certificate for \(id) (\(workload)), valid until \(Timestamp.format(expires))")
+            return .json(.ok, IssuedCertificate(workload: workload, spiffeID: id.description, certificate: pem,
+                                                expiresAt: Timestamp.format(expires), trustBundle: [ca.rootPEM]))
+        } catch {
+            metrics.certificatesRefused.increment()
+            return .error(.badRequest, "\(error)")
+        }
+    }
+
+    private func unauthorized(_ message: String) -> APIResponse {
+        var r = APIResponse.error(.unauthorized, message)
+        r.headers.add(name: "www-authenticate", value: "Bearer realm=\"meshc-ca\"")
+        return r
+    }
+}
