@@ -172,6 +172,31 @@ import MeshPolicy
         #expect(!affected.contains("legacy/batch"), "legacy/batch has no sidecar: \(affected)")
     }
 
+    /// A Sidecar turning REGISTRY_ONLY: a change for each workload it scopes, and a risk for
+    /// those with a sidecar; going back to ALLOW_ANY is a change but no risk.
+    @Test func becomingRegistryOnlyIsARisk() throws {
+        let sidecar = """
+
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Sidecar
+            metadata: {name: default, namespace: shop}
+            spec:
+              outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+            """
+        let d = Self.diff(Self.base + sidecar)
+        let changed = d.workloads.filter { $0.changes.contains { $0.kind == .outboundTrafficPolicy } }.map(\.workload)
+        #expect(changed == ["shop/orders-v1", "shop/orders-v2"])
+        let change = try #require(d.workloads.first?.changes.first { $0.kind == .outboundTrafficPolicy })
+        #expect(change.before == "ALLOW_ANY" && change.after == "REGISTRY_ONLY")
+        #expect(change.source?.hasPrefix("repo.yaml:") == true)
+        let risk = try #require(d.risks.first { $0.kind == .registryOnly })
+        #expect(risk.workloads == ["shop/orders-v1", "shop/orders-v2"], "one risk for both")
+        let back = Self.diff(Self.base, base: Self.base + sidecar)
+        #expect(back.workloads.flatMap(\.changes).contains { $0.kind == .outboundTrafficPolicy && $0.after == "ALLOW_ANY" })
+        #expect(!back.risks.contains { $0.kind == .registryOnly })
+    }
+
     @Test func changesCarryTheirValuesNotOnlyProse() throws {
         let d = Self.diff(Self.edit("    timeout: 3s\n", "    timeout: 4s\n"))
         let timeout = try #require(outbound(d).first { $0.kind == .timeout })

@@ -34,6 +34,8 @@ public struct ConfigDiff: Codable, Sendable, Equatable {
         case routeChanged = "route-changed"
         case mtls, clientTLS = "client-tls", cluster
         case accessGranted = "access-granted", accessRevoked = "access-revoked"
+        /// `outboundTrafficPolicy`: ALLOW_ANY ↔ REGISTRY_ONLY.
+        case outboundTrafficPolicy = "outbound-traffic-policy"
     }
 
     /// One change, said in words: `subject` is what changed (a host:port, a route, a port),
@@ -119,6 +121,7 @@ public struct ConfigDiff: Codable, Sendable, Equatable {
         case accessRemoved = "access-removed"
         case routeRemoved = "route-removed"
         case resilienceRemoved = "resilience-removed"
+        case registryOnly = "registry-only"
 
         /// Why the flag matters and what to check before merging.
         public var explanation: String {
@@ -131,6 +134,8 @@ public struct ConfigDiff: Codable, Sendable, Equatable {
                 return "A source that was allowed before is denied after the change (an ALLOW entry removed, a DENY added, or a first ALLOW policy that does not list it). Make sure nothing still relies on that access."
             case .routeRemoved:
                 return "A route that sent traffic to a destination is gone: the requests it matched now fall through to a later route, or get 404 when none matches."
+            case .registryOnly:
+                return "outboundTrafficPolicy becomes REGISTRY_ONLY: requests to hosts that are no Service or ServiceEntry of the mesh (external APIs, databases outside the cluster) get 502 once the change is applied. Add ServiceEntries for every outside host the workloads call first."
             case .resilienceRemoved:
                 return "A route loses its timeout or retries: failures that were retried now reach callers, and slow upstreams can hold requests open without limit."
             }

@@ -63,6 +63,7 @@ public struct Differ {
                 let changes = inboundChanges(baseCompiler.inbound(b, authorization: ba), headCompiler.inbound(h, authorization: ha),
                                              key: key, workload: h, plaintextCallers: { MTLSReport.plaintextCallers(of: h, index: self.headCompiler.index) }, risks: &risks)
                     + authorizationChanges(ba, ha, key: key, risks: &risks)
+                    + outboundPolicyChanges(b, h, key: key, risks: &risks)
                 if !changes.isEmpty { workloadChanges.append(.init(workload: key, changes: changes)) }
                 // Without a sidecar on either side nothing applies the mesh's routes, retries or
                 // client TLS: its outbound traffic does not change with them.
@@ -154,6 +155,22 @@ public struct Differ {
     }
 
     /// Who gains and who loses access to the workload (whatever ports it serves).
+    /// ALLOW_ANY ↔ REGISTRY_ONLY for one workload (its Sidecar's, else the mesh config's);
+    /// becoming REGISTRY_ONLY is a risk for a workload with a sidecar: its calls to hosts
+    /// outside the registry start failing.
+    func outboundPolicyChanges(_ b: Workload, _ h: Workload, key: String, risks: inout [ConfigDiff.Risk]) -> [ConfigDiff.Change] {
+        func mode(_ allowAny: Bool?) -> String { allowAny == false ? "REGISTRY_ONLY" : "ALLOW_ANY" }
+        let (before, after) = (mode(baseCompiler.local.allowAnyOutbound(b)), mode(headCompiler.local.allowAnyOutbound(h)))
+        guard before != after else { return [] }
+        let source = headCompiler.index.sidecar(for: h).map { self.source($0) } ?? baseCompiler.index.sidecar(for: b).map { self.source($0) }
+        if after == "REGISTRY_ONLY", h.injection != .notInjected {
+            risks.append(.init(.registryOnly, workloads: [key],
+                               message: "outboundTrafficPolicy ALLOW_ANY → REGISTRY_ONLY: calls to hosts outside the mesh registry get 502",
+                               source: source))
+        }
+        return [.init(.outboundTrafficPolicy, "outboundTrafficPolicy", before: before, after: after, source: source)]
+    }
+
     func authorizationChanges(_ b: Authorization, _ h: Authorization, key: String, risks: inout [ConfigDiff.Risk]) -> [ConfigDiff.Change] {
         var changes: [ConfigDiff.Change] = []
         let before = grants(b)
