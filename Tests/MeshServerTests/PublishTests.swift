@@ -1,5 +1,6 @@
 import Foundation
 import MeshBundle
+@testable import MeshCLI
 import Testing
 @testable import MeshServer
 
@@ -104,12 +105,19 @@ import Testing
         #expect(try s.get("/v1/bundles/shop/orders-v1").body == good.body)
         let metrics = try s.get("/metrics").text
         #expect(metrics.contains("meshc_publish_failures_total{reason=\"lint\"} 1"))
+        // The fleet status says it too.
+        let failure = try s.json("/v1/status")["lastFailure"] as? [String: Any]
+        #expect(failure?["commit"] as? String == bad)
+        #expect(failure?["failedStep"] as? String == "lint")
+        let fleet = try JSONDecoder().decode(FleetStatus.self, from: Data(try s.get("/v1/status").body))
+        #expect(ProxyStatus.table(fleet).contains("newest commit \(bad.prefix(12)) is not published (lint)"))
 
         // Fixing it on top publishes the fix (a failed SHA never blocks the branch).
         try repo.repo.edit("shop/orders.yaml", "subset: v9", "subset: v2")
         let fixed = try repo.repo.commit("fix the subset")
         let after = try s.sync(expectAttempts: 3)
         #expect(after[0]["outcome"] as? String == "published")
+        #expect(try s.json("/v1/status")["lastFailure"] == nil, "a published fix clears it")
         #expect(after[0]["commit"] as? String == fixed)
         #expect(try #require(try s.servedVersion()) > version)
     }

@@ -75,6 +75,9 @@ struct ProxyStatus: ParsableCommand {
         if rows.isEmpty { out.append("(no proxy has reported to this server)") }
         let synced = status.proxies.filter { $0.state == .synced }.count
         out.append("\(synced)/\(status.proxies.count) synced to version \(status.version.map(String.init) ?? "none")\(status.commit.map { " (commit \($0.prefix(12)))" } ?? "")")
+        if let f = status.lastFailure {
+            out.append("newest commit \(f.commit.prefix(12)) is not published (\(f.failedStep?.rawValue ?? "failed")): \(f.reason ?? "see /v1/revisions")")
+        }
         return out.joined(separator: "\n")
     }
 }

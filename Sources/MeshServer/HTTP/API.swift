@@ -265,13 +265,14 @@ extension MeshServer {
 
     /// `GET /v1/status`: every proxy the server has heard of, with its state.
     func fleetStatus(now: Date = Date()) -> FleetStatus {
-        let (registry, revision) = withState { ($0.registry, $0.current) }
+        let (registry, revision, newest) = withState { ($0.registry, $0.current, $0.history.first) }
         let rows = registry.fleet(now: now, grace: options.staleGrace) { workload in
             guard let revision, revision.bundles[workload] != nil else { return nil }
             return (revision.record.version, revision.servedSince)
         }
         return FleetStatus(version: revision?.record.version, commit: revision?.record.commit,
-                           reportIntervalSeconds: Int(options.reportInterval), graceSeconds: Int(options.staleGrace), proxies: rows)
+                           reportIntervalSeconds: Int(options.reportInterval), graceSeconds: Int(options.staleGrace), proxies: rows,
+                           lastFailure: newest?.outcome == .failed ? newest : nil)
     }
 
     private func fleet() -> APIResponse { .json(.ok, fleetStatus()) }
@@ -312,6 +313,8 @@ public struct FleetStatus: Codable, Equatable, Sendable {
     public var reportIntervalSeconds: Int
     public var graceSeconds: Int
     public var proxies: [FleetRow]
+    /// The newest attempt, when it failed: the head commit is not what proxies get, and why.
+    public var lastFailure: RevisionAttempt?
 }
 
 /// `GET /v1/revisions` (schema: `schemas/server/revisions.schema.json`).
