@@ -99,7 +99,7 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .testTarget(name: "MeshCLITests", dependencies: ["MeshCLI", "GitFixtures"]),
+        .testTarget(name: "MeshCLITests", dependencies: ["MeshCLI", "MeshCA", "GitFixtures"]),
         // Real git repositories for the tests, made with the git command line.
         .target(name: "GitFixtures", path: "Tests/GitFixtures"),
         .testTarget(name: "MeshGitTests", dependencies: ["MeshGit", "GitFixtures"]),

@@ -1,4 +1,5 @@
 import Foundation
+import MeshCA
 import Testing
 
 @Suite struct LintCommandTests {
@@ -230,6 +231,12 @@ import Testing
         #expect(try Meshc.run(["ca", "issue", "--ca", ca, "--workload", "orders", "--service-account", "orders", "--out", leaf]).status == 2)
         #expect(try Meshc.run(["ca", "issue", "--ca", dir.path + "/none", "--workload", "a/b", "--service-account", "s", "--out", leaf]).status == 2)
         #expect(try Meshc.run(["ca", "issue", "--ca", ca, "--workload", "a/b", "--service-account", "s", "--out", leaf, "--ttl", "soon"]).status == 2)
+
+        let token = try Meshc.run(["ca", "token", "--ca", ca, "--workload", "shop/orders-v1", "--ttl", "5m"])
+        #expect(token.status == 0)
+        let authority = try CertificateAuthority.load(directory: ca)
+        #expect(try BootstrapToken.verify(token.stdout.trimmingCharacters(in: .whitespacesAndNewlines), ca: authority) == "shop/orders-v1")
+        #expect(try Meshc.run(["ca", "token", "--ca", ca, "--workload", "orders"]).status == 2)
     }
 }
 

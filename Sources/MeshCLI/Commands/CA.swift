@@ -12,29 +12,41 @@ struct CA: ParsableCommand {
         abstract: "Create the mesh CA and issue workload certificates (SPIFFE identities).",
         subcommands: [Init.self, Issue.self, Token.self])
 
-    struct Token: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Print a short-lived bootstrap token that entitles one workload to its first certificate.",
-            discussion: "A JWT signed ES256 by the CA key for the audience meshc-ca, naming the workload. `meshc serve --ca` signs a CSR sent with it (Authorization: Bearer …) for the identity the served revision gives that workload.")
-
+    /// `--ca DIR` and `--workload ns/name`, as `issue` and `token` take them.
+    struct Signer: ParsableArguments {
         @Option(help: "The CA's directory (root.pem, root.key).")
         var ca: String
 
         @Option(help: "The workload, namespace/name.")
         var workload: String
 
+        func validate(ttl: String) throws {
+            guard Duration.parseIstio(ttl).map({ $0 > 0 }) == true else { throw ValidationError("--ttl \"\(ttl)\" is not a positive duration") }
+            let parts = workload.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("--workload \"\(workload)\" is not namespace/name") }
+        }
+
+        /// The CA, with its errors as usage errors (exit 2).
+        func authority() throws -> CertificateAuthority {
+            do { return try CertificateAuthority.load(directory: ca) } catch { throw PipelineError.usage(error.description) }
+        }
+    }
+
+    struct Token: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a short-lived bootstrap token that entitles one workload to its first certificate.",
+            discussion: "A JWT signed ES256 by the CA key for the audience meshc-ca, naming the workload. `meshc serve --ca` signs a CSR sent with it (Authorization: Bearer …) for the identity the served revision gives that workload.")
+
+        @OptionGroup var signer: Signer
+
         @Option(help: "Token lifetime.")
         var ttl = "10m"
 
-        func validate() throws {
-            guard Duration.parseIstio(ttl).map({ $0 > 0 }) == true else { throw ValidationError("--ttl \"\(ttl)\" is not a positive duration") }
-        }
+        func validate() throws { try signer.validate(ttl: ttl) }
 
         func run() throws {
-            do {
-                let authority = try CertificateAuthority.load(directory: ca)
-                print(try BootstrapToken.issue(workload: workload, ttl: Duration.parseIstio(ttl)!, ca: authority))
-            } catch {
+            let authority = try signer.authority()
+            do { print(try BootstrapToken.issue(workload: signer.workload, ttl: Duration.parseIstio(ttl)!, ca: authority)) } catch {
                 throw PipelineError.usage(error.description)
             }
         }
@@ -67,11 +79,7 @@ struct CA: ParsableCommand {
             abstract: "Issue a workload certificate: DIR2/cert.pem and DIR2/key.pem (mode 0600).",
             discussion: "The certificate's only SAN is spiffe://<trust domain>/ns/<namespace>/sa/<service account>; it verifies against the CA's root.pem (openssl verify -CAfile root.pem cert.pem).")
 
-        @Option(help: "The CA's directory (root.pem, root.key).")
-        var ca: String
-
-        @Option(help: "The workload, namespace/name.")
-        var workload: String
+        @OptionGroup var signer: Signer
 
         @Option(name: .customLong("service-account"), help: "The workload's service account (its identity).")
         var serviceAccount: String
@@ -82,16 +90,12 @@ struct CA: ParsableCommand {
         @Option(help: "Certificate lifetime (Istio durations: 24h, 90m, …).")
         var ttl = "24h"
 
-        func validate() throws {
-            guard Duration.parseIstio(ttl).map({ $0 > 0 }) == true else { throw ValidationError("--ttl \"\(ttl)\" is not a positive duration") }
-            let parts = workload.split(separator: "/", omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("--workload \"\(workload)\" is not namespace/name") }
-        }
+        func validate() throws { try signer.validate(ttl: ttl) }
 
         func run() throws {
-            let namespace = String(workload.split(separator: "/")[0])
+            let namespace = String(signer.workload.split(separator: "/")[0])
+            let authority = try signer.authority()
             do {
-                let authority = try CertificateAuthority.load(directory: ca)
                 guard let id = SPIFFEID(trustDomain: authority.trustDomain, namespace: namespace, serviceAccount: serviceAccount) else {
                     throw PipelineError.usage("namespace \"\(namespace)\" and service account \"\(serviceAccount)\" make no valid SPIFFE ID")
                 }
