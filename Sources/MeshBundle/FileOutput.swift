@@ -21,6 +21,25 @@ public enum FileOutput {
         }
     }
 
+    /// Writes to a temporary name beside `path`, fsyncs it, renames it into place and fsyncs
+    /// the directory: a reader sees the old file or the new one, never half of one, and a
+    /// crash or power loss keeps one of them (the server's revision pointer, a proxy's last
+    /// good bundle and its parts).
+    public static func writeAtomically(_ data: Data, to path: String) throws {
+        let temp = "\(path).tmp-\(getpid())"
+        try write(data, to: temp)
+        let fd = open(temp, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 { fsync(fd); close(fd) }
+        guard rename(temp, path) == 0 else {
+            let code = errno
+            unlink(temp)
+            throw WriteError(path: path, code: code)
+        }
+        let parent = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let dir = open(parent.isEmpty ? "/" : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dir >= 0 { fsync(dir); close(dir) }
+    }
+
     /// Whether `path` names a directory (following symbolic links).
     public static func isDirectory(_ path: String) -> Bool {
         var info = stat()

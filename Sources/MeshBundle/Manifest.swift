@@ -80,7 +80,10 @@ public enum Timestamp {
         }
         guard let year = num(0, 4), let month = num(5, 7), let day = num(8, 10), let hour = num(11, 13),
               let minute = num(14, 16), let second = num(17, 19),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+              (1...12).contains(month), hour < 24, minute < 60, second < 61 else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        guard (1...monthDays).contains(day) else { return nil }
         var offset = 0
         if u.count == 20, u[19] == 0x5A || u[19] == 0x7A {
             offset = 0
@@ -97,11 +100,6 @@ public enum Timestamp {
         let doy = (153 * mp + 2) / 5 + day - 1
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         let days = era * 146_097 + doe - 719_468
-        // Reject impossible dates (Feb 30): they do not format back to the same day.
-        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
-        let date = Date(timeIntervalSince1970: TimeInterval(seconds))
-        let check = format(Date(timeIntervalSince1970: TimeInterval(days * 86_400)))
-        guard check.hasPrefix(String(decoding: u[0..<10], as: UTF8.self)) else { return nil }
-        return date
+        return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + hour * 3600 + minute * 60 + second - offset))
     }
 }

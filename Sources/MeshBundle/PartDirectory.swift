@@ -52,12 +52,6 @@ public struct PartDirectory: Sendable {
         let target = "\(path)/\(name)"
         if FileManager.default.contents(atPath: target) == bytes { return }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let temp = "\(target).tmp-\(getpid())"
-        try FileOutput.write(bytes, to: temp)
-        if rename(temp, target) != 0 {
-            let code = errno
-            try? FileManager.default.removeItem(atPath: temp)
-            throw FileOutput.WriteError(path: target, code: code)
-        }
+        try FileOutput.writeAtomically(bytes, to: target)
     }
 }

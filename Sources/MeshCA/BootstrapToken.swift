@@ -29,7 +29,7 @@ public enum BootstrapToken {
         guard isWorkloadKey(workload) else { throw .invalid("\"\(workload)\" is not namespace/name") }
         guard ttl > 0 else { throw .invalid("a token's lifetime must be positive") }
         let iat = Int64(now.timeIntervalSince1970)
-        let jti = (0..<16).map { _ in String(UInt8.random(in: 0...255), radix: 16) }.joined()
+        let jti = base64url((0..<16).map { _ in UInt8.random(in: 0...255) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         do {

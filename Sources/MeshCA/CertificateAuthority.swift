@@ -127,15 +127,28 @@ public struct CertificateAuthority: Sendable {
         return (try pem(cert), leafKey.pemRepresentation)
     }
 
+    /// The same, written as `directory/cert.pem` and `directory/key.pem` (0600): what
+    /// `meshc ca issue` leaves. Returns the two paths.
+    public func issue(_ id: SPIFFEID, ttl: TimeInterval = defaultLeafValidity, into directory: String) throws(CAError) -> (certificate: String, key: String) {
+        let (cert, key) = try issue(id, ttl: ttl)
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw .unwritable(path: directory, reason: "\(error)")
+        }
+        let paths = (certificate: "\(directory)/cert.pem", key: "\(directory)/key.pem")
+        try Self.write(key, to: paths.key, mode: 0o600)
+        try Self.write(cert, to: paths.certificate, mode: 0o644)
+        return paths
+    }
+
     /// Signs a CSR for `id`: the CSR proves possession of its key (its signature must verify);
     /// everything else it asks for — subject, SANs, extensions — is ignored.
-    public func sign(csrPEM: String, for id: SPIFFEID, ttl: TimeInterval = defaultLeafValidity, now: Date = Date()) throws(CAError) -> String {
+    public func sign(csrPEM: String, for id: SPIFFEID, ttl: TimeInterval = defaultLeafValidity, now: Date = Date()) throws(CAError) -> Certificate {
         let csr: CertificateSigningRequest
         do { csr = try CertificateSigningRequest(pemEncoded: csrPEM) } catch { throw .invalid("not a PEM certificate signing request (\(error))") }
         guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
             throw .invalid("the CSR's signature does not verify: it does not prove possession of its key")
         }
-        return try pem(try issue(id, publicKey: csr.publicKey, ttl: ttl, now: now))
+        return try issue(id, publicKey: csr.publicKey, ttl: ttl, now: now)
     }
 
     /// The trust bundle proxies verify against: this root, PEM.
@@ -143,7 +156,7 @@ public struct CertificateAuthority: Sendable {
 
     // MARK: files
 
-    func pem(_ cert: Certificate) throws(CAError) -> String {
+    public func pem(_ cert: Certificate) throws(CAError) -> String {
         do { return try cert.serializeAsPEM().pemString } catch { throw .invalid("cannot encode a certificate: \(error)") }
     }
 

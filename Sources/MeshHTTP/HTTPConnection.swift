@@ -133,7 +133,7 @@ public final class HTTPConnection {
         guard statusLine.count >= 2, let status = Int(statusLine[1]) else { throw .malformed("status line \"\(headText.prefix(80))\"") }
         let headers = lines.compactMap { line -> (String, String)? in
             guard let colon = line.firstIndex(of: ":") else { return nil }
-            return (String(line[..<colon]), String(line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()))
+            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingBlanks)
         }
         let length = headers.first { $0.0.lowercased() == "content-length" }.flatMap { Int($0.1) } ?? 0
         let bodyLength = (method == "HEAD" || status == 304 || status == 204) ? 0 : length

@@ -119,7 +119,7 @@ import X509
                 })),
             ]))
         let pem = try csr.serializeAsPEM().pemString
-        let cert = try Certificate(pemEncoded: try ca.sign(csrPEM: pem, for: id))
+        let cert = try ca.sign(csrPEM: pem, for: id)
         #expect(cert.publicKey == Certificate.PublicKey(key.publicKey), "the key the proxy made, which never left it")
         let sans: [GeneralName] = try cert.extensions.subjectAlternativeNames.map { Array($0) } ?? []
         #expect(sans == [.uniformResourceIdentifier("spiffe://cluster.local/ns/shop/sa/orders")])

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MeshBundle
 import MeshCA
 import MeshPipeline
 import MeshPolicy
@@ -67,7 +68,7 @@ struct CA: ParsableCommand {
             do {
                 let ca = try CertificateAuthority.create(trustDomain: trustDomain)
                 try ca.write(to: out)
-                print("wrote \(out)/\(CertificateAuthority.rootCertificateFile) and \(out)/\(CertificateAuthority.rootKeyFile) (trust domain \(ca.trustDomain), valid until \(ISO8601DateFormatter().string(from: ca.root.notValidAfter)))")
+                print("wrote \(out)/\(CertificateAuthority.rootCertificateFile) and \(out)/\(CertificateAuthority.rootKeyFile) (trust domain \(ca.trustDomain), valid until \(Timestamp.format(ca.root.notValidAfter)))")
             } catch {
                 throw PipelineError.usage(error.description)
             }
@@ -99,15 +100,8 @@ struct CA: ParsableCommand {
                 guard let id = SPIFFEID(trustDomain: authority.trustDomain, namespace: namespace, serviceAccount: serviceAccount) else {
                     throw PipelineError.usage("namespace \"\(namespace)\" and service account \"\(serviceAccount)\" make no valid SPIFFE ID")
                 }
-                let (cert, key) = try authority.issue(id, ttl: Duration.parseIstio(ttl) ?? CertificateAuthority.defaultLeafValidity)
-                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-                let keyPath = "\(out)/key.pem", certPath = "\(out)/cert.pem"
-                guard FileManager.default.createFile(atPath: keyPath, contents: Data(key.utf8), attributes: [.posixPermissions: 0o600]) else {
-                    throw PipelineError.unreadable(path: keyPath, message: "cannot write the key")
-                }
-                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyPath)
-                try Data(cert.utf8).write(to: URL(fileURLWithPath: certPath))
-                print("wrote \(certPath) (\(id)) and \(keyPath)")
+                let paths = try authority.issue(id, ttl: Duration.parseIstio(ttl)!, into: out)
+                print("wrote \(paths.certificate) (\(id)) and \(paths.key)")
             } catch let error as CAError {
                 throw PipelineError.usage(error.description)
             }

@@ -76,7 +76,7 @@ public final class ConfigStore: @unchecked Sendable {
             for digest in WorkloadConfig.outboundPartDigests(ofBundle: bundle) ?? [] {
                 if let bytes = fetched[digest] { try parts.write(digest: digest, bytes: bytes) }
             }
-            try Self.atomicWrite(bundle, to: bundlePath)
+            try FileOutput.writeAtomically(bundle, to: bundlePath)
         } catch {
             return .rejected(reason: "verified, but cannot be kept in \(stateDirectory): \(error)")
         }
@@ -100,16 +100,6 @@ public final class ConfigStore: @unchecked Sendable {
     public func missingParts(of bundle: Data) -> [String] {
         guard let digests = WorkloadConfig.outboundPartDigests(ofBundle: bundle) else { return [] }
         return digests.filter { parts.read($0) == nil }
-    }
-
-    static func atomicWrite(_ data: Data, to path: String) throws {
-        let temp = "\(path).tmp-\(getpid())"
-        try FileOutput.write(data, to: temp)
-        guard rename(temp, path) == 0 else {
-            let code = errno
-            try? FileManager.default.removeItem(atPath: temp)
-            throw FileOutput.WriteError(path: path, code: code)
-        }
     }
 }
 

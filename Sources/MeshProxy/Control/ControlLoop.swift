@@ -40,7 +40,8 @@ public final class ControlLoop: @unchecked Sendable {
     let proxy: MeshProxy
     let store: ConfigStore
     let options: Options
-    private let stopped = NIOLockedValueBox(false)
+    /// True once stopped; `pause` waits on it, so a stop wakes every sleeping loop at once.
+    private let stopped = ConditionLock(value: false)
     /// What the proxy last made of a bundle (read by the report thread, written by the bundle thread).
     private let outcome = NIOLockedValueBox<(state: StatusReport.State, reason: String?)>((.starting, nil))
 
@@ -73,21 +74,20 @@ public final class ControlLoop: @unchecked Sendable {
         }
     }
 
-    public func stop() { stopped.withLockedValue { $0 = true } }
+    public func stop() {
+        stopped.lock()
+        stopped.unlock(withValue: true)
+    }
 
-    private var isStopped: Bool { stopped.withLockedValue { $0 } }
+    private var isStopped: Bool { stopped.value }
 
     private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
         Background.start(name, body)
     }
 
-    /// Sleeps up to `seconds`, or until stopped (checked every 50 ms).
+    /// Sleeps up to `seconds`, or until stopped.
     private func pause(_ seconds: TimeInterval) {
-        var left = seconds
-        while left > 0 && !isStopped {
-            Background.sleep(min(0.05, left))
-            left -= 0.05
-        }
+        if stopped.lock(whenValue: true, timeoutSeconds: max(0, seconds)) { stopped.unlock() }
     }
 
     // MARK: applying
@@ -119,12 +119,13 @@ public final class ControlLoop: @unchecked Sendable {
     // MARK: files
 
     private func followFiles(bundle: String, parts: String?, endpoints: String?) {
-        var seen: [String: Date] = [:]
+        /// What tells a rewritten file from the one read last: its modification time, and its
+        /// inode (a file renamed into place within the same clock tick is a new inode).
+        struct Stamp: Equatable { var seconds: Int, nanoseconds: Int, inode: UInt }
+        var seen: [String: Stamp] = [:]
         func changed(_ path: String) -> Bool {
             var st = stat()
-            let m: Date? = stat(path, &st) == 0
-                ? Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec) + TimeInterval(st.st_mtim.tv_nsec) / 1e9 + TimeInterval(st.st_ino % 1000) * 1e-12)
-                : nil
+            let m = stat(path, &st) == 0 ? Stamp(seconds: st.st_mtim.tv_sec, nanoseconds: st.st_mtim.tv_nsec, inode: UInt(st.st_ino)) : nil
             defer { seen[path] = m }
             return m != nil && m != seen[path]
         }

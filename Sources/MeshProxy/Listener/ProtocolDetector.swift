@@ -9,6 +9,7 @@ import NIOHTTP2
 /// HTTP/1 parts: for HTTP/2, one per stream, behind NIO's frame-to-HTTP/1 codec.
 final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
 
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
@@ -68,6 +69,4 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelRead(wrapInboundOut(bytes))
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
-
-    typealias InboundOut = ByteBuffer
 }

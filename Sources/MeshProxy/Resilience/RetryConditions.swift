@@ -1,4 +1,5 @@
 import MeshConfig
+import MeshHTTP
 
 /// A route's `retryOn`, parsed once when a config is loaded: which outcomes of a try may be
 /// retried, as Envoy (and so Istio) reads the list.
@@ -27,7 +28,7 @@ public struct RetryConditions: Equatable, Sendable {
 
     public init(_ retryOn: [String]) {
         for raw in retryOn {
-            let entry = String(raw.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()).lowercased()
+            let entry = raw.trimmingBlanks.lowercased()
             switch entry {
             case "5xx": serverError = true
             case "gateway-error": gatewayError = true

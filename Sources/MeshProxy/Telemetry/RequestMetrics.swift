@@ -27,7 +27,7 @@ final class MetricLabels: Sendable {
         self.init(pairs: [
             ("reporter", "source"), ("source_workload", id.name), ("source_workload_namespace", id.namespace),
             ("source_principal", id.spiffeID), ("destination_service", "unknown"),
-            ("destination_service_name", "PassthroughCluster"), ("destination_service_namespace", "unknown"),
+            ("destination_service_name", Snapshot.passthroughCluster), ("destination_service_namespace", "unknown"),
             ("destination_version", "unknown"), ("request_protocol", "http"), ("connection_security_policy", "none"),
         ])
     }

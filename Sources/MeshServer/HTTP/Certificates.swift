@@ -46,12 +46,12 @@ extension MeshServer {
             return .error(.conflict, "\(workload)'s identity \(config.identity.spiffeID) is not in this CA's trust domain \(ca.trustDomain) (check the mesh config's trustDomain)")
         }
         do {
-            let pem = try ca.sign(csrPEM: csr.csr, for: id, ttl: options.certificateTTL)
+            let cert = try ca.sign(csrPEM: csr.csr, for: id, ttl: options.certificateTTL)
+            let expires = Timestamp.format(cert.notValidAfter)
             metrics.certificatesIssued.increment()
-            let expires = Date().addingTimeInterval(options.certificateTTL)
-            options.log("certificate for \(id) (\(workload)), valid until \(Timestamp.format(expires))")
-            return .json(.ok, IssuedCertificate(workload: workload, spiffeID: id.description, certificate: pem,
-                                                expiresAt: Timestamp.format(expires), trustBundle: [ca.rootPEM]))
+            options.log("certificate for \(id) (\(workload)), valid until \(expires)")
+            return .json(.ok, IssuedCertificate(workload: workload, spiffeID: id.description, certificate: try ca.pem(cert),
+                                                expiresAt: expires, trustBundle: [ca.rootPEM]))
         } catch {
             metrics.certificatesRefused.increment()
             return .error(.badRequest, "\(error)")

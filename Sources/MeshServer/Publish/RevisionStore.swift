@@ -50,7 +50,7 @@ public struct RevisionStore: Sendable {
 
     /// The switch: `current` names `version` from now on.
     func point(at version: Int) throws {
-        try Self.atomicWrite(Data("\(version)\n".utf8), to: pointerPath)
+        try FileOutput.writeAtomically(Data("\(version)\n".utf8), to: pointerPath)
     }
 
     /// The version `current` names, if any.
@@ -100,7 +100,7 @@ public struct RevisionStore: Sendable {
     func saveHistory(_ history: [RevisionAttempt]) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        if let data = try? encoder.encode(history) { try? Self.atomicWrite(data, to: historyPath) }
+        if let data = try? encoder.encode(history) { try? FileOutput.writeAtomically(data, to: historyPath) }
     }
 
     enum StoreError: Error, CustomStringConvertible {
@@ -108,21 +108,6 @@ public struct RevisionStore: Sendable {
         var description: String {
             switch self { case .incomplete(let s): return s }
         }
-    }
-
-    /// Temporary file, fsync, rename, fsync of the directory.
-    static func atomicWrite(_ data: Data, to path: String) throws {
-        let temp = "\(path).tmp-\(getpid())"
-        try FileOutput.write(data, to: temp)
-        let fd = open(temp, O_RDONLY | O_CLOEXEC)
-        if fd >= 0 { fsync(fd); close(fd) }
-        guard rename(temp, path) == 0 else {
-            let code = errno
-            try? FileManager.default.removeItem(atPath: temp)
-            throw FileOutput.WriteError(path: path, code: code)
-        }
-        let dir = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dir >= 0 { fsync(dir); close(dir) }
     }
 }
 
