@@ -122,7 +122,7 @@ struct OutboundCompiler: Sendable {
     /// One service port's outbound entry, compiled once per VirtualService that claims it.
     func service(_ svc: ServiceInfo, port: ServicePort) -> OutboundCache.Entry<OutboundService> {
         let vs = index.virtualService(forHost: svc.host, from: namespace)
-        let key = OutboundCache.ServiceKey(host: svc.host, port: port.number, protocolName: port.protocolName, virtualService: vs?.root.id)
+        let key = OutboundCache.ServiceKey(host: svc.host, port: port.number, protocolName: port.protocolName, virtualService: vs?.resource.root.id)
         return cache.service(key) {
             OutboundService(host: svc.host, port: port.number, protocolName: port.protocolName, routes: routes(host: svc.host, port: port, vs: vs))
         }
@@ -149,128 +149,40 @@ struct OutboundCompiler: Sendable {
         }
     }
 
-    func routes(host: String, port: ServicePort, vs: Resource?) -> [Route] {
+    func routes(host: String, port: ServicePort, vs: VirtualServiceModel?) -> [Route] {
         let defaultCluster = Cluster.name(host: host, port: port.number, subset: nil)
-        let isHTTP = ["http", "http2", "grpc", "grpc-web", "unknown"].contains(port.protocolName)
-        guard let vs else {
-            var route = Route(name: "default", match: [], destinations: [WeightedCluster(cluster: defaultCluster, weight: 100)],
-                              source: SourceRef(file: "", line: 0, resource: "(default route)"))
+        let isHTTP = port.isHTTP
+        func implicit(_ source: SourceRef) -> Route {
+            var route = Route(name: "default", match: [], destinations: [WeightedCluster(cluster: defaultCluster, weight: 100)], source: source)
             if isHTTP { route.retries = .istioDefault }
-            return [route]
+            return route
         }
+        guard let vs else { return [implicit(SourceRef(file: "", line: 0, resource: "(default route)"))] }
         var out: [Route] = []
-        if isHTTP {
-            for r in vs.spec?["http"]?.elements ?? [] {
-                if let route = httpRoute(r, vs: vs, port: port) { out.append(route) }
+        for rule in isHTTP ? vs.http : vs.tcp + vs.tls {
+            // A route whose every match is for another port does not exist on this one.
+            let matches = rule.matches.map(\.request).filter { $0.port == nil || $0.port == port.number }
+            if !rule.matches.isEmpty && matches.isEmpty { continue }
+            var route = rule.behaviour
+            route.match = matches
+            route.destinations = zip(rule.destinations, rule.weights).map { dest, weight in
+                WeightedCluster(cluster: clusterName(dest, fallbackPort: port.number, from: vs.resource), weight: weight)
             }
-        } else {
-            for section in ["tcp", "tls"] {
-                for r in vs.spec?[section]?.elements ?? [] {
-                    let matches = (r["match"]?.elements ?? []).compactMap { m -> RouteMatch? in
-                        if let p = m["port"]?.scalar.flatMap({ Int($0) }), p != port.number { return nil }
-                        var rm = RouteMatch()
-                        rm.port = m["port"]?.scalar.flatMap { Int($0) }
-                        rm.sourceLabels = m["sourceLabels"]?.stringMap
-                        return rm
-                    }
-                    if !(r["match"]?.elements ?? []).isEmpty && matches.isEmpty { continue }
-                    var route = Route(name: nil, match: matches, destinations: destinations(r["route"], vs: vs, port: port),
-                                      source: SourceRef(file: vs.file, line: r.start.line, resource: vs.ref.description))
-                    route.mirrors = []
-                    out.append(route)
-                }
-            }
-        }
-        if out.isEmpty {
-            var route = Route(name: "default", match: [], destinations: [WeightedCluster(cluster: defaultCluster, weight: 100)],
-                              source: SourceRef(file: vs.file, line: vs.root.start.line, resource: vs.ref.description))
-            if isHTTP { route.retries = .istioDefault }
+            route.mirrors = rule.mirrors.map { Mirror(cluster: clusterName($0, fallbackPort: port.number, from: vs.resource), percent: $0.percent ?? 100) }
             out.append(route)
         }
+        if out.isEmpty { out.append(implicit(SourceRef(file: vs.resource.file, line: vs.resource.root.start.line, resource: vs.resource.ref.description))) }
         return out
-    }
-
-    func httpRoute(_ r: YAMLNode, vs: Resource, port: ServicePort) -> Route? {
-        let rawMatches = r["match"]?.elements ?? []
-        let matches = rawMatches.compactMap { m -> RouteMatch? in
-            let p = m["port"]?.scalar.flatMap { Int($0) }
-            if let p, p != port.number { return nil }
-            var rm = RouteMatch()
-            rm.uri = stringMatch(m["uri"])
-            rm.method = stringMatch(m["method"])
-            rm.authority = stringMatch(m["authority"])
-            rm.headers = stringMatches(m["headers"])
-            rm.queryParams = stringMatches(m["queryParams"])
-            rm.withoutHeaders = stringMatches(m["withoutHeaders"])
-            rm.port = p
-            rm.sourceLabels = m["sourceLabels"]?.stringMap
-            rm.sourceNamespace = m["sourceNamespace"]?.scalar
-            if m["ignoreUriCase"]?.value == .bool(true) { rm.ignoreUriCase = true }
-            return rm
-        }
-        // Every match is for another port: the route does not exist on this one.
-        if !rawMatches.isEmpty && matches.isEmpty { return nil }
-        var route = Route(name: r["name"]?.scalar, match: matches, destinations: destinations(r["route"], vs: vs, port: port),
-                          source: SourceRef(file: vs.file, line: r.start.line, resource: vs.ref.description))
-        if let rw = r["rewrite"] { route.rewrite = Rewrite(uri: rw["uri"]?.scalar, authority: rw["authority"]?.scalar) }
-        if let rd = r["redirect"] {
-            route.redirect = Redirect(uri: rd["uri"]?.scalar, authority: rd["authority"]?.scalar,
-                                      port: rd["port"]?.scalar.flatMap { Int($0) }, scheme: rd["scheme"]?.scalar,
-                                      code: rd["redirectCode"]?.scalar.flatMap { Int($0) } ?? 301)
-        }
-        if let dr = r["directResponse"] {
-            route.directResponse = DirectResponse(status: dr["status"]?.scalar.flatMap { Int($0) } ?? 200,
-                                                  body: dr.at("body", "string")?.scalar)
-        }
-        route.timeoutMs = millis(r["timeout"])
-        if let rt = r["retries"], !rt.isPlainNull {
-            route.retries = RetryPolicy(attempts: rt["attempts"]?.scalar.flatMap { Int($0) } ?? 2,
-                                        perTryTimeoutMs: millis(rt["perTryTimeout"]),
-                                        retryOn: rt["retryOn"]?.scalar.map { $0.split(separator: ",").map { String($0).filter { $0 != " " } } }
-                                            ?? RetryPolicy.istioDefaultRetryOn)
-        } else {
-            // No `retries`: Istio's default policy applies, not "no retries".
-            route.retries = .istioDefault
-        }
-        if let f = r["fault"] {
-            route.fault = Fault(delayMs: millis(f.at("delay", "fixedDelay")), delayPercent: percent(f["delay"]),
-                                abortStatus: f.at("abort", "httpStatus")?.scalar.flatMap { Int($0) }, abortPercent: percent(f["abort"]))
-        }
-        var mirrors: [Mirror] = []
-        if let m = r["mirror"], let host = m["host"]?.scalar {
-            let pct = r.at("mirrorPercentage", "value")?.scalar.flatMap { Double($0) } ?? r["mirrorPercent"]?.scalar.flatMap { Double($0) } ?? 100
-            mirrors.append(Mirror(cluster: clusterName(host: host, port: m.at("port", "number"), subset: m["subset"]?.scalar, fallbackPort: port.number, from: vs), percent: pct))
-        }
-        for m in r["mirrors"]?.elements ?? [] {
-            guard let d = m["destination"], let host = d["host"]?.scalar else { continue }
-            mirrors.append(Mirror(cluster: clusterName(host: host, port: d.at("port", "number"), subset: d["subset"]?.scalar, fallbackPort: port.number, from: vs),
-                                  percent: m.at("percentage", "value")?.scalar.flatMap { Double($0) } ?? 100))
-        }
-        route.mirrors = mirrors
-        route.requestHeaders = headerOps(r.at("headers", "request"))
-        route.responseHeaders = headerOps(r.at("headers", "response"))
-        return route
-    }
-
-    func destinations(_ node: YAMLNode?, vs: Resource, port: ServicePort) -> [WeightedCluster] {
-        let dests = node?.elements ?? []
-        let weights = dests.map { $0["weight"]?.scalar.flatMap { Int($0) } }
-        let anyWeight = weights.contains { $0 != nil }
-        return dests.enumerated().compactMap { i, d in
-            guard let dest = d["destination"], let host = dest["host"]?.scalar else { return nil }
-            let weight = anyWeight ? (weights[i] ?? 0) : (dests.count == 1 ? 100 : 100 / dests.count)
-            return WeightedCluster(cluster: clusterName(host: host, port: dest.at("port", "number"), subset: dest["subset"]?.scalar,
-                                                        fallbackPort: port.number, from: vs), weight: weight)
-        }
     }
 
     /// Resolves a destination host to the service's FQDN, and picks the port: the one named,
     /// else the service's only port, else the port being routed.
-    func clusterName(host: String, port: YAMLNode?, subset: String?, fallbackPort: Int, from vs: Resource) -> String {
+    func clusterName(_ dest: RouteDestination, fallbackPort: Int, from vs: Resource) -> String {
+        let host = dest.host ?? ""
         let svc = index.services(host: host, from: vs.namespace).first
         let fqdn = svc?.host ?? Hosts.fqdn(host, namespace: vs.namespace)
-        let p = port?.scalar.flatMap { Int($0) } ?? (svc?.ports.count == 1 ? svc?.ports[0].number : nil) ?? fallbackPort
-        return Cluster.name(host: fqdn, port: p, subset: subset)
+        let p = dest.port ?? (svc?.ports.count == 1 ? svc?.ports[0].number : nil) ?? fallbackPort
+        return Cluster.name(host: fqdn, port: p, subset: dest.subset)
     }
 
     func cluster(named name: String) -> Cluster? {
@@ -321,35 +233,6 @@ struct OutboundCompiler: Sendable {
                        endpoints: endpoints, loadBalancer: policy.loadBalancer, connectionPool: policy.connectionPool,
                        outlierDetection: policy.outlierDetection, tls: tls)
     }
-
-    func stringMatch(_ node: YAMLNode?) -> StringMatch? {
-        guard let node else { return nil }
-        if let v = node["exact"]?.scalar { return StringMatch(.exact, v) }
-        if let v = node["prefix"]?.scalar { return StringMatch(.prefix, v) }
-        if let v = node["regex"]?.scalar { return StringMatch(.regex, v) }
-        return nil
-    }
-
-    func stringMatches(_ node: YAMLNode?) -> [String: StringMatch]? {
-        guard let node, node.isMapping else { return nil }
-        var out: [String: StringMatch] = [:]
-        for (k, v) in node.pairs { if let key = k.scalar, let m = stringMatch(v) { out[key] = m } }
-        return out.isEmpty ? nil : out
-    }
-
-    func headerOps(_ node: YAMLNode?) -> HeaderOperations? {
-        guard let node else { return nil }
-        return HeaderOperations(set: node["set"]?.stringMap, add: node["add"]?.stringMap, remove: node["remove"]?.stringList)
-    }
-
-    func percent(_ node: YAMLNode?) -> Double? {
-        node?.at("percentage", "value")?.scalar.flatMap { Double($0) } ?? node?["percent"]?.scalar.flatMap { Double($0) }
-    }
-}
-
-/// Milliseconds of a duration node.
-func millis(_ node: YAMLNode?) -> Int? {
-    node?.scalar.flatMap { Duration.parseIstio($0) }.map { Int(($0 * 1000).rounded()) }
 }
 
 /// A DestinationRule traffic policy resolved for one subset and port: port-level settings
@@ -376,7 +259,7 @@ struct TrafficPolicy {
             var pool = connectionPool ?? ConnectionPool()
             func int(_ n: YAMLNode?) -> Int? { n?.scalar.flatMap { Int($0) } }
             pool.maxConnections = int(cp.at("tcp", "maxConnections")) ?? pool.maxConnections
-            pool.connectTimeoutMs = millis(cp.at("tcp", "connectTimeout")) ?? pool.connectTimeoutMs
+            pool.connectTimeoutMs = milliseconds(cp.at("tcp", "connectTimeout")) ?? pool.connectTimeoutMs
             pool.maxPendingRequests = int(cp.at("http", "http1MaxPendingRequests")) ?? pool.maxPendingRequests
             pool.maxRequests = int(cp.at("http", "http2MaxRequests")) ?? pool.maxRequests
             pool.maxRequestsPerConnection = int(cp.at("http", "maxRequestsPerConnection")) ?? pool.maxRequestsPerConnection
@@ -388,8 +271,8 @@ struct TrafficPolicy {
             func int(_ n: YAMLNode?) -> Int? { n?.scalar.flatMap { Int($0) } }
             o.consecutive5xxErrors = int(od["consecutive5xxErrors"]) ?? int(od["consecutiveErrors"]) ?? o.consecutive5xxErrors
             o.consecutiveGatewayErrors = int(od["consecutiveGatewayErrors"]) ?? o.consecutiveGatewayErrors
-            o.intervalMs = millis(od["interval"]) ?? o.intervalMs
-            o.baseEjectionTimeMs = millis(od["baseEjectionTime"]) ?? o.baseEjectionTimeMs
+            o.intervalMs = milliseconds(od["interval"]) ?? o.intervalMs
+            o.baseEjectionTimeMs = milliseconds(od["baseEjectionTime"]) ?? o.baseEjectionTimeMs
             o.maxEjectionPercent = int(od["maxEjectionPercent"]) ?? o.maxEjectionPercent
             outlierDetection = o
         }

@@ -14,9 +14,10 @@ public struct OutboundService: Codable, Equatable, Sendable {
     }
 }
 
-/// A string condition.
-public struct StringMatch: Codable, Equatable, Sendable {
-    public enum Kind: String, Codable, Sendable { case exact, prefix, regex }
+/// A string condition. `present` (Istio's empty match, `x-canary: {}`) accepts any value:
+/// under `headers` the header must be there, under `withoutHeaders` it must not.
+public struct StringMatch: Codable, Equatable, Hashable, Sendable {
+    public enum Kind: String, Codable, Sendable { case exact, prefix, regex, present }
     public var kind: Kind
     public var value: String
 
@@ -26,7 +27,7 @@ public struct StringMatch: Codable, Equatable, Sendable {
     }
 }
 
-public struct RouteMatch: Codable, Equatable, Sendable {
+public struct RouteMatch: Codable, Equatable, Hashable, Sendable {
     public var uri: StringMatch?
     public var method: StringMatch?
     public var authority: StringMatch?

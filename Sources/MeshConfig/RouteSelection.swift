@@ -22,14 +22,23 @@ public struct RouteRequest: Sendable {
 /// snapshot; `meshc route` one per run), then only read: safe to share between threads.
 /// Lint refuses what RE2 refuses, so a pattern that does not compile here is an error of the
 /// bundle: it is listed in `invalid` and matches nothing.
+///
+/// Patterns get RE2's meaning (Istio hands them to Envoy's RE2): they match code point by
+/// code point, not by Swift's grapheme clusters, and `\d`, `\w`, `\s` and `\b` are ASCII only.
 public final class RegexCache: @unchecked Sendable {
     private var compiled: [String: Regex<AnyRegexOutput>] = [:]
     public private(set) var invalid: [String] = []
 
     public init(patterns: some Sequence<String>) {
         for p in patterns where compiled[p] == nil {
-            if let re = try? Regex(p) { compiled[p] = re } else if !invalid.contains(p) { invalid.append(p) }
+            if let re = Self.compile(p) { compiled[p] = re } else if !invalid.contains(p) { invalid.append(p) }
         }
+    }
+
+    /// `pattern` compiled with RE2's meaning, or nil when it does not compile.
+    public static func compile(_ pattern: String) -> Regex<AnyRegexOutput>? {
+        guard let re = try? Regex(pattern) else { return nil }
+        return re.matchingSemantics(.unicodeScalar).asciiOnlyCharacterClasses().wordBoundaryKind(.simple)
     }
 
     /// Every regex the routes of `config` use (lowercased too, for `ignoreUriCase`).
@@ -61,6 +70,7 @@ extension StringMatch {
         switch kind {
         case .exact: return v == want
         case .prefix: return v.hasPrefix(want)
+        case .present: return true
         case .regex:
             guard let re = regexes.regex(want) else { return false }
             return (try? re.wholeMatch(in: v)) != nil
@@ -68,7 +78,44 @@ extension StringMatch {
     }
 }
 
+extension StringMatch {
+    /// Whether this (earlier) condition accepts every value `other` (later) accepts, so a
+    /// request meant for `other` is taken here first. Regexes are compared as text only.
+    public func covers(_ other: StringMatch) -> Bool {
+        switch (kind, other.kind) {
+        case (.present, _): return true
+        case (.prefix, .prefix), (.prefix, .exact): return other.value.hasPrefix(value)
+        default: return kind == other.kind && value == other.value
+        }
+    }
+}
+
 extension RouteMatch {
+    /// Whether this match accepts every request `other` accepts: placed earlier, it takes all
+    /// of `other`'s traffic. Conservative: false whenever that cannot be shown from the
+    /// conditions alone (regexes, case folding that differs), so lint never claims a route is
+    /// dead when it is not. The same conditions `matches` evaluates, one by one.
+    public func covers(_ other: RouteMatch) -> Bool {
+        func one(_ a: StringMatch?, _ b: StringMatch?) -> Bool {
+            guard let a else { return true }
+            return b.map(a.covers) ?? false
+        }
+        func each(_ a: [String: StringMatch]?, _ b: [String: StringMatch]?) -> Bool {
+            (a ?? [:]).allSatisfy { key, want in one(want, b?[key]) }
+        }
+        guard (ignoreUriCase ?? false) == (other.ignoreUriCase ?? false) || uri == nil else { return false }
+        guard one(uri, other.uri), one(method, other.method), one(authority, other.authority),
+              each(headers, other.headers), each(queryParams, other.queryParams) else { return false }
+        // A request `other` accepts never carries what this match excludes only when `other`
+        // excludes at least as much.
+        for (key, excluded) in withoutHeaders ?? [:] {
+            guard let theirs = other.withoutHeaders?[key], theirs.covers(excluded) else { return false }
+        }
+        if let port, other.port != port { return false }
+        if let sourceNamespace, other.sourceNamespace != sourceNamespace { return false }
+        return (sourceLabels ?? [:]).allSatisfy { other.sourceLabels?[$0.key] == $0.value }
+    }
+
     /// Whether a request from a workload with `sourceLabels` in `sourceNamespace` matches.
     public func matches(_ r: RouteRequest, sourceLabels labels: [String: String], sourceNamespace ns: String,
                         regexes: RegexCache) -> Bool {
@@ -98,7 +145,7 @@ extension WorkloadConfig {
         let candidates = [r.host, "\(r.host).\(identity.namespace).svc.cluster.local", "\(r.host).svc.cluster.local"]
         for host in candidates {
             let matching = outbound.filter { $0.host == host && (r.port == nil || $0.port == r.port) }
-            if let http = matching.first(where: { ["http", "http2", "grpc", "grpc-web"].contains($0.protocolName) }) { return http }
+            if let http = matching.first(where: { ServiceProtocol.isDeclaredHTTP($0.protocolName) }) { return http }
             if let any = matching.first { return any }
         }
         return nil

@@ -129,7 +129,6 @@ public final class MeshProxy: @unchecked Sendable {
         updateTCPListeners(snapshot.config)
     }
 
-    static let httpProtocols: Set<String> = ["http", "http2", "grpc", "grpc-web", "unknown"]
     private let tcpListeners = NIOLockedValueBox<[Int: (service: String, channel: any Channel)]>([:])
 
     /// The TCP listeners a config needs: new ports are bound, gone ones closed, the others
@@ -137,7 +136,7 @@ public final class MeshProxy: @unchecked Sendable {
     private func updateTCPListeners(_ config: WorkloadConfig) {
         guard let host = options.tcpHost else { return }
         var wanted: [Int: (host: String, port: Int, name: String)] = [:]
-        for svc in config.outbound where !Self.httpProtocols.contains(svc.protocolName) {
+        for svc in config.outbound where !ServiceProtocol.routesHTTP(svc.protocolName) {
             let port = svc.port + options.tcpPortOffset
             if wanted[port] == nil { wanted[port] = (svc.host, svc.port, "\(svc.host):\(svc.port)") }
         }

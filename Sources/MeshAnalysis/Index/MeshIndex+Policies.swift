@@ -24,35 +24,37 @@ extension MeshIndex {
     }
 
     /// The first mesh-bound VirtualService visible from `namespace` that claims `host`.
-    public func virtualService(forHost host: String, from namespace: String) -> Resource? {
+    public func virtualService(forHost host: String, from namespace: String) -> VirtualServiceModel? {
         meshRoutes.first(claiming: host, visibleFrom: namespace)
     }
+
+    /// Every VirtualService, typed, in input order (`resources(.virtualService)` in the same order).
+    public var virtualServices: [VirtualServiceModel] { meshRoutes.virtualServices }
 }
 
-/// Mesh-bound VirtualServices indexed by the FQDNs they claim, so finding the one for a
-/// host is a lookup rather than a scan of every VirtualService (compiling a namespace asks
-/// once per visible host).
+/// VirtualServices read once (`VirtualServiceModel`), with the mesh-bound ones indexed by the
+/// FQDNs they claim, so finding the one for a host is a lookup rather than a scan of every
+/// VirtualService (compiling a namespace asks once per visible host).
 struct MeshRoutePart: Sendable {
     struct Entry: Sendable {
         /// Position in `virtualServices`.
         let position: Int
         let hosts: [String]
-        let exportTo: ExportTo
     }
-    /// The index's VirtualServices (its own array, not a copy).
-    let virtualServices: [Resource]
+    let virtualServices: [VirtualServiceModel]
     let entries: [Entry]
     let byHost: [String: [Int]]
     let wildcard: [Int]
 
-    init(_ virtualServices: [Resource]) {
+    init(_ resources: [Resource]) {
         var entries: [Entry] = []
         var byHost: [String: [Int]] = [:]
         var wildcard: [Int] = []
-        for (position, vs) in virtualServices.enumerated() where GatewayRef.bindsMesh(vs) {
-            let hosts = (vs.spec?["hosts"]?.stringList ?? []).map { Hosts.fqdn($0, namespace: vs.namespace) }
+        let virtualServices = resources.map(VirtualServiceModel.init)
+        for (position, vs) in virtualServices.enumerated() where vs.bindsMesh {
+            let hosts = vs.hosts.map { Hosts.fqdn($0, namespace: vs.resource.namespace) }
             let i = entries.count
-            entries.append(Entry(position: position, hosts: hosts, exportTo: ExportTo(vs.spec?["exportTo"]?.stringList ?? [])))
+            entries.append(Entry(position: position, hosts: hosts))
             var wild = false
             for h in Set(hosts) {
                 if h.contains("*") { wild = true } else { byHost[h, default: []].append(i) }
@@ -66,14 +68,14 @@ struct MeshRoutePart: Sendable {
     }
 
     /// In input order, as Istio picks the first.
-    func first(claiming host: String, visibleFrom namespace: String) -> Resource? {
+    func first(claiming host: String, visibleFrom namespace: String) -> VirtualServiceModel? {
         var candidates = byHost[host] ?? []
         for i in wildcard where entries[i].hosts.contains(where: { Hosts.matches(pattern: $0, host: host) }) {
             candidates.append(i)
         }
         for i in candidates.sorted() {
             let e = entries[i], vs = virtualServices[e.position]
-            if e.exportTo.isVisible(from: namespace, owner: vs.namespace), e.hosts.contains(where: { Hosts.matches(pattern: $0, host: host) }) {
+            if vs.exportTo.isVisible(from: namespace, owner: vs.resource.namespace), e.hosts.contains(where: { Hosts.matches(pattern: $0, host: host) }) {
                 return vs
             }
         }
@@ -128,6 +130,6 @@ extension MeshIndex {
     public var restrictedExports: [(exportTo: ExportTo, owner: String)] {
         services.filter { !$0.exportTo.isAll }.map { ($0.exportTo, $0.namespace) }
             + destinationRules.filter { !$0.exportTo.isAll }.map { ($0.exportTo, $0.namespace) }
-            + meshRoutes.entries.filter { !$0.exportTo.isAll }.map { ($0.exportTo, meshRoutes.virtualServices[$0.position].namespace) }
+            + meshRoutes.entries.map { meshRoutes.virtualServices[$0.position] }.filter { !$0.exportTo.isAll }.map { ($0.exportTo, $0.resource.namespace) }
     }
 }

@@ -1,4 +1,5 @@
 import MeshPolicy
+import MeshConfig
 
 /// A port of a service, with the protocol Istio infers for it.
 public struct ServicePort: Sendable, Hashable {
@@ -6,6 +7,9 @@ public struct ServicePort: Sendable, Hashable {
     public var number: Int
     public var protocolName: String
     public var targetPort: String?
+
+    /// Whether HTTP routes apply to the port (`ServiceProtocol.routesHTTP`).
+    public var isHTTP: Bool { ServiceProtocol.routesHTTP(protocolName) }
 
     /// Istio's protocol selection: `appProtocol`, else the port name's prefix (`http-web`).
     public static func inferProtocol(name: String, appProtocol: String?, declared: String?) -> String {

@@ -162,12 +162,13 @@ public struct DestinationHostNotFoundRule: Rule {
         // Suggestions cost a scan of every service name; a repository with thousands of
         // misses gets them for the first ones only, so the rule stays linear.
         var suggestionsLeft = 200
-        for vs in index.resources(.virtualService) {
+        for model in index.virtualServices {
+            let vs = model.resource
             // A VirtualService exported elsewhere is used by the proxies of those namespaces:
             // its hosts must be visible from one of them (as istioctl analyze checks).
-            let exportTo = ExportTo(vs.spec?["exportTo"]?.stringList ?? [])
+            let exportTo = model.exportTo
             let users = exportTo.isAll ? [vs.namespace] : exportTo.values.map { $0 == "." ? vs.namespace : $0 }
-            for ref in DestinationRef.all(in: vs) {
+            for ref in model.allDestinations {
                 guard let host = ref.host else { continue }
                 var found = index.services(host: host, from: users[0])
                 for ns in users.dropFirst() where found.isEmpty { found = index.services(host: host, from: ns) }
@@ -190,7 +191,7 @@ public struct DestinationHostNotFoundRule: Rule {
                     context.report(message, on: vs, at: ref.hostNode)
                     continue
                 }
-                guard let portNode = ref.portNode, let port = portNode.scalar.flatMap({ Int($0) }) else { continue }
+                guard let portNode = ref.portNode, let port = ref.port else { continue }
                 let withPorts = found.filter { !$0.ports.isEmpty }
                 if !withPorts.isEmpty, !withPorts.contains(where: { $0.ports.contains { $0.number == port } }) {
                     let known = Set(withPorts.flatMap { $0.ports.map(\.number) }).sorted().map(String.init).joined(separator: ", ")

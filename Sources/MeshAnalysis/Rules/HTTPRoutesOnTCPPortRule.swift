@@ -56,18 +56,17 @@ public struct HTTPRoutesOnTCPPortRule: Rule {
 
     public static let inputs: [ResourceKind] = [.virtualService]
 
-    static let opaque: Set<String> = ["tcp", "tls", "mongo", "mysql", "redis", "udp"]
-
     public init() {}
 
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
-        for vs in index.resources(.virtualService) where GatewayRef.bindsMesh(vs) {
-            guard let http = vs.spec?.pair("http"), !http.value.elements.isEmpty else { continue }
-            for host in vs.spec?["hosts"]?.stringList ?? [] where !host.hasPrefix("*") {
+        for model in index.virtualServices where model.bindsMesh && !model.http.isEmpty {
+            let vs = model.resource
+            guard let http = vs.spec?.pair("http") else { continue }
+            for host in model.hosts where !host.hasPrefix("*") {
                 let services = index.services(host: host, from: vs.namespace).filter { $0.origin == .kubernetes && !$0.ports.isEmpty }
                 guard let svc = services.first else { continue }
-                guard svc.ports.allSatisfy({ Self.opaque.contains($0.protocolName) }) else { continue }
+                guard svc.ports.allSatisfy({ !$0.isHTTP }) else { continue }
                 let ports = svc.ports.map { "\($0.number) (\($0.name.isEmpty ? "unnamed" : $0.name): \($0.protocolName))" }.joined(separator: ", ")
                 context.report("http routes for \(host) never apply: every port of Service \(svc.namespace)/\(svc.name) is opaque to Istio (\(ports)); name the port http-… or set appProtocol",
                                on: vs, at: http.key, notes: [svc.resource.note("\(svc.resource.ref) declares the ports")])

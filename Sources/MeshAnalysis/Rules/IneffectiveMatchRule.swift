@@ -53,10 +53,10 @@ public struct IneffectiveMatchRule: Rule {
     public init() {}
 
     public func analyze(_ context: AnalysisContext) {
-        for vs in context.index.resources(.virtualService) {
+        for vs in context.index.virtualServices {
             for case .ineffective(let node, let route, let match, let coveredBy) in RouteShadowing.findings(in: vs) {
                 context.report("match \(match) of rule \(route) is never used: \(coveredBy) takes its traffic first",
-                               on: vs, at: node)
+                               on: vs.resource, at: node)
             }
         }
     }

@@ -59,20 +59,20 @@ public struct IngressRouteIgnoresSubsetsRule: Rule {
     public init() {}
 
     public func analyze(_ context: AnalysisContext) {
-        let all = context.index.resources(.virtualService)
+        let all = context.index.virtualServices
         // Hosts whose mesh VirtualService routes by subset.
         var subsetRouted: [String: Resource] = [:]
-        for vs in all where GatewayRef.bindsMesh(vs) {
-            let usesSubsets = DestinationRef.all(in: vs).contains { $0.subset != nil }
+        for vs in all where vs.bindsMesh {
+            let usesSubsets = vs.allDestinations.contains { $0.subset != nil }
             guard usesSubsets else { continue }
-            for h in vs.spec?["hosts"]?.stringList ?? [] { subsetRouted[Hosts.fqdn(h, namespace: vs.namespace)] = vs }
+            for h in vs.hosts { subsetRouted[Hosts.fqdn(h, namespace: vs.resource.namespace)] = vs.resource }
         }
         guard !subsetRouted.isEmpty else { return }
-        for vs in all where !GatewayRef.bindsMesh(vs) {
-            for ref in DestinationRef.all(in: vs) where ref.role == .route && ref.subset == nil {
-                guard let host = ref.host, let mesh = subsetRouted[Hosts.fqdn(host, namespace: vs.namespace)] else { continue }
+        for vs in all where !vs.bindsMesh {
+            for ref in vs.allDestinations where ref.role == .route && ref.subset == nil {
+                guard let host = ref.host, let mesh = subsetRouted[Hosts.fqdn(host, namespace: vs.resource.namespace)] else { continue }
                 context.report("gateway traffic to \"\(host)\" has no subset, so it bypasses the subset routing of VirtualService \(mesh.namespace)/\(mesh.name)",
-                               on: vs, at: ref.hostNode, notes: [mesh.note("\(mesh.ref) routes \(host) by subset")])
+                               on: vs.resource, at: ref.hostNode, notes: [mesh.note("\(mesh.ref) routes \(host) by subset")])
             }
         }
     }

@@ -82,13 +82,12 @@ public struct JWTClaimRoutingRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
         let authns = index.resources(.requestAuthentication)
-        for vs in index.resources(.virtualService) {
+        for model in index.virtualServices {
+            let vs = model.resource
             var claimKeys: [YAMLNode] = []
-            for route in vs.spec?["http"]?.elements ?? [] {
-                for match in route["match"]?.elements ?? [] {
-                    for (k, _) in match["headers"]?.pairs ?? [] where k.scalar?.hasPrefix("@request.auth.claims") == true {
-                        claimKeys.append(k)
-                    }
+            for match in model.http.flatMap(\.matches) where match.request.headers?.keys.contains(where: { $0.hasPrefix("@request.auth.claims") }) == true {
+                for (k, _) in match.node["headers"]?.pairs ?? [] where k.scalar?.hasPrefix("@request.auth.claims") == true {
+                    claimKeys.append(k)
                 }
             }
             guard let first = claimKeys.first else { continue }

@@ -70,14 +70,14 @@ public struct PortSelectorRequiredRule: Rule {
 
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
-        for vs in index.resources(.virtualService) {
-            let why = GatewayRef.bindsMesh(vs)
+        for vs in index.virtualServices {
+            let why = vs.bindsMesh
                 ? "sidecars fall back to the port a request arrived on, which fails where it is not one of them; set destination.port.number"
                 : "a route from a gateway must set destination.port.number"
-            for ref in DestinationRef.all(in: vs) where ref.portNode == nil {
-                guard let host = ref.host, let svc = index.services(host: host, from: vs.namespace).first, svc.ports.count > 1 else { continue }
+            for ref in vs.allDestinations where ref.portNode == nil {
+                guard let host = ref.host, let svc = index.services(host: host, from: vs.resource.namespace).first, svc.ports.count > 1 else { continue }
                 context.report("\(host) exposes ports \(svc.ports.map { String($0.number) }.joined(separator: ", ")); \(why)",
-                               on: vs, at: ref.node.pair("host")?.key, notes: [svc.resource.note("\(svc.resource.ref) lists its ports here")])
+                               on: vs.resource, at: ref.node.pair("host")?.key, notes: [svc.resource.note("\(svc.resource.ref) lists its ports here")])
             }
         }
     }

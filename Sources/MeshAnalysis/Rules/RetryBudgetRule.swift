@@ -87,9 +87,10 @@ public struct RetryBudgetRule: Rule {
     public init() {}
 
     public func analyze(_ context: AnalysisContext) {
-        for vs in context.index.resources(.virtualService) {
-            for route in vs.spec?["http"]?.elements ?? [] {
-                guard let retries = route.pair("retries") else { continue }
+        for model in context.index.virtualServices {
+            let vs = model.resource
+            for rule in model.http {
+                guard let retries = rule.node.pair("retries"), let policy = rule.behaviour.retries else { continue }
                 if let text = retries.value["retryOn"]?.scalar, let node = retries.value["retryOn"] {
                     for c in text.split(separator: ",").map({ String($0).trimmed }) where !c.isEmpty {
                         if Self.conditionSet.contains(c) || (Int(c).map { (100...599).contains($0) } ?? false) { continue }
@@ -98,13 +99,14 @@ public struct RetryBudgetRule: Rule {
                         context.diagnostics(Diagnostic(Self.invalidRetryOn, message, at: node.span, resource: vs.ref))
                     }
                 }
-                guard let timeoutText = route["timeout"]?.scalar, let timeout = Duration.parseIstio(timeoutText), timeout > 0,
-                      let perTryText = retries.value["perTryTimeout"]?.scalar, let perTry = Duration.parseIstio(perTryText),
-                      let attempts = retries.value["attempts"]?.scalar.flatMap({ Int($0) }), attempts > 0 else { continue }
+                guard let timeoutText = rule.node["timeout"]?.scalar, let timeout = rule.behaviour.timeoutMs, timeout > 0,
+                      let perTryText = retries.value["perTryTimeout"]?.scalar, let perTry = policy.perTryTimeoutMs,
+                      policy.attempts > 0 else { continue }
+                let attempts = policy.attempts
                 // Istio's attempts count retries: the first try plus `attempts` retries each get
                 // perTryTimeout, all within the route timeout.
-                let needed = Double(attempts + 1) * perTry
-                if needed > timeout {
+                let needed = Double((attempts + 1) * perTry) / 1000
+                if needed * 1000 > Double(timeout) {
                     context.report("1 try + \(attempts) retr\(attempts == 1 ? "y" : "ies") × perTryTimeout \(perTryText) = \(format(needed)) exceeds the route timeout \(timeoutText): the last retries never run",
                                    on: vs, at: retries.key)
                 }

@@ -51,20 +51,13 @@ public struct RouteWeightsRule: Rule {
     public init() {}
 
     public func analyze(_ context: AnalysisContext) {
-        for vs in context.index.resources(.virtualService) {
-            for section in ["http", "tcp", "tls"] {
-                for route in vs.spec?[section]?.elements ?? [] {
-                    guard let pair = route.pair("route") else { continue }
-                    let dests = pair.value.elements
-                    guard dests.count > 1 else { continue }
-                    let weights = dests.map { $0["weight"]?.scalar.flatMap { Int($0) } }
-                    // No weight at all: the destinations share equally (as meshc compiles it).
-                    guard weights.contains(where: { $0 != nil }) else { continue }
-                    let sum = weights.reduce(0) { $0 + max(0, $1 ?? 0) }
-                    guard sum == 0 else { continue }
-                    let detail = weights.map { $0.map(String.init) ?? "unset" }.joined(separator: " + ")
-                    context.report("destination weights total 0 (\(detail)): the route sends traffic nowhere", on: vs, at: pair.key)
-                }
+        for vs in context.index.virtualServices {
+            for route in vs.allRoutes where route.destinations.count > 1 {
+                guard let key = route.node.pair("route")?.key else { continue }
+                // The shares the compiled route carries (RouteRule.weights): all zero sends nowhere.
+                guard route.weights.allSatisfy({ $0 <= 0 }) else { continue }
+                let detail = route.destinations.map { $0.weight.map(String.init) ?? "unset" }.joined(separator: " + ")
+                context.report("destination weights total 0 (\(detail)): the route sends traffic nowhere", on: vs.resource, at: key)
             }
         }
     }

@@ -96,8 +96,9 @@ public struct SubsetNotFoundRule: Rule {
 
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
-        for vs in index.resources(.virtualService) {
-            for ref in DestinationRef.all(in: vs) {
+        for model in index.virtualServices {
+            let vs = model.resource
+            for ref in model.allDestinations {
                 guard let host = ref.host, let subset = ref.subset, let subsetNode = ref.subsetNode else { continue }
                 let rules = index.destinationRules(host: host, from: vs.namespace)
                 if rules.contains(where: { $0.subset(subset) != nil }) { continue }

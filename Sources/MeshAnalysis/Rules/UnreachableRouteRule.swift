@@ -49,9 +49,9 @@ public struct UnreachableRouteRule: Rule {
     public init() {}
 
     public func analyze(_ context: AnalysisContext) {
-        for vs in context.index.resources(.virtualService) {
+        for vs in context.index.virtualServices {
             for case .unreachable(let node, let reason) in RouteShadowing.findings(in: vs) {
-                context.report("route is never used: \(reason)", on: vs, at: node)
+                context.report("route is never used: \(reason)", on: vs.resource, at: node)
             }
         }
     }

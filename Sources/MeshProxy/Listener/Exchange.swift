@@ -103,7 +103,7 @@ final class Exchange: UpstreamDelegate {
         }
         service = svc
         route = r
-        upstreamHTTP2 = Self.http2Protocols.contains(svc.protocolName)
+        upstreamHTTP2 = ServiceProtocol.speaksHTTP2(svc.protocolName)
         conditions = snapshot.retryConditions[si][ri]
         if let direct = r.directResponse { return respond(direct.status, direct.body ?? "", flags: "-", plain: true) }
         if let redirect = r.redirect { return self.redirect(redirect, request: request) }
@@ -499,8 +499,6 @@ final class Exchange: UpstreamDelegate {
     static func keepsAlive(_ head: HTTPRequestHead) -> Bool {
         head.version.major == 2 || head.isKeepAlive
     }
-
-    static let http2Protocols: Set<String> = ["http2", "grpc", "grpc-web"]
 
     static let hopByHop = ["connection", "keep-alive", "proxy-connection", "te", "upgrade", "proxy-authorization", "proxy-authenticate"]
 

@@ -98,11 +98,10 @@ public final class Snapshot: Sendable {
     /// with and without the port. Without a port, a host means the service's first HTTP port.
     static func hostNames(_ config: WorkloadConfig) -> [String: Int] {
         var out: [String: Int] = [:]
-        let http: Set<String> = ["http", "http2", "grpc", "grpc-web"]
         // HTTP ports first, so a bare name prefers them.
         let order = config.outbound.indices.sorted { a, b in
             let (x, y) = (config.outbound[a], config.outbound[b])
-            return (http.contains(x.protocolName) ? 0 : 1, x.port, a) < (http.contains(y.protocolName) ? 0 : 1, y.port, b)
+            return (ServiceProtocol.isDeclaredHTTP(x.protocolName) ? 0 : 1, x.port, a) < (ServiceProtocol.isDeclaredHTTP(y.protocolName) ? 0 : 1, y.port, b)
         }
         for i in order {
             let svc = config.outbound[i]
