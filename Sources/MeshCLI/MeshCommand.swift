@@ -27,7 +27,13 @@ public struct MeshCommand: ParsableCommand {
         Glibc.exit(status)
     }
 
-    /// The same as `main`, returning the status (for tests).
+    /// The same as `main`, returning the status, with output to `console` (a capturing one
+    /// for in-process callers).
+    public static func run(_ arguments: [String]?, console: Console) -> Int32 {
+        Console.$current.withValue(console) { run(arguments) }
+    }
+
+    /// The same as `main`, returning the status (output to `Console.current`).
     public static func run(_ arguments: [String]?) -> Int32 {
         do {
             var command = try parseAsRoot(arguments)
@@ -36,25 +42,18 @@ public struct MeshCommand: ParsableCommand {
         } catch let code as ExitCode {
             return code.rawValue
         } catch let error as PipelineError {
-            printError("meshc: error: \(error.description)")
+            Console.current.err("meshc: error: \(error.description)")
             return 2
         } catch {
             let code = exitCode(for: error)
             if code == .success {
-                print(fullMessage(for: error))
+                Console.current.out(fullMessage(for: error))
                 return 0
             }
-            printError(fullMessage(for: error))
+            Console.current.err(fullMessage(for: error))
             return 2
         }
     }
-}
-
-func printError(_ message: String) {
-    var text = message
-    if !text.hasSuffix("\n") { text += "\n" }
-    // Write(2) on fd 2 directly: Swift 6 rejects the global `stderr` as shared mutable state.
-    _ = text.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
 }
 
 /// Ends a command with `status`, keeping `value` (the parsed repository: every tree, resource
@@ -86,5 +85,6 @@ final class Keeper: @unchecked Sendable {
 /// `MESHC_TIMING=1` prints how long each phase took, to standard error: the CLI's timing
 /// sink (the library takes one; only the command layer reads the environment).
 func environmentTiming() -> TimingSink {
-    getenv("MESHC_TIMING") != nil ? TimingSink { printError("meshc: " + $0) } : .off
+    let console = Console.current
+    return console.variable("MESHC_TIMING") != nil ? TimingSink { console.err("meshc: " + $0) } : .off
 }

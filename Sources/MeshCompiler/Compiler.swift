@@ -42,8 +42,8 @@ public final class Compiler {
     }
 
     public func workload(_ key: String) throws(CompileError) -> Workload {
-        guard let w = workloads.first(where: { "\($0.namespace)/\($0.name)" == key }) else {
-            throw .unknownWorkload(key, known: workloads.map { "\($0.namespace)/\($0.name)" })
+        guard let w = workloads.first(where: { $0.qualifiedName == key }) else {
+            throw .unknownWorkload(key, known: workloads.map { $0.qualifiedName })
         }
         return w
     }
@@ -78,7 +78,7 @@ public final class Compiler {
     /// outbound configuration.
     private func outboundCompiler(for w: Workload) -> (key: String, compiler: OutboundCompiler) {
         let sidecar = index.sidecar(for: w)
-        let key = "\(visibilityClass(of: w.namespace))|\(sidecar.map { "\($0.namespace)/\($0.name)" } ?? "-")"
+        let key = "\(visibilityClass(of: w.namespace))|\(sidecar.map { $0.qualifiedName } ?? "-")"
         return (key, OutboundCompiler(index: index, namespace: w.namespace, sidecar: sidecar, cache: cache))
     }
 
@@ -140,7 +140,7 @@ public final class Compiler {
                 json.append(UInt8(ascii: "}"))
                 return .success(json)
             } catch {
-                return .failure(.unencodable("\(w.namespace)/\(w.name)", "\(error)"))
+                return .failure(.unencodable(w.qualifiedName, "\(error)"))
             }
         }
         return try zip(configs, views).map { (try $0.get(), $1.parts) }

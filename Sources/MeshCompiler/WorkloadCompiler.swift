@@ -95,7 +95,7 @@ struct WorkloadCompiler: Sendable {
             guard let key = c["key"]?.scalar else { return nil }
             return AuthorizationRule.Condition(key: key, values: list(c, "values"), notValues: list(c, "notValues"))
         }
-        return AuthorizationRule(policy: "\(ap.namespace)/\(ap.name)", from: from, to: to, when: when,
+        return AuthorizationRule(policy: ap.qualifiedName, from: from, to: to, when: when,
                                  source: SourceRef(file: ap.file, line: node.start.line, resource: ap.ref.description))
     }
 }

@@ -59,12 +59,12 @@ public struct BundleWriter {
         let failures = concurrentMap(count: workloads.count, initial: String?.none) { i in
             let w = workloads[i]
             do {
-                let data = try signer.bundle(canonicalConfig: compiled[i].config, workload: "\(w.namespace)/\(w.name)",
+                let data = try signer.bundle(canonicalConfig: compiled[i].config, workload: w.qualifiedName,
                                              version: version, gitCommit: gitCommit, issuedAt: issued, expiresAt: expires)
-                try FileOutput.write(data, to: "\(out)/\(w.namespace)/\(w.name).json")
+                try FileOutput.write(data, to: "\(out)/\(w.qualifiedName).json")
                 return nil
             } catch {
-                return "\(w.namespace)/\(w.name): \(error)"
+                return "\(w.qualifiedName): \(error)"
             }
         }
         clock.mark("sign and write")
@@ -72,7 +72,7 @@ public struct BundleWriter {
         var result = Written(bundles: workloads.count, parts: written.count)
         guard prune else { return result }
         do {
-            let removed = try directory.prune(keepingBundles: Set(workloads.map { "\($0.namespace)/\($0.name)" }), parts: written)
+            let removed = try directory.prune(keepingBundles: Set(workloads.map { $0.qualifiedName }), parts: written)
             result.prunedBundles = removed.bundles
             result.prunedParts = removed.parts
         } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import MeshCLI
 
 /// Runs the built `meshc` binary (it sits beside the test bundle) and captures its output.
 struct Meshc {
@@ -26,7 +27,24 @@ struct Meshc {
         var stderr: String
     }
 
+    /// Runs meshc with `args`: in this process through `MeshCommand.run` (the library path,
+    /// fast, and what tools embedding meshc use), or as the built binary when the call needs
+    /// a process of its own: standard input, another working directory or environment, a
+    /// server, or help text (wrapped to the terminal's width).
     static func run(_ args: [String], stdin: String? = nil, cwd: String = repoRoot, environment: [String: String] = [:]) throws -> Output {
+        let needsProcess = stdin != nil || cwd != FileManager.default.currentDirectoryPath || !environment.isEmpty
+            || args.contains { ["serve", "proxy-status", "--help", "-h", "help"].contains($0) } || args.isEmpty
+        return needsProcess ? try spawn(args, stdin: stdin, cwd: cwd, environment: environment) : inProcess(args)
+    }
+
+    static func inProcess(_ args: [String]) -> Output {
+        let console = Console(capturingWith: ["NO_COLOR": "1", "COLUMNS": "80"])
+        let status = MeshCommand.run(args, console: console)
+        return Output(status: status, stdout: console.standardOutput, stderr: console.standardError)
+    }
+
+    /// The built binary in a process of its own.
+    static func spawn(_ args: [String], stdin: String? = nil, cwd: String = repoRoot, environment: [String: String] = [:]) throws -> Output {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args

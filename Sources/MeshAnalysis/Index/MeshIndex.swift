@@ -21,13 +21,13 @@ public final class MeshIndex: Sendable {
     /// Workloads: pods from controllers, bare pods and WorkloadEntries.
     public let workloads: [Workload]
     let workloadsByNamespace: [String: [Workload]]
-    /// Inverted index "namespace NUL key=value" → workloads, so selector matching looks at
+    /// Inverted index (namespace, label) → workloads, so selector matching looks at
     /// candidates only (no rule may be quadratic in the repository's size).
-    let workloadsByLabel: [String: [Int]]
-    /// Workloads by "namespace NUL service account" (identity checks).
-    let workloadsByServiceAccount: [String: [Workload]]
-    /// Kubernetes Services by "namespace NUL key=value" of their selector.
-    let servicesBySelectorLabel: [String: [Int]]
+    let workloadsByLabel: [LabelKey: [Int]]
+    /// Workloads by namespace and service account (identity checks).
+    let workloadsByServiceAccount: [AccountKey: [Workload]]
+    /// Kubernetes Services by (namespace, label) of their selector.
+    let servicesBySelectorLabel: [LabelKey: [Int]]
     /// DestinationRules by resolved host.
     public let destinationRules: [DestinationRuleInfo]
     let destinationRulesByHost: [String: [DestinationRuleInfo]]
@@ -124,7 +124,7 @@ public final class MeshIndex: Sendable {
     /// text summary prints them): the installation's gateways, namespaces of unknown injection.
     public var assumptions: [String] {
         var out: [String] = []
-        let gateways = resources.filter { $0.file == ClusterFacts.assumedPath && $0.kind == .deployment }.map { "\($0.namespace)/\($0.name)" }
+        let gateways = resources.filter { $0.file == ClusterFacts.assumedPath && $0.kind == .deployment }.map { $0.qualifiedName }
         let usesGateways = resources.contains { ($0.kind == .gateway || $0.kindName == "Ingress") && !ClusterFacts.isAssumed($0) }
         if usesGateways, !gateways.isEmpty {
             out.append("the Istio installation provides \(gateways.joined(separator: " and ")) (cluster.gateways: none in .meshc.yaml says otherwise)")
@@ -227,8 +227,21 @@ public final class MeshIndex: Sendable {
         }
     }
 
-    static func labelKey(_ namespace: String, _ key: String, _ value: String) -> String {
-        "\(namespace)\u{0}\(key)=\(value)"
+    /// One label of one namespace: the key of the label indexes.
+    struct LabelKey: Hashable, Sendable {
+        let namespace: String
+        let key: String
+        let value: String
+    }
+
+    /// A service account of one namespace: the key of the identity index.
+    struct AccountKey: Hashable, Sendable {
+        let namespace: String
+        let serviceAccount: String
+    }
+
+    static func labelKey(_ namespace: String, _ key: String, _ value: String) -> LabelKey {
+        LabelKey(namespace: namespace, key: key, value: value)
     }
 
     /// Workloads in `namespace` whose labels include every label of `selector`.
@@ -258,7 +271,7 @@ public final class MeshIndex: Sendable {
 
     /// Workloads of `namespace` that run as `serviceAccount`.
     public func workloads(in namespace: String, serviceAccount: String) -> [Workload] {
-        workloadsByServiceAccount["\(namespace)\u{0}\(serviceAccount)"] ?? []
+        workloadsByServiceAccount[AccountKey(namespace: namespace, serviceAccount: serviceAccount)] ?? []
     }
 
     /// Kubernetes Services in the workload's namespace whose selector picks its pods.
@@ -302,14 +315,14 @@ private struct ServicePart {
     let services: [ServiceInfo]
     let byHost: [String: [ServiceInfo]]
     let wildcard: [ServiceInfo]
-    let bySelectorLabel: [String: [Int]]
+    let bySelectorLabel: [MeshIndex.LabelKey: [Int]]
 
     init(byKind: [ResourceKind: [Resource]]) {
         services = (byKind[.service] ?? []).map(ServiceInfo.init(service:))
             + (byKind[.serviceEntry] ?? []).flatMap(ServiceInfo.entries(from:))
         var byHost: [String: [ServiceInfo]] = [:]
         var wildcard: [ServiceInfo] = []
-        var bySelectorLabel: [String: [Int]] = [:]
+        var bySelectorLabel: [MeshIndex.LabelKey: [Int]] = [:]
         for (i, s) in services.enumerated() {
             if s.host.hasPrefix("*") { wildcard.append(s) } else { byHost[s.host, default: []].append(s) }
             guard s.origin == .kubernetes else { continue }
@@ -325,17 +338,17 @@ private struct ServicePart {
 private struct WorkloadPart {
     let workloads: [Workload]
     let byNamespace: [String: [Workload]]
-    let byLabel: [String: [Int]]
-    let byServiceAccount: [String: [Workload]]
+    let byLabel: [MeshIndex.LabelKey: [Int]]
+    let byServiceAccount: [MeshIndex.AccountKey: [Workload]]
 
     init(resources: [Resource], namespaces: [String: Resource], settings: MeshSettings) {
         workloads = resources.compactMap { Workload(resource: $0, namespaces: namespaces, settings: settings) }
         byNamespace = Dictionary(grouping: workloads, by: \.namespace)
-        var byLabel: [String: [Int]] = [:]
+        var byLabel: [MeshIndex.LabelKey: [Int]] = [:]
         for (i, w) in workloads.enumerated() {
             for (k, v) in w.labels { byLabel[MeshIndex.labelKey(w.namespace, k, v), default: []].append(i) }
         }
         self.byLabel = byLabel
-        byServiceAccount = Dictionary(grouping: workloads) { "\($0.namespace)\u{0}\($0.serviceAccount)" }
+        byServiceAccount = Dictionary(grouping: workloads) { MeshIndex.AccountKey(namespace: $0.namespace, serviceAccount: $0.serviceAccount) }
     }
 }

@@ -76,3 +76,5 @@ public struct ServiceInfo: Sendable {
         (r.spec?["hosts"]?.stringList ?? []).map { ServiceInfo(entry: r, host: Hosts.fqdn($0, namespace: r.namespace)) }
     }
 }
+
+extension ServiceInfo: Namespaced {}

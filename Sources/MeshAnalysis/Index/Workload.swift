@@ -130,3 +130,5 @@ public struct Workload: Sendable {
         }
     }
 }
+
+extension Workload: Namespaced {}

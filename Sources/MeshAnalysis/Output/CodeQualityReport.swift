@@ -33,7 +33,7 @@ public enum CodeQualityReport {
     /// Stable across line moves (GitLab compares fingerprints between the branch and its
     /// target to tell new findings from old): code, file, resource and message.
     static func fingerprint(_ d: Diagnostic) -> String {
-        let text = [d.code, d.span.file, d.resource.map { "\($0.kind) \($0.namespace)/\($0.name)" } ?? "", d.message].joined(separator: "\u{0}")
+        let text = [d.code, d.span.file, d.resource.map { "\($0.kind) \($0.qualifiedName)" } ?? "", d.message].joined(separator: "\u{0}")
         func fnv(_ seed: UInt64) -> UInt64 {
             var h = seed
             for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }

@@ -38,7 +38,7 @@ public struct MTLSReport: Sendable {
             var breaks: [String] = []
             for (_, group) in groups {
                 guard let sample = group.first else { continue }
-                let members = group.filter { $0.ref != w.ref }.map { "\($0.namespace)/\($0.name)" }
+                let members = group.filter { $0.ref != w.ref }.map { $0.qualifiedName }
                 guard !members.isEmpty else { continue }
                 let t = Self.transport(from: sample, to: w, hosts: hosts, mode: eff, index: index)
                 callers[t, default: []] += members
@@ -108,8 +108,8 @@ public struct MTLSReport: Sendable {
             var inbound = r.mode.rawValue
             if !r.ports.isEmpty { inbound += " (" + r.ports.map { "\($0.port):\($0.mode.rawValue)" }.joined(separator: ",") + ")" }
             table.append([
-                "\(r.workload.namespace)/\(r.workload.name)", r.proxy.rawValue, inbound,
-                r.policy.map { "\($0.namespace)/\($0.name)" } ?? "(mesh default)",
+                r.workload.qualifiedName, r.proxy.rawValue, inbound,
+                r.policy.map { $0.qualifiedName } ?? "(mesh default)",
                 String(r.callers[.mtls]?.count ?? 0), String(r.callers[.plaintext]?.count ?? 0),
                 String(r.callers[.broken]?.count ?? 0), r.note ?? "",
             ])
@@ -122,10 +122,10 @@ public struct MTLSReport: Sendable {
         if !flagged.isEmpty { out += "\n" }
         for r in flagged {
             if let broken = r.callers[.broken], !broken.isEmpty {
-                out += "\(r.workload.namespace)/\(r.workload.name): fails today for \(broken.joined(separator: ", "))\n"
+                out += "\(r.workload.qualifiedName): fails today for \(broken.joined(separator: ", "))\n"
             }
             if !r.breaksUnderStrict.isEmpty {
-                out += "\(r.workload.namespace)/\(r.workload.name): under STRICT would reject plaintext from \(r.breaksUnderStrict.joined(separator: ", "))\n"
+                out += "\(r.workload.qualifiedName): under STRICT would reject plaintext from \(r.breaksUnderStrict.joined(separator: ", "))\n"
             }
         }
         let ready = rows.filter { $0.proxy != .none && $0.breaksUnderStrict.isEmpty && ($0.callers[.broken] ?? []).isEmpty }.count

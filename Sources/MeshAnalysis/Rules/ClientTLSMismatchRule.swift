@@ -102,7 +102,7 @@ public struct ClientTLSMismatchRule: Rule {
                 if mode == "ISTIO_MUTUAL" {
                     let bare = targets.filter { !$0.inMesh }
                     if !bare.isEmpty {
-                        context.report("ISTIO_MUTUAL to \(host), but \(bare.map { "\($0.namespace)/\($0.name)" }.joined(separator: ", ")) \(bare.count == 1 ? "has" : "have") no sidecar to terminate mTLS; every request fails",
+                        context.report("ISTIO_MUTUAL to \(host), but \(bare.map { $0.qualifiedName }.joined(separator: ", ")) \(bare.count == 1 ? "has" : "have") no sidecar to terminate mTLS; every request fails",
                                        on: dr, at: block.mode, notes: bare.prefix(5).map { $0.resource.note("\($0.ref) has no sidecar") })
                     }
                 } else if mode == "DISABLE" || mode == "SIMPLE" {
@@ -114,7 +114,7 @@ public struct ClientTLSMismatchRule: Rule {
                     guard let w = strict.first else { continue }
                     let src = index.effectiveMTLS(for: w, policies: policies).source
                     context.diagnostics(Diagnostic(Self.plaintextToStrict,
-                        "\(mode == "DISABLE" ? "plaintext" : "TLS without Istio certificates") to \(host), but \(strict.map { "\($0.namespace)/\($0.name)" }.joined(separator: ", ")) require\(strict.count == 1 ? "s" : "") STRICT mTLS; every request is rejected",
+                        "\(mode == "DISABLE" ? "plaintext" : "TLS without Istio certificates") to \(host), but \(strict.map { $0.qualifiedName }.joined(separator: ", ")) require\(strict.count == 1 ? "s" : "") STRICT mTLS; every request is rejected",
                         at: block.mode.span, resource: dr.ref,
                         related: src.map { [$0.resource.note("\($0.resource.ref) sets STRICT", at: $0.modeNode)] } ?? []))
                 }

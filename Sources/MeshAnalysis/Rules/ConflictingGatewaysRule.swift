@@ -115,8 +115,8 @@ public struct ConflictingGatewaysRule: Rule {
                     && sameProxies(a.selector, b.selector, index) && a.hosts.contains(where: { h in b.hosts.contains { Hosts.overlap(h, $0) } }) {
                     for (x, y) in [(a, b), (b, a)] where reported.insert(x.gateway.ref).inserted {
                         let what = x.proto == y.proto
-                            ? "port \(x.port) serves hosts \(x.hosts.joined(separator: ", ")) that Gateway \(y.gateway.namespace)/\(y.gateway.name) also serves on port \(y.port) (\(y.hosts.joined(separator: ", "))); only one of the servers is used"
-                            : "port \(x.port) (\(x.proto)) conflicts with Gateway \(y.gateway.namespace)/\(y.gateway.name) (\(y.proto))"
+                            ? "port \(x.port) serves hosts \(x.hosts.joined(separator: ", ")) that Gateway \(y.gateway.qualifiedName) also serves on port \(y.port) (\(y.hosts.joined(separator: ", "))); only one of the servers is used"
+                            : "port \(x.port) (\(x.proto)) conflicts with Gateway \(y.gateway.qualifiedName) (\(y.proto))"
                         context.report("\(what), on the same gateway workload (\(Selectors.describe(x.selector)))",
                                        on: x.gateway, at: x.portNode, notes: [y.gateway.note("\(y.gateway.ref) declares port \(y.port) as \(y.proto)", at: y.portNode)])
                     }
@@ -129,8 +129,8 @@ public struct ConflictingGatewaysRule: Rule {
     /// the repository, whether one selector contains the other).
     func sameProxies(_ a: [String: String], _ b: [String: String], _ index: MeshIndex) -> Bool {
         // Both selectors at once is one selector (the union of their labels, when they agree).
-        let both = a.merging(b) { x, y in x == y ? x : "\u{0}conflict" }
-        if !both.values.contains("\u{0}conflict"), !index.workloads(matching: both).isEmpty { return true }
+        let agree = a.allSatisfy { key, value in b[key].map { $0 == value } ?? true }
+        if agree, !index.workloads(matching: a.merging(b) { x, _ in x }).isEmpty { return true }
         if !index.workloads(matching: a).isEmpty || !index.workloads(matching: b).isEmpty { return false }
         return a.allSatisfy { b[$0.key] == $0.value } || b.allSatisfy { a[$0.key] == $0.value }
     }

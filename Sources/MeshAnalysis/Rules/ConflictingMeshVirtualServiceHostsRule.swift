@@ -164,7 +164,7 @@ public struct ConflictingMeshVirtualServiceHostsRule: Rule {
         }
         for ref in order {
             guard let c = conflicts[ref] else { continue }
-            let names = c.others.map { "\($0.namespace)/\($0.name)" }.joined(separator: ", ")
+            let names = c.others.map { $0.qualifiedName }.joined(separator: ", ")
             context.report("host \(c.hosts.map { "\"\($0)\"" }.joined(separator: ", ")) is also claimed for the mesh by VirtualService \(names); Istio merges them in an unspecified order",
                            on: c.vs, at: c.at,
                            notes: c.others.map { $0.note("\($0.ref) claims the same host") })

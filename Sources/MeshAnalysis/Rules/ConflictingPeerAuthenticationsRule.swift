@@ -53,7 +53,7 @@ public struct ConflictingPeerAuthenticationsRule: Rule {
         func report(_ group: [PeerAuthenticationInfo], _ scope: String) {
             for p in group where reported.insert(id(p)).inserted {
                 let others = group.filter { id($0) != id(p) }
-                context.report("\(scope) is also set by PeerAuthentication \(others.map { "\($0.resource.namespace)/\($0.resource.name)" }.joined(separator: ", ")); only the oldest applies",
+                context.report("\(scope) is also set by PeerAuthentication \(others.map { $0.resource.qualifiedName }.joined(separator: ", ")); only the oldest applies",
                                on: p.resource, notes: others.map { $0.resource.note("\($0.resource.ref) competes for the same scope") })
             }
         }
@@ -64,7 +64,7 @@ public struct ConflictingPeerAuthenticationsRule: Rule {
         for w in index.workloads {
             let selecting = policies.filter { $0.resource.namespace == w.namespace && ($0.selector.map(w.matches) ?? false) }
             guard selecting.count > 1, Set(selecting.map { $0.mode?.rawValue ?? "UNSET" }).count > 1 else { continue }
-            report(selecting, "the mTLS mode of workload \(w.namespace)/\(w.name)")
+            report(selecting, "the mTLS mode of workload \(w.qualifiedName)")
         }
     }
 }

@@ -56,7 +56,7 @@ public struct ConflictingSidecarSelectorsRule: Rule {
         let found = SingletonPolicies.overlapping(context.index.resources(.sidecar),
                                                   selector: { Selectors.workloadSelectorLabels($0)?.labels }, index: context.index)
         for (sc, workload, others) in found {
-            context.report("selects workload \(workload), which Sidecar \(others.map { "\($0.namespace)/\($0.name)" }.joined(separator: ", ")) also selects",
+            context.report("selects workload \(workload), which Sidecar \(others.map { $0.qualifiedName }.joined(separator: ", ")) also selects",
                            on: sc, notes: others.map { $0.note("\($0.ref) selects the same workload") })
         }
     }

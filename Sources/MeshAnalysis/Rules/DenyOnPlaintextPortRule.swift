@@ -52,7 +52,7 @@ public struct DenyOnPlaintextPortRule: Rule {
                 for from in rule["from"]?.elements ?? [] {
                     for field in ["principals", "namespaces"] {
                         guard let pair = from["source"]?.pair(field) else { continue }
-                        context.report("DENY by \(field) on \(first.namespace)/\(first.name), which accepts plaintext (\(mode.mode.rawValue)): a plaintext caller has no identity and is not denied; use not\(field.prefix(1).uppercased() + field.dropFirst()) or STRICT mTLS",
+                        context.report("DENY by \(field) on \(first.qualifiedName), which accepts plaintext (\(mode.mode.rawValue)): a plaintext caller has no identity and is not denied; use not\(field.prefix(1).uppercased() + field.dropFirst()) or STRICT mTLS",
                                        on: ap.resource, at: pair.key,
                                        notes: mode.source.map { [$0.resource.note("\($0.resource.ref) sets \(mode.mode.rawValue)", at: $0.modeNode)] } ?? [])
                     }

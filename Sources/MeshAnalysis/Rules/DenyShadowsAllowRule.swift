@@ -105,7 +105,7 @@ public struct DenyShadowsAllowRule: Rule {
                     let denyTargets = Set(deny.targets(index).map(\.ref))
                     guard targets.isSubset(of: denyTargets),
                           let dr = deny.rules.first(where: { Self.conditions($0).map { Self.covers(deny: $0, allow: ac) } ?? false }) else { continue }
-                    context.report("this ALLOW rule never takes effect: DENY policy \(deny.resource.namespace)/\(deny.resource.name) matches every request it matches, and DENY is evaluated first",
+                    context.report("this ALLOW rule never takes effect: DENY policy \(deny.resource.qualifiedName) matches every request it matches, and DENY is evaluated first",
                                    on: allow.resource, at: rule.pairs.first?.key,
                                    notes: [deny.resource.note("\(deny.resource.ref) denies these requests first", at: dr.pairs.first?.key)])
                     break

@@ -91,7 +91,7 @@ public struct GatewayDuplicateCertificateRule: Rule {
                     other.gw.ref != gw.ref && selector.allSatisfy { other.selector[$0.key] == $0.value }
                 }.map(\.gw)
                 guard !others.isEmpty else { continue }
-                context.report("certificate \(cert) is also served by Gateway \(others.map { "\($0.namespace)/\($0.name)" }.joined(separator: ", ")) on the same workload; HTTP/2 connection reuse can send requests to the wrong one (404)",
+                context.report("certificate \(cert) is also served by Gateway \(others.map { $0.qualifiedName }.joined(separator: ", ")) on the same workload; HTTP/2 connection reuse can send requests to the wrong one (404)",
                                on: gw, notes: others.map { $0.note("\($0.ref) serves the same certificate") })
             }
         }

@@ -79,7 +79,7 @@ public struct GatewayPortNotOnServiceRule: Rule {
             let ports = Set(fronting.flatMap { $0.ports.flatMap { p in [p.number] + (p.targetPort.flatMap { Int($0) }.map { [$0] } ?? []) } })
             for server in gw.spec?["servers"]?.elements ?? [] {
                 guard let node = server.at("port", "number"), let n = node.scalar.flatMap({ Int($0) }), !ports.contains(n) else { continue }
-                context.report("port \(n) is not exposed by the gateway's Service (\(fronting.map { "\($0.namespace)/\($0.name)" }.joined(separator: ", ")) exposes \(ports.sorted().map(String.init).joined(separator: ", ")))",
+                context.report("port \(n) is not exposed by the gateway's Service (\(fronting.map { $0.qualifiedName }.joined(separator: ", ")) exposes \(ports.sorted().map(String.init).joined(separator: ", ")))",
                                on: gw, at: node, notes: fronting.map { $0.resource.note("\($0.resource.ref) fronts the gateway pods") })
             }
         }

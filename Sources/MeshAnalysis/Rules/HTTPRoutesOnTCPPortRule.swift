@@ -68,7 +68,7 @@ public struct HTTPRoutesOnTCPPortRule: Rule {
                 guard let svc = services.first else { continue }
                 guard svc.ports.allSatisfy({ !$0.isHTTP }) else { continue }
                 let ports = svc.ports.map { "\($0.number) (\($0.name.isEmpty ? "unnamed" : $0.name): \($0.protocolName))" }.joined(separator: ", ")
-                context.report("http routes for \(host) never apply: every port of Service \(svc.namespace)/\(svc.name) is opaque to Istio (\(ports)); name the port http-… or set appProtocol",
+                context.report("http routes for \(host) never apply: every port of Service \(svc.qualifiedName) is opaque to Istio (\(ports)); name the port http-… or set appProtocol",
                                on: vs, at: http.key, notes: [svc.resource.note("\(svc.resource.ref) declares the ports")])
             }
         }

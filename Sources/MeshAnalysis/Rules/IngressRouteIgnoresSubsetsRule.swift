@@ -71,7 +71,7 @@ public struct IngressRouteIgnoresSubsetsRule: Rule {
         for vs in all where !vs.bindsMesh {
             for ref in vs.allDestinations where ref.role == .route && ref.subset == nil {
                 guard let host = ref.host, let mesh = subsetRouted[Hosts.fqdn(host, namespace: vs.resource.namespace)] else { continue }
-                context.report("gateway traffic to \"\(host)\" has no subset, so it bypasses the subset routing of VirtualService \(mesh.namespace)/\(mesh.name)",
+                context.report("gateway traffic to \"\(host)\" has no subset, so it bypasses the subset routing of VirtualService \(mesh.qualifiedName)",
                                on: vs.resource, at: ref.hostNode, notes: [mesh.note("\(mesh.ref) routes \(host) by subset")])
             }
         }

@@ -68,7 +68,7 @@ public struct ServiceEntryProtocolConflictRule: Rule {
                     for pa in a.ports {
                         guard let pb = b.ports.first(where: { $0.number == pa.number && $0.protocolName != pa.protocolName }) else { continue }
                         for (x, y, px, py) in [(a, b, pa, pb), (b, a, pb, pa)] where reported.insert(x.resource.ref).inserted {
-                            context.report("\(x.host):\(px.number) is \(px.protocolName.uppercased()) here but \(py.protocolName.uppercased()) in ServiceEntry \(y.namespace)/\(y.name)",
+                            context.report("\(x.host):\(px.number) is \(px.protocolName.uppercased()) here but \(py.protocolName.uppercased()) in ServiceEntry \(y.qualifiedName)",
                                            on: x.resource, notes: [y.resource.note("\(y.resource.ref) declares \(y.host):\(py.number) as \(py.protocolName.uppercased())")])
                         }
                     }

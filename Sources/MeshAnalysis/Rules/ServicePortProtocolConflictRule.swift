@@ -105,7 +105,7 @@ public struct ServicePortProtocolConflictRule: Rule {
             for (port, group) in Dictionary(grouping: uses, by: \.port).sorted(by: { $0.key < $1.key }) {
                 let protocols = Set(group.map(\.protocolName))
                 guard protocols.count > 1 else { continue }
-                context.report("port \(port) is used with different protocols (\(protocols.sorted().joined(separator: ", "))) by Services \(group.map { "\($0.service.namespace)/\($0.service.name)" }.joined(separator: ", ")) that select this Deployment",
+                context.report("port \(port) is used with different protocols (\(protocols.sorted().joined(separator: ", "))) by Services \(group.map { $0.service.qualifiedName }.joined(separator: ", ")) that select this Deployment",
                                on: w.resource, notes: group.map { $0.service.note("\($0.service.ref) uses port \(port)/\($0.protocolName)", at: $0.node) })
             }
         }
@@ -190,7 +190,7 @@ public struct ConflictingTargetPortsRule: Rule {
             for (target, group) in Dictionary(grouping: uses, by: \.targetPort).sorted(by: { $0.key < $1.key }) {
                 let ports = Set(group.map(\.port))
                 guard ports.count > 1 else { continue }
-                context.report("Services \(group.map { "\($0.service.namespace)/\($0.service.name)" }.joined(separator: ", ")) send ports \(ports.sorted().map(String.init).joined(separator: ", ")) to the same targetPort \(target) of this Deployment",
+                context.report("Services \(group.map { $0.service.qualifiedName }.joined(separator: ", ")) send ports \(ports.sorted().map(String.init).joined(separator: ", ")) to the same targetPort \(target) of this Deployment",
                                on: w.resource, notes: group.map { $0.service.note("\($0.service.ref) maps port \($0.port) to \(target)", at: $0.node) })
             }
         }

@@ -44,7 +44,7 @@ public struct StrictMTLSWithoutSidecarRule: Rule {
         }
         for ref in order {
             guard let (pa, workloads) = bySource[ref] else { continue }
-            let names = workloads.prefix(5).map { "\($0.namespace)/\($0.name)" }.joined(separator: ", ")
+            let names = workloads.prefix(5).map { $0.qualifiedName }.joined(separator: ", ")
             let more = workloads.count > 5 ? " and \(workloads.count - 5) more" : ""
             context.report("STRICT mTLS applies to \(workloads.count) workload\(workloads.count == 1 ? "" : "s") without a sidecar (\(names)\(more)); nothing enforces it there and plaintext is still accepted",
                            on: pa.resource, at: pa.modeNode ?? pa.portModes.values.first?.node,

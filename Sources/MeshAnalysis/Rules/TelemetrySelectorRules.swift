@@ -43,7 +43,7 @@ public struct ConflictingTelemetrySelectorsRule: Rule {
         let found = SingletonPolicies.overlapping(context.index.resources(.telemetry),
                                                   selector: { Selectors.matchLabels($0)?.labels }, index: context.index)
         for (t, workload, others) in found {
-            context.report("selects workload \(workload), which Telemetry \(others.map { "\($0.namespace)/\($0.name)" }.joined(separator: ", ")) also selects",
+            context.report("selects workload \(workload), which Telemetry \(others.map { $0.qualifiedName }.joined(separator: ", ")) also selects",
                            on: t, notes: others.map { $0.note("\($0.ref) selects the same workload") })
         }
     }

@@ -63,7 +63,7 @@ public struct VirtualServiceGatewayNotFoundRule: Rule {
             for ref in GatewayRef.all(in: vs) where !ref.gatewayName.contains("~") && ref.resolve(index) == nil {
                 var message = "gateway \"\(ref.name)\" (\(ref.namespace)/\(ref.gatewayName)) does not exist"
                 let same = index.resources(.gateway).filter { $0.name == ref.gatewayName }
-                if let g = same.first { message += "; did you mean \"\(g.namespace)/\(g.name)\"?" }
+                if let g = same.first { message += "; did you mean \"\(g.qualifiedName)\"?" }
                 context.report(message, on: vs, at: ref.node)
             }
         }

@@ -197,3 +197,5 @@ extension String {
         return String(self[first...last])
     }
 }
+
+extension LintConfig.Suppression: Namespaced {}

@@ -34,7 +34,7 @@ struct Suppressor {
         for (i, s) in config.suppressions.enumerated() where !usedConfig[i] {
             let span = s.span ?? SourceSpan(file: config.path ?? ".meshc.yaml", start: SourceLocation(line: 1, column: 1))
             out.append(Diagnostic(PolicyRules.unusedSuppression,
-                                  "suppression \"\(s.code)=\(s.kind) \(s.namespace)/\(s.name)\" matched no diagnostic; remove it",
+                                  "suppression \"\(s.code)=\(s.kind) \(s.qualifiedName)\" matched no diagnostic; remove it",
                                   at: span))
         }
         for r in index.resources {

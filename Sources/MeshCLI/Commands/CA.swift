@@ -47,7 +47,7 @@ struct CA: ParsableCommand {
 
         func run() throws {
             let authority = try signer.authority()
-            do { print(try BootstrapToken.issue(workload: signer.workload, ttl: Duration.parseIstio(ttl)!, ca: authority)) } catch {
+            do { Console.current.out(try BootstrapToken.issue(workload: signer.workload, ttl: Duration.parseIstio(ttl)!, ca: authority)) } catch {
                 throw PipelineError.usage(error.description)
             }
         }
@@ -68,7 +68,7 @@ struct CA: ParsableCommand {
             do {
                 let ca = try CertificateAuthority.create(trustDomain: trustDomain)
                 try ca.write(to: out)
-                print("wrote \(out)/\(CertificateAuthority.rootCertificateFile) and \(out)/\(CertificateAuthority.rootKeyFile) (trust domain \(ca.trustDomain), valid until \(Timestamp.format(ca.root.notValidAfter)))")
+                Console.current.out("wrote \(out)/\(CertificateAuthority.rootCertificateFile) and \(out)/\(CertificateAuthority.rootKeyFile) (trust domain \(ca.trustDomain), valid until \(Timestamp.format(ca.root.notValidAfter)))")
             } catch {
                 throw PipelineError.usage(error.description)
             }
@@ -101,7 +101,7 @@ struct CA: ParsableCommand {
                     throw PipelineError.usage("namespace \"\(namespace)\" and service account \"\(serviceAccount)\" make no valid SPIFFE ID")
                 }
                 let paths = try authority.issue(id, ttl: Duration.parseIstio(ttl)!, into: out)
-                print("wrote \(paths.certificate) (\(id)) and \(paths.key)")
+                Console.current.out("wrote \(paths.certificate) (\(id)) and \(paths.key)")
             } catch let error as CAError {
                 throw PipelineError.usage(error.description)
             }

@@ -76,8 +76,8 @@ struct Compile: ParsableCommand {
             let reporter = Reporter(format: .text, sourceLines: { sourceLines(names.resolve($0)) })
             var failing = result
             failing.diagnostics = errors
-            printError(reporter.render(failing))
-            printError("meshc: " + CompileError.lintFailed(
+            Console.current.err(reporter.render(failing))
+            Console.current.err("meshc: " + CompileError.lintFailed(
                 errors: errors.count, first: "\(first.span.file):\(first.span.start.line):\(first.span.start.column): \(first.message)").description)
             try finish(1, keeping: result)
             return
@@ -93,7 +93,7 @@ struct Compile: ParsableCommand {
             let w: Workload
             do { w = try compiler.workload(workload) } catch { throw PipelineError.usage(error.description) }
             let data = try compiler.compile(w).prettyJSON()
-            print(String(decoding: data, as: UTF8.self))
+            Console.current.out(String(decoding: data, as: UTF8.self))
         }
     }
 
@@ -118,11 +118,11 @@ struct Compile: ParsableCommand {
                                   issuedAt: issued, expiresAt: expires, timing: environmentTiming())
         // One workload's bundle replaces only that bundle: nothing else is pruned then.
         let written = try writer.write(compiler, workloads: workloads, to: out, prune: prune && workload == nil)
-        print("wrote \(written.bundles) signed bundle\(written.bundles == 1 ? "" : "s") and \(written.parts) shared outbound part\(written.parts == 1 ? "" : "s") to \(out) (version \(version), keyid \(key.publicKey.keyid.prefix(16))…)")
+        Console.current.out("wrote \(written.bundles) signed bundle\(written.bundles == 1 ? "" : "s") and \(written.parts) shared outbound part\(written.parts == 1 ? "" : "s") to \(out) (version \(version), keyid \(key.publicKey.keyid.prefix(16))…)")
         let removed = written.prunedBundles
         if !removed.isEmpty || written.prunedParts > 0 {
             let names = removed.prefix(10).joined(separator: ", ") + (removed.count > 10 ? ", …" : "")
-            print("removed \(removed.count) bundle\(removed.count == 1 ? "" : "s") of workloads no longer in the repository\(removed.isEmpty ? "" : " (\(names))") and \(written.prunedParts) unpinned part\(written.prunedParts == 1 ? "" : "s")")
+            Console.current.out("removed \(removed.count) bundle\(removed.count == 1 ? "" : "s") of workloads no longer in the repository\(removed.isEmpty ? "" : " (\(names))") and \(written.prunedParts) unpinned part\(written.prunedParts == 1 ? "" : "s")")
         }
     }
 }

@@ -126,9 +126,9 @@ struct Diff: ParsableCommand {
         clock.mark("compile and compare")
         let renderer = DiffRenderer(colour: color.enabled)
         switch format {
-        case .text: print(renderer.text(diff), terminator: "")
-        case .markdown: print(renderer.markdown(diff), terminator: "")
-        case .json: print(renderer.json(diff))
+        case .text: Console.current.out(renderer.text(diff), terminator: "")
+        case .markdown: Console.current.out(renderer.markdown(diff), terminator: "")
+        case .json: Console.current.out(renderer.json(diff))
         }
         let newErrors = diff.introduced.contains { $0.severity == Severity.error.rawValue }
         let fails: Bool

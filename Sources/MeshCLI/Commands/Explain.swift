@@ -15,16 +15,16 @@ struct Explain: ParsableCommand {
         let upper = code.uppercased()
         let mapped = RuleCatalog.descriptions.filter { $0.istioCode == upper }
         if upper.hasPrefix("IST"), mapped.count > 1 {
-            print("\(upper) is reported by \(mapped.count) meshc codes:\n")
-            for d in mapped { print("  \(d.code)  \(d.name): \(d.summary)") }
-            print("\nmeshc explain CODE says more about each. In detail:\n")
-            print(mapped.map(RuleDocs.explain).joined(separator: "\n"), terminator: "")
+            Console.current.out("\(upper) is reported by \(mapped.count) meshc codes:\n")
+            for d in mapped { Console.current.out("  \(d.code)  \(d.name): \(d.summary)") }
+            Console.current.out("\nmeshc explain CODE says more about each. In detail:\n")
+            Console.current.out(mapped.map(RuleDocs.explain).joined(separator: "\n"), terminator: "")
             return
         }
         guard let description = RuleCatalog.description(for: code) else {
             throw PipelineError.usage("unknown code \"\(code)\"; `meshc rules` lists them")
         }
-        print(RuleDocs.explain(description), terminator: "")
+        Console.current.out(RuleDocs.explain(description), terminator: "")
     }
 }
 
@@ -39,6 +39,6 @@ struct Rules: ParsableCommand {
 
     func run() throws {
         let rules = RuleCatalog.descriptions
-        print(format == .markdown ? RuleDocs.markdown(rules) : RuleDocs.list(rules), terminator: "")
+        Console.current.out(format == .markdown ? RuleDocs.markdown(rules) : RuleDocs.list(rules), terminator: "")
     }
 }

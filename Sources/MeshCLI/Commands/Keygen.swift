@@ -32,6 +32,6 @@ struct Keygen: ParsableCommand {
         }
         trust.keys.append(key.publicKey)
         try trust.encoded().write(to: URL(fileURLWithPath: trustPath))
-        print("wrote \(keyPath) (keyid \(key.publicKey.keyid)) and \(trustPath) (\(trust.keys.count) key\(trust.keys.count == 1 ? "" : "s"), threshold \(trust.threshold))")
+        Console.current.out("wrote \(keyPath) (keyid \(key.publicKey.keyid)) and \(trustPath) (\(trust.keys.count) key\(trust.keys.count == 1 ? "" : "s"), threshold \(trust.threshold))")
     }
 }

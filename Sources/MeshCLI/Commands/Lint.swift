@@ -48,7 +48,7 @@ struct Lint: ParsableCommand {
             switch self {
             case .always: return true
             case .never: return false
-            case .auto: return isatty(1) == 1 && getenv("NO_COLOR") == nil
+            case .auto: return Console.current.isTerminal && Console.current.variable("NO_COLOR") == nil
             }
         }
     }
@@ -67,7 +67,7 @@ struct Lint: ParsableCommand {
         let useColor = color.enabled
         let names = session.names
         let reporter = Reporter(format: format, color: useColor, sourceLines: { sourceLines(names.resolve($0)) })
-        print(reporter.render(result), terminator: "")
+        Console.current.out(reporter.render(result), terminator: "")
         // An input that could not be read is an I/O failure, whatever else was found.
         let status: Int32
         if result.diagnostics.contains(where: { $0.code == PolicyRules.unreadable.code && $0.severity == .error }) {

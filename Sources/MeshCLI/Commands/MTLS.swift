@@ -26,6 +26,6 @@ struct MTLS: ParsableCommand {
         session.meshConfigPaths = meshConfig
         let index = try session.index()
         let report = MTLSReport(index: index)
-        print(format == .json ? report.json() : report.text(), terminator: "")
+        Console.current.out(format == .json ? report.json() : report.text(), terminator: "")
     }
 }

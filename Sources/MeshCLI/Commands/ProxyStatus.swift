@@ -51,9 +51,9 @@ struct ProxyStatus: ParsableCommand {
         if format == "json" {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(status), as: UTF8.self))
+            Console.current.out(String(decoding: try encoder.encode(status), as: UTF8.self))
         } else {
-            print(Self.table(status))
+            Console.current.out(Self.table(status))
         }
         let allSynced = !status.proxies.isEmpty && status.proxies.allSatisfy { $0.state == .synced }
         try finish(allSynced ? 0 : 1, keeping: ())

@@ -52,7 +52,7 @@ struct RouteCommand: ParsableCommand {
         // Without a sidecar nothing applies the mesh's routes: say what really happens.
         if caller.injection == .notInjected {
             let how = caller.ambient ? "it is in ambient mode: ztunnel carries its traffic (mTLS, L4 policy), and only a waypoint applies HTTP routes" : "its requests go straight to the Service, with Kubernetes load balancing and in plaintext"
-            print("\(workload) has no sidecar: the mesh's routes, retries, timeouts and client TLS do not apply; \(how)")
+            Console.current.out("\(workload) has no sidecar: the mesh's routes, retries, timeouts and client TLS do not apply; \(how)")
             return
         }
         config = compiler.compile(caller)
@@ -61,31 +61,31 @@ struct RouteCommand: ParsableCommand {
         guard let svc = config.service(for: request) else {
             throw PipelineError.usage("\(workload) has no route to \(host)\(port.map { ":\($0)" } ?? "") (not a visible service)")
         }
-        print("\(request.method) \(svc.host):\(svc.port)\(request.path) from \(workload)")
+        Console.current.out("\(request.method) \(svc.host):\(svc.port)\(request.path) from \(workload)")
         guard let (_, route, i) = config.route(for: request) else {
-            print("  no route matches: the request gets 404 (NR)")
+            Console.current.out("  no route matches: the request gets 404 (NR)")
             return
         }
         let where_ = route.source.file.isEmpty ? route.source.resource : "\(route.source.file):\(route.source.line) (\(route.source.resource))"
-        print("  route #\(i)\(route.name.map { " \"\($0)\"" } ?? "") at \(where_)")
-        if let d = route.directResponse { print("  direct response \(d.status)") }
-        if let r = route.redirect { print("  redirect \(r.code) to \(r.scheme ?? "")\(r.authority ?? "")\(r.uri ?? "")") }
+        Console.current.out("  route #\(i)\(route.name.map { " \"\($0)\"" } ?? "") at \(where_)")
+        if let d = route.directResponse { Console.current.out("  direct response \(d.status)") }
+        if let r = route.redirect { Console.current.out("  redirect \(r.code) to \(r.scheme ?? "")\(r.authority ?? "")\(r.uri ?? "")") }
         for d in route.destinations {
             let c = config.cluster(named: d.cluster)
             var line = "  → \(route.share(d.weight)) \(c?.host ?? d.cluster):\(c?.port ?? 0)"
             if let s = c?.subset { line += " subset \(s)" }
             if let tls = c?.tls { line += " [\(tls.mode.rawValue)\(tls.expectedIdentities.isEmpty ? "" : " " + tls.expectedIdentities.joined(separator: ","))]" }
-            print(line)
+            Console.current.out(line)
         }
-        if let t = route.timeoutMs { print("  timeout \(t)ms") }
+        if let t = route.timeoutMs { Console.current.out("  timeout \(t)ms") }
         if let r = route.retries {
-            print("  retries \(r.attempts)\(r.perTryTimeoutMs.map { " × \($0)ms" } ?? "") on \(r.retryOn.joined(separator: ","))")
+            Console.current.out("  retries \(r.attempts)\(r.perTryTimeoutMs.map { " × \($0)ms" } ?? "") on \(r.retryOn.joined(separator: ","))")
         }
         if let f = route.fault {
-            if let d = f.delayMs { print("  fault: delay \(d)ms for \(f.delayPercent ?? 100)%") }
-            if let a = f.abortStatus { print("  fault: abort \(a) for \(f.abortPercent ?? 100)%") }
+            if let d = f.delayMs { Console.current.out("  fault: delay \(d)ms for \(f.delayPercent ?? 100)%") }
+            if let a = f.abortStatus { Console.current.out("  fault: abort \(a) for \(f.abortPercent ?? 100)%") }
         }
-        for m in route.mirrors { print("  mirror \(m.percent)% to \(m.cluster)") }
-        if let rw = route.rewrite { print("  rewrite \(rw.uri.map { "uri \($0)" } ?? "")\(rw.authority.map { " authority \($0)" } ?? "")") }
+        for m in route.mirrors { Console.current.out("  mirror \(m.percent)% to \(m.cluster)") }
+        if let rw = route.rewrite { Console.current.out("  rewrite \(rw.uri.map { "uri \($0)" } ?? "")\(rw.authority.map { " authority \($0)" } ?? "")") }
     }
 }

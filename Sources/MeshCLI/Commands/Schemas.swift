@@ -27,7 +27,7 @@ struct Schemas: ParsableCommand {
             let path = "\(out)/\(JSONSchemaGenerator.fileName(for: kind))"
             try write(JSONSchemaGenerator.schema(for: kind).encoded(pretty: true) + "\n", to: path)
         }
-        print("wrote \(ResourceKind.allCases.count) JSON Schemas (one per kind) to \(out)")
+        Console.current.out("wrote \(ResourceKind.allCases.count) JSON Schemas (one per kind) to \(out)")
     }
 
     func write(_ text: String, to path: String) throws {

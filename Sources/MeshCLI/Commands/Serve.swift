@@ -113,13 +113,13 @@ struct Serve: ParsableCommand {
         if let ca {
             do { options.certificateAuthority = try CertificateAuthority.load(directory: ca) } catch { throw PipelineError.usage("--ca: \(error)") }
         }
-        options.log = { line in printError("meshc serve: " + line) }
+        options.log = { line in Console.current.err("meshc serve: " + line) }
         if fault == "crash-before-switch" {
-            options.beforeSwitch = { printError("meshc serve: fault: crashing before the switch"); _exit(75) }
+            options.beforeSwitch = { Console.current.err("meshc serve: fault: crashing before the switch"); _exit(75) }
         }
         let server = MeshServer(options: options)
         do { try server.start() } catch { throw PipelineError.unreadable(path: listen, message: "cannot listen: \(error)") }
-        printError("meshc serve: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(server.port) (keyid \(signingKey.publicKey.keyid.prefix(16))…)")
+        Console.current.err("meshc serve: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(server.port) (keyid \(signingKey.publicKey.keyid.prefix(16))…)")
         // Until SIGTERM or SIGINT: then stop serving and exit 0.
         let done = DispatchSemaphore(value: 0)
         var sources: [any DispatchSourceSignal] = []
@@ -131,7 +131,7 @@ struct Serve: ParsableCommand {
             sources.append(source)
         }
         done.wait()
-        printError("meshc serve: stopping")
+        Console.current.err("meshc serve: stopping")
         server.stop()
         _ = sources
     }

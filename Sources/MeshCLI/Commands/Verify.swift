@@ -38,10 +38,10 @@ struct Verify: ParsableCommand {
         do {
             let store = parts.map(PartDirectory.init(path:)) ?? PartDirectory(besideBundle: file)
             let v = try verifier.verify(data, workload: workload, minVersion: minVersion, parts: store.read)
-            print("OK \(v.manifest.workload) version \(v.manifest.version) expires \(v.manifest.expiresAt) signed by \(v.signers.map { String($0.prefix(16)) }.joined(separator: ", "))"
+            Console.current.out("OK \(v.manifest.workload) version \(v.manifest.version) expires \(v.manifest.expiresAt) signed by \(v.signers.map { String($0.prefix(16)) }.joined(separator: ", "))"
                   + " (\(v.config.outbound.count) outbound services, \(v.config.clusters.count) clusters)")
         } catch {
-            printError("meshc: \(file): REJECTED: \(error)")
+            Console.current.err("meshc: \(file): REJECTED: \(error)")
             throw ExitCode(1)
         }
     }

@@ -43,9 +43,9 @@ public struct Differ {
         let baseWorkloads = baseCompiler.workloads
         let headWorkloads = headCompiler.workloads
         var baseByKey: [String: Workload] = [:]
-        for w in baseWorkloads { baseByKey["\(w.namespace)/\(w.name)"] = w }
+        for w in baseWorkloads { baseByKey[w.qualifiedName] = w }
         var headByKey: [String: Workload] = [:]
-        for w in headWorkloads { headByKey["\(w.namespace)/\(w.name)"] = w }
+        for w in headWorkloads { headByKey[w.qualifiedName] = w }
 
         var workloadChanges: [ConfigDiff.WorkloadChanges] = []
         var risks: [ConfigDiff.Risk] = []
@@ -144,7 +144,7 @@ public struct Differ {
                                  beforeValue: .init(mode: old.mtls.rawValue), afterValue: .init(mode: p.mtls.rawValue)))
             if p.mtls == .strict, workload.inMesh {
                 // Traced as `meshc mtls` traces them: callers that reach it in plaintext today.
-                let callers = plaintextCallers().filter { $0.ref != workload.ref }.map { "\($0.namespace)/\($0.name)" }.sorted()
+                let callers = plaintextCallers().filter { $0.ref != workload.ref }.map { $0.qualifiedName }.sorted()
                 if !callers.isEmpty {
                     risks.append(.init(.strictBreaksPlaintextCallers, workloads: [key],
                         message: "\(key) port \(p.port) becomes STRICT; \(callers.count) workload\(callers.count == 1 ? "" : "s") without a sidecar can call it only in plaintext: \(Self.list(callers))"))

@@ -115,7 +115,7 @@ public struct Publisher {
                                     committedAt: Timestamp.format(Date(timeIntervalSince1970: TimeInterval(committed))),
                                     version: stamp.version, issuedAt: Timestamp.format(stamp.issuedAt),
                                     expiresAt: Timestamp.format(stamp.expiresAt),
-                                    workloads: Dictionary(workloads.map { ("\($0.namespace)/\($0.name)", $0.labels) }, uniquingKeysWith: { a, _ in a }),
+                                    workloads: Dictionary(workloads.map { ($0.qualifiedName, $0.labels) }, uniquingKeysWith: { a, _ in a }),
                                     services: Self.services(index))
         do {
             let encoder = JSONEncoder()
@@ -138,7 +138,7 @@ public struct Publisher {
     static func services(_ index: MeshIndex) -> [String: RevisionRecord.ServiceBackends] {
         var out: [String: RevisionRecord.ServiceBackends] = [:]
         for s in index.services where s.origin == .kubernetes && !s.selector.isEmpty {
-            let selected = index.workloads(in: s.namespace, matching: s.selector).map { "\($0.namespace)/\($0.name)" }
+            let selected = index.workloads(in: s.namespace, matching: s.selector).map { $0.qualifiedName }
             var ports: [String: Int] = [:]
             // A named target port (a container port's name) is left out: the instance knows it.
             for p in s.ports {
