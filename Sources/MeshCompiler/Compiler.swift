@@ -78,7 +78,7 @@ public final class Compiler {
     /// outbound configuration.
     private func outboundCompiler(for w: Workload) -> (key: String, compiler: OutboundCompiler) {
         let sidecar = index.sidecar(for: w)
-        let key = "\(visibilityClass(of: w.namespace))|\(sidecar.map { $0.qualifiedName } ?? "-")"
+        let key = "\(visibilityClass(of: w.namespace))|\(sidecar.map { $0.resource.qualifiedName } ?? "-")"
         return (key, OutboundCompiler(index: index, namespace: w.namespace, sidecar: sidecar, cache: cache))
     }
 

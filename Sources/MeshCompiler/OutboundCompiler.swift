@@ -70,7 +70,7 @@ struct OutboundGroup: Sendable {
 struct OutboundCompiler: Sendable {
     let index: MeshIndex
     let namespace: String
-    let sidecar: Resource?
+    let sidecar: SidecarModel?
     let cache: OutboundCache
 
     /// Every visible service, or with `hosts` only those services (a diff's scope), by host
@@ -139,14 +139,7 @@ struct OutboundCompiler: Sendable {
 
     /// Sidecar `egress.hosts` (`namespace/dnsName`) limit what the workload sees.
     func egressAllows(_ svc: ServiceInfo) -> Bool {
-        guard let hosts = sidecar?.spec?["egress"]?.elements.flatMap({ $0["hosts"]?.stringList ?? [] }), !hosts.isEmpty else { return true }
-        return hosts.contains { entry in
-            let parts = entry.split(separator: "/", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { return false }
-            let ns = parts[0] == "." ? (sidecar?.namespace ?? namespace) : parts[0]
-            guard ns == "*" || ns == svc.namespace else { return false }
-            return parts[1] == "*" || Hosts.matches(pattern: parts[1], host: svc.host)
-        }
+        sidecar?.egressAllows(host: svc.host, owner: svc.namespace) ?? true
     }
 
     func routes(host: String, port: ServicePort, vs: VirtualServiceModel?) -> [Route] {

@@ -24,7 +24,7 @@ struct WorkloadCompiler: Sendable {
     /// `outboundTrafficPolicy.mode` of the workload's Sidecar, else of the mesh config:
     /// `false` for REGISTRY_ONLY, nil (the proxy's default, pass through) for ALLOW_ANY.
     func allowAnyOutbound(_ w: Workload) -> Bool? {
-        let mode = index.sidecar(for: w)?.spec?.at("outboundTrafficPolicy", "mode")?.scalar ?? index.settings.outboundTrafficPolicyMode
+        let mode = index.sidecar(for: w)?.outboundTrafficPolicyMode ?? index.settings.outboundTrafficPolicyMode
         return mode == "REGISTRY_ONLY" ? false : nil
     }
 

@@ -14,13 +14,10 @@ extension MeshIndex {
 
     /// The Sidecar resource that configures a workload: one selecting it, else its
     /// namespace's default, else the root namespace's default.
-    public func sidecar(for w: Workload) -> Resource? {
+    public func sidecar(for w: Workload) -> SidecarModel? {
         let own = sidecars(in: w.namespace)
-        if let s = own.first(where: { Selectors.workloadSelectorLabels($0).map { !$0.labels.isEmpty && w.matches($0.labels) } ?? false }) {
-            return s
-        }
-        let isDefault = { (r: Resource) in (Selectors.workloadSelectorLabels(r)?.labels ?? [:]).isEmpty }
-        return own.first(where: isDefault) ?? sidecars(in: settings.rootNamespace).first(where: isDefault)
+        if let s = own.first(where: { !$0.isDefault && w.matches($0.selector ?? [:]) }) { return s }
+        return own.first(where: \.isDefault) ?? sidecars(in: settings.rootNamespace).first(where: \.isDefault)
     }
 
     /// The first mesh-bound VirtualService visible from `namespace` that claims `host`.

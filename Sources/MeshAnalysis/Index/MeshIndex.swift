@@ -10,7 +10,10 @@ public final class MeshIndex: Sendable {
     /// Position in `resources` of the last resource with each ref.
     let byRef: [ResourceRef: Int]
     /// Sidecars by namespace, in input order (the per-workload Sidecar lookup).
-    let sidecarsByNamespace: [String: [Resource]]
+    let sidecarsByNamespace: [String: [SidecarModel]]
+    /// Istio Gateways, typed, in input order.
+    public let gateways: [GatewayModel]
+    let gatewaysByRef: [ResourceRef: Int]
 
     /// Namespaces declared as Namespace resources, with their labels.
     public let namespaces: [String: Resource]
@@ -49,7 +52,10 @@ public final class MeshIndex: Sendable {
             byKind[k, default: []].append(r)
         }
         self.byKind = byKind
-        sidecarsByNamespace = Dictionary(grouping: byKind[.sidecar] ?? [], by: \.namespace)
+        sidecarsByNamespace = Dictionary(grouping: (byKind[.sidecar] ?? []).map(SidecarModel.init), by: \.resource.namespace)
+        let gateways = (byKind[.gateway] ?? []).map(GatewayModel.init)
+        self.gateways = gateways
+        gatewaysByRef = Dictionary(gateways.indices.map { (gateways[$0].resource.ref, $0) }, uniquingKeysWith: { _, last in last })
         var namespaces: [String: Resource] = [:]
         for r in byKind[.namespace] ?? [] { namespaces[r.name] = r }
         self.namespaces = namespaces
@@ -137,7 +143,13 @@ public final class MeshIndex: Sendable {
         return out
     }
 
-    public func sidecars(in namespace: String) -> [Resource] { sidecarsByNamespace[namespace] ?? [] }
+    public func sidecars(in namespace: String) -> [SidecarModel] { sidecarsByNamespace[namespace] ?? [] }
+
+    /// Every Sidecar, typed, by namespace then input order.
+    public var sidecars: [SidecarModel] { sidecarsByNamespace.keys.sorted().flatMap { sidecarsByNamespace[$0] ?? [] } }
+
+    /// The Istio Gateway `ref` names, typed.
+    public func gateway(_ ref: ResourceRef) -> GatewayModel? { gatewaysByRef[ref].map { gateways[$0] } }
 
     public func resource(_ ref: ResourceRef) -> Resource? { byRef[ref].map { resources[$0] } }
 

@@ -31,19 +31,15 @@ struct GatewayRef {
         }
     }
 
+    /// The Istio Gateway this names, typed, if the repository has it.
+    func resolveIstio(_ index: MeshIndex) -> GatewayModel? {
+        index.gateway(ResourceRef(kind: "Gateway", namespace: namespace, name: gatewayName))
+    }
+
     /// Host patterns a Gateway serves to VirtualServices of `namespace` (`*` when a Gateway
-    /// API listener has no hostname): an Istio server host `ns/host` applies only to
-    /// VirtualServices in `ns` (`.` is the Gateway's own namespace, `*` any).
-    static func hosts(of gateway: Resource, forRoutesIn namespace: String) -> [String] {
-        if gateway.kind == .gateway {
-            return (gateway.spec?["servers"]?.elements ?? []).flatMap { $0["hosts"]?.stringList ?? [] }.compactMap { entry in
-                let parts = entry.split(separator: "/", maxSplits: 1).map(String.init)
-                guard parts.count == 2 else { return entry }
-                let scope = parts[0] == "." ? gateway.namespace : parts[0]
-                guard scope == "*" || scope == namespace else { return nil }
-                return parts[1]
-            }
-        }
+    /// API listener has no hostname); an Istio Gateway's come from `GatewayModel`.
+    static func hosts(of gateway: Resource, forRoutesIn namespace: String, index: MeshIndex) -> [String] {
+        if gateway.kind == .gateway, let model = index.gateway(gateway.ref) { return model.hosts(forRoutesIn: namespace) }
         return (gateway.spec?["listeners"]?.elements ?? []).map { $0["hostname"]?.scalar ?? "*" }
     }
 

@@ -98,14 +98,11 @@ public struct ConflictingGatewaysRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
         var byPort: [Int: [Server]] = [:]
-        for gw in index.resources(.gateway) {
-            let selector = gw.spec?["selector"]?.stringMap ?? [:]
-            for s in gw.spec?["servers"]?.elements ?? [] {
-                guard let node = s.at("port", "number"), let port = node.scalar.flatMap({ Int($0) }) else { continue }
-                let hosts = (s["hosts"]?.stringList ?? []).map { $0.split(separator: "/").last.map(String.init) ?? $0 }
-                byPort[port, default: []].append(Server(gateway: gw, selector: selector, port: port, portNode: node,
-                                                        proto: (s.at("port", "protocol")?.scalar ?? "").uppercased(),
-                                                        bind: s["bind"]?.scalar ?? "", hosts: hosts))
+        for gw in index.gateways {
+            for s in gw.servers {
+                guard let node = s.portNode, let port = s.port else { continue }
+                byPort[port, default: []].append(Server(gateway: gw.resource, selector: gw.selector, port: port, portNode: node,
+                                                        proto: s.protocolName, bind: s.bind, hosts: s.hosts.map(\.host)))
             }
         }
         var reported: Set<ResourceRef> = []

@@ -82,32 +82,32 @@ public struct GatewayCredentialNotFoundRule: Rule {
 
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
-        let gateways = index.resources(.gateway)
+        let gateways = index.gateways
         guard !gateways.isEmpty, index.hasRepositoryWorkloads else { return }
         let secrets = Self.managedSecrets(index)
         guard !secrets.isEmpty else { return }
         // Gateways share a handful of selectors: find each one's workload once.
         var workloadBySelector: [String: Workload?] = [:]
         for gw in gateways {
-            guard let selector = gw.spec?["selector"]?.stringMap, !selector.isEmpty else { continue }
-            let key = Selectors.describe(selector)
-            if workloadBySelector[key] == nil { workloadBySelector[key] = index.workloads(matching: selector).first }
+            guard !gw.selector.isEmpty else { continue }
+            let key = Selectors.describe(gw.selector)
+            if workloadBySelector[key] == nil { workloadBySelector[key] = index.workloads(matching: gw.selector).first }
             guard let found = workloadBySelector[key], let workload = found else { continue }
-            for server in gw.spec?["servers"]?.elements ?? [] {
-                guard let node = server.at("tls", "credentialName"), let credential = node.scalar, !credential.isEmpty else { continue }
+            for server in gw.servers {
+                guard let node = server.credentialNode, let credential = server.credentialName else { continue }
                 // `namespace/name` names another namespace explicitly.
                 let parts = credential.split(separator: "/", maxSplits: 1).map(String.init)
                 let (namespace, name) = parts.count == 2 ? (parts[0], parts[1]) : (workload.namespace, credential)
                 guard let known = secrets[namespace], !known.contains(name) else { continue }
                 context.report("credentialName \"\(credential)\" names no Secret in namespace \(namespace), where the gateway workload \(workload.ref) runs; TLS handshakes for \(Self.hostNames(server)) fail",
-                               on: gw, at: node, notes: [workload.resource.note("\(workload.ref) is the gateway workload the selector picks")])
+                               on: gw.resource, at: node, notes: [workload.resource.note("\(workload.ref) is the gateway workload the selector picks")])
             }
         }
     }
 
     /// A server's hosts without their namespace part (`ns/host`).
-    static func hostNames(_ server: YAMLNode) -> String {
-        (server["hosts"]?.stringList ?? []).map { $0.split(separator: "/").last.map(String.init) ?? $0 }.joined(separator: ", ")
+    static func hostNames(_ server: GatewayServer) -> String {
+        server.hosts.map(\.host).joined(separator: ", ")
     }
 
     /// Secret names per namespace that the repository creates: Secrets and SealedSecrets by

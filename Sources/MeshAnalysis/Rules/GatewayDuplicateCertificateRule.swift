@@ -72,13 +72,12 @@ public struct GatewayDuplicateCertificateRule: Rule {
         // Gateways by certificate: a credentialName, or a certificate file with its key.
         var byCert: [String: [(gw: Resource, selector: [String: String])]] = [:]
         var order: [String] = []
-        for gw in context.index.resources(.gateway) {
-            let selector = gw.spec?["selector"]?.stringMap ?? [:]
+        for gw in context.index.gateways {
             var seen: Set<String> = []
-            for s in gw.spec?["servers"]?.elements ?? [] {
-                guard let key = Self.certificateKey(s["tls"]), seen.insert(key).inserted else { continue }
+            for s in gw.servers {
+                guard let key = s.certificateKey, seen.insert(key).inserted else { continue }
                 if byCert[key] == nil { order.append(key) }
-                byCert[key, default: []].append((gw, selector))
+                byCert[key, default: []].append((gw.resource, gw.selector))
             }
         }
         for key in order {
@@ -95,15 +94,5 @@ public struct GatewayDuplicateCertificateRule: Rule {
                                on: gw, notes: others.map { $0.note("\($0.ref) serves the same certificate") })
             }
         }
-    }
-
-    /// What identifies a server's certificate: its credentialName, else its certificate file
-    /// together with its private key.
-    static func certificateKey(_ tls: YAMLNode?) -> String? {
-        guard let tls else { return nil }
-        if let cred = tls["credentialName"]?.scalar, !cred.isEmpty { return "credentialName:\(cred)" }
-        guard let cert = tls["serverCertificate"]?.scalar, !cert.isEmpty,
-              let key = tls["privateKey"]?.scalar, !key.isEmpty else { return nil }
-        return "serverCertificate:\(cert) (key \(key))"
     }
 }

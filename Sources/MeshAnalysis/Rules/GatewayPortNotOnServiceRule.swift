@@ -66,9 +66,9 @@ public struct GatewayPortNotOnServiceRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
         let k8sServices = index.services.filter { $0.origin == .kubernetes && !$0.selector.isEmpty }
-        for gw in index.resources(.gateway) {
-            guard let selector = gw.spec?["selector"]?.stringMap, !selector.isEmpty else { continue }
-            let pods = index.workloads(matching: selector)
+        for gw in index.gateways {
+            guard !gw.selector.isEmpty else { continue }
+            let pods = index.workloads(matching: gw.selector)
             guard !pods.isEmpty else { continue }
             let fronting = k8sServices.filter { svc in pods.contains { $0.namespace == svc.namespace && $0.matches(svc.selector) } }
             // No Service in the repository: the gateway may be reached another way; say nothing.
@@ -77,10 +77,10 @@ public struct GatewayPortNotOnServiceRule: Rule {
             // bookinfo gateway listens on 8080 behind port 80); Istio's analyzer also accepts
             // the Service port itself.
             let ports = Set(fronting.flatMap { $0.ports.flatMap { p in [p.number] + (p.targetPort.flatMap { Int($0) }.map { [$0] } ?? []) } })
-            for server in gw.spec?["servers"]?.elements ?? [] {
-                guard let node = server.at("port", "number"), let n = node.scalar.flatMap({ Int($0) }), !ports.contains(n) else { continue }
+            for server in gw.servers {
+                guard let node = server.portNode, let n = server.port, !ports.contains(n) else { continue }
                 context.report("port \(n) is not exposed by the gateway's Service (\(fronting.map { $0.qualifiedName }.joined(separator: ", ")) exposes \(ports.sorted().map(String.init).joined(separator: ", ")))",
-                               on: gw, at: node, notes: fronting.map { $0.resource.note("\($0.resource.ref) fronts the gateway pods") })
+                               on: gw.resource, at: node, notes: fronting.map { $0.resource.note("\($0.resource.ref) fronts the gateway pods") })
             }
         }
     }

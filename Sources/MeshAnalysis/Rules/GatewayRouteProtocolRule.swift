@@ -63,37 +63,19 @@ public struct GatewayRouteProtocolRule: Rule {
 
     public init() {}
 
-    enum Serves { case http, tls, tcp }
-
-    /// What routes a gateway server can apply.
-    static func serves(_ server: YAMLNode) -> Set<Serves> {
-        let proto = server.at("port", "protocol")?.scalar?.uppercased() ?? ""
-        let mode = server.at("tls", "mode")?.scalar?.uppercased() ?? ""
-        let passthrough = mode == "PASSTHROUGH" || mode == "AUTO_PASSTHROUGH"
-        switch proto {
-        case "HTTP", "HTTP2", "GRPC": return [.http]
-        case "HTTPS": return passthrough ? [.tls] : [.http]
-        case "TLS": return passthrough ? [.tls] : [.tcp]
-        case "TCP", "MONGO", "MYSQL", "REDIS": return [.tcp]
-        default: return [.http, .tls, .tcp]
-        }
-    }
-
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
-        for vs in index.resources(.virtualService) where !GatewayRef.bindsMesh(vs) {
+        for model in index.virtualServices where !model.bindsMesh {
+            let vs = model.resource
             let refs = GatewayRef.all(in: vs)
             // Every bound gateway must be here (an Istio Gateway) to know what it serves.
-            let gateways = refs.compactMap { $0.resolve(index) }.filter { $0.kind == .gateway }
+            let gateways = refs.compactMap { $0.resolveIstio(index) }
             guard !refs.isEmpty, gateways.count == refs.count else { continue }
-            var offered = Set<Serves>()
-            for gw in gateways {
-                for server in gw.spec?["servers"]?.elements ?? [] { offered.formUnion(Self.serves(server)) }
-            }
-            for (section, needs, what) in [("tls", Serves.tls, "a TLS server in PASSTHROUGH mode"), ("tcp", Serves.tcp, "a TCP (or terminated TLS) server")] {
+            let offered = Set(gateways.flatMap { $0.servers.flatMap(\.carries) })
+            for (section, needs, what) in [("tls", GatewayServer.Carries.tls, "a TLS server in PASSTHROUGH mode"), ("tcp", GatewayServer.Carries.tcp, "a TCP (or terminated TLS) server")] {
                 guard let pair = vs.spec?.pair(section), !pair.value.elements.isEmpty, !offered.contains(needs) else { continue }
                 context.report("\(section) routes never apply: none of the bound gateways (\(refs.map(\.name).joined(separator: ", "))) has \(what)",
-                               on: vs, at: pair.key, notes: gateways.map { $0.note("\($0.ref) serves no \(section) traffic") })
+                               on: vs, at: pair.key, notes: gateways.map { $0.resource.note("\($0.resource.ref) serves no \(section) traffic") })
             }
         }
     }

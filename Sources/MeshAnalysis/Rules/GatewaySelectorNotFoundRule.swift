@@ -57,11 +57,11 @@ public struct GatewaySelectorNotFoundRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
         guard index.hasRepositoryWorkloads else { return }
-        for gw in index.resources(.gateway) {
-            guard let node = gw.spec?["selector"], let selector = node.stringMap, !selector.isEmpty else { continue }
-            if !index.workloads(matching: selector).isEmpty { continue }
-            context.report("selector \(Selectors.describe(selector)) matches no workload: no gateway proxy serves this Gateway",
-                           on: gw, at: node.pairs.first?.key)
+        for gw in index.gateways {
+            guard let node = gw.selectorNode, !gw.selector.isEmpty else { continue }
+            if !index.workloads(matching: gw.selector).isEmpty { continue }
+            context.report("selector \(Selectors.describe(gw.selector)) matches no workload: no gateway proxy serves this Gateway",
+                           on: gw.resource, at: node.pairs.first?.key)
         }
     }
 }

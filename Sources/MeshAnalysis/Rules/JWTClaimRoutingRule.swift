@@ -92,8 +92,8 @@ public struct JWTClaimRoutingRule: Rule {
             }
             guard let first = claimKeys.first else { continue }
             for ref in GatewayRef.all(in: vs) {
-                guard let gw = ref.resolve(index), gw.kind == .gateway,
-                      let selector = gw.spec?["selector"]?.stringMap, !selector.isEmpty else { continue }
+                guard let gw = ref.resolveIstio(index), !gw.selector.isEmpty else { continue }
+                let selector = gw.selector
                 let pods = index.workloads(matching: selector)
                 guard !pods.isEmpty else { continue }
                 let covered = pods.allSatisfy { pod in

@@ -122,10 +122,10 @@ public struct VirtualServiceHostNotInGatewayRule: Rule {
                                    on: vs, at: ref.node)
                     continue
                 }
-                let served = GatewayRef.hosts(of: gw, forRoutesIn: vs.namespace)
+                let served = GatewayRef.hosts(of: gw, forRoutesIn: vs.namespace, index: index)
                 guard !hosts.contains(where: { host in served.contains { Hosts.overlap($0, host) } }) else { continue }
                 var message = "gateway \(ref.name) serves none of the hosts \(listed)"
-                let written = (gw.spec?["servers"]?.elements ?? []).flatMap { $0["hosts"]?.stringList ?? [] }
+                let written = index.gateway(gw.ref)?.servers.flatMap { $0.hosts.map(\.text) } ?? []
                 if served.isEmpty && !written.isEmpty {
                     message += " (its hosts \(written.joined(separator: ", ")) take VirtualServices from other namespaces than \(vs.namespace))"
                 } else {
@@ -203,7 +203,7 @@ public struct VirtualServiceHostUnservedRule: Rule {
             // Every gateway must be known: a missing one (MESH0101) may serve anything.
             let gateways = refs.compactMap { $0.resolve(index) }
             guard !refs.isEmpty, gateways.count == refs.count else { continue }
-            let served = gateways.flatMap { GatewayRef.hosts(of: $0, forRoutesIn: vs.namespace) }
+            let served = gateways.flatMap { GatewayRef.hosts(of: $0, forRoutesIn: vs.namespace, index: index) }
             let hostNodes = (vs.spec?["hosts"]?.elements ?? []).filter { $0.scalar != nil }
             let unserved = hostNodes.filter { node in !served.contains { Hosts.overlap($0, node.scalar!) } }
             // None served is the binding's problem (MESH0132), reported once there.

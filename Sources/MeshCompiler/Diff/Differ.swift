@@ -162,7 +162,7 @@ public struct Differ {
         func mode(_ allowAny: Bool?) -> String { allowAny == false ? "REGISTRY_ONLY" : "ALLOW_ANY" }
         let (before, after) = (mode(baseCompiler.local.allowAnyOutbound(b)), mode(headCompiler.local.allowAnyOutbound(h)))
         guard before != after else { return [] }
-        let source = headCompiler.index.sidecar(for: h).map { self.source($0) } ?? baseCompiler.index.sidecar(for: b).map { self.source($0) }
+        let source = headCompiler.index.sidecar(for: h).map { self.source($0.resource) } ?? baseCompiler.index.sidecar(for: b).map { self.source($0.resource) }
         if after == "REGISTRY_ONLY", h.injection != .notInjected {
             risks.append(.init(.registryOnly, workloads: [key],
                                message: "outboundTrafficPolicy ALLOW_ANY → REGISTRY_ONLY: calls to hosts outside the mesh registry get 502",
