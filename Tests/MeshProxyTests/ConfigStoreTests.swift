@@ -17,13 +17,18 @@ import Testing
 
     /// A bundle for shop/orders-v1 pinning one part (returned with its digest and bytes).
     func bundle(version: Int, weight: Int = 90, workload: String = "shop/orders-v1", signer: SigningKey? = nil,
-                expiresIn: TimeInterval = 3600) throws -> (bundle: Data, part: (digest: String, bytes: Data)) {
+                expiresIn: TimeInterval = 3600, uriRegex: String? = nil) throws -> (bundle: Data, part: (digest: String, bytes: Data)) {
         let cluster = Cluster(host: "catalog.shop.svc.cluster.local", port: 9090, subset: nil, subsetLabels: nil, discovery: .dns,
                               endpoints: [], loadBalancer: "ROUND_ROBIN", connectionPool: nil, outlierDetection: nil,
                               tls: ClientTLS(mode: .disable))
         var route = Route(name: nil, match: [], destinations: [WeightedCluster(cluster: cluster.name, weight: weight)],
                           source: SourceRef(file: "shop/catalog.yaml", line: 1, resource: "VirtualService shop/catalog"))
         route.timeoutMs = 1000
+        if let uriRegex {
+            var match = RouteMatch()
+            match.uri = StringMatch(.regex, uriRegex)
+            route.match = [match]
+        }
         let part = OutboundPart(outbound: [OutboundService(host: cluster.host, port: 9090, protocolName: "http", routes: [route])],
                                 clusters: [cluster])
         let encoder = JSONEncoder()
@@ -59,6 +64,7 @@ import Testing
         var tampered = try bundle(version: 6, weight: 10).bundle
         tampered[tampered.count / 2] ^= 0x01
         let newer = try bundle(version: 6, weight: 10)
+        let badRegex = try bundle(version: 10, uriRegex: "/api/(v1")
         let cases: [(String, Data, [String: Data], String)] = [
             ("tampered", tampered, [newer.part.digest: newer.part.bytes], ""),
             ("rollback", try bundle(version: 4).bundle, [:], "version"),
@@ -68,6 +74,7 @@ import Testing
             ("missing part", newer.bundle, [:], "part"),
             ("damaged part", newer.bundle, [newer.part.digest: newer.part.bytes + Data(" ".utf8)], "modified"),
             ("not a bundle", Data("{]".utf8), [:], "envelope"),
+            ("uncompilable regex", badRegex.bundle, [badRegex.part.digest: badRegex.part.bytes], "regex"),
         ]
         for (name, data, fetched, word) in cases {
             guard case .rejected(let reason) = s.apply(data, fetched: fetched, now: now) else {

@@ -26,8 +26,8 @@ public enum ChangeScope {
         }
         // A route to an affected host carries its clusters: the host routed from is affected too.
         for index in [base, head] {
-            for vs in index.resources(.virtualService) where !destinationHosts(vs).isDisjoint(with: hosts) {
-                guard let claimed = fqdns(vs.spec?["hosts"]?.stringList ?? [], vs) else { return nil }
+            for vs in index.virtualServices where !destinationHosts(vs).isDisjoint(with: hosts) {
+                guard let claimed = fqdns(vs.hosts, vs.resource) else { return nil }
                 hosts.formUnion(claimed)
             }
         }
@@ -35,19 +35,8 @@ public enum ChangeScope {
     }
 
     /// The FQDNs a VirtualService routes or mirrors to.
-    static func destinationHosts(_ vs: Resource) -> Set<String> {
-        var out: Set<String> = []
-        func add(_ node: YAMLNode?) {
-            if let h = node?["host"]?.scalar { out.insert(Hosts.fqdn(h, namespace: vs.namespace)) }
-        }
-        for section in ["http", "tcp", "tls"] {
-            for r in vs.spec?[section]?.elements ?? [] {
-                for d in r["route"]?.elements ?? [] { add(d["destination"]) }
-                add(r["mirror"])
-                for m in r["mirrors"]?.elements ?? [] { add(m["destination"]) }
-            }
-        }
-        return out
+    static func destinationHosts(_ vs: VirtualServiceModel) -> Set<String> {
+        Set(vs.allDestinations.compactMap { $0.host.map { Hosts.fqdn($0, namespace: vs.resource.namespace) } })
     }
 
     /// The hosts whose routes or clusters `r` feeds; nil when it may be any host.

@@ -71,6 +71,11 @@ public final class ConfigStore: @unchecked Sendable {
         if let current, current.version == verified.manifest.version, current.manifest.configDigest == verified.manifest.configDigest {
             return .unchanged
         }
+        // Lint refuses what RE2 refuses, so a pattern that does not compile means a bundle
+        // meshc did not check: refuse it rather than route with a match that matches nothing.
+        if let bad = RegexCache(config: verified.config).invalid.first {
+            return .rejected(reason: "route regex \"\(bad)\" does not compile")
+        }
         do {
             try FileManager.default.createDirectory(atPath: parts.path, withIntermediateDirectories: true)
             for digest in WorkloadConfig.outboundPartDigests(ofBundle: bundle) ?? [] {
