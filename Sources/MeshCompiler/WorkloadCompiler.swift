@@ -76,6 +76,8 @@ struct WorkloadCompiler: Sendable {
             src.notNamespaces = list(s, "notNamespaces")
             src.ipBlocks = list(s, "ipBlocks")
             src.notIpBlocks = list(s, "notIpBlocks")
+            src.remoteIpBlocks = list(s, "remoteIpBlocks")
+            src.notRemoteIpBlocks = list(s, "notRemoteIpBlocks")
             return src
         }
         let to: [AuthorizationRule.Operation] = (node["to"]?.elements ?? []).map { t in

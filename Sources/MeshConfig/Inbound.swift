@@ -77,6 +77,8 @@ public struct AuthorizationRule: Codable, Equatable, Sendable {
         public var notNamespaces: [String]?
         public var ipBlocks: [String]?
         public var notIpBlocks: [String]?
+        public var remoteIpBlocks: [String]?
+        public var notRemoteIpBlocks: [String]?
 
         public init() {}
     }

@@ -52,14 +52,18 @@ public final class MeshProxy: @unchecked Sendable {
     private let reason = NIOLockedValueBox("no configuration received yet")
     private let reloads = NIOLockedValueBox(0)
     private let rejections = NIOLockedValueBox(0)
+    /// The workload certificate and trust bundle (loaded by the control loop, rotated in place).
+    public let identity: IdentityStore
 
-    public init(options: Options) {
+    public init(options: Options, identity: IdentityStore = IdentityStore()) {
         self.options = options
+        self.identity = identity
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
         runtime = ProxyRuntime(group: group, limits: options.limits,
                                telemetry: .init(exporter: options.zipkin.flatMap { SpanExporter(url: $0) },
                                                 samplingPercent: options.samplingPercent,
-                                                accessLog: options.accessLog.flatMap { AccessLog(path: $0) }))
+                                                accessLog: options.accessLog.flatMap { AccessLog(path: $0) }),
+                               identity: identity)
     }
 
     /// Why the proxy is not ready (shown on /ready).
@@ -77,8 +81,23 @@ public final class MeshProxy: @unchecked Sendable {
             }
         }
         if let l = options.inbound, let app = options.app {
-            ports["inbound"] = try bindTraffic("inbound", l) { channel in
-                try channel.pipeline.syncOperations.addHandler(ForwardingHandler(runtime: runtime, target: .app(app)))
+            let identity = self.identity
+            // The inbound pipeline: the port's mTLS mode decides from the first byte (TLS,
+            // with the peer's identity recorded, or plaintext), then HTTP/1 or HTTP/2 as on
+            // any traffic listener, each request with the connection's security for
+            // authorization and metrics.
+            ports["inbound"] = try listen("inbound", l) { channel in
+                let downstream = DownstreamConnection(remoteIP: channel.remoteAddress?.ipAddress)
+                let add: @Sendable (any Channel) throws -> Void = { c in
+                    try c.pipeline.syncOperations.addHandler(ForwardingHandler(runtime: runtime, target: .app(app), downstream: downstream))
+                }
+                try channel.pipeline.syncOperations.addHandler(InboundTLSDetector(
+                    mode: { runtime.snapshot?.inbound(port: app.port)?.mtls },
+                    identity: identity, downstream: downstream,
+                    refused: { why in
+                        runtime.state(of: channel.eventLoop).metrics.count("meshc_proxy_inbound_connections_refused_total", labels: "reason=\"\(why)\"")
+                    },
+                    next: { c in try c.pipeline.syncOperations.addHandler(ProtocolDetector(http1: add, stream: add)) }))
             }
         }
         if let l = options.admin {
@@ -203,8 +222,12 @@ public final class MeshProxy: @unchecked Sendable {
         let version = Double(runtime.snapshot?.version ?? 0)
         let (reloadCount, rejectedCount) = (reloads.withLockedValue { $0 }, rejections.withLockedValue { $0 })
         let exporter = runtime.telemetry.exporter
+        let certificate = identity.current
+        let rotations = identity.installed
         return EventLoopFuture.whenAllSucceed(futures, on: group.next()).map { all in
             RequestMetrics.exposition(all, gauges: [
+                ("meshc_proxy_certificate_expiry_seconds", "When the workload certificate expires (0: none loaded).", Double(certificate?.notAfter ?? 0)),
+                ("meshc_proxy_certificate_rotations", "Workload certificates installed since start.", Double(rotations)),
                 ("meshc_proxy_config_version", "Bundle version of the config in force.", version),
                 ("meshc_proxy_reloads", "Configs applied since start.", Double(reloadCount)),
                 ("meshc_proxy_rejected_bundles", "Bundles refused since start.", Double(rejectedCount)),

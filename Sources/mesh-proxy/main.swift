@@ -80,6 +80,12 @@ struct ProxyCommand: ParsableCommand {
     @Option(name: .customLong("tcp-port-offset"), help: "A TCP service port P is listened on at P plus this.")
     var tcpPortOffset = 0
 
+    @Option(name: .customLong("cert-dir"), help: "The workload certificate: cert.pem and key.pem (meshc ca issue --out DIR), re-read when they change. Needed for mTLS.")
+    var certDir: String?
+
+    @Option(name: .customLong("ca-roots"), help: "The mesh CA's trust bundle (root.pem; old and new roots together during a rotation), re-read when it changes.")
+    var caRoots: String?
+
     @Option(help: "Event loop threads.")
     var threads = 1
 
@@ -95,6 +101,7 @@ struct ProxyCommand: ParsableCommand {
         if let zipkin, Self.hostPort(url: zipkin) == nil { throw ValidationError("--zipkin \"\(zipkin)\" is not http://host:port/path") }
         guard (0...100).contains(traceSampling) else { throw ValidationError("--trace-sampling is a percentage, 0 to 100") }
         guard workload.split(separator: "/").count == 2 else { throw ValidationError("--workload is namespace/name") }
+        guard (certDir == nil) == (caRoots == nil) else { throw ValidationError("--cert-dir and --ca-roots go together") }
     }
 
     static func hostPort(url: String) -> (String, Int)? {
@@ -139,6 +146,7 @@ struct ProxyCommand: ParsableCommand {
         let inboundHost = options.inbound!.host
         control.advertise = advertise ?? "\(inboundHost.contains(":") ? "[\(inboundHost)]" : inboundHost):\(ports["inbound"] ?? 0)"
         control.log = log
+        if let certDir, let caRoots { control.identity = IdentityFiles(directory: certDir, trust: caRoots) }
         let loop = ControlLoop(proxy: proxy, store: store, options: control)
         loop.start()
 

@@ -30,6 +30,9 @@ public final class ControlLoop: @unchecked Sendable {
         public var wait: Int = 60
         /// How often files are checked for a change (a stat each).
         public var filePollInterval: TimeInterval = 0.1
+        /// The workload certificate, key and trust bundle, re-read when they change (rotation).
+        public var identity: IdentityFiles?
+        public var identityPollInterval: TimeInterval = 1
         public var log: @Sendable (String) -> Void = { _ in }
         public init(source: Source, instance: String) {
             self.source = source
@@ -51,8 +54,19 @@ public final class ControlLoop: @unchecked Sendable {
         self.options = options
     }
 
-    /// Restores the kept bundle, then starts following the source.
+    /// Restores the kept bundle, loads the identity, then starts following the source.
     public func start() {
+        if let files = options.identity {
+            var watch = FileWatch()
+            files.reload(into: proxy.identity, watch: &watch, log: options.log)
+            spawn("mesh-proxy-identity") { [watch] in
+                var watch = watch
+                while !self.isStopped {
+                    self.pause(self.options.identityPollInterval)
+                    files.reload(into: self.proxy.identity, watch: &watch, log: self.options.log)
+                }
+            }
+        }
         switch store.restore() {
         case .applied, .unchanged:
             if let s = store.current {
@@ -119,16 +133,8 @@ public final class ControlLoop: @unchecked Sendable {
     // MARK: files
 
     private func followFiles(bundle: String, parts: String?, endpoints: String?) {
-        /// What tells a rewritten file from the one read last: its modification time, and its
-        /// inode (a file renamed into place within the same clock tick is a new inode).
-        struct Stamp: Equatable { var seconds: Int, nanoseconds: Int, inode: UInt }
-        var seen: [String: Stamp] = [:]
-        func changed(_ path: String) -> Bool {
-            var st = stat()
-            let m = stat(path, &st) == 0 ? Stamp(seconds: st.st_mtim.tv_sec, nanoseconds: st.st_mtim.tv_nsec, inode: UInt(st.st_ino)) : nil
-            defer { seen[path] = m }
-            return m != nil && m != seen[path]
-        }
+        var watch = FileWatch()
+        func changed(_ path: String) -> Bool { watch.changed(path) }
         while !isStopped {
             if changed(bundle), let data = FileOutput.read(bundle, maxBytes: Verifier.bundleLimit) {
                 let partDir = parts.map(PartDirectory.init(path:))

@@ -28,6 +28,8 @@ final class Exchange: UpstreamDelegate {
     private let keepAlive: Bool
     private let limits: ProxyLimits
     private let target: Target
+    /// Inbound: who the downstream peer proved to be (mTLS), for authorization and metrics.
+    private let downstream: DownstreamConnection?
     private let onDone: () -> Void
 
     private var retry: RetryState
@@ -58,8 +60,10 @@ final class Exchange: UpstreamDelegate {
     private var startedWall: Date?
 
     init(context: ChannelHandlerContext, state: LoopState, snapshot: Snapshot?, head: HTTPRequestHead, body: ByteBuffer?,
-         limits: ProxyLimits, telemetry: ProxyRuntime.Telemetry, target: Target, onDone: @escaping () -> Void) {
+         limits: ProxyLimits, telemetry: ProxyRuntime.Telemetry, target: Target, downstream: DownstreamConnection? = nil,
+         onDone: @escaping () -> Void) {
         self.telemetry = telemetry
+        self.downstream = downstream
         self.context = context
         self.state = state
         self.snapshot = snapshot
@@ -86,9 +90,30 @@ final class Exchange: UpstreamDelegate {
         case .app(let app):
             appTarget = app
             upstreamHTTP2 = head.version.major == 2
+            labels = state.inboundLabels(snapshot, peer: downstream?.peerID)
+            if let denied = authorize(port: app.port) {
+                state.metrics.count("meshc_proxy_authorization_denied_total", labels: "policy=\"\(MetricLabels.escape(denied ?? "no ALLOW rule matched"))\"")
+                return respond(403, "RBAC: access denied", flags: "-", plain: true)
+            }
             attempt()
         case .route:
             routeRequest()
+        }
+    }
+
+    /// AuthorizationPolicy on the inbound path: nil when allowed; else the denying policy
+    /// (nil inside: no ALLOW rule matched). Without a config nothing is enforced yet.
+    private func authorize(port: Int) -> String?? {
+        guard let authz = snapshot?.inbound(port: port)?.authorization,
+              authz.allowPolicies || !authz.deny.isEmpty else { return nil }
+        var headers: [String: String] = [:]
+        for (name, value) in head.headers where headers[name.lowercased()] == nil { headers[name.lowercased()] = value }
+        let request = AuthorizationRequest(peer: downstream?.peerID, sourceIP: downstream?.remoteIP,
+                                           host: head.headers.first(name: "host") ?? "", port: port, method: head.method.rawValue,
+                                           path: String(head.uri.prefix { $0 != "?" }), headers: headers, requestPrincipal: nil)
+        switch Authorizer.decide(authz, request) {
+        case .allowed: return nil
+        case .denied(let policy): return .some(policy)
         }
     }
 

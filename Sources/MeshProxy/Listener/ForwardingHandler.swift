@@ -10,6 +10,7 @@ final class ForwardingHandler: ChannelInboundHandler {
 
     private let runtime: ProxyRuntime
     private let target: Exchange.Target
+    private let downstream: DownstreamConnection?
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     private var refused = false
@@ -19,9 +20,10 @@ final class ForwardingHandler: ChannelInboundHandler {
     private var closing = false
     static let maxQueued = 16
 
-    init(runtime: ProxyRuntime, target: Exchange.Target) {
+    init(runtime: ProxyRuntime, target: Exchange.Target, downstream: DownstreamConnection? = nil) {
         self.runtime = runtime
         self.target = target
+        self.downstream = downstream
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -58,7 +60,7 @@ final class ForwardingHandler: ChannelInboundHandler {
         runtime.inFlight.withLockedValue { $0 += 1 }
         if !Exchange.keepsAlive(h) { closing = true }
         let e = Exchange(context: context, state: state, snapshot: runtime.snapshot, head: h, body: b,
-                         limits: runtime.limits, telemetry: runtime.telemetry, target: target) { [weak self] in
+                         limits: runtime.limits, telemetry: runtime.telemetry, target: target, downstream: downstream) { [weak self] in
             runtime.inFlight.withLockedValue { $0 -= 1 }
             self?.next(context)
         }

@@ -18,10 +18,15 @@ final class ProxyRuntime: @unchecked Sendable {
         var accessLog: AccessLog?
     }
 
-    init(group: any EventLoopGroup, limits: ProxyLimits, telemetry: Telemetry = Telemetry(exporter: nil, samplingPercent: 0, accessLog: nil)) {
+    /// The workload certificate: inbound mTLS terminates with it, ISTIO_MUTUAL clusters present it.
+    let identity: IdentityStore
+
+    init(group: any EventLoopGroup, limits: ProxyLimits, telemetry: Telemetry = Telemetry(exporter: nil, samplingPercent: 0, accessLog: nil),
+         identity: IdentityStore = IdentityStore()) {
         self.limits = limits
         self.telemetry = telemetry
-        for loop in group.makeIterator() { loops[ObjectIdentifier(loop)] = LoopState(loop: loop) }
+        self.identity = identity
+        for loop in group.makeIterator() { loops[ObjectIdentifier(loop)] = LoopState(loop: loop, identity: identity) }
     }
 
     var snapshot: Snapshot? { snapshotBox.withLockedValue { $0 } }

@@ -49,6 +49,13 @@ public final class Snapshot: Sendable {
         }
     }
 
+    /// The inbound settings (mTLS mode, authorization) of the port the workload serves on:
+    /// that port's, else, when the workload's ports are not known by number here (an app
+    /// bound to another port in tests), its first port's; nil without inbound ports.
+    public func inbound(port: Int) -> InboundPort? {
+        config.inbound.first { $0.port == port } ?? config.inbound.first
+    }
+
     /// Envoy's and Istio's name for where ALLOW_ANY sends unknown hosts.
     static let passthroughCluster = "PassthroughCluster"
 
@@ -135,13 +142,14 @@ public final class Snapshot: Sendable {
     }
 
     static func targets(of cluster: Cluster, registry: [String: [EndpointInstance]]) -> [UpstreamTarget] {
+        let tls = UpstreamTLS(cluster.tls)
         if cluster.discovery != .static, let known = registry[cluster.name], !known.isEmpty {
-            return known.map { UpstreamTarget(host: $0.address, port: $0.port) }
+            return known.map { UpstreamTarget(host: $0.address, port: $0.port, tls: tls) }
         }
         if !cluster.endpoints.isEmpty {
-            return cluster.endpoints.map { UpstreamTarget(host: $0.address, port: $0.port) }
+            return cluster.endpoints.map { UpstreamTarget(host: $0.address, port: $0.port, tls: tls) }
         }
-        if cluster.discovery == .dns { return [UpstreamTarget(host: cluster.host, port: cluster.port)] }
+        if cluster.discovery == .dns { return [UpstreamTarget(host: cluster.host, port: cluster.port, tls: tls)] }
         return []
     }
 }
@@ -150,9 +158,13 @@ public final class Snapshot: Sendable {
 public struct UpstreamTarget: Hashable, Sendable, CustomStringConvertible {
     public var host: String
     public var port: Int
-    public init(host: String, port: Int) {
+    /// Istio mTLS to the endpoint (ISTIO_MUTUAL); nil: plaintext. Part of the key, so
+    /// connections are pooled by endpoint and expected identity.
+    public var tls: UpstreamTLS?
+    public init(host: String, port: Int, tls: UpstreamTLS? = nil) {
         self.host = host
         self.port = port
+        self.tls = tls
     }
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
@@ -170,5 +182,31 @@ final class PreparedCluster: Sendable {
         self.targets = targets
         self.keys = keys
         self.labels = labels
+    }
+}
+
+/// What an ISTIO_MUTUAL cluster asks of a connection: mTLS with the workload certificate,
+/// and a server whose SPIFFE ID is one of `identities` (the service accounts behind the
+/// cluster; empty accepts any identity the trust bundle vouches for).
+public struct UpstreamTLS: Hashable, Sendable {
+    public var identities: [String]
+    public var sni: String?
+
+    public init(identities: [String], sni: String? = nil) {
+        self.identities = identities
+        self.sni = sni
+    }
+
+    /// The requirement of `tls`, nil unless it is ISTIO_MUTUAL (SIMPLE and MUTUAL origination
+    /// with user certificates is not done by this proxy yet: such clusters go in plaintext).
+    init?(_ tls: ClientTLS) {
+        guard tls.mode == .istioMutual else { return nil }
+        self.init(identities: tls.expectedIdentities.sorted(), sni: tls.sni)
+    }
+
+    /// Whether a server presenting `id` is one this cluster expects.
+    func accepts(_ id: String?) -> Bool {
+        guard let id else { return false }
+        return identities.isEmpty || identities.contains(id)
     }
 }

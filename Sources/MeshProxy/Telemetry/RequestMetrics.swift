@@ -33,18 +33,20 @@ final class MetricLabels: Sendable {
     }
 
     /// Inbound, reported by the called side (`reporter="destination"`), or a request no
-    /// cluster took (no route, no config).
-    convenience init(identity id: Identity?, inbound: Bool) {
+    /// cluster took (no route, no config). Inbound over mTLS, the peer's SPIFFE ID is the
+    /// source principal (and its namespace the source's).
+    convenience init(identity id: Identity?, inbound: Bool, peer: String? = nil) {
         self.init(pairs: [
             ("reporter", inbound ? "destination" : "source"),
             ("source_workload", inbound ? "unknown" : id?.name ?? "unknown"),
-            ("source_workload_namespace", inbound ? "unknown" : id?.namespace ?? "unknown"),
-            ("source_principal", inbound ? "unknown" : id?.spiffeID ?? "unknown"),
+            ("source_workload_namespace", inbound ? peer.flatMap(SPIFFE.namespace) ?? "unknown" : id?.namespace ?? "unknown"),
+            ("source_principal", inbound ? peer ?? "unknown" : id?.spiffeID ?? "unknown"),
             ("destination_service", inbound ? id.map { "\($0.name).\($0.namespace)" } ?? "unknown" : "unknown"),
             ("destination_service_name", inbound ? id?.name ?? "unknown" : "unknown"),
             ("destination_service_namespace", inbound ? id?.namespace ?? "unknown" : "unknown"),
             ("destination_version", inbound ? id?.labels["version"] ?? "unknown" : "unknown"),
-            ("request_protocol", "http"), ("connection_security_policy", "none"),
+            ("destination_principal", inbound ? id?.spiffeID ?? "unknown" : "unknown"),
+            ("request_protocol", "http"), ("connection_security_policy", inbound && peer != nil ? "mutual_tls" : "none"),
         ])
     }
 
@@ -121,6 +123,11 @@ struct RequestMetrics {
         series[key]!.duration.observe(milliseconds, bounds: Self.durationBounds)
         series[key]!.requestBytes.observe(Double(rq), bounds: Self.byteBounds)
         series[key]!.responseBytes.observe(Double(rs), bounds: Self.byteBounds)
+    }
+
+    /// A counter with rendered labels (`reason="x"`).
+    mutating func count(_ name: String, labels: String, by n: Int = 1) {
+        counters["\(name){\(labels)}", default: 0] += n
     }
 
     mutating func count(_ name: String, cluster: String? = nil, by n: Int = 1) {

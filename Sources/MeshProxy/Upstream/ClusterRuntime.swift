@@ -51,9 +51,9 @@ final class LoopState {
     /// per draw, a syscall per request.
     var rng = FastRandom()
 
-    init(loop: any EventLoop) {
+    init(loop: any EventLoop, identity: IdentityStore = IdentityStore()) {
         self.loop = loop
-        pool = UpstreamPool(loop: loop)
+        pool = UpstreamPool(loop: loop, identity: identity)
     }
 
     /// The runtime of a cluster: the same object while the cluster's settings stay the same
@@ -69,6 +69,23 @@ final class LoopState {
         let r = ClusterRuntime(prepared)
         clusters[prepared.cluster.name] = r
         return r
+    }
+
+    /// Inbound labels per peer identity under the snapshot in force: one object per peer,
+    /// so a connection per request does not grow the metric store.
+    private var peerLabels: [String: MetricLabels] = [:]
+    private var peerLabelsSnapshot: Snapshot?
+
+    func inboundLabels(_ snapshot: Snapshot?, peer: String?) -> MetricLabels {
+        guard let peer else { return snapshot?.inboundLabels ?? Snapshot.noConfigInbound }
+        if snapshot !== peerLabelsSnapshot {
+            peerLabels = [:]
+            peerLabelsSnapshot = snapshot
+        }
+        if let known = peerLabels[peer] { return known }
+        let made = MetricLabels(identity: snapshot?.config.identity, inbound: true, peer: peer)
+        peerLabels[peer] = made
+        return made
     }
 
     /// Milliseconds on the loop's monotonic clock.

@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
+import NIOSSL
 
 /// Keep-alive connections to upstream endpoints, per event loop: a request takes an idle
 /// connection to its endpoint or opens one, and gives it back when the response ended and
@@ -14,8 +15,24 @@ final class UpstreamPool {
     /// Idle connections kept per endpoint.
     var maxIdlePerTarget = 128
     private(set) var opened = 0
+    /// The workload certificate ISTIO_MUTUAL connections present.
+    let identity: IdentityStore
 
-    init(loop: any EventLoop) { self.loop = loop }
+    init(loop: any EventLoop, identity: IdentityStore = IdentityStore()) {
+        self.loop = loop
+        self.identity = identity
+    }
+
+    /// Adds TLS origination for an ISTIO_MUTUAL target to a new connection's pipeline, and
+    /// returns the future that completes once the server proved the expected identity.
+    private func secure(_ channel: any Channel, _ tls: UpstreamTLS, http2: Bool) throws -> EventLoopFuture<Void> {
+        guard let material = identity.current else { throw OutboundTLSError.noWorkloadCertificate }
+        let ready = channel.eventLoop.makePromise(of: Void.self)
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(try NIOSSLClientHandler(context: http2 ? material.http2Client : material.http1Client, serverHostname: tls.sni))
+        try sync.addHandler(UpstreamIdentityCheck(tls, ready: ready))
+        return ready.futureResult
+    }
 
     /// An idle connection to `target`, if one is open (no future: the common case).
     func idle(_ target: UpstreamTarget) -> UpstreamConnection? {
@@ -32,19 +49,25 @@ final class UpstreamPool {
         if http2 { return stream(to: target, connectTimeout: connectTimeout) }
         if let conn = idle(target) { return loop.makeSucceededFuture(conn) }
         opened += 1
+        let secured = NIOLoopBoundBox<EventLoopFuture<Void>?>(nil, eventLoop: loop)
+        let pool = NIOLoopBound(self, eventLoop: loop)
         return ClientBootstrap(group: loop)
             .connectTimeout(connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls = target.tls { secured.value = try pool.value.secure(channel, tls, http2: false) }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                 }
             }
             .connect(host: target.host, port: target.port)
-            .flatMapThrowing { channel in
-                let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-                return UpstreamConnection(channel: channel, handler: handler, target: target)
+            .flatMap { channel in
+                // Over mTLS, the connection is handed out once the server's identity checked out.
+                (secured.value ?? channel.eventLoop.makeSucceededVoidFuture()).flatMapThrowing {
+                    let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+                    return UpstreamConnection(channel: channel, handler: handler, target: target)
+                }
             }
     }
 
@@ -55,11 +78,14 @@ final class UpstreamPool {
             connection = open
         } else {
             opened += 1
+            let secured = NIOLoopBoundBox<EventLoopFuture<Void>?>(nil, eventLoop: loop)
+            let pool = NIOLoopBound(self, eventLoop: loop)
             let connecting = ClientBootstrap(group: loop)
                 .connectTimeout(connectTimeout)
                 .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tls = target.tls { secured.value = try pool.value.secure(channel, tls, http2: true) }
                         // Streams are only opened by this side: pushed or peer-opened ones are refused.
                         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                             mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
@@ -68,8 +94,10 @@ final class UpstreamPool {
                 }
                 .connect(host: target.host, port: target.port)
             // The bootstrap's channel lives on this pool's loop: its futures complete here.
-            connection = connecting.assumeIsolated().flatMapThrowing { channel in
-                try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
+            connection = connecting.assumeIsolated().flatMap { channel in
+                (secured.value ?? channel.eventLoop.makeSucceededVoidFuture()).assumeIsolated().flatMapThrowing {
+                    try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
+                }.nonisolated()
             }.nonisolated()
             multiplexed[target] = connection
             // A failed connect, or a connection that closed (GOAWAY, the peer gone), is

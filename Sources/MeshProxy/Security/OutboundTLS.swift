@@ -1,0 +1,70 @@
+import NIOCore
+import NIOSSL
+import NIOTLS
+
+/// Why an upstream connection was not made secure (each a connect failure to the request:
+/// Istio's default retry policy retries it on another endpoint).
+enum OutboundTLSError: Error, CustomStringConvertible {
+    case noWorkloadCertificate
+    case unexpectedPeer(presented: String?, expected: [String])
+    case closedDuringHandshake
+
+    var description: String {
+        switch self {
+        case .noWorkloadCertificate: "ISTIO_MUTUAL cluster, but this proxy has no workload certificate"
+        case .unexpectedPeer(let presented, let expected):
+            "the server presented \(presented ?? "no SPIFFE ID"), not one of \(expected.joined(separator: ", "))"
+        case .closedDuringHandshake: "the connection closed during the TLS handshake"
+        }
+    }
+}
+
+/// Behind the TLS client handler of an ISTIO_MUTUAL upstream connection: when the handshake
+/// completes (BoringSSL has checked the server's chain against the trust bundle), checks
+/// that the server's SPIFFE ID is one the cluster expects, and only then completes `ready`
+/// — so the connection is handed to a request only once it is known to reach the right
+/// workload. Anything else fails `ready` and closes the connection.
+final class UpstreamIdentityCheck: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let tls: UpstreamTLS
+    private let ready: EventLoopPromise<Void>
+    private var done = false
+
+    init(_ tls: UpstreamTLS, ready: EventLoopPromise<Void>) {
+        self.tls = tls
+        self.ready = ready
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event, !done {
+            let peer = (try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate)?.spiffeID
+            done = true
+            if tls.accepts(peer) {
+                ready.succeed(())
+            } else {
+                ready.fail(OutboundTLSError.unexpectedPeer(presented: peer, expected: tls.identities))
+                context.close(promise: nil)
+                return
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if !done {
+            done = true
+            ready.fail(error)
+        }
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !done {
+            done = true
+            ready.fail(OutboundTLSError.closedDuringHandshake)
+        }
+        context.fireChannelInactive()
+    }
+}

@@ -1,0 +1,29 @@
+import NIOSSL
+
+extension NIOSSLCertificate {
+    /// The certificate's SPIFFE ID: its first URI subject alternative name that is one
+    /// (`spiffe://trust-domain/ns/…/sa/…`), as Istio's workload certificates carry it.
+    var spiffeID: String? {
+        for name in _subjectAlternativeNames() where name.nameType == .uri {
+            let text = String(decoding: Array(name.contents), as: UTF8.self)
+            if text.hasPrefix("spiffe://") { return text }
+        }
+        return nil
+    }
+}
+
+/// SPIFFE IDs as authorization reads them: Istio's principals are written without the
+/// scheme (`cluster.local/ns/shop/sa/web`), and the namespace is the `ns` segment.
+enum SPIFFE {
+    /// `spiffe://td/ns/x/sa/y` → `td/ns/x/sa/y`.
+    static func principal(_ id: String) -> String {
+        id.hasPrefix("spiffe://") ? String(id.dropFirst("spiffe://".count)) : id
+    }
+
+    /// The namespace of `spiffe://td/ns/<namespace>/sa/…`, if it has one.
+    static func namespace(_ id: String) -> String? {
+        let parts = principal(id).split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 5, parts[1] == "ns", parts[3] == "sa" else { return nil }
+        return String(parts[2])
+    }
+}
