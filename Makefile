@@ -1,10 +1,13 @@
 # meshc — the two commands a newcomer needs:
-#   make demo   lint the example mesh in policies/ (and show what policies/broken gets), then diff a change to it
+#   make demo   the whole mesh on 127.0.0.1: lint, meshc serve with a CA, apps with a mesh-proxy each,
+#               traffic (split, canary header, retries, mTLS, authorization), a canary shift and
+#               a broken commit (demo/run.py)
 #   make test   run every test (what CI runs)
 # Both install missing system packages first (as root; otherwise they say what to install).
 
 SWIFT ?= swift
 MESHC := .build/debug/meshc
+PROXY := .build/debug/mesh-proxy
 
 .PHONY: all deps build demo test generate conformance bench fuzz clean
 
@@ -17,17 +20,7 @@ build: deps
 	$(SWIFT) build
 
 demo: build
-	@echo "== meshc lint policies   (the example mesh: clean)"
-	$(MESHC) lint policies
-	@echo
-	@echo "== meshc lint policies/broken   (mistakes people really make)"
-	-$(MESHC) lint policies/broken
-	@echo
-	@echo "== meshc explain MESH0102"
-	$(MESHC) explain MESH0102
-	@echo
-	@echo "== meshc diff HEAD~1 HEAD   (a pull request to policies/, read from git: what it does to traffic)"
-	ci/demo-diff.sh $(MESHC)
+	python3 demo/run.py $(MESHC) $(PROXY)
 
 test:
 	@ci/install-deps.sh --test
@@ -40,6 +33,7 @@ test:
 	  || { echo "IstioSchemas+Generated.swift is stale: run make generate" >&2; exit 1; }
 	MESHC=$(MESHC) python3 Tools/readme-examples.py --check
 	ci/stress.sh $(MESHC)
+	python3 demo/run.py $(MESHC) $(PROXY)
 	ci/fuzz.sh 30
 
 # Regenerate the files generated from the code (tests fail when they are stale).

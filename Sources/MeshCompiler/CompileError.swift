@@ -7,6 +7,10 @@ public enum CompileError: Error, CustomStringConvertible, Equatable {
     case unknownWorkload(String, known: [String])
     /// The config cannot be written as JSON (a number that is not finite, say).
     case unencodable(String, String)
+    /// The workload is under policy mesh-proxy cannot enforce (a CUSTOM AuthorizationPolicy,
+    /// delegated to an external authorizer): a bundle without it would let through what the
+    /// policy may deny, so none is compiled.
+    case unenforceable(workload: String, policy: String, reason: String)
 
     public var description: String {
         switch self {
@@ -17,6 +21,8 @@ public enum CompileError: Error, CustomStringConvertible, Equatable {
             return "no workload \(w) (\(hint))"
         case .unencodable(let w, let why):
             return "cannot encode the configuration of \(w): \(why)"
+        case .unenforceable(let w, let policy, let reason):
+            return "no bundle for \(w): \(policy) \(reason)"
         }
     }
 }

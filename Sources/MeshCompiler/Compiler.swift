@@ -122,6 +122,7 @@ public final class Compiler {
     /// The same for many workloads: the shared parts first (once per view), then each
     /// workload's own config, on every core.
     public func bundleConfigs(for workloads: [Workload], timing: TimingSink = .off) throws -> [(config: Data, parts: [SharedPart])] {
+        for w in workloads { if let refusal = local.unenforceable(w) { throw refusal } }
         let started = DispatchTime.now()
         let views = try sharedParts(for: workloads)
         timing.phase("  shared parts (\(partsByContent.count) distinct, \(viewParts.count) views)", since: started)

@@ -63,6 +63,16 @@ struct WorkloadCompiler: Sendable {
         return result
     }
 
+    /// Why the workload cannot get a bundle: a CUSTOM AuthorizationPolicy selects it. Istio
+    /// hands such requests to an external authorizer (ext_authz); mesh-proxy has none, and
+    /// dropping the policy would allow what it may deny.
+    func unenforceable(_ w: Workload) -> CompileError? {
+        guard let custom = index.authorizationPolicies(for: w).first(where: { AuthorizationAction(spec: $0.spec) == .custom }) else { return nil }
+        let provider = custom.spec?.at("provider", "name")?.scalar.map { " (provider \($0))" } ?? ""
+        return .unenforceable(workload: w.qualifiedName, policy: "AuthorizationPolicy \(custom.qualifiedName)",
+                              reason: "is CUSTOM\(provider): it delegates decisions to an external authorizer, which mesh-proxy does not call; use ALLOW/DENY policies for this workload, or leave it out of the meshc-managed mesh")
+    }
+
     func rule(_ ap: Resource, _ node: YAMLNode) -> AuthorizationRule {
         func list(_ n: YAMLNode?, _ key: String) -> [String]? { n?[key].map { $0.stringList } }
         let from: [AuthorizationRule.Source] = (node["from"]?.elements ?? []).map { f in

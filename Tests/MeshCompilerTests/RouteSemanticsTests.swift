@@ -147,3 +147,29 @@ import MeshPolicy
         #expect(config.route(for: RouteRequest(host: "orders", path: "/v2/x", headers: ["x-canary": "true"]))?.index == 0)
     }
 }
+
+/// What mesh-proxy cannot enforce is not compiled away.
+@Suite struct UnenforceablePolicyTests {
+    @Test func aCustomAuthorizationPolicyRefusesTheWorkloadsBundle() throws {
+        let repo = RouteSemanticsTests.services + """
+
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: ext-authz, namespace: shop}
+            spec:
+              selector: {matchLabels: {app: orders}}
+              action: CUSTOM
+              provider: {name: opa}
+              rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
+            """
+        let c = Compiler(index: MeshIndex(resources: DocumentLoader.load(path: "repo.yaml", text: repo).resources))
+        let orders = try c.workload("shop/orders")
+        let web = try c.workload("shop/web")
+        #expect(throws: CompileError.unenforceable(workload: "shop/orders", policy: "AuthorizationPolicy shop/ext-authz",
+                                                   reason: "is CUSTOM (provider opa): it delegates decisions to an external authorizer, which mesh-proxy does not call; use ALLOW/DENY policies for this workload, or leave it out of the meshc-managed mesh")) {
+            try c.bundleConfigs(for: [web, orders])
+        }
+        #expect(try c.bundleConfigs(for: [web]).count == 1, "workloads it does not select compile")
+    }
+}
