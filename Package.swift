@@ -20,6 +20,7 @@ let package = Package(
         // h2c in the proxy (gRPC in cleartext).
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
         // The mesh CA (#13): X.509 with SPIFFE URI SANs.
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -74,6 +75,7 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOTLS", package: "swift-nio"),
+            .product(name: "JWTKit", package: "jwt-kit"),
         ], swiftSettings: [
             // The request path's state is confined to its event loop; dynamic exclusivity
             // checks cost ~2 % of its CPU (measured with perf) for nothing.
@@ -120,6 +122,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "JWTKit", package: "jwt-kit"),
         ]),
         .testTarget(name: "MeshPipelineTests", dependencies: ["MeshPipeline", "MeshAnalysis", "MeshPolicy"]),
     ]

@@ -24,6 +24,9 @@ public final class Compiler {
     private var outboundCache: [String: (outbound: [OutboundService], clusters: [Cluster])] = [:]
     private var viewParts: [String: ViewParts] = [:]
     private var partsByContent: [[Int]: SharedPart] = [:]
+    /// Where `jwksUri` key sets come from (the server fetches them when it publishes); nil:
+    /// not fetched, and tokens of such issuers are refused by the proxies.
+    public var jwks: JWKSSource?
 
     public init(index: MeshIndex) {
         self.index = index
@@ -53,7 +56,7 @@ public final class Compiler {
     public func compile(_ w: Workload) -> WorkloadConfig {
         let out = outbound(for: w).value
         return WorkloadConfig(identity: identity(w), inbound: inbound(w), outbound: out.outbound, clusters: out.clusters,
-                              allowAnyOutbound: local.allowAnyOutbound(w))
+                              allowAnyOutbound: local.allowAnyOutbound(w), jwtRules: local.jwtRules(w, jwks: jwks))
     }
 
     func identity(_ w: Workload) -> Identity { local.identity(w) }
@@ -127,10 +130,11 @@ public final class Compiler {
         let views = try sharedParts(for: workloads)
         timing.phase("  shared parts (\(partsByContent.count) distinct, \(viewParts.count) views)", since: started)
         let local = self.local
+        let jwks = self.jwks
         let configs = concurrentMap(count: workloads.count, initial: Result<Data, CompileError>.success(Data())) { i in
             let w = workloads[i]
             let config = WorkloadConfig(identity: local.identity(w), inbound: local.inbound(w), outbound: [], clusters: [],
-                                        allowAnyOutbound: local.allowAnyOutbound(w))
+                                        allowAnyOutbound: local.allowAnyOutbound(w), jwtRules: local.jwtRules(w, jwks: jwks))
             do {
                 // `outboundParts` sorts last among the config's keys: splice the view's list in
                 // before the closing brace.

@@ -28,6 +28,33 @@ struct WorkloadCompiler: Sendable {
         return mode == "REGISTRY_ONLY" ? false : nil
     }
 
+    /// The `jwtRules` of every RequestAuthentication selecting the workload, with their key
+    /// sets: inline `jwks`, else `jwksUri` fetched through `jwks` (nil when it cannot be had).
+    func jwtRules(_ w: Workload, jwks: JWKSSource?) -> [JWTRule]? {
+        var out: [JWTRule] = []
+        for ra in index.requestAuthentications(for: w) {
+            for rule in ra.spec?["jwtRules"]?.elements ?? [] {
+                guard let issuer = rule["issuer"]?.scalar else { continue }
+                let uri = rule["jwksUri"]?.scalar
+                let headers = rule["fromHeaders"]?.elements.compactMap { h in
+                    h["name"]?.scalar.map { JWTRule.TokenHeader(name: $0, prefix: h["prefix"]?.scalar) }
+                }
+                let claims = rule["outputClaimToHeaders"]?.elements.compactMap { c -> JWTRule.ClaimToHeader? in
+                    guard let header = c["header"]?.scalar, let claim = c["claim"]?.scalar else { return nil }
+                    return JWTRule.ClaimToHeader(header: header, claim: claim)
+                }
+                let audiences = rule["audiences"]?.stringList
+                out.append(JWTRule(policy: ra.qualifiedName, issuer: issuer, audiences: audiences?.isEmpty == false ? audiences : nil,
+                                   jwks: rule["jwks"]?.scalar ?? uri.flatMap { jwks?.keySet(at: $0) }, jwksUri: uri,
+                                   fromHeaders: headers?.isEmpty == false ? headers : nil,
+                                   fromParams: rule["fromParams"].map { $0.stringList },
+                                   outputClaimToHeaders: claims?.isEmpty == false ? claims : nil,
+                                   forwardOriginalToken: rule["forwardOriginalToken"]?.value == .bool(true) ? true : nil))
+            }
+        }
+        return out.isEmpty ? nil : out
+    }
+
     // MARK: Inbound
 
     func inbound(_ w: Workload, authorization authz: Authorization? = nil) -> [InboundPort] {

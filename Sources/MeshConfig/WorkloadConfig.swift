@@ -22,12 +22,15 @@ public struct WorkloadConfig: Codable, Equatable, Sendable {
     /// value means) or is answered 502 (REGISTRY_ONLY, written as `false`). The key sorts
     /// before `outboundParts`, which the compiler splices in last.
     public var allowAnyOutbound: Bool?
+    /// RequestAuthentication: the JWT issuers the workload accepts (absent: none). The key
+    /// sorts before `outboundParts`, which the compiler splices in last.
+    public var jwtRules: [JWTRule]?
     /// In a bundle: `sha256:<hex>` digests of the `OutboundPart`s that hold the rest of
     /// `outbound` and `clusters`, in order (see `assembling(_:)`). Absent in a complete config.
     public var outboundParts: [String]?
 
     public init(identity: Identity, inbound: [InboundPort], outbound: [OutboundService], clusters: [Cluster],
-                outboundParts: [String]? = nil, allowAnyOutbound: Bool? = nil) {
+                outboundParts: [String]? = nil, allowAnyOutbound: Bool? = nil, jwtRules: [JWTRule]? = nil) {
         formatVersion = Self.currentFormatVersion
         self.identity = identity
         self.inbound = inbound
@@ -35,6 +38,7 @@ public struct WorkloadConfig: Codable, Equatable, Sendable {
         self.clusters = clusters
         self.outboundParts = outboundParts
         self.allowAnyOutbound = allowAnyOutbound
+        self.jwtRules = jwtRules
     }
 
     /// Whether unknown hosts pass through (absent: yes, as Istio's ALLOW_ANY default).

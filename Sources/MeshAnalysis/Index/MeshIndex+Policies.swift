@@ -12,6 +12,15 @@ extension MeshIndex {
         return positions.sorted().map { all[$0] }
     }
 
+    /// RequestAuthentications that apply to a workload (selector in its namespace, or in the
+    /// root namespace for the whole mesh; no selector: every workload there), in input order.
+    public func requestAuthentications(for w: Workload) -> [Resource] {
+        resources(.requestAuthentication).filter { ra in
+            guard ra.namespace == w.namespace || ra.namespace == settings.rootNamespace, !Selectors.hasTargetRef(ra) else { return false }
+            return w.matches(Selectors.matchLabels(ra)?.labels ?? [:])
+        }
+    }
+
     /// The Sidecar resource that configures a workload: one selecting it, else its
     /// namespace's default, else the root namespace's default.
     public func sidecar(for w: Workload) -> SidecarModel? {

@@ -23,7 +23,7 @@ final class Exchange: UpstreamDelegate {
     private let context: ChannelHandlerContext
     private let state: LoopState
     private let snapshot: Snapshot?
-    private let head: HTTPRequestHead
+    private var head: HTTPRequestHead
     private let body: ByteBuffer?
     private let keepAlive: Bool
     private let limits: ProxyLimits
@@ -91,7 +91,17 @@ final class Exchange: UpstreamDelegate {
             appTarget = app
             upstreamHTTP2 = head.version.major == 2
             labels = state.inboundLabels(snapshot, peer: downstream?.peerID)
-            if let denied = authorize(port: app.port) {
+            var principal: RequestAuthenticator.Principal?
+            if let authenticator = snapshot?.authenticator {
+                switch authenticator.authenticate(&head, now: Date().timeIntervalSince1970) {
+                case .anonymous: break
+                case .authenticated(let p): principal = p
+                case .refused(let why):
+                    state.metrics.count("meshc_proxy_jwt_refused_total", labels: "reason=\"\(MetricLabels.escape(why))\"")
+                    return respond(401, why, flags: "-", plain: true, extraHeaders: [("www-authenticate", "Bearer realm=\"\(head.headers.first(name: "host") ?? "")\", error=\"invalid_token\"")])
+                }
+            }
+            if let denied = authorize(port: app.port, principal: principal) {
                 state.metrics.count("meshc_proxy_authorization_denied_total", labels: "policy=\"\(MetricLabels.escape(denied ?? "no ALLOW rule matched"))\"")
                 return respond(403, "RBAC: access denied", flags: "-", plain: true)
             }
@@ -103,14 +113,15 @@ final class Exchange: UpstreamDelegate {
 
     /// AuthorizationPolicy on the inbound path: nil when allowed; else the denying policy
     /// (nil inside: no ALLOW rule matched). Without a config nothing is enforced yet.
-    private func authorize(port: Int) -> String?? {
+    private func authorize(port: Int, principal: RequestAuthenticator.Principal?) -> String?? {
         guard let authz = snapshot?.inbound(port: port)?.authorization,
               authz.allowPolicies || !authz.deny.isEmpty else { return nil }
         var headers: [String: String] = [:]
         for (name, value) in head.headers where headers[name.lowercased()] == nil { headers[name.lowercased()] = value }
         let request = AuthorizationRequest(peer: downstream?.peerID, sourceIP: downstream?.remoteIP,
                                            host: head.headers.first(name: "host") ?? "", port: port, method: head.method.rawValue,
-                                           path: String(head.uri.prefix { $0 != "?" }), headers: headers, requestPrincipal: nil)
+                                           path: String(head.uri.prefix { $0 != "?" }), headers: headers,
+                                           requestPrincipal: principal?.principal, claims: principal?.claims ?? [:])
         switch Authorizer.decide(authz, request) {
         case .allowed: return nil
         case .denied(let policy): return .some(policy)
@@ -414,7 +425,8 @@ final class Exchange: UpstreamDelegate {
 
     // MARK: answers made here
 
-    private func respond(_ code: Int, _ message: String, flags: String, plain: Bool = false, releaseRequest: Bool = true) {
+    private func respond(_ code: Int, _ message: String, flags: String, plain: Bool = false, releaseRequest: Bool = true,
+                         extraHeaders: [(String, String)] = []) {
         guard !finished else { return }
         self.flags = flags
         status = code
@@ -424,6 +436,7 @@ final class Exchange: UpstreamDelegate {
         headers.add(name: "content-length", value: String(text.utf8.count))
         headers.add(name: "connection", value: keepAlive ? "keep-alive" : "close")
         if !plain { headers.add(name: "x-mesh-response-flags", value: flags) }
+        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
         responseBytes = text.utf8.count
         context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: code), headers: headers))), promise: nil)
         context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)

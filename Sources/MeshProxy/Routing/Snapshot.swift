@@ -21,10 +21,18 @@ public final class Snapshot: Sendable {
     let unroutedLabels: MetricLabels
     /// Requests to hosts outside the config under ALLOW_ANY (Istio's `PassthroughCluster`).
     let passthroughLabels: MetricLabels
+    /// RequestAuthentication's verifiers, made once per config (nil: no jwtRules).
+    let authenticator: RequestAuthenticator?
     static let noConfigInbound = MetricLabels(identity: nil, inbound: true)
     static let noConfigOutbound = MetricLabels(identity: nil, inbound: false)
 
-    public init(config: WorkloadConfig, version: Int, endpoints: EndpointsDocument?) {
+    public convenience init(config: WorkloadConfig, version: Int, endpoints: EndpointsDocument?) {
+        self.init(config: config, version: version, endpoints: endpoints,
+                  authenticator: config.jwtRules.map { RequestAuthenticator.prepare($0) })
+    }
+
+    init(config: WorkloadConfig, version: Int, endpoints: EndpointsDocument?, authenticator: RequestAuthenticator?) {
+        self.authenticator = authenticator
         self.config = config
         self.version = version
         regexes = RegexCache(config: config)
@@ -96,8 +104,9 @@ public final class Snapshot: Sendable {
     }
 
     /// The same config with other endpoints.
+    /// The same config with other endpoints (its key verifiers kept).
     public func with(endpoints: EndpointsDocument?) -> Snapshot {
-        Snapshot(config: config, version: version, endpoints: endpoints)
+        Snapshot(config: config, version: version, endpoints: endpoints, authenticator: authenticator)
     }
 
     /// The names a service answers to, as Envoy's virtual hosts list them: the FQDN,

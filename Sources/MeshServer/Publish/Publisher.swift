@@ -20,6 +20,9 @@ public struct Publisher {
     public var maxFileSize: Int = SourceReader.defaultMaxFileSize
     /// Called after the revision is written and before the switch (a test's crash point).
     public var beforeSwitch: (@Sendable () -> Void)?
+    /// Fetches a RequestAuthentication's `jwksUri` key set when a revision is compiled, so
+    /// proxies never reach outside the mesh for keys.
+    public var fetchKeySet: @Sendable (String) -> String? = JWKSFetch.fetch
 
     public init(store: RevisionStore, signer: Signer, schedule: SigningSchedule, directory: String, settings: MeshSettings) {
         self.store = store
@@ -89,6 +92,7 @@ public struct Publisher {
         }
         guard let index = lint.index else { throw Refusal(step: .compile, reason: "lint produced no index") }
         let compiler = Compiler(index: index)
+        compiler.jwks = JWKSSource(fetch: fetchKeySet)
         let workloads = compiler.workloads
         guard !workloads.isEmpty else {
             throw Refusal(step: .compile, reason: "no workloads at \(commit.id.short): nothing to publish (the last good revision stays served)")
