@@ -34,6 +34,7 @@ test:
 	MESHC=$(MESHC) python3 Tools/readme-examples.py --check
 	ci/stress.sh $(MESHC)
 	python3 demo/run.py $(MESHC) $(PROXY)
+	python3 ci/reliability.py $(MESHC) $(PROXY)
 	ci/fuzz.sh 30
 
 # Regenerate the files generated from the code (tests fail when they are stale).

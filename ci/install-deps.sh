@@ -21,6 +21,8 @@ command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v python3 >/dev/null || missing+=(python3)
 # The CA's tests check every certificate with openssl itself.
 $want_test && ! command -v openssl >/dev/null && missing+=(openssl)
+# The reliability suite puts nginx in front of two meshc serve replicas.
+$want_test && ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]] && missing+=(nginx-light)
 if $want_test && ! python3 -c 'import yaml, jsonschema' 2>/dev/null; then
   missing+=(python3-yaml python3-jsonschema)
 fi

@@ -47,6 +47,8 @@ class Demo:
         self.procs = []
         self.results = []
         self.instances = {}
+        # Proxies report every second (the server's lease is three of its 2 s intervals).
+        self.proxy_args = ["--report-interval", "1"]
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -151,7 +153,7 @@ class Demo:
                                      "--outbound", f"127.0.0.1:{ports['outbound']}", "--inbound", f"127.0.0.1:{ports['inbound']}",
                                      "--app", f"127.0.0.1:{ports['app']}", "--admin", f"127.0.0.1:{ports['admin']}",
                                      "--instance", name, "--cert-dir", certs, "--ca-roots", os.path.join(self.ca, "root.pem"),
-                                     "--tcp-listen", "none"])
+                                     "--tcp-listen", "none", *self.proxy_args])
         self.instances[name] = ports
         return ports
 
@@ -210,7 +212,8 @@ class Demo:
         self.server_port = self.free_port()
         self.start("meshc-serve", [self.meshc, "serve", "--repo", self.repo, "--dir", "policies",
                                    "--key", os.path.join(self.keys, "signing.key"), "--listen", f"127.0.0.1:{self.server_port}",
-                                   "--data-dir", os.path.join(self.work, "serve"), "--poll-interval", "60s", "--ca", self.ca])
+                                   "--data-dir", os.path.join(self.work, "serve"), "--poll-interval", "60s", "--ca", self.ca,
+                                   "--report-interval", "2s"])
         status = self.wait("the server's first revision", lambda: self.request(self.server_port, "/readyz")[0] == 200, timeout=60)
         revision = self.server_json("/v1/status")
         self.record("serve", bool(status), f"meshc serve on 127.0.0.1:{self.server_port} published version {revision.get('version')}")

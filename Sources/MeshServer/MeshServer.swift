@@ -46,7 +46,14 @@ public final class MeshServer: @unchecked Sendable {
         schedule = SigningSchedule(ttl: options.bundleTTL)
         http = HTTPServer(threads: max(1, options.threads), limits: options.limits)
         state = NIOLockedValueBox(State(registry: Registry(lease: 3 * options.reportInterval)))
+        registryWarmUntil = Date().addingTimeInterval(options.registryWarmUp ?? options.reportInterval + 1)
     }
+
+    /// The registry is soft state, rebuilt from proxies' reports: until every live proxy has
+    /// had a report interval to announce itself (after a start or restart), it is incomplete,
+    /// and endpoint lists are not served — a proxy keeps the instances it knows rather than
+    /// take a list that lacks them (which would send its traffic nowhere).
+    let registryWarmUntil: Date
 
     /// Restores the last published revision (served before the first fetch: the repository
     /// may be unreachable), binds the API, and starts following the repository.
@@ -225,6 +232,8 @@ public final class MeshServer: @unchecked Sendable {
     private func openOrClone() -> GitRepository? {
         let path = store.repositoryPath
         if FileManager.default.fileExists(atPath: path) {
+            let stale = Self.removeStaleLocks(in: path)
+            if !stale.isEmpty { options.log("removed \(stale.count) lock file\(stale.count == 1 ? "" : "s") a crash left in \(path): \(stale.joined(separator: ", "))") }
             if let repo = try? GitRepository.open(path), repo.gitDirectory.hasPrefix(URL(fileURLWithPath: path).standardizedFileURL.path) {
                 return repo
             }
@@ -246,6 +255,23 @@ public final class MeshServer: @unchecked Sendable {
             if changed { options.log(message + (current == nil ? "" : "; serving the last good revision")) }
             return nil
         }
+    }
+
+    /// Lock files (`refs/remotes/origin/main.lock`, `packed-refs.lock`, …) left in the clone
+    /// by a server that died mid-fetch: git would refuse every later fetch ("failed to lock
+    /// file"), wedging the server on its last revision. This server is the clone's only
+    /// writer, and it has not fetched yet, so any lock there is stale. Returns what it removed.
+    static func removeStaleLocks(in path: String) -> [String] {
+        var removed: [String] = []
+        guard let walk = FileManager.default.enumerator(atPath: path) else { return [] }
+        while let relative = walk.nextObject() as? String {
+            // Objects are written under temporary names, never `.lock`: skip them.
+            if relative.hasPrefix("objects/") { walk.skipDescendants(); continue }
+            if relative.hasSuffix(".lock"), (try? FileManager.default.removeItem(atPath: "\(path)/\(relative)")) != nil {
+                removed.append(relative)
+            }
+        }
+        return removed.sorted()
     }
 
     /// libgit2 says "unsupported URL protocol" for a local path that is gone: say what it is.

@@ -21,6 +21,9 @@ public struct ServerOptions: Sendable {
     public var bundleTTL: TimeInterval = 168 * 3600
     /// How often proxies report; an instance silent for three intervals is dropped.
     public var reportInterval: TimeInterval = 10
+    /// How long after start endpoint lists are withheld while the registry is rebuilt from
+    /// reports (nil: one report interval and a second).
+    public var registryWarmUp: TimeInterval?
     /// A proxy behind the desired version for longer than this is STALE.
     public var staleGrace: TimeInterval = 30
     /// The longest long poll (`Prefer: wait=N` is capped at it).

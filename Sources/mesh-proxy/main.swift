@@ -86,6 +86,9 @@ struct ProxyCommand: ParsableCommand {
     @Option(name: .customLong("ca-roots"), help: "The mesh CA's trust bundle (root.pem; old and new roots together during a rotation), re-read when it changes.")
     var caRoots: String?
 
+    @Option(name: .customLong("report-interval"), help: "Seconds between status reports to the server (keep it below a third of the server's lease).")
+    var reportInterval = 10.0
+
     @Option(help: "Event loop threads.")
     var threads = 1
 
@@ -146,6 +149,7 @@ struct ProxyCommand: ParsableCommand {
         let inboundHost = options.inbound!.host
         control.advertise = advertise ?? "\(inboundHost.contains(":") ? "[\(inboundHost)]" : inboundHost):\(ports["inbound"] ?? 0)"
         control.log = log
+        control.reportInterval = max(0.1, reportInterval)
         if let certDir, let caRoots { control.identity = IdentityFiles(directory: certDir, trust: caRoots) }
         let loop = ControlLoop(proxy: proxy, store: store, options: control)
         loop.start()

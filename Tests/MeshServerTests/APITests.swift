@@ -39,6 +39,21 @@ import Testing
         #expect(doc.clusters["outbound|9090||catalog.shop.svc.cluster.local"] == [])
     }
 
+    /// After a start or restart the registry is rebuilt from reports: endpoint lists are
+    /// withheld (503, Retry-After) until every live proxy has had a report interval to
+    /// announce itself, so a proxy never swaps the instances it knows for a partial list.
+    @Test func endpointsAreWithheldWhileTheRegistryIsRebuilt() throws {
+        let repo = try PolicyRepo()
+        let s = try TestServer(repository: repo.path) { $0.registryWarmUp = 1.5 }
+        _ = try s.waitForAttempts(1)
+        let early = try s.get("/v1/endpoints/web/frontend")
+        #expect(early.status == 503)
+        #expect(early.header("retry-after").flatMap(Int.init).map { (1...2).contains($0) } == true)
+        #expect(try s.get("/v1/bundles/web/frontend").status == 200, "bundles are served meanwhile")
+        Thread.sleep(forTimeInterval: 1.6)
+        #expect(try s.get("/v1/endpoints/web/frontend").status == 200)
+    }
+
     @Test func anEndpointLongPollWakesWhenAnInstanceAppearsAndTheLeaseDropsSilentOnes() throws {
         let repo = try PolicyRepo()
         let s = try TestServer(repository: repo.path) { $0.reportInterval = 0.5 }

@@ -111,3 +111,31 @@ enum HTTPConnectionShim {
         try HTTPConnection(host: "127.0.0.1", port: port).request("POST", path, body: Array("{}".utf8))
     }
 }
+
+/// A server killed in the middle of a fetch leaves git's lock files in its clone; the next
+/// start removes them, or every later fetch would fail and the server would stay on its
+/// last revision for good.
+@Suite struct StaleLockTests {
+    @Test func aRestartRemovesTheLocksACrashLeftAndFetchesAgain() throws {
+        let repo = try PolicyRepo()
+        let data = NSTemporaryDirectory() + "meshc-serve-\(UUID().uuidString)"
+        do {
+            let first = try TestServer(repository: repo.path, dataDir: data)
+            _ = try first.waitForAttempts(1)
+        }
+        // What kill -9 during a fetch leaves behind.
+        let clone = data + "/repo"
+        let refs = clone + "/refs/remotes/origin"
+        try FileManager.default.createDirectory(atPath: refs, withIntermediateDirectories: true)
+        try Data("0000".utf8).write(to: URL(fileURLWithPath: refs + "/main.lock"))
+        try Data().write(to: URL(fileURLWithPath: clone + "/packed-refs.lock"))
+        let newer = try repo.shiftCanary(to: 30)
+
+        let second = try TestServer(repository: repo.path, dataDir: data)
+        let attempts = try second.sync(expectAttempts: 2)
+        #expect(attempts.first?["commit"] as? String == newer)
+        #expect(attempts.first?["outcome"] as? String == "published", "\(attempts.first ?? [:])")
+        #expect(!FileManager.default.fileExists(atPath: refs + "/main.lock"))
+        #expect(second.log.lines.contains { $0.contains("removed 2 lock files") })
+    }
+}

@@ -64,6 +64,7 @@ final class TestServer {
         options.port = 0
         options.pollInterval = 3600  // tests sync on demand
         options.threads = 2
+        options.registryWarmUp = 0  // the registry tests announce instances themselves
         let log = self.log
         options.log = { log.append($0) }
         configure(&options)

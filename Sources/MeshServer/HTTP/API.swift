@@ -187,6 +187,12 @@ extension MeshServer {
         let answer: @Sendable () -> APIResponse? = { [weak self] in
             guard let self else { return .error(.serviceUnavailable, "the server is stopping") }
             guard let revision = self.current else { return .error(.serviceUnavailable, "no revision is published yet") }
+            let warm = self.registryWarmUntil.timeIntervalSinceNow
+            if warm > 0 {
+                var r = APIResponse.error(.serviceUnavailable, "the registry is being rebuilt from the proxies' reports; endpoints are served in \(Int(warm.rounded(.up))) s (keep the ones you have)")
+                r.headers.add(name: "retry-after", value: String(Int(warm.rounded(.up))))
+                return r
+            }
             guard let doc = self.endpointsDocument(key, revision: revision, now: Date()) else {
                 return .error(.notFound, "no workload \(key) in revision \(revision.record.version)")
             }

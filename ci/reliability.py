@@ -1,0 +1,424 @@
+#!/usr/bin/env python3
+"""The reliability suite: the mesh of `make demo` on 127.0.0.1 (two `meshc serve` replicas
+behind nginx, proxies with mTLS), with load running through it the whole time, while things
+go wrong:
+
+  replicas       nginx in front of two replicas: identical bytes from either, one killed
+  control-plane  every server killed for a while, then back
+  kill-publish   kill -9 of the server in the middle of publishing, five times
+  hostile        a hostile server feeding a proxy tampered, unsigned, unknown-key, expired,
+                 rolled-back and wrong-workload bundles and a part that is not its digest
+  reloads        100 config reloads of a proxy under load
+
+Prints what was tried, how many requests went through meanwhile, and what was lost (must be
+nothing); exits 1 otherwise. Loopback only; bounded in time.
+
+    ci/reliability.py MESHC MESH_PROXY
+"""
+import base64
+import hashlib
+import re
+import http.server
+import importlib.util
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+spec = importlib.util.spec_from_file_location("demo", os.path.join(ROOT, "demo", "run.py"))
+demo = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(demo)
+StepFailed = demo.StepFailed
+
+
+class Load(threading.Thread):
+    """Requests through one proxy's outbound listener until stopped; counts what failed."""
+
+    def __init__(self, port, host=demo.FRONTEND_HOST):
+        super().__init__(daemon=True)
+        self.port, self.host = port, host
+        self.ok = 0
+        self.failed = []
+        self.halt = threading.Event()
+
+    def run(self):
+        while not self.halt.is_set():
+            try:
+                status, headers, _ = demo.Demo.request(self.port, "/", host=self.host, timeout=10)
+                if status == 200:
+                    self.ok += 1
+                else:
+                    self.failed.append(f"{status} {headers.get('x-mesh-response-flags', '')}")
+            except Exception as e:  # noqa: BLE001 — any failure is a lost request
+                self.failed.append(repr(e))
+            time.sleep(0.002)
+
+    def stop(self):
+        self.halt.set()
+        self.join(timeout=15)
+        return self.ok, self.failed
+
+
+class Suite(demo.Demo):
+    def __init__(self, meshc, proxy):
+        super().__init__(meshc, proxy)
+        self.summary = []
+        self.servers = {}
+        self.proxy_args = ["--report-interval", "1"]
+
+    # -- the control plane: two replicas behind nginx ---------------------------------
+
+    def serve(self, name):
+        port = self.servers.get(name, {}).get("port") or self.free_port()
+        p = self.start(name, [self.meshc, "serve", "--repo", self.repo, "--dir", "policies",
+                              "--key", os.path.join(self.keys, "signing.key"), "--listen", f"127.0.0.1:{port}",
+                              "--data-dir", os.path.join(self.work, name), "--poll-interval", "60s",
+                              "--report-interval", "2s", "--ca", self.ca])
+        self.servers[name] = {"port": port, "process": p}
+        self.wait(f"{name} ready", lambda: self.request(port, "/readyz")[0] == 200, timeout=60)
+
+    def kill(self, name):
+        p = self.servers[name]["process"]
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+
+    def nginx(self):
+        port = self.free_port()
+        conf = os.path.join(self.work, "nginx.conf")
+        upstreams = "\n".join(f"    server 127.0.0.1:{s['port']} max_fails=3 fail_timeout=1s;" for s in self.servers.values())
+        open(conf, "w").write(f"""daemon off;
+pid {self.work}/nginx.pid;
+error_log {self.logs}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {self.work}/nginx-body;
+  proxy_temp_path {self.work}/nginx-proxy;
+  upstream meshc {{
+{upstreams}
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://meshc;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_read_timeout 150s;
+      proxy_next_upstream error timeout;
+      proxy_next_upstream_tries 2;
+    }}
+  }}
+}}
+""")
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.start("nginx", [nginx, "-c", conf, "-p", self.work])
+        self.wait("nginx", lambda: self.request(port, "/healthz")[0] == 200, timeout=20)
+        return port
+
+    def instance(self, name, workload, service_account, version, fail_ratio=0.0, server=None):
+        saved = self.server_port
+        self.server_port = server or self.lb_port
+        try:
+            ports = super().instance(name, workload, service_account, version, fail_ratio)
+        finally:
+            self.server_port = saved
+        return ports
+
+    def applied(self, ports):
+        """The config version a proxy runs (None before it has one)."""
+        return json.loads(self.request(ports["admin"], "/config_dump")[2]).get("version")
+
+    def fleet(self, server):
+        status, _, body = self.request(self.servers[server]["port"], "/v1/status")
+        return json.loads(body) if status == 200 else None
+
+    def settled(self, server, count):
+        s = self.fleet(server)
+        if not s or len(s["proxies"]) < count:
+            return None
+        return s if all(p["state"] == "SYNCED" for p in s["proxies"]) else None
+
+    def setup(self):
+        print("== setup: a repository, two meshc serve replicas behind nginx, five proxies with mTLS")
+        self.step2_server_repo()
+        self.serve("serve-a")
+        self.serve("serve-b")
+        self.server_port = self.servers["serve-a"]["port"]
+        self.lb_port = self.nginx()
+        self.instance("frontend", "web/frontend", "frontend", "v1")
+        self.instance("orders-v1-a", "shop/orders-v1", "orders", "v1")
+        self.instance("orders-v1-b", "shop/orders-v1", "orders", "v1")
+        self.instance("orders-v2", "shop/orders-v2", "orders", "v2")
+        self.instance("payments", "payments/payments", "payments", "v1")
+        self.wait("both replicas to see five SYNCED proxies",
+                  lambda: self.settled("serve-a", 5) and self.settled("serve-b", 5), timeout=90)
+
+        def endpoints():
+            text = self.request(self.instances["frontend"]["admin"], "/clusters")[2].decode()
+            return text.count("|v1|orders.shop.svc.cluster.local::") >= 2 and "|v2|orders" in text
+        self.wait("frontend to know every orders instance", endpoints, timeout=60)
+
+    def step2_server_repo(self):
+        self.repo = os.path.join(self.work, "repo")
+        os.makedirs(self.repo)
+        shutil.copytree(os.path.join(ROOT, "policies"), os.path.join(self.repo, "policies"), ignore=shutil.ignore_patterns("broken"))
+        self.git("init", "-q", "-b", "main")
+        self.git("add", "-A")
+        self.git("commit", "-qm", "the example mesh")
+        self.keys = os.path.join(self.work, "keys")
+        self.ca = os.path.join(self.work, "ca")
+        self.run([self.meshc, "keygen", "--out", self.keys])
+        self.run([self.meshc, "ca", "init", "--out", self.ca])
+
+    def shift(self, weight):
+        path = os.path.join(self.repo, "policies", "shop", "orders.yaml")
+        text = open(path).read()
+        text = re.sub(r"subset: v1\n      weight: \d+", f"subset: v1\n      weight: {100 - weight}", text)
+        text = re.sub(r"subset: v2\n      weight: \d+", f"subset: v2\n      weight: {weight}", text)
+        open(path, "w").write(text)
+        self.git("commit", "-qam", f"canary at {weight}%")
+
+    def sync(self, *servers):
+        for name in servers:
+            self.request(self.servers[name]["port"], "/v1/hooks/git", method="POST")
+
+    def served(self, name):
+        return self.fleet(name)["version"]
+
+    def record_scenario(self, name, tried, load, extra_ok=True, detail=""):
+        ok, failed = load.stop() if load.is_alive() else (load.ok, load.failed)
+        good = extra_ok and not failed
+        self.summary.append((name, tried, ok, len(failed), good, detail if good else f"{detail}; lost: {failed[:3]}"))
+        print(f"   {'✔' if good else '✘'} {name}: {tried}; {ok} requests through, {len(failed)} lost {detail}")
+        if not good:
+            raise StepFailed(f"{name}: {failed[:3]} {detail}")
+
+    # -- the scenarios ----------------------------------------------------------------
+
+    def replicas(self):
+        print("== replicas: identical bytes from either; one killed")
+        load = Load(self.instances["frontend"]["outbound"])
+        load.start()
+        same = []
+        for key in ["web/frontend", "shop/orders-v1", "payments/payments"]:
+            a = self.request(self.servers["serve-a"]["port"], f"/v1/bundles/{key}")
+            b = self.request(self.servers["serve-b"]["port"], f"/v1/bundles/{key}")
+            same.append(a[2] == b[2] and a[1].get("etag") == b[1].get("etag"))
+        self.kill("serve-b")
+        before = self.served("serve-a")
+        self.shift(30)
+        self.sync("serve-a")
+        version = self.wait("the change through nginx with serve-b dead",
+                            lambda: (lambda s: s if s and s["version"] > before and all(p.get("appliedVersion") == s["version"] for p in s["proxies"]) else None)(self.settled("serve-a", 5)), timeout=60)
+        time.sleep(1)
+        self.record_scenario("replicas", "3 bundles compared across replicas, serve-b killed, a commit published",
+                             load, extra_ok=all(same), detail=f"(identical bytes: {all(same)}; version {version['version']} reached every proxy)")
+        self.serve("serve-b")
+        self.sync("serve-b")
+
+    def control_plane(self):
+        print("== control-plane: every server down for 4 s, then back")
+        load = Load(self.instances["frontend"]["outbound"])
+        load.start()
+        time.sleep(0.5)
+        self.kill("serve-a")
+        self.kill("serve-b")
+        time.sleep(4)
+        ready = all(self.request(p["admin"], "/ready")[0] == 200 for p in self.instances.values())
+        self.serve("serve-a")
+        self.serve("serve-b")
+        self.wait("the fleet SYNCED again", lambda: self.settled("serve-a", 5), timeout=60)
+        self.record_scenario("control-plane", "both replicas killed for 4 s, restarted", load, extra_ok=ready,
+                             detail=f"(proxies ready throughout: {ready}; SYNCED again)")
+
+    def kill_publish(self):
+        print("== kill-publish: kill -9 of the publishing server, five times")
+        load = Load(self.instances["frontend"]["outbound"])
+        load.start()
+        versions = []
+        self.kill("serve-b")  # one publisher, so the restart alone decides what is served
+        for i in range(5):
+            before = self.served("serve-a")
+            self.shift(10 + 10 * i)
+            self.sync("serve-a")
+            time.sleep(random.uniform(0.0, 0.03))
+            self.kill("serve-a")
+            self.serve("serve-a")
+            after = self.served("serve-a")
+            if after < before:
+                raise StepFailed(f"version went down after a crash: {before} → {after}")
+            self.sync("serve-a")
+            s = self.wait("the fleet on the served version",
+                          lambda: (lambda s: s if s and s["version"] > before and all(p.get("appliedVersion") == s["version"] for p in s["proxies"]) else None)(self.settled("serve-a", 5)), timeout=60)
+            versions.append(s["version"])
+            for name, ports in self.instances.items():
+                if self.applied(ports) != s["version"]:
+                    raise StepFailed(f"{name} runs version {self.applied(ports)}, the server serves {s['version']}")
+        self.serve("serve-b")
+        self.sync("serve-b")
+        self.record_scenario("kill-publish", "5 crashes mid-publish, each restarted", load,
+                             detail=f"(versions only went up: {len(set(versions))} published; every proxy on a whole revision)")
+
+    def hostile(self):
+        print("== hostile: a server feeding a proxy bad bundles")
+        good_bundle = self.request(self.servers["serve-a"]["port"], "/v1/bundles/web/frontend")[2]
+        envelope = json.loads(good_bundle)
+        payload = json.loads(base64.b64decode(envelope["payload"]))
+        version = payload["manifest"]["version"]
+        parts = {}
+        config = payload.get("config", {})
+        for digest in config.get("outboundParts", []):
+            parts[digest] = self.request(self.servers["serve-a"]["port"], f"/v1/parts/{digest}")[2]
+        checkout = os.path.join(self.work, "checkout")
+        shutil.copytree(os.path.join(self.repo, "policies"), checkout)
+        other_keys = os.path.join(self.work, "other-keys")
+        self.run([self.meshc, "keygen", "--out", other_keys])
+
+        def compiled(key, bundle_version, issued=None, workload="web/frontend", ttl=None):
+            out = os.path.join(self.work, f"compiled-{random.randrange(1 << 30)}")
+            argv = [self.meshc, "compile", checkout, "--key", key, "--out", out, "--workload", workload,
+                    "--bundle-version", str(bundle_version)]
+            if issued:
+                argv += ["--issued-at", issued]
+            self.run(argv)
+            data = open(os.path.join(out, workload + ".json"), "rb").read()
+            for name in os.listdir(os.path.join(out, "_parts")):
+                parts.setdefault(name.replace(".json", ""), open(os.path.join(out, "_parts", name), "rb").read())
+            return data
+
+        signing = os.path.join(self.keys, "signing.key")
+        tampered = bytearray(good_bundle)
+        i = good_bundle.index(b'"payload"') + 40
+        tampered[i] = ord("A") if tampered[i] != ord("A") else ord("B")
+        unsigned = json.dumps(dict(envelope, signatures=[])).encode()
+        # (what, bundle, a part served corrupted, what the proxy's reason must say)
+        cases = [
+            ("tampered", bytes(tampered), None, "signature does not verify"),
+            ("unsigned", unsigned, None, "not signed"),
+            ("unknown key", compiled(os.path.join(other_keys, "signing.key"), version + 10), None, "trust root does not list"),
+            ("expired", compiled(signing, version + 20, issued="2020-01-01T00:00:00Z"), None, "expired"),
+            ("rolled back", compiled(signing, version - 5), None, "rollback refused"),
+            ("wrong workload", compiled(signing, version + 40, workload="shop/orders-v1"), None, "is for workload shop/orders-v1"),
+        ]
+        newer = compiled(signing, version + 30)
+        newer_parts = json.loads(base64.b64decode(json.loads(newer)["payload"]))["config"].get("outboundParts", [])
+        cases.append(("part not its digest", newer, newer_parts[0] if newer_parts else None, "outbound part"))
+
+        state = {"bundle": good_bundle, "corrupt": None, "reports": []}
+        lock = threading.Lock()
+        real = self.servers["serve-a"]["port"]
+
+        class Hostile(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def send(self, status, body=b"", headers=()):
+                self.send_response(status)
+                self.send_header("content-length", str(len(body)))
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                if self.path.startswith("/v1/bundles/"):
+                    with lock:
+                        body = state["bundle"]
+                    etag = '"sha256:' + hashlib.sha256(body).hexdigest() + '"'
+                    if self.headers.get("if-none-match") == etag:
+                        time.sleep(0.5)
+                        return self.send(304, headers=[("etag", etag)])
+                    return self.send(200, body, [("etag", etag)])
+                if self.path.startswith("/v1/parts/"):
+                    digest = self.path[len("/v1/parts/"):]
+                    with lock:
+                        data = parts.get(digest)
+                        if digest == state["corrupt"]:
+                            data = data + b" "
+                    return self.send(200 if data else 404, data or b"")
+                status, headers, body = demo.Demo.request(real, self.path)
+                self.send(status, body, [("etag", headers["etag"])] if "etag" in headers else [])
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if self.path == "/v1/status":
+                    with lock:
+                        state["reports"].append(json.loads(body))
+                self.send(204)
+
+            def log_message(self, *args):
+                pass
+
+        hostile_port = self.free_port()
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", hostile_port), Hostile)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            ports = self.instance("frontend-hostile", "web/frontend", "frontend", "v1", server=hostile_port)
+            self.wait("the proxy on the good bundle", lambda: self.applied(ports) == version, timeout=30)
+            load = Load(ports["outbound"])
+            load.start()
+            refused = []
+            for name, bundle, corrupt, expected in cases:
+                with lock:
+                    seen = len(state["reports"])
+                    state["bundle"], state["corrupt"] = bundle, corrupt
+                report = self.wait(f"the proxy to reject the {name} bundle",
+                                   lambda: next((r for r in state["reports"][seen:] if r.get("state") == "rejected" and expected in (r.get("reason") or "")), None), timeout=30)
+                applied = self.applied(ports)
+                if applied != version:
+                    raise StepFailed(f"{name}: the proxy applied version {applied}")
+                refused.append(f"{name}: {(report.get('reason') or '')[:90]}")
+            for line in refused:
+                print("     " + line)
+            self.record_scenario("hostile", f"{len(cases)} bad bundles served", load,
+                                 detail=f"(every one REJECTED, version {version} kept)")
+        finally:
+            server.shutdown()
+
+    def reloads(self):
+        print("== reloads: 100 configs applied under load")
+        load = Load(self.instances["frontend"]["outbound"])
+        load.start()
+        start = last = self.served("serve-a")
+        for i in range(100):
+            self.shift(10 + (i % 5) * 10)
+            self.sync("serve-a", "serve-b")
+            target = self.wait("the commit published", lambda: (lambda v: v if v > last else None)(self.served("serve-a")), timeout=30, interval=0.01)
+            self.wait("frontend on the new config",
+                      lambda: (self.applied(self.instances["frontend"]) or 0) >= target, timeout=30, interval=0.01)
+            last = target
+        self.record_scenario("reloads", f"100 commits, each applied by every proxy (versions {start} → {self.served('serve-a')})", load)
+
+    def main(self):
+        code = 0
+        try:
+            self.setup()
+            for scenario in [self.replicas, self.control_plane, self.kill_publish, self.hostile, self.reloads]:
+                scenario()
+        except (StepFailed, OSError, KeyError, ValueError, subprocess.TimeoutExpired) as e:
+            print(f"   ✘ {e}")
+            code = 1
+        finally:
+            self.stop_all()
+        print("\n== reliability summary")
+        for name, tried, ok, lost, good, detail in self.summary:
+            print(f"   {name:14} {'ok  ' if good else 'FAIL'}  {ok:6} requests, {lost} lost — {tried}")
+        passed = sum(1 for s in self.summary if s[4])
+        print(f"reliability: {passed} passed, {5 - passed} failed")
+        if code or passed < 5:
+            print(f"logs in {self.logs}")
+            return 1
+        shutil.rmtree(self.work, ignore_errors=True)
+        return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    sys.exit(Suite(sys.argv[1], sys.argv[2]).main())
