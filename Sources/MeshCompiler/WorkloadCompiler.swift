@@ -31,28 +31,12 @@ struct WorkloadCompiler: Sendable {
     /// The `jwtRules` of every RequestAuthentication selecting the workload, with their key
     /// sets: inline `jwks`, else `jwksUri` fetched through `jwks` (nil when it cannot be had).
     func jwtRules(_ w: Workload, jwks: JWKSSource?) -> [JWTRule]? {
-        var out: [JWTRule] = []
-        for ra in index.requestAuthentications(for: w) {
-            for rule in ra.spec?["jwtRules"]?.elements ?? [] {
-                guard let issuer = rule["issuer"]?.scalar else { continue }
-                let uri = rule["jwksUri"]?.scalar
-                let headers = rule["fromHeaders"]?.elements.compactMap { h in
-                    h["name"]?.scalar.map { JWTRule.TokenHeader(name: $0, prefix: h["prefix"]?.scalar) }
-                }
-                let claims = rule["outputClaimToHeaders"]?.elements.compactMap { c -> JWTRule.ClaimToHeader? in
-                    guard let header = c["header"]?.scalar, let claim = c["claim"]?.scalar else { return nil }
-                    return JWTRule.ClaimToHeader(header: header, claim: claim)
-                }
-                let audiences = rule["audiences"]?.stringList
-                out.append(JWTRule(policy: ra.qualifiedName, issuer: issuer, audiences: audiences?.isEmpty == false ? audiences : nil,
-                                   jwks: rule["jwks"]?.scalar ?? uri.flatMap { jwks?.keySet(at: $0) }, jwksUri: uri,
-                                   fromHeaders: headers?.isEmpty == false ? headers : nil,
-                                   fromParams: rule["fromParams"].map { $0.stringList },
-                                   outputClaimToHeaders: claims?.isEmpty == false ? claims : nil,
-                                   forwardOriginalToken: rule["forwardOriginalToken"]?.value == .bool(true) ? true : nil))
-            }
+        let rules = index.requestAuthentications(for: w).flatMap(\.rules).map { rule -> JWTRule in
+            var resolved = rule
+            if resolved.jwks == nil, let uri = rule.jwksUri { resolved.jwks = jwks?.keySet(at: uri) }
+            return resolved
         }
-        return out.isEmpty ? nil : out
+        return rules.isEmpty ? nil : rules
     }
 
     // MARK: Inbound
@@ -76,15 +60,13 @@ struct WorkloadCompiler: Sendable {
 
     func authorization(_ w: Workload) -> Authorization {
         var result = Authorization()
-        for ap in index.authorizationPolicies(for: w) {
-            let action = AuthorizationAction(spec: ap.spec)
-            let rules = (ap.spec?["rules"]?.elements ?? []).map { rule(ap, $0) }
-            switch action {
-            case .deny: result.deny += rules
+        for policy in index.authorizationModels(for: w) {
+            switch policy.action {
+            case .deny: result.deny += policy.rules
             case .allow:
                 result.allowPolicies = true
-                result.allow += rules
-            default: break   // AUDIT and CUSTOM are delegated; the proxy does not decide them.
+                result.allow += policy.rules
+            case .audit, .custom: break   // AUDIT decides nothing; CUSTOM refuses the bundle (unenforceable).
             }
         }
         return result
@@ -94,47 +76,9 @@ struct WorkloadCompiler: Sendable {
     /// hands such requests to an external authorizer (ext_authz); mesh-proxy has none, and
     /// dropping the policy would allow what it may deny.
     func unenforceable(_ w: Workload) -> CompileError? {
-        guard let custom = index.authorizationPolicies(for: w).first(where: { AuthorizationAction(spec: $0.spec) == .custom }) else { return nil }
-        let provider = custom.spec?.at("provider", "name")?.scalar.map { " (provider \($0))" } ?? ""
-        return .unenforceable(workload: w.qualifiedName, policy: "AuthorizationPolicy \(custom.qualifiedName)",
+        guard let custom = index.authorizationModels(for: w).first(where: { $0.action == .custom }) else { return nil }
+        let provider = custom.provider.map { " (provider \($0))" } ?? ""
+        return .unenforceable(workload: w.qualifiedName, policy: "AuthorizationPolicy \(custom.resource.qualifiedName)",
                               reason: "is CUSTOM\(provider): it delegates decisions to an external authorizer, which mesh-proxy does not call; use ALLOW/DENY policies for this workload, or leave it out of the meshc-managed mesh")
-    }
-
-    func rule(_ ap: Resource, _ node: YAMLNode) -> AuthorizationRule {
-        func list(_ n: YAMLNode?, _ key: String) -> [String]? { n?[key].map { $0.stringList } }
-        let from: [AuthorizationRule.Source] = (node["from"]?.elements ?? []).map { f in
-            let s = f["source"]
-            var src = AuthorizationRule.Source()
-            src.principals = list(s, "principals")
-            src.notPrincipals = list(s, "notPrincipals")
-            src.requestPrincipals = list(s, "requestPrincipals")
-            src.notRequestPrincipals = list(s, "notRequestPrincipals")
-            src.namespaces = list(s, "namespaces")
-            src.notNamespaces = list(s, "notNamespaces")
-            src.ipBlocks = list(s, "ipBlocks")
-            src.notIpBlocks = list(s, "notIpBlocks")
-            src.remoteIpBlocks = list(s, "remoteIpBlocks")
-            src.notRemoteIpBlocks = list(s, "notRemoteIpBlocks")
-            return src
-        }
-        let to: [AuthorizationRule.Operation] = (node["to"]?.elements ?? []).map { t in
-            let o = t["operation"]
-            var op = AuthorizationRule.Operation()
-            op.hosts = list(o, "hosts")
-            op.notHosts = list(o, "notHosts")
-            op.ports = list(o, "ports")
-            op.notPorts = list(o, "notPorts")
-            op.methods = list(o, "methods")
-            op.notMethods = list(o, "notMethods")
-            op.paths = list(o, "paths")
-            op.notPaths = list(o, "notPaths")
-            return op
-        }
-        let when = (node["when"]?.elements ?? []).compactMap { c -> AuthorizationRule.Condition? in
-            guard let key = c["key"]?.scalar else { return nil }
-            return AuthorizationRule.Condition(key: key, values: list(c, "values"), notValues: list(c, "notValues"))
-        }
-        return AuthorizationRule(policy: ap.qualifiedName, from: from, to: to, when: when,
-                                 source: SourceRef(file: ap.file, line: node.start.line, resource: ap.ref.description))
     }
 }

@@ -12,10 +12,20 @@ extension MeshIndex {
         return positions.sorted().map { all[$0] }
     }
 
+    /// The AuthorizationPolicies that apply to a workload, typed (built once per index).
+    public func authorizationModels(for w: Workload) -> [AuthorizationPolicyModel] {
+        var positions = authorizationSelectors[w.namespace]?.selecting(w) ?? []
+        if w.namespace != settings.rootNamespace {
+            positions += authorizationSelectors[settings.rootNamespace]?.selecting(w) ?? []
+        }
+        return positions.sorted().map { authorizationPolicyModels[$0] }
+    }
+
     /// RequestAuthentications that apply to a workload (selector in its namespace, or in the
     /// root namespace for the whole mesh; no selector: every workload there), in input order.
-    public func requestAuthentications(for w: Workload) -> [Resource] {
-        resources(.requestAuthentication).filter { ra in
+    public func requestAuthentications(for w: Workload) -> [RequestAuthenticationModel] {
+        requestAuthenticationModels.filter { model in
+            let ra = model.resource
             guard ra.namespace == w.namespace || ra.namespace == settings.rootNamespace, !Selectors.hasTargetRef(ra) else { return false }
             return w.matches(Selectors.matchLabels(ra)?.labels ?? [:])
         }

@@ -36,6 +36,10 @@ public final class MeshIndex: Sendable {
     let destinationRulesByHost: [String: [DestinationRuleInfo]]
     /// AuthorizationPolicies that select by labels, per namespace, with their selector read once.
     let authorizationSelectors: [String: SelectorIndex]
+    /// AuthorizationPolicies, typed, in `resources(.authorizationPolicy)` order.
+    let authorizationPolicyModels: [AuthorizationPolicyModel]
+    /// RequestAuthentications, typed, in input order.
+    let requestAuthenticationModels: [RequestAuthenticationModel]
     /// Mesh-bound VirtualServices by the hosts they claim (see `virtualService(forHost:from:)`).
     let meshRoutes: MeshRoutePart
 
@@ -120,6 +124,8 @@ public final class MeshIndex: Sendable {
         self.annotationUses = annotationPart.value ?? []
         self.meshRoutes = routePart.value ?? MeshRoutePart(kinds[.virtualService] ?? [])
         self.peerAuthentications = (kinds[.peerAuthentication] ?? []).map(PeerAuthenticationInfo.init)
+        self.authorizationPolicyModels = (kinds[.authorizationPolicy] ?? []).map(AuthorizationPolicyModel.init)
+        self.requestAuthenticationModels = (kinds[.requestAuthentication] ?? []).map(RequestAuthenticationModel.init)
     }
 
     /// Resources of one kind, in input order.
