@@ -68,6 +68,7 @@ let package = Package(
         // never the policy model, the analyzers or libgit2 (ci/check-proxy-deps.sh).
         .target(name: "MeshProxy", dependencies: [
             "MeshConfig", "MeshBundle", "MeshHTTP",
+            .product(name: "X509", package: "swift-certificates"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -83,6 +84,7 @@ let package = Package(
         ]),
         // The mesh CA: root, workload certificates, CSR signing.
         .target(name: "MeshCA", dependencies: [
+            "MeshBundle",
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),

@@ -86,6 +86,9 @@ struct ProxyCommand: ParsableCommand {
     @Option(name: .customLong("ca-roots"), help: "The mesh CA's trust bundle (root.pem; old and new roots together during a rotation), re-read when it changes.")
     var caRoots: String?
 
+    @Option(name: .customLong("ca-token"), help: "With --server and --cert-dir: a bootstrap token (meshc ca token) for the first certificate from the server's CA; renewed at half-life with the current one. The trust bundle is written to CERT_DIR/roots.pem unless --ca-roots names it.")
+    var caToken: String?
+
     @Option(name: .customLong("report-interval"), help: "Seconds between status reports to the server (keep it below a third of the server's lease).")
     var reportInterval = 10.0
 
@@ -104,7 +107,11 @@ struct ProxyCommand: ParsableCommand {
         if let zipkin, Self.hostPort(url: zipkin) == nil { throw ValidationError("--zipkin \"\(zipkin)\" is not http://host:port/path") }
         guard (0...100).contains(traceSampling) else { throw ValidationError("--trace-sampling is a percentage, 0 to 100") }
         guard workload.split(separator: "/").count == 2 else { throw ValidationError("--workload is namespace/name") }
-        guard (certDir == nil) == (caRoots == nil) else { throw ValidationError("--cert-dir and --ca-roots go together") }
+        if caToken != nil {
+            guard server != nil, certDir != nil else { throw ValidationError("--ca-token needs --server and --cert-dir (where the certificate is kept)") }
+        } else {
+            guard (certDir == nil) == (caRoots == nil) else { throw ValidationError("--cert-dir and --ca-roots go together") }
+        }
     }
 
     static func hostPort(url: String) -> (String, Int)? {
@@ -150,7 +157,14 @@ struct ProxyCommand: ParsableCommand {
         control.advertise = advertise ?? "\(inboundHost.contains(":") ? "[\(inboundHost)]" : inboundHost):\(ports["inbound"] ?? 0)"
         control.log = log
         control.reportInterval = max(0.1, reportInterval)
-        if let certDir, let caRoots { control.identity = IdentityFiles(directory: certDir, trust: caRoots) }
+        if let certDir {
+            let files = IdentityFiles(directory: certDir, trust: caRoots ?? certDir + "/roots.pem")
+            control.identity = files
+            if caToken != nil, case .server(let host, let port) = source {
+                control.certificates = CertificateClient(host: host, port: port, workload: workload, tokenFile: caToken, files: files,
+                                                         writesTrust: caRoots == nil)
+            }
+        }
         let loop = ControlLoop(proxy: proxy, store: store, options: control)
         loop.start()
 

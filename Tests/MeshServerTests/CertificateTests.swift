@@ -1,10 +1,12 @@
 import Crypto
+import MeshBundle
 import Foundation
 import MeshCA
 import MeshHTTP
 import Testing
 import X509
 @testable import MeshServer
+@testable import MeshProxy
 
 /// `POST /v1/certs` on a real server: a proxy's CSR, authorised by a bootstrap token, signed
 /// for the identity the served revision gives the workload.
@@ -65,5 +67,74 @@ import X509
 
         let plain = try TestServer(repository: repo.path)
         #expect(try plain.post("/v1/certs", csr, headers: [("Authorization", "Bearer \(good)")]).status == 404, "no --ca, no certificates")
+    }
+}
+
+/// Renewal with the current certificate: only its key's holder, only for its own identity.
+@Suite struct CertificateRenewalTests {
+    @Test func theCurrentCertificateAndItsKeyRenewAndNothingElseDoes() throws {
+        let ca = try CertificateAuthority.create(trustDomain: "cluster.local")
+        let repo = try PolicyRepo()
+        let s = try TestServer(repository: repo.path) { $0.certificateAuthority = ca }
+        _ = try s.waitForAttempts(1)
+        let orders = try #require(SPIFFEID(trustDomain: "cluster.local", namespace: "shop", serviceAccount: "orders"))
+        let current = try ca.issue(orders)
+        let currentKey = try P256.Signing.PrivateKey(pemRepresentation: current.keyPEM)
+        let newKey = P256.Signing.PrivateKey()
+        let csr = try CertificateTests.csr(newKey, asking: orders.description)
+        let body = try CertificateTests.body(csr)
+        let now = Int(Date().timeIntervalSince1970)
+        func renew(_ pem: String = current.certificatePEM, key: P256.Signing.PrivateKey = currentKey, workload: String = "shop/orders-v1",
+                   time: Int = now, signed: String? = nil) throws -> Int {
+            let headers = try #require(try RenewalRequest.headers(certificatePEM: pem, key: key, workload: workload, csr: signed ?? csr, time: time))
+            return try s.post("/v1/certs", body, headers: headers).status
+        }
+        #expect(try renew() == 200)
+        #expect(try renew(key: P256.Signing.PrivateKey()) == 401, "a proof by another key")
+        #expect(try renew(time: now - 3600) == 401, "a stale proof")
+        #expect(try renew(signed: "another csr") == 401, "a proof for another CSR")
+        let rogue = try CertificateAuthority.create(trustDomain: "cluster.local").issue(orders)
+        #expect(try renew(rogue.certificatePEM, key: try P256.Signing.PrivateKey(pemRepresentation: rogue.keyPEM)) == 401, "another CA's certificate")
+        #expect(try renew(workload: "payments/payments") == 401, "orders' certificate speaking for payments")
+        let expired = try ca.issue(orders, ttl: 60, now: Date().addingTimeInterval(-3600))
+        #expect(try renew(expired.certificatePEM, key: try P256.Signing.PrivateKey(pemRepresentation: expired.keyPEM)) == 401, "an expired certificate")
+    }
+}
+
+/// The proxy's side: its first certificate with the bootstrap token, renewals at half-life
+/// with the current certificate (the token long gone), each for a key made on the spot.
+@Suite struct ProxyCertificateTests {
+    @Test func aProxyGetsItsCertificateThenRenewsItWithoutTheToken() throws {
+        let ca = try CertificateAuthority.create(trustDomain: "cluster.local")
+        let repo = try PolicyRepo()
+        let s = try TestServer(repository: repo.path) { $0.certificateAuthority = ca }
+        _ = try s.waitForAttempts(1)
+        let dir = NSTemporaryDirectory() + "mesh-proxy-certs-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let tokenFile = dir + "/token"
+        try BootstrapToken.issue(workload: "shop/orders-v1", ttl: 600, ca: ca).write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let files = IdentityFiles(directory: dir, trust: dir + "/roots.pem")
+        let client = CertificateClient(host: "127.0.0.1", port: s.port, workload: "shop/orders-v1", tokenFile: tokenFile, files: files)
+        let log = LogLines()
+        let renewal = CertificateRenewal(client: client, log: { log.append($0) })
+
+        #expect(client.renewalDue() == nil, "nothing yet: a certificate is needed now")
+        renewal.tick()
+        let first = try IdentityStore.load(certificate: files.certificate, key: files.key, trust: files.trust)
+        #expect(first.spiffeID == "spiffe://cluster.local/ns/shop/sa/orders")
+        let firstPEM = try String(contentsOfFile: files.certificate, encoding: .utf8)
+        let keyMode = try FileManager.default.attributesOfItem(atPath: files.key)[.posixPermissions] as? Int
+        #expect(keyMode == 0o600, "the key is private")
+        let due = try #require(client.renewalDue())
+        renewal.tick(now: due.addingTimeInterval(-60))
+        #expect(try String(contentsOfFile: files.certificate, encoding: .utf8) == firstPEM, "not before half-life")
+
+        try FileManager.default.removeItem(atPath: tokenFile)
+        renewal.tick(now: due.addingTimeInterval(1))
+        let renewedPEM = try String(contentsOfFile: files.certificate, encoding: .utf8)
+        #expect(renewedPEM != firstPEM, "renewed with the current certificate, no token")
+        #expect(try IdentityStore.load(certificate: files.certificate, key: files.key, trust: files.trust).spiffeID == first.spiffeID)
+        #expect(try s.get("/metrics").text.contains("meshc_certificates_issued_total 2"))
+        #expect(log.lines.filter { $0.contains("certificate obtained") }.count == 2, "\(log.lines)")
     }
 }

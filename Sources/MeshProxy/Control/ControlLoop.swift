@@ -33,6 +33,8 @@ public final class ControlLoop: @unchecked Sendable {
         /// The workload certificate, key and trust bundle, re-read when they change (rotation).
         public var identity: IdentityFiles?
         public var identityPollInterval: TimeInterval = 1
+        /// Obtains and renews the identity from the server (`POST /v1/certs`) into `identity`.
+        public var certificates: CertificateClient?
         public var log: @Sendable (String) -> Void = { _ in }
         public init(source: Source, instance: String) {
             self.source = source
@@ -58,11 +60,14 @@ public final class ControlLoop: @unchecked Sendable {
     public func start() {
         if let files = options.identity {
             var watch = FileWatch()
+            let renewal = options.certificates.map { CertificateRenewal(client: $0, log: options.log) }
+            renewal?.tick()
             files.reload(into: proxy.identity, watch: &watch, log: options.log)
             spawn("mesh-proxy-identity") { [watch] in
                 var watch = watch
                 while !self.isStopped {
                     self.pause(self.options.identityPollInterval)
+                    renewal?.tick()
                     files.reload(into: self.proxy.identity, watch: &watch, log: self.options.log)
                 }
             }

@@ -25,16 +25,31 @@ extension MeshServer {
         guard let ca = options.certificateAuthority else {
             return .error(.notFound, "this server signs no certificates: start it with --ca DIR")
         }
-        guard let auth = request.headers.first(name: "authorization"), auth.lowercased().hasPrefix("bearer ") else {
-            return unauthorized("a certificate needs a bootstrap token: Authorization: Bearer <meshc ca token>")
-        }
-        let workload: String
-        do { workload = try BootstrapToken.verify(String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces), ca: ca) } catch {
-            metrics.certificatesRefused.increment()
-            return unauthorized("bootstrap token refused: \(error)")
+        guard let auth = request.headers.first(name: "authorization") else {
+            return unauthorized("a certificate needs a bootstrap token (Authorization: Bearer <meshc ca token>) or, to renew, the current certificate (Authorization: Certificate …)")
         }
         guard let body = request.body, let csr = try? JSONDecoder().decode(CertificateRequest.self, from: Data(body.readableBytesView)) else {
             return .error(.badRequest, "the body is JSON {\"csr\": \"<PEM certificate signing request>\"}")
+        }
+        let workload: String
+        if auth.lowercased().hasPrefix("bearer ") {
+            do { workload = try BootstrapToken.verify(String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces), ca: ca) } catch {
+                metrics.certificatesRefused.increment()
+                return unauthorized("bootstrap token refused: \(error)")
+            }
+        } else if auth.lowercased().hasPrefix("certificate ") {
+            do {
+                workload = try RenewalProof.verify(certificate: String(auth.dropFirst(12)).trimmingCharacters(in: .whitespaces),
+                                                   workload: request.headers.first(name: RenewalProof.workloadHeader) ?? "",
+                                                   time: request.headers.first(name: RenewalProof.timeHeader) ?? "",
+                                                   proof: request.headers.first(name: RenewalProof.proofHeader) ?? "",
+                                                   csr: csr.csr, ca: ca, now: Date())
+            } catch {
+                metrics.certificatesRefused.increment()
+                return unauthorized("renewal refused: \(error)")
+            }
+        } else {
+            return unauthorized("unknown authorization scheme: use Bearer <meshc ca token> or Certificate <current certificate>")
         }
         guard let revision = current else {
             return .error(.serviceUnavailable, "no revision is published yet: the identity of \(workload) is not known")
@@ -44,6 +59,10 @@ extension MeshServer {
         }
         guard let id = SPIFFEID(config.identity.spiffeID), id.trustDomain == ca.trustDomain else {
             return .error(.conflict, "\(workload)'s identity \(config.identity.spiffeID) is not in this CA's trust domain \(ca.trustDomain) (check the mesh config's trustDomain)")
+        }
+        if auth.lowercased().hasPrefix("certificate "), RenewalProof.identity(of: String(auth.dropFirst(12)).trimmingCharacters(in: .whitespaces)) != id.description {
+            metrics.certificatesRefused.increment()
+            return unauthorized("renewal refused: the certificate presented is not \(workload)'s identity \(id) in the served revision")
         }
         do {
             let cert = try ca.sign(csrPEM: csr.csr, for: id, ttl: options.certificateTTL)
