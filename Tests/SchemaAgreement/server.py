@@ -81,8 +81,13 @@ try:
     check("status", json.loads(out.stdout), "meshc proxy-status --format json")
 
     for w in ["web/frontend", "shop/orders-v1"]:
+        # Endpoint lists are withheld (503) while the registry is rebuilt after a start.
         status, doc = call(port, "GET", f"/v1/endpoints/{w}")
-        assert status == 200
+        while status == 503 and time.time() < deadline + 15:
+            check("error", doc, "GET /v1/endpoints while the registry warms up")
+            time.sleep(0.2)
+            status, doc = call(port, "GET", f"/v1/endpoints/{w}")
+        assert status == 200, (status, doc)
         check("endpoints", doc, f"GET /v1/endpoints/{w}")
     assert any(doc["clusters"].values()), "some cluster has instances"
     # A static endpoints file has the same shape.
