@@ -117,6 +117,8 @@ let package = Package(
         ]),
         .testTarget(name: "MeshProxyTests", dependencies: [
             "MeshProxy", "MeshConfig", "MeshBundle", "MeshHTTP", "MeshCA",
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -151,7 +151,7 @@ public final class Snapshot: Sendable {
     }
 
     static func targets(of cluster: Cluster, registry: [String: [EndpointInstance]]) -> [UpstreamTarget] {
-        let tls = UpstreamTLS(cluster.tls)
+        let tls = UpstreamTLS(cluster.tls, host: cluster.host)
         if cluster.discovery != .static, let known = registry[cluster.name], !known.isEmpty {
             return known.map { UpstreamTarget(host: $0.address, port: $0.port, tls: tls) }
         }
@@ -194,27 +194,45 @@ final class PreparedCluster: Sendable {
     }
 }
 
-/// What an ISTIO_MUTUAL cluster asks of a connection: mTLS with the workload certificate,
-/// and a server whose SPIFFE ID is one of `identities` (the service accounts behind the
-/// cluster; empty accepts any identity the trust bundle vouches for).
+/// What a cluster's client TLS asks of a connection. ISTIO_MUTUAL: mTLS with the workload
+/// certificate, and a server whose SPIFFE ID is one of `identities` (the service accounts
+/// behind the cluster; empty accepts any the trust bundle vouches for). SIMPLE: TLS to a
+/// server outside the mesh, verified against `caCertificates` (else the system's roots) and
+/// the host name `sni` (the cluster's host unless the DestinationRule names one).
 public struct UpstreamTLS: Hashable, Sendable {
+    public enum Kind: Hashable, Sendable { case istioMutual, simple }
+    public var kind: Kind
     public var identities: [String]
     public var sni: String?
+    public var caCertificates: String?
 
     public init(identities: [String], sni: String? = nil) {
+        kind = .istioMutual
         self.identities = identities
         self.sni = sni
     }
 
-    /// The requirement of `tls`, nil unless it is ISTIO_MUTUAL (SIMPLE and MUTUAL origination
-    /// with user certificates is not done by this proxy yet: such clusters go in plaintext).
-    init?(_ tls: ClientTLS) {
-        guard tls.mode == .istioMutual else { return nil }
-        self.init(identities: tls.expectedIdentities.sorted(), sni: tls.sni)
+    public init(simpleTo host: String, sni: String?, caCertificates: String?) {
+        kind = .simple
+        identities = []
+        self.sni = sni ?? host
+        self.caCertificates = caCertificates
     }
 
-    /// Whether a server presenting `id` is one this cluster expects.
+    /// The requirement of a cluster's client TLS; nil for plaintext (DISABLE). MUTUAL with
+    /// user certificates is not done by this proxy: such a cluster gets SIMPLE's server
+    /// verification without a client certificate, and the server may refuse it.
+    init?(_ tls: ClientTLS, host: String) {
+        switch tls.mode {
+        case .istioMutual: self.init(identities: tls.expectedIdentities.sorted(), sni: tls.sni)
+        case .simple, .mutual: self.init(simpleTo: host, sni: tls.sni, caCertificates: tls.caCertificates)
+        case .disable: return nil
+        }
+    }
+
+    /// Whether a server presenting `id` is one this cluster expects (ISTIO_MUTUAL).
     func accepts(_ id: String?) -> Bool {
+        guard kind == .istioMutual else { return true }
         guard let id else { return false }
         return identities.isEmpty || identities.contains(id)
     }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import NIOTLS
@@ -66,5 +67,25 @@ final class UpstreamIdentityCheck: ChannelInboundHandler, RemovableChannelHandle
             ready.fail(OutboundTLSError.closedDuringHandshake)
         }
         context.fireChannelInactive()
+    }
+}
+
+/// TLS contexts for SIMPLE origination (servers outside the mesh), one per CA file and ALPN,
+/// made on first use and kept: BoringSSL checks the chain and the host name (`sni`).
+final class SimpleTLSContexts: @unchecked Sendable {
+    static let shared = SimpleTLSContexts()
+    private let lock = NIOLockedValueBox<[String: NIOSSLContext]>([:])
+
+    func context(caCertificates: String?, http2: Bool) throws -> NIOSSLContext {
+        let key = (caCertificates ?? "") + (http2 ? "|h2" : "|h1")
+        if let known = lock.withLockedValue({ $0[key] }) { return known }
+        var c = TLSConfiguration.makeClientConfiguration()
+        c.certificateVerification = .fullVerification
+        c.minimumTLSVersion = .tlsv12
+        c.applicationProtocols = http2 ? ["h2"] : ["http/1.1"]
+        if let caCertificates { c.trustRoots = .file(caCertificates) }
+        let made = try NIOSSLContext(configuration: c)
+        lock.withLockedValue { $0[key] = made }
+        return made
     }
 }

@@ -26,10 +26,17 @@ final class UpstreamPool {
     /// Adds TLS origination for an ISTIO_MUTUAL target to a new connection's pipeline, and
     /// returns the future that completes once the server proved the expected identity.
     private func secure(_ channel: any Channel, _ tls: UpstreamTLS, http2: Bool) throws -> EventLoopFuture<Void> {
-        guard let material = identity.current else { throw OutboundTLSError.noWorkloadCertificate }
+        let context: NIOSSLContext
+        switch tls.kind {
+        case .istioMutual:
+            guard let material = identity.current else { throw OutboundTLSError.noWorkloadCertificate }
+            context = http2 ? material.http2Client : material.http1Client
+        case .simple:
+            context = try SimpleTLSContexts.shared.context(caCertificates: tls.caCertificates, http2: http2)
+        }
         let ready = channel.eventLoop.makePromise(of: Void.self)
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(try NIOSSLClientHandler(context: http2 ? material.http2Client : material.http1Client, serverHostname: tls.sni))
+        try sync.addHandler(try NIOSSLClientHandler(context: context, serverHostname: tls.sni))
         try sync.addHandler(UpstreamIdentityCheck(tls, ready: ready))
         return ready.futureResult
     }

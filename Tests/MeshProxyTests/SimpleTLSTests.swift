@@ -1,0 +1,99 @@
+import Crypto
+import Foundation
+import MeshConfig
+import MeshHTTP
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Testing
+import X509
+@testable import MeshProxy
+
+/// SIMPLE origination: a cluster whose DestinationRule says `tls: {mode: SIMPLE}` (a service
+/// outside the mesh) is reached over TLS, its chain checked against `caCertificates` and its
+/// name against the SNI.
+@Suite(.serialized) struct SimpleTLSTests {
+    /// A TLS HTTP server on 127.0.0.1 whose certificate names `localhost`, self-signed.
+    final class TLSUpstream {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let channel: any Channel
+        let caFile: String
+
+        init() throws {
+            let key = P256.Signing.PrivateKey()
+            let name = try DistinguishedName { CommonName("localhost") }
+            let cert = try Certificate(version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey),
+                                       notValidBefore: Date().addingTimeInterval(-60), notValidAfter: Date().addingTimeInterval(3600),
+                                       issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
+                                       extensions: try Certificate.Extensions { SubjectAlternativeNames([.dnsName("localhost")]) },
+                                       issuerPrivateKey: .init(key))
+            let pem = try cert.serializeAsPEM().pemString
+            caFile = NSTemporaryDirectory() + "simple-tls-\(UUID().uuidString).pem"
+            try pem.write(toFile: caFile, atomically: true, encoding: .utf8)
+            let config = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(pem.utf8), format: .pem))],
+                                                                   privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(key.pemRepresentation.utf8), format: .pem)))
+            let context = try NIOSSLContext(configuration: config)
+            channel = try ServerBootstrap(group: group)
+                .childChannelInitializer { ch in
+                    ch.eventLoop.makeCompletedFuture {
+                        try ch.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                        try ch.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try ch.pipeline.syncOperations.addHandler(Answer())
+                    }
+                }
+                .bind(host: "127.0.0.1", port: 0).wait()
+        }
+
+        var port: Int { channel.localAddress!.port! }
+
+        deinit {
+            try? channel.close().wait()
+            try? group.syncShutdownGracefully()
+        }
+
+        final class Answer: ChannelInboundHandler {
+            typealias InboundIn = HTTPServerRequestPart
+            typealias OutboundOut = HTTPServerResponsePart
+            func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+                guard case .end = unwrapInboundIn(data) else { return }
+                let body = context.channel.allocator.buffer(string: "over tls")
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "8"]))), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+
+    static func caller(port: Int, tls: ClientTLS) throws -> ProxyMTLSTests.Proxy {
+        let p = try ProxyMTLSTests.Proxy({ o in o.outbound = .init(host: "127.0.0.1", port: 0) }, identity: nil)
+        let cluster = Cluster(host: "api.example.com", port: 443, subset: nil, subsetLabels: nil, discovery: .static,
+                              endpoints: [Endpoint(address: "127.0.0.1", port: port, labels: nil)], loadBalancer: "ROUND_ROBIN",
+                              connectionPool: nil, outlierDetection: nil, tls: tls)
+        var route = Route(name: "default", match: [], destinations: [WeightedCluster(cluster: cluster.name, weight: 100)],
+                          source: SourceRef(file: "x.yaml", line: 1, resource: "ServiceEntry web/api"))
+        route.retries = RetryPolicy(attempts: 0, perTryTimeoutMs: nil, retryOn: [])
+        try p.apply(WorkloadConfig(identity: Identity(namespace: "web", name: "frontend", serviceAccount: "frontend",
+                                                      spiffeID: "spiffe://cluster.local/ns/web/sa/frontend", labels: [:]),
+                                   inbound: [], outbound: [OutboundService(host: cluster.host, port: 443, protocolName: "http", routes: [route])],
+                                   clusters: [cluster]))
+        return p
+    }
+
+    static func get(_ p: ProxyMTLSTests.Proxy) throws -> Int {
+        try HTTPConnection(host: "127.0.0.1", port: p.ports["outbound"]!, timeout: 10).request("GET", "/", headers: [("Host", "api.example.com:443")]).status
+    }
+
+    @Test func simpleTLSVerifiesTheChainAndTheName() throws {
+        let upstream = try TLSUpstream()
+        let good = try Self.caller(port: upstream.port, tls: ClientTLS(mode: .simple, sni: "localhost", caCertificates: upstream.caFile))
+        #expect(try Self.get(good) == 200)
+        let wrongName = try Self.caller(port: upstream.port, tls: ClientTLS(mode: .simple, sni: "evil.example.com", caCertificates: upstream.caFile))
+        #expect(try Self.get(wrongName) == 503, "the certificate does not name the SNI host")
+        let other = try TLSUpstream()
+        let wrongCA = try Self.caller(port: upstream.port, tls: ClientTLS(mode: .simple, sni: "localhost", caCertificates: other.caFile))
+        #expect(try Self.get(wrongCA) == 503, "a chain to another CA")
+        let plaintext = try Self.caller(port: upstream.port, tls: ClientTLS(mode: .disable))
+        #expect(try Self.get(plaintext) != 200, "plaintext to a TLS port does not pass")
+    }
+}
