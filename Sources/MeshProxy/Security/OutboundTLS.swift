@@ -68,6 +68,14 @@ final class UpstreamIdentityCheck: ChannelInboundHandler, RemovableChannelHandle
         }
         context.fireChannelInactive()
     }
+
+    /// Removed without a handshake (the event loop shutting down): the waiter hears it.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if !done {
+            done = true
+            ready.fail(OutboundTLSError.closedDuringHandshake)
+        }
+    }
 }
 
 /// TLS contexts for SIMPLE origination (servers outside the mesh), one per CA file and ALPN,
