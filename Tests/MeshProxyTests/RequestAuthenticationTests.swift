@@ -125,7 +125,7 @@ import Testing
                                     inbound: [InboundPort(port: app.port, protocolName: "http", mtls: .permissive,
                                                           authorization: Authorization(allow: [needsUser], allowPolicies: true))],
                                     outbound: [], clusters: [])
-        config.jwtRules = [Self.rule]
+        config.jwtRules = [Self.rule, JWTRule(policy: "shop/other", issuer: "https://other.example.com", jwksUri: "https://other.example.com/jwks")]
         let proxy = try ProxyMTLSTests.Proxy({ o in
             o.inbound = .init(host: "127.0.0.1", port: 0)
             o.app = UpstreamTarget(host: "127.0.0.1", port: app.port)
@@ -147,5 +147,7 @@ import Testing
         #expect(try get([]).status == 403, "no token: the ALLOW rule needs a request principal")
         #expect(try get([("Authorization", "Bearer \(outsider)")]).status == 403, "a valid token without the claim the rule needs")
         #expect(app.count == 1)
+        let dump = try HTTPConnection(host: "127.0.0.1", port: proxy.ports["admin"]!).request("GET", "/config_dump").text
+        #expect(dump.contains("no keys for https://other.example.com"), "an issuer without keys is shown on /config_dump")
     }
 }

@@ -53,8 +53,10 @@ final class AdminHandler: ChannelInboundHandler {
             guard let s = proxy.runtime.snapshot else { return loop.makeSucceededFuture((.serviceUnavailable, "application/json", "{}\n")) }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-            struct Dump: Encodable { var version: Int; var config: WorkloadConfig; var invalidRegexes: [String] }
-            let data = (try? encoder.encode(Dump(version: s.version, config: s.config, invalidRegexes: s.regexes.invalid))) ?? Data()
+            /// `jwtKeyProblems`: key sets that could not be used (their issuers' tokens are refused).
+            struct Dump: Encodable { var version: Int; var config: WorkloadConfig; var invalidRegexes: [String]; var jwtKeyProblems: [String] }
+            let data = (try? encoder.encode(Dump(version: s.version, config: s.config, invalidRegexes: s.regexes.invalid,
+                                                 jwtKeyProblems: s.authenticator?.problems ?? []))) ?? Data()
             return loop.makeSucceededFuture((.ok, "application/json", String(decoding: data, as: UTF8.self) + "\n"))
         case "/clusters":
             return proxy.clustersText().map { (.ok, "text/plain", $0) }
