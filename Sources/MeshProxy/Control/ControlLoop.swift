@@ -172,13 +172,23 @@ public final class ControlLoop: @unchecked Sendable {
                 switch r.status {
                 case 200:
                     let data = Data(r.body)
+                    var unfetched = 0
                     let changed = offer(data) { digest in
-                        (try? HTTPConnection(host: host, port: port).request("GET", "/v1/parts/\(digest)")).flatMap { $0.status == 200 ? Data($0.body) : nil }
+                        let part = (try? HTTPConnection(host: host, port: port).request("GET", "/v1/parts/\(digest)")).flatMap { $0.status == 200 ? Data($0.body) : nil }
+                        if part == nil { unfetched += 1 }
+                        return part
                     }
-                    // A rejected bundle is not asked for again until a newer one exists.
-                    etag = r.header("etag")
                     if changed { report(host: host, port: port) }
-                    backoff.succeeded()
+                    if unfetched > 0, store.missingParts(of: data).count > 0 {
+                        // A part the server did not have yet (behind a load balancer, a replica
+                        // that has not published this revision): ask again, not for a newer one.
+                        etag = nil
+                        pause(backoff.failed())
+                    } else {
+                        // A rejected bundle is not asked for again until a newer one exists.
+                        etag = r.header("etag")
+                        backoff.succeeded()
+                    }
                 case 304:
                     backoff.succeeded()
                 default:
