@@ -4,12 +4,7 @@ extension MeshIndex {
     /// AuthorizationPolicies that apply to a workload (selector in its namespace, or in the
     /// root namespace for the whole mesh), in input order.
     public func authorizationPolicies(for w: Workload) -> [Resource] {
-        var positions = authorizationSelectors[w.namespace]?.selecting(w) ?? []
-        if w.namespace != settings.rootNamespace {
-            positions += authorizationSelectors[settings.rootNamespace]?.selecting(w) ?? []
-        }
-        let all = resources(.authorizationPolicy)
-        return positions.sorted().map { all[$0] }
+        authorizationModels(for: w).map(\.resource)
     }
 
     /// The AuthorizationPolicies that apply to a workload, typed (built once per index).
