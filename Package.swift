@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
         // The mesh CA (#13): X.509 with SPIFFE URI SANs.
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        // IP address SANs in the server certificate (already a dependency of swift-certificates).
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
@@ -50,9 +52,14 @@ let package = Package(
         // The pipeline the CLI and the server share: read a directory or a git revision, lint,
         // compile. Typed errors, timing through an injected sink; it never exits the process.
         .target(name: "MeshPipeline", dependencies: ["MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit"]),
-        // A small blocking HTTP/1.1 client (Foundation and POSIX only): `meshc proxy-status`,
-        // the proxy's control-plane calls, tests and benchmarks.
-        .target(name: "MeshHTTP"),
+        // A small blocking HTTP/1.1 client (POSIX sockets; TLS through NIOSSL): `meshc
+        // proxy-status`, the proxy's control-plane calls, tests and benchmarks.
+        .target(name: "MeshHTTP", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         // `meshc serve`: follows the policy repository, gates each commit on lint, publishes
         // signed bundles atomically, and is the service registry. HTTP on SwiftNIO.
         .target(name: "MeshServer", dependencies: [
@@ -61,6 +68,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -86,6 +95,7 @@ let package = Package(
         .target(name: "MeshCA", dependencies: [
             "MeshBundle",
             .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "MeshCLI", dependencies: [
@@ -94,7 +104,7 @@ let package = Package(
         ]),
         .executableTarget(name: "meshc", dependencies: ["MeshCLI"]),
         .executableTarget(name: "mesh-proxy", dependencies: [
-            "MeshProxy", "MeshBundle", "MeshConfig",
+            "MeshProxy", "MeshBundle", "MeshConfig", "MeshHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "MeshPolicyTests", dependencies: ["MeshPolicy"]),

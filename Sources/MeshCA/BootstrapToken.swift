@@ -54,8 +54,12 @@ public enum BootstrapToken {
         guard let header = try? JSONDecoder().decode(Header.self, from: headerBytes), header.alg == "ES256" else {
             throw .invalid("the token is not signed ES256 (alg \"none\" and others are refused)")
         }
+        // Signed by a root of the trust bundle: tokens issued just before a rotation still work.
+        let signed = Data((parts[0] + "." + parts[1]).utf8)
         guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes),
-              ca.key.publicKey.isValidSignature(signature, for: Data((parts[0] + "." + parts[1]).utf8)) else {
+              ca.trustedRoots(now: now).contains(where: { root in
+                  P256.Signing.PublicKey(root.publicKey)?.isValidSignature(signature, for: signed) == true
+              }) else {
             throw .invalid("the token's signature does not verify against this CA")
         }
         guard let claims = try? JSONDecoder().decode(Claims.self, from: claimBytes) else {

@@ -4,6 +4,10 @@ import FoundationEssentials
 import Foundation
 #endif
 import Crypto
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwiftASN1
 import X509
 
 /// The mesh CA: a self-signed ECDSA P-256 root whose URI SAN names the trust domain
@@ -14,6 +18,9 @@ public struct CertificateAuthority: Sendable {
     public let root: Certificate
     public let trustDomain: String
     let key: P256.Signing.PrivateKey
+    /// Roots trusted beside the signing root during a rotation (`Rotation.swift`): the staged
+    /// next root and the retired previous ones.
+    public internal(set) var otherRoots: [Certificate] = []
 
     public static let rootValidity: TimeInterval = 10 * 365 * 86_400
     public static let defaultLeafValidity: TimeInterval = 86_400
@@ -57,7 +64,13 @@ public struct CertificateAuthority: Sendable {
 
     /// The CA in `directory` (`root.pem`, `root.key`), checked: the key must be the root's.
     public static func load(directory: String) throws(CAError) -> CertificateAuthority {
-        let certPath = "\(directory)/\(rootCertificateFile)", keyPath = "\(directory)/\(rootKeyFile)"
+        var ca = try load(certificate: "\(directory)/\(rootCertificateFile)", key: "\(directory)/\(rootKeyFile)")
+        ca.otherRoots = try Rotation.otherRoots(in: directory)
+        return ca
+    }
+
+    /// A root and its key from two files, checked as `load(directory:)` checks them.
+    static func load(certificate certPath: String, key keyPath: String) throws(CAError) -> CertificateAuthority {
         let certText = try read(certPath), keyText = try read(keyPath)
         let root: Certificate, key: P256.Signing.PrivateKey
         do { root = try Certificate(pemEncoded: certText) } catch { throw .unreadable(path: certPath, reason: "not a PEM certificate (\(error))") }
@@ -88,6 +101,7 @@ public struct CertificateAuthority: Sendable {
         }
         try Self.write(key.pemRepresentation, to: keyPath, mode: 0o600)
         try Self.write(try pem(root), to: "\(directory)/\(Self.rootCertificateFile)", mode: 0o644)
+        try Rotation.writeTrustBundle(directory: directory)
     }
 
     // MARK: issuing
@@ -95,6 +109,11 @@ public struct CertificateAuthority: Sendable {
     /// A workload certificate for `id` over `publicKey`, valid for `ttl` (never past the root).
     public func issue(_ id: SPIFFEID, publicKey: Certificate.PublicKey, ttl: TimeInterval = defaultLeafValidity,
                       now: Date = Date()) throws(CAError) -> Certificate {
+        try issue(id, publicKey: publicKey, ttl: ttl, now: now, names: [.uniformResourceIdentifier(id.description)])
+    }
+
+    private func issue(_ id: SPIFFEID, publicKey: Certificate.PublicKey, ttl: TimeInterval, now: Date,
+                       names: [GeneralName]) throws(CAError) -> Certificate {
         guard id.trustDomain == trustDomain else {
             throw .invalid("\(id) is not in this CA's trust domain \(trustDomain)")
         }
@@ -108,7 +127,7 @@ public struct CertificateAuthority: Sendable {
                 try ExtendedKeyUsage([.serverAuth, .clientAuth])
                 AuthorityKeyIdentifier(keyIdentifier: SubjectKeyIdentifier(hash: signing.publicKey).keyIdentifier)
                 // The subject is empty, as Istio's are: the SAN is the identity, so it is critical.
-                Critical(SubjectAlternativeNames([.uniformResourceIdentifier(id.description)]))
+                Critical(SubjectAlternativeNames(names))
             }
             return try Certificate(
                 version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: publicKey,
@@ -118,6 +137,28 @@ public struct CertificateAuthority: Sendable {
         } catch {
             throw .invalid("cannot issue a certificate for \(id): \(error)")
         }
+    }
+
+    /// The server certificate `meshc serve --ca` presents: its SPIFFE ID (so proxies can tell
+    /// the control plane from a workload) and the DNS names and IP addresses clients dial,
+    /// which their ordinary hostname check (RFC 6125) matches.
+    public func issueServer(_ id: SPIFFEID, dnsNames: [String], ipAddresses: [String], publicKey: Certificate.PublicKey,
+                            ttl: TimeInterval = defaultLeafValidity, now: Date = Date()) throws(CAError) -> Certificate {
+        var names: [GeneralName] = [.uniformResourceIdentifier(id.description)]
+        names += dnsNames.map { .dnsName($0.lowercased()) }
+        for ip in ipAddresses {
+            guard let bytes = Self.addressBytes(ip) else { throw .invalid("\(ip) is not an IP address") }
+            names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes))))
+        }
+        return try issue(id, publicKey: publicKey, ttl: ttl, now: now, names: names)
+    }
+
+    /// The 4 or 16 bytes of a numeric IPv4 or IPv6 address.
+    static func addressBytes(_ text: String) -> [UInt8]? {
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
+        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
+        return nil
     }
 
     /// A new key and its certificate, both PEM (what `meshc ca issue` writes).
@@ -151,8 +192,16 @@ public struct CertificateAuthority: Sendable {
         return try issue(id, publicKey: csr.publicKey, ttl: ttl, now: now)
     }
 
-    /// The trust bundle proxies verify against: this root, PEM.
-    public var rootPEM: String { (try? pem(root)) ?? "" }
+    /// The trust bundle proxies verify against, PEM: the signing root, then any other root
+    /// of a rotation that has not expired.
+    public func trustBundle(now: Date = Date()) -> [String] {
+        trustedRoots(now: now).compactMap { try? pem($0) }
+    }
+
+    /// The roots of the trust bundle.
+    public func trustedRoots(now: Date = Date()) -> [Certificate] {
+        [root] + otherRoots.filter { $0.notValidAfter > now }
+    }
 
     // MARK: files
 

@@ -57,7 +57,10 @@ public enum RenewalProof {
     public static func verify(certificate: String, workload: String, time: String, proof: String, csr: String,
                               ca: CertificateAuthority, now: Date) throws(Failure) -> String {
         guard let der = Data(base64Encoded: certificate), let cert = try? Certificate(derEncoded: Array(der)) else { throw .malformed("certificate") }
-        guard cert.issuer == ca.root.subject, ca.root.publicKey.isValidSignature(cert.signature, for: cert) else { throw .notIssuedByThisCA }
+        // Any root of the trust bundle: after a rotation, leaves of the previous root renew.
+        guard ca.trustedRoots(now: now).contains(where: { cert.issuer == $0.subject && $0.publicKey.isValidSignature(cert.signature, for: cert) }) else {
+            throw .notIssuedByThisCA
+        }
         guard cert.notValidBefore <= now, now < cert.notValidAfter else { throw .notValidNow }
         guard workload.split(separator: "/").count == 2 else { throw .malformed("workload header") }
         guard let t = Int(time), abs(now.timeIntervalSince1970 - Double(t)) <= leeway else { throw .staleProof }

@@ -7,11 +7,13 @@ import Foundation
 import Glibc
 #endif
 
-/// A small blocking HTTP/1.1 client over one TCP connection, for `meshc proxy-status`, the
-/// tests and the benchmarks: it sends bytes as given (so a test can send hostile ones) and
-/// reads responses framed by Content-Length.
+/// A small blocking HTTP/1.1 client over one TCP connection — plain, or TLS when given a
+/// `HTTPClientTLS` — for `meshc proxy-status`, the proxy's control-plane calls, the tests and the
+/// benchmarks: it sends bytes as given (so a test can send hostile ones) and reads responses
+/// framed by Content-Length.
 public final class HTTPConnection {
     private let fd: Int32
+    private let tls: TLSTransport?
     private var buffer: [UInt8] = []
 
     public struct Response: Sendable {
@@ -39,8 +41,25 @@ public final class HTTPConnection {
         }
     }
 
+    /// Connects to `address` (TLS for `https://`, verified by `tls`, which it then requires).
+    public convenience init(_ address: ServerAddress, tls: HTTPClientTLS?, timeout: TimeInterval = 10) throws(Failure) {
+        if address.secure {
+            guard let tls else { throw .connect("\(address): https needs the roots to verify the server") }
+            try self.init(host: address.host, port: address.port, tls: tls, timeout: timeout)
+        } else {
+            try self.init(host: address.host, port: address.port, timeout: timeout)
+        }
+    }
+
+    /// Connects over TLS to `host:port`.
+    public init(host: String, port: Int, tls: HTTPClientTLS, timeout: TimeInterval = 10) throws(Failure) {
+        self.fd = -1
+        self.tls = try TLSTransport.connect(host: host, port: port, tls: tls, timeout: timeout)
+    }
+
     /// Connects to `host:port` (numeric IPv4 or IPv6, or a name), with a receive timeout.
     public init(host: String, port: Int, timeout: TimeInterval = 10) throws(Failure) {
+        self.tls = nil
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var result: UnsafeMutablePointer<addrinfo>?
@@ -61,29 +80,16 @@ public final class HTTPConnection {
         self.fd = fd
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
-    /// `http://host:port` → host and port.
+    /// `http://host:port` → host and port (plain HTTP only; `ServerAddress` takes https too).
     public static func parse(url: String) -> (host: String, port: Int)? {
-        guard url.hasPrefix("http://") else { return nil }
-        var rest = url.dropFirst(7)
-        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
-        if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else { return nil }
-            let host = String(rest[rest.index(after: rest.startIndex)..<close])
-            let after = rest[rest.index(after: close)...]
-            if after.isEmpty { return (host, 80) }
-            guard after.hasPrefix(":"), let port = Int(after.dropFirst()) else { return nil }
-            return (host, port)
-        }
-        let parts = rest.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count <= 2, !parts[0].isEmpty else { return nil }
-        if parts.count == 1 { return (String(parts[0]), 80) }
-        guard let port = Int(parts[1]) else { return nil }
-        return (String(parts[0]), port)
+        guard let a = ServerAddress(url: url), !a.secure else { return nil }
+        return (a.host, a.port)
     }
 
     public func send(_ bytes: [UInt8]) throws(Failure) {
+        if let tls { return try tls.send(bytes) }
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
@@ -107,6 +113,10 @@ public final class HTTPConnection {
     }
 
     private func fill() throws(Failure) {
+        if let tls {
+            buffer += try tls.receive()
+            return
+        }
         var chunk = [UInt8](repeating: 0, count: 65536)
         let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         if n == 0 { throw .closed }
@@ -151,5 +161,46 @@ public final class HTTPConnection {
             i += 1
         }
         return nil
+    }
+}
+
+/// A server's address as the command lines take it: `http://host:port` or `https://host:port`
+/// (IPv6 in brackets; the port defaults to 80 or 443; a path is ignored).
+public struct ServerAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var secure: Bool
+
+    public init(host: String, port: Int, secure: Bool) {
+        self.host = host
+        self.port = port
+        self.secure = secure
+    }
+
+    public init?(url: String) {
+        let secure: Bool
+        var rest: Substring
+        if url.hasPrefix("http://") { secure = false; rest = url.dropFirst(7) } else if url.hasPrefix("https://") { secure = true; rest = url.dropFirst(8) } else { return nil }
+        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        let defaultPort = secure ? 443 : 80
+        if rest.hasPrefix("[") {
+            guard let close = rest.firstIndex(of: "]") else { return nil }
+            let host = String(rest[rest.index(after: rest.startIndex)..<close])
+            let after = rest[rest.index(after: close)...]
+            if after.isEmpty { self.init(host: host, port: defaultPort, secure: secure); return }
+            guard after.hasPrefix(":"), let port = Int(after.dropFirst()), (1...65535).contains(port) else { return nil }
+            self.init(host: host, port: port, secure: secure)
+            return
+        }
+        let parts = rest.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2, !parts[0].isEmpty else { return nil }
+        if parts.count == 1 { self.init(host: String(parts[0]), port: defaultPort, secure: secure); return }
+        guard let port = Int(parts[1]), (1...65535).contains(port) else { return nil }
+        self.init(host: String(parts[0]), port: port, secure: secure)
+    }
+
+    public var description: String {
+        let h = host.contains(":") ? "[\(host)]" : host
+        return "\(secure ? "https" : "http")://\(h):\(port)"
     }
 }

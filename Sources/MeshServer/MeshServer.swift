@@ -1,5 +1,6 @@
 import Foundation
 import MeshBundle
+import MeshCA
 import MeshConfig
 import MeshGit
 import NIOConcurrencyHelpers
@@ -20,6 +21,11 @@ public final class MeshServer: @unchecked Sendable {
     let bundleWaiters = WaitHub<APIResponse>()
     let endpointWaiters = WaitHub<APIResponse>()
     private let http: HTTPServer
+    /// The mesh CA in force (re-read from its directory on a rotation) and the HTTPS identity
+    /// it gives the server.
+    let authority: NIOLockedValueBox<CertificateAuthority?>
+    private var authorityStamp: String?
+    private(set) var tls: ServerTLS?
     private let state: NIOLockedValueBox<State>
     private let wakeup = NSCondition()
     private var syncRequested = false
@@ -45,6 +51,7 @@ public final class MeshServer: @unchecked Sendable {
         store = RevisionStore(root: options.dataDirectory)
         schedule = SigningSchedule(ttl: options.bundleTTL)
         http = HTTPServer(threads: max(1, options.threads), limits: options.limits)
+        authority = NIOLockedValueBox(options.certificateAuthority)
         state = NIOLockedValueBox(State(registry: Registry(lease: 3 * options.reportInterval)))
         registryWarmUntil = Date().addingTimeInterval(options.registryWarmUp ?? options.reportInterval + 1)
     }
@@ -68,7 +75,11 @@ public final class MeshServer: @unchecked Sendable {
             }
         }
         restore()
-        let address = try http.start(host: options.host, port: options.port) { [weak self] request, loop in
+        if let ca = options.certificateAuthority {
+            tls = try ServerTLS(ca: ca, names: options.serverNames ?? ServerTLS.defaultNames(listenHost: options.host), ttl: options.certificateTTL)
+            authorityStamp = options.certificateAuthorityDirectory.map(Self.stamp(directory:))
+        }
+        let address = try http.start(host: options.host, port: options.port, tls: tls) { [weak self] request, loop in
             guard let self else { return loop.makeSucceededFuture(.error(.serviceUnavailable, "the server is stopping")) }
             return self.handle(request, on: loop)
         }
@@ -103,6 +114,44 @@ public final class MeshServer: @unchecked Sendable {
     }
 
     var current: PublishedRevision? { state.withLockedValue { $0.current } }
+
+    // MARK: the CA
+
+    /// Re-reads the CA's directory when it changed (a rotation step), keeping the CA in force
+    /// when the new one cannot be loaded; renews the server certificate when due.
+    private func followAuthority(now: Date) {
+        guard tls != nil else { return }
+        if let directory = options.certificateAuthorityDirectory {
+            let stamp = Self.stamp(directory: directory)
+            if stamp != authorityStamp {
+                authorityStamp = stamp
+                do {
+                    let ca = try CertificateAuthority.load(directory: directory)
+                    authority.withLockedValue { $0 = ca }
+                    options.log("CA reloaded from \(directory): trust bundle of \(ca.trustBundle(now: now).count) root(s)")
+                } catch {
+                    options.log("cannot reload the CA from \(directory): \(error); keeping the CA in force")
+                }
+            }
+        }
+        guard let ca = authority.withLockedValue({ $0 }) else { return }
+        do {
+            if try tls?.refresh(ca: ca, now: now) == true { options.log("server certificate renewed (\(tls?.spiffeID ?? ""))") }
+        } catch {
+            options.log("cannot renew the server certificate: \(error); keeping the one in force")
+        }
+    }
+
+    /// The CA directory's files as they are now (name, size, change time).
+    static func stamp(directory: String) -> String {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory).sorted()) ?? []
+        return names.map { name -> String in
+            let a = try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)")
+            let size = (a?[.size] as? NSNumber)?.intValue ?? -1
+            let time = (a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            return "\(name):\(size):\(time)"
+        }.joined(separator: ",")
+    }
 
     func withState<T>(_ body: (inout State) -> T) -> T { state.withLockedValue(body) }
 
@@ -295,6 +344,7 @@ public final class MeshServer: @unchecked Sendable {
 
     private func sweep() {
         let now = Date()
+        followAuthority(now: now)
         let (lapsed, live) = state.withLockedValue { s -> (Bool, Int) in
             let lapsed = s.registry.expire(now: now, lastSweep: s.lastSweep)
             s.lastSweep = now

@@ -20,6 +20,7 @@ final class ServerMetrics: @unchecked Sendable {
     let commitToPublish: DurationHistogram
     let publishDuration: DurationHistogram
     let statusReports: Counter
+    let reportsRefused: Counter
     let instancesLive: Gauge
     private var failuresByReason: [String: Counter] = [:]
     private var requestLatency: [String: DurationHistogram] = [:]
@@ -52,6 +53,7 @@ final class ServerMetrics: @unchecked Sendable {
             descriptor: Self.name("publish_duration", "seconds", "Read, lint, compile, sign and publish of one revision."),
             buckets: [.milliseconds(10), .milliseconds(50), .milliseconds(250), .seconds(1), .seconds(5), .seconds(30)])
         statusReports = registry.makeCounter(descriptor: Self.name("status_reports", "total", "Status reports accepted from proxies."))
+        reportsRefused = registry.makeCounter(descriptor: Self.name("status_reports_refused", "total", "Status reports refused: no client certificate, or one of another workload."))
         instancesLive = registry.makeGauge(descriptor: Self.name("registry_live", "instances", "Instances whose lease has not run out."))
     }
 

@@ -36,7 +36,14 @@ public struct ServerOptions: Sendable {
     /// Where log lines go (the command: standard error).
     public var log: @Sendable (String) -> Void = { _ in }
     /// The mesh CA, when the server signs workload certificates (`POST /v1/certs`).
+    /// With it, the API is HTTPS only, with a server certificate from this CA, and status
+    /// reports must come over mTLS from the workload they speak for.
     public var certificateAuthority: CertificateAuthority?
+    /// The CA's directory, re-read when it changes (a root rotation: `meshc ca rotate`).
+    public var certificateAuthorityDirectory: String?
+    /// The DNS names and IP addresses the server certificate is valid for (nil: localhost,
+    /// the loopback addresses, the host's name and the listen address).
+    public var serverNames: [String]?
     /// Workload certificate lifetime (Istio's default: 24 h).
     public var certificateTTL: TimeInterval = CertificateAuthority.defaultLeafValidity
     /// Called after a revision is written, before the switch to it (a test's crash point).

@@ -7,6 +7,7 @@ import Foundation
 #endif
 import MeshBundle
 import MeshConfig
+import MeshHTTP
 import MeshProxy
 
 #if canImport(Glibc)
@@ -29,7 +30,7 @@ struct ProxyCommand: ParsableCommand {
     @Option(help: "The workload this proxy serves (namespace/name).")
     var workload: String
 
-    @Option(help: "The distribution server, http://host:port.")
+    @Option(help: "The distribution server, https://host:port (meshc serve --ca: verified against the mesh roots; status reports over mTLS) or http://host:port.")
     var server: String?
 
     @Option(help: "Trust root (trust.json from meshc keygen).")
@@ -86,8 +87,11 @@ struct ProxyCommand: ParsableCommand {
     @Option(name: .customLong("ca-roots"), help: "The mesh CA's trust bundle (root.pem; old and new roots together during a rotation), re-read when it changes.")
     var caRoots: String?
 
-    @Option(name: .customLong("ca-token"), help: "With --server and --cert-dir: a bootstrap token (meshc ca token) for the first certificate from the server's CA; renewed at half-life with the current one. The trust bundle is written to CERT_DIR/roots.pem unless --ca-roots names it.")
+    @Option(name: .customLong("ca-token"), help: "With --server and --cert-dir: a bootstrap token (meshc ca token) for the first certificate from the server's CA; renewed at half-life with the current one. The trust bundle is kept in CERT_DIR/roots.pem, refreshed from the server; --ca-roots seeds it (needed the first time with an https server).")
     var caToken: String?
+
+    @Option(name: .customLong("trust-refresh"), help: "With --ca-token: seconds between fetches of the trust bundle from the server (a root rotation reaches the proxy within it).")
+    var trustRefresh: Double = 30
 
     @Option(name: .customLong("report-interval"), help: "Seconds between status reports to the server (keep it below a third of the server's lease).")
     var reportInterval = 10.0
@@ -103,7 +107,13 @@ struct ProxyCommand: ParsableCommand {
         for (flag, v) in [("--outbound", outbound), ("--inbound", inbound), ("--app", app), ("--admin", admin)] where splitHostPort(v) == nil && !v.hasSuffix(":0") {
             throw ValidationError("\(flag) \"\(v)\" is not host:port")
         }
-        if let server, Self.hostPort(url: server) == nil { throw ValidationError("--server \"\(server)\" is not http://host:port") }
+        if let server {
+            guard let address = ServerAddress(url: server) else { throw ValidationError("--server \"\(server)\" is not https://host:port or http://host:port") }
+            if address.secure, caRoots == nil, !(certDir.map { FileManager.default.fileExists(atPath: $0 + "/roots.pem") } ?? false) {
+                throw ValidationError("an https server is verified against the mesh roots: give --ca-roots (the CA's trust-bundle.pem or root.pem)")
+            }
+        }
+        guard trustRefresh > 0 else { throw ValidationError("--trust-refresh is a positive number of seconds") }
         if let zipkin, Self.hostPort(url: zipkin) == nil { throw ValidationError("--zipkin \"\(zipkin)\" is not http://host:port/path") }
         guard (0...100).contains(traceSampling) else { throw ValidationError("--trace-sampling is a percentage, 0 to 100") }
         guard workload.split(separator: "/").count == 2 else { throw ValidationError("--workload is namespace/name") }
@@ -150,19 +160,33 @@ struct ProxyCommand: ParsableCommand {
         let ports = try proxy.start()
         log("listening: outbound \(outbound.hasSuffix(":0") ? String(ports["outbound"] ?? 0) : outbound), inbound \(ports["inbound"] ?? 0), admin \(ports["admin"] ?? 0)")
         let store = ConfigStore(workload: workload, verifier: Verifier(trust: root), stateDirectory: stateDir)
-        let source: ControlLoop.Source = server.flatMap(Self.hostPort(url:)).map { .server(host: $0.0, port: $0.1) }
-            ?? .files(bundle: bundle!, parts: parts, endpoints: endpoints)
+        let address = server.flatMap(ServerAddress.init(url:))
+        let source: ControlLoop.Source = address.map { .server($0) } ?? .files(bundle: bundle!, parts: parts, endpoints: endpoints)
         var control = ControlLoop.Options(source: source, instance: instance ?? "\(hostName())-\(getpid())")
         let inboundHost = options.inbound!.host
         control.advertise = advertise ?? "\(inboundHost.contains(":") ? "[\(inboundHost)]" : inboundHost):\(ports["inbound"] ?? 0)"
         control.log = log
         control.reportInterval = max(0.1, reportInterval)
+        control.trustRefreshInterval = trustRefresh
+        // The trust bundle: --ca-roots as given, or, with certificates from the server, the
+        // one it hands out (kept in CERT_DIR/roots.pem; --ca-roots only seeds it).
+        var trustFile = caRoots
+        if let certDir, caToken != nil {
+            trustFile = certDir + "/roots.pem"
+            if let caRoots, !FileManager.default.fileExists(atPath: trustFile!) {
+                try FileManager.default.createDirectory(atPath: certDir, withIntermediateDirectories: true)
+                guard let seed = FileOutput.read(caRoots, maxBytes: 1 << 20) else { throw ValidationError("cannot read --ca-roots \(caRoots)") }
+                try FileOutput.writeAtomically(seed, to: trustFile!)
+            }
+        }
+        if let address, address.secure {
+            control.serverTLS = HTTPClientTLS(roots: trustFile, certificate: certDir.map { $0 + "/cert.pem" }, key: certDir.map { $0 + "/key.pem" })
+        }
         if let certDir {
-            let files = IdentityFiles(directory: certDir, trust: caRoots ?? certDir + "/roots.pem")
+            let files = IdentityFiles(directory: certDir, trust: trustFile ?? certDir + "/roots.pem")
             control.identity = files
-            if caToken != nil, case .server(let host, let port) = source {
-                control.certificates = CertificateClient(host: host, port: port, workload: workload, tokenFile: caToken, files: files,
-                                                         writesTrust: caRoots == nil)
+            if caToken != nil, let address {
+                control.certificates = CertificateClient(server: address, tls: control.serverTLS, workload: workload, tokenFile: caToken, files: files)
             }
         }
         let loop = ControlLoop(proxy: proxy, store: store, options: control)

@@ -76,7 +76,7 @@ import X509
         let dir = Self.temp()
         let ca = try CertificateAuthority.create(trustDomain: "cluster.local")
         let other = try CertificateAuthority.create(trustDomain: "cluster.local")
-        try ca.rootPEM.write(toFile: "\(dir)/root.pem", atomically: true, encoding: .utf8)
+        try ca.trustBundle()[0].write(toFile: "\(dir)/root.pem", atomically: true, encoding: .utf8)
         try other.issue(id).certificatePEM.write(toFile: "\(dir)/foreign.pem", atomically: true, encoding: .utf8)
         #expect(try Self.openssl(["verify", "-CAfile", "\(dir)/root.pem", "\(dir)/foreign.pem"]).status != 0)
         let old = try ca.issue(id, ttl: 3600, now: Date().addingTimeInterval(-7200)).certificatePEM

@@ -38,7 +38,7 @@ import X509
         #expect(r.status == 200, "\(r.text)")
         let answer = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any] ?? [:]
         #expect(answer["spiffeID"] as? String == "spiffe://cluster.local/ns/shop/sa/orders")
-        #expect((answer["trustBundle"] as? [String])?.first == ca.rootPEM)
+        #expect(answer["trustBundle"] as? [String] == ca.trustBundle())
         let cert = try Certificate(pemEncoded: try #require(answer["certificate"] as? String))
         #expect(cert.publicKey == Certificate.PublicKey(key.publicKey))
         let sans: [GeneralName] = try cert.extensions.subjectAlternativeNames.map { Array($0) } ?? []
@@ -66,6 +66,7 @@ import X509
         #expect(try s.get("/v1/certs").status == 405)
 
         let plain = try TestServer(repository: repo.path)
+        #expect(plain.address.secure == false)
         #expect(try plain.post("/v1/certs", csr, headers: [("Authorization", "Bearer \(good)")]).status == 404, "no --ca, no certificates")
     }
 }
@@ -114,9 +115,11 @@ import X509
         let tokenFile = dir + "/token"
         try BootstrapToken.issue(workload: "shop/orders-v1", ttl: 600, ca: ca).write(toFile: tokenFile, atomically: true, encoding: .utf8)
         let files = IdentityFiles(directory: dir, trust: dir + "/roots.pem")
-        let client = CertificateClient(host: "127.0.0.1", port: s.port, workload: "shop/orders-v1", tokenFile: tokenFile, files: files)
+        try FileManager.default.copyItem(atPath: try #require(s.roots), toPath: files.trust)
+        let client = CertificateClient(server: s.address, tls: HTTPClientTLS(roots: files.trust, certificate: files.certificate, key: files.key),
+                                       workload: "shop/orders-v1", tokenFile: tokenFile, files: files)
         let log = LogLines()
-        let renewal = CertificateRenewal(client: client, log: { log.append($0) })
+        let renewal = CertificateRenewal(client: client, trustRefresh: 3600, log: { log.append($0) })
 
         #expect(client.renewalDue() == nil, "nothing yet: a certificate is needed now")
         renewal.tick()

@@ -18,7 +18,7 @@ import Testing
         let proxy = MeshProxy(options: o)
         let ports = try proxy.start()
         let store = ConfigStore(workload: workload, verifier: verifier(), stateDirectory: state)
-        var c = ControlLoop.Options(source: .server(host: "127.0.0.1", port: server.port), instance: instance)
+        var c = ControlLoop.Options(source: .server(server.address), instance: instance)
         c.advertise = "127.0.0.1:\(ports["inbound"]!)"
         c.reportInterval = 0.3
         c.wait = 5
@@ -102,7 +102,7 @@ import Testing
         let proxy = MeshProxy(options: o)
         let ports = try proxy.start()
         let store = ConfigStore(workload: "web/frontend", verifier: Verifier(trust: TrustRoot(keys: [SigningKey().publicKey])), stateDirectory: state)
-        var c = ControlLoop.Options(source: .server(host: "127.0.0.1", port: s.port), instance: "frontend-x")
+        var c = ControlLoop.Options(source: .server(s.address), instance: "frontend-x")
         c.advertise = "127.0.0.1:15006"
         c.reportInterval = 0.3
         c.wait = 5

@@ -58,6 +58,11 @@ final class TestServer {
 
     static let key = SigningKey()
 
+    /// With a CA the server speaks HTTPS only: the client verifies it against the CA's roots
+    /// (written to `roots`).
+    private(set) var tls: HTTPClientTLS?
+    private(set) var roots: String?
+
     init(repository: String, dataDir: String? = nil, configure: (inout ServerOptions) -> Void = { _ in }) throws {
         self.dataDir = dataDir ?? NSTemporaryDirectory() + "meshc-serve-\(UUID().uuidString)"
         var options = ServerOptions(repository: repository, signingKeys: [Self.key], dataDirectory: self.dataDir)
@@ -68,22 +73,32 @@ final class TestServer {
         let log = self.log
         options.log = { log.append($0) }
         configure(&options)
+        if let ca = options.certificateAuthority {
+            try FileManager.default.createDirectory(atPath: self.dataDir, withIntermediateDirectories: true)
+            let roots = self.dataDir + "-roots.pem"
+            try ca.trustBundle().joined(separator: "\n").write(toFile: roots, atomically: true, encoding: .utf8)
+            self.roots = roots
+            tls = HTTPClientTLS(roots: roots)
+        }
         server = MeshServer(options: options)
         try server.start()
     }
 
     deinit { server.stop() }
 
-    func connection(timeout: TimeInterval = 10) throws -> HTTPConnection {
-        try HTTPConnection(host: "127.0.0.1", port: port, timeout: timeout)
+    /// The server's address: https when it has a CA.
+    var address: ServerAddress { ServerAddress(host: "127.0.0.1", port: port, secure: tls != nil) }
+
+    func connection(timeout: TimeInterval = 10, as client: HTTPClientTLS? = nil) throws -> HTTPConnection {
+        try HTTPConnection(address, tls: client ?? tls, timeout: timeout)
     }
 
     func get(_ path: String, headers: [(String, String)] = [], timeout: TimeInterval = 10) throws -> HTTPConnection.Response {
         try connection(timeout: timeout).request("GET", path, headers: headers)
     }
 
-    func post(_ path: String, _ body: String, headers: [(String, String)] = []) throws -> HTTPConnection.Response {
-        try connection().request("POST", path, headers: headers, body: Array(body.utf8))
+    func post(_ path: String, _ body: String, headers: [(String, String)] = [], as client: HTTPClientTLS? = nil) throws -> HTTPConnection.Response {
+        try connection(as: client).request("POST", path, headers: headers, body: Array(body.utf8))
     }
 
     func json(_ path: String) throws -> [String: Any] {

@@ -10,8 +10,8 @@ import MeshPolicy
 struct CA: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ca",
-        abstract: "Create the mesh CA and issue workload certificates (SPIFFE identities).",
-        subcommands: [Init.self, Issue.self, Token.self])
+        abstract: "Create the mesh CA, issue workload certificates (SPIFFE identities), rotate its root.",
+        subcommands: [Init.self, Issue.self, Token.self, Rotate.self])
 
     /// `--ca DIR` and `--workload ns/name`, as `issue` and `token` take them.
     struct Signer: ParsableArguments {
@@ -104,6 +104,58 @@ struct CA: ParsableCommand {
                 Console.current.out("wrote \(paths.certificate) (\(id)) and \(paths.key)")
             } catch let error as CAError {
                 throw PipelineError.usage(error.description)
+            }
+        }
+    }
+
+    struct Rotate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rotate the root without a restart: stage a new root, activate it, retire the old one.",
+            discussion: """
+            Run once to stage: DIR/next.pem joins the trust bundle while the current root still \
+            signs; wait until every proxy has refreshed its bundle. Run again to activate: the \
+            new root signs, the old one stays trusted in DIR/previous.pem (its key is kept as \
+            root.key.retired-<time>). After one leaf lifetime, --retire drops the old root. A \
+            running meshc serve --ca DIR picks up each step; DIR/trust-bundle.pem always holds \
+            the bundle, for proxies given --ca-roots.
+            """)
+
+        @Option(help: "The CA's directory (root.pem, root.key).")
+        var ca: String
+
+        @Flag(help: "Drop the previous root from the trust bundle.")
+        var retire = false
+
+        @Flag(help: "With --retire: even if leaves it signed may still be valid.")
+        var force = false
+
+        @Option(name: .customLong("leaf-ttl"), help: "With --retire: the longest leaf lifetime the CA issued.")
+        var leafTTL = "24h"
+
+        func validate() throws {
+            guard Duration.parseIstio(leafTTL).map({ $0 > 0 }) == true else { throw ValidationError("--leaf-ttl \"\(leafTTL)\" is not a positive duration") }
+            if force && !retire { throw ValidationError("--force goes with --retire") }
+        }
+
+        func run() throws {
+            let step: Rotation.Step, bundle: Int
+            do {
+                if retire {
+                    step = try Rotation.retire(directory: ca, leafLifetime: Duration.parseIstio(leafTTL)!, force: force)
+                } else {
+                    step = try Rotation.advance(directory: ca)
+                }
+                bundle = try Rotation.writeTrustBundle(directory: ca)
+            } catch {
+                throw PipelineError.usage(error.description)
+            }
+            switch step {
+            case .staged(let notAfter):
+                Console.current.out("staged a new root in \(ca)/\(Rotation.nextCertificateFile) (valid until \(Timestamp.format(notAfter))); the trust bundle now holds \(bundle) roots. When every proxy has it, run meshc ca rotate again to sign with it.")
+            case .activated:
+                Console.current.out("the new root signs now; the old one stays trusted in \(ca)/\(Rotation.previousFile) until meshc ca rotate --retire (after one leaf lifetime). Trust bundle: \(bundle) roots.")
+            case .retired(let count):
+                Console.current.out("retired \(count) previous root(s); the trust bundle now holds \(bundle) root(s).")
             }
         }
     }

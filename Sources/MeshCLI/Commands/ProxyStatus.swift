@@ -18,8 +18,11 @@ struct ProxyStatus: ParsableCommand {
         least one reported), 1 otherwise, so rollout scripts can wait on it.
         """)
 
-    @Option(help: "The server, http://host:port.")
+    @Option(help: "The server, http://host:port or https://host:port.")
     var server: String
+
+    @Option(name: .customLong("ca-roots"), help: "With https: the mesh trust bundle (root.pem) that verifies the server.")
+    var caRoots: String?
 
     @Option(help: "table or json.")
     var format = "table"
@@ -29,14 +32,15 @@ struct ProxyStatus: ParsableCommand {
 
     func validate() throws {
         guard ["table", "json"].contains(format) else { throw ValidationError("--format: table or json") }
-        guard HTTPConnection.parse(url: server) != nil else { throw ValidationError("--server \"\(server)\" is not http://host:port") }
+        guard let address = ServerAddress(url: server) else { throw ValidationError("--server \"\(server)\" is not http://host:port or https://host:port") }
+        if address.secure, caRoots == nil { throw ValidationError("an https server is verified against the mesh roots: give --ca-roots (root.pem)") }
     }
 
     func run() throws {
-        let (host, port) = HTTPConnection.parse(url: server)!
+        let address = ServerAddress(url: server)!
         let response: HTTPConnection.Response
         do {
-            response = try HTTPConnection(host: host, port: port).request("GET", "/v1/status")
+            response = try HTTPConnection(address, tls: caRoots.map { HTTPClientTLS(roots: $0) }).request("GET", "/v1/status")
         } catch {
             throw PipelineError.unreadable(path: server, message: "\(error)")
         }

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import MeshBundle
 import MeshCA
+import MeshHTTP
 import MeshPipeline
 import MeshPolicy
 import MeshServer
@@ -63,8 +64,11 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("mesh-config"), help: "An Istio MeshConfig file (trust domain, root namespace).")
     var meshConfig: [String] = []
 
-    @Option(help: "The mesh CA's directory (meshc ca init): sign workload certificates at POST /v1/certs.")
+    @Option(help: "The mesh CA's directory (meshc ca init): serve HTTPS with a certificate from it, sign workload certificates at POST /v1/certs, take status reports only over mTLS. Re-read when it changes (meshc ca rotate).")
     var ca: String?
+
+    @Option(name: .customLong("tls-name"), help: "With --ca: a DNS name or IP address the server certificate is valid for (repeatable; default: localhost, 127.0.0.1, ::1, the host name, the listen address).")
+    var tlsNames: [String] = []
 
     @Option(name: .customLong("fault"), help: .hidden)
     var fault: String?
@@ -112,6 +116,8 @@ struct Serve: ParsableCommand {
         options.webhookSecret = webhookSecret
         if let ca {
             do { options.certificateAuthority = try CertificateAuthority.load(directory: ca) } catch { throw PipelineError.usage("--ca: \(error)") }
+            options.certificateAuthorityDirectory = ca
+            if !tlsNames.isEmpty { options.serverNames = tlsNames }
         }
         options.log = { line in Console.current.err("meshc serve: " + line) }
         if fault == "crash-before-switch" {
@@ -119,7 +125,7 @@ struct Serve: ParsableCommand {
         }
         let server = MeshServer(options: options)
         do { try server.start() } catch { throw PipelineError.unreadable(path: listen, message: "cannot listen: \(error)") }
-        Console.current.err("meshc serve: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(server.port) (keyid \(signingKey.publicKey.keyid.prefix(16))…)")
+        Console.current.err("meshc serve: listening on \(ServerAddress(host: host, port: server.port, secure: ca != nil)) (keyid \(signingKey.publicKey.keyid.prefix(16))…)")
         // Until SIGTERM or SIGINT: then stop serving and exit 0.
         let done = DispatchSemaphore(value: 0)
         var sources: [any DispatchSourceSignal] = []

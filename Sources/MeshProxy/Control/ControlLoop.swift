@@ -17,7 +17,9 @@ import NIOConcurrencyHelpers
 /// they change). Runs on threads of its own: the request path never waits for it.
 public final class ControlLoop: @unchecked Sendable {
     public enum Source: Sendable {
-        case server(host: String, port: Int)
+        /// `meshc serve`; over https, verified by `Options.serverTLS`, which also presents the
+        /// workload certificate (the server takes status reports only over mTLS).
+        case server(ServerAddress)
         case files(bundle: String, parts: String?, endpoints: String?)
     }
 
@@ -35,6 +37,11 @@ public final class ControlLoop: @unchecked Sendable {
         public var identityPollInterval: TimeInterval = 1
         /// Obtains and renews the identity from the server (`POST /v1/certs`) into `identity`.
         public var certificates: CertificateClient?
+        /// How often the trust bundle is fetched from the server (a root rotation's new root
+        /// must reach every proxy before it signs).
+        public var trustRefreshInterval: TimeInterval = 30
+        /// How an https server is verified and what client certificate is presented to it.
+        public var serverTLS: HTTPClientTLS?
         public var log: @Sendable (String) -> Void = { _ in }
         public init(source: Source, instance: String) {
             self.source = source
@@ -60,7 +67,7 @@ public final class ControlLoop: @unchecked Sendable {
     public func start() {
         if let files = options.identity {
             var watch = FileWatch()
-            let renewal = options.certificates.map { CertificateRenewal(client: $0, log: options.log) }
+            let renewal = options.certificates.map { CertificateRenewal(client: $0, trustRefresh: options.trustRefreshInterval, log: options.log) }
             renewal?.tick()
             files.reload(into: proxy.identity, watch: &watch, log: options.log)
             spawn("mesh-proxy-identity") { [watch] in
@@ -86,10 +93,10 @@ public final class ControlLoop: @unchecked Sendable {
         switch options.source {
         case .files(let bundle, let parts, let endpoints):
             spawn("mesh-proxy-files") { self.followFiles(bundle: bundle, parts: parts, endpoints: endpoints) }
-        case .server(let host, let port):
-            spawn("mesh-proxy-bundle") { self.followBundle(host: host, port: port) }
-            spawn("mesh-proxy-endpoints") { self.followEndpoints(host: host, port: port) }
-            spawn("mesh-proxy-report") { self.reportLoop(host: host, port: port) }
+        case .server(let address):
+            spawn("mesh-proxy-bundle") { self.followBundle(address) }
+            spawn("mesh-proxy-endpoints") { self.followEndpoints(address) }
+            spawn("mesh-proxy-report") { self.reportLoop(address) }
         }
     }
 
@@ -160,12 +167,16 @@ public final class ControlLoop: @unchecked Sendable {
 
     private var workloadPath: String { store.workload }
 
-    private func followBundle(host: String, port: Int) {
+    private func connect(_ address: ServerAddress, timeout: TimeInterval = 10) throws(HTTPConnection.Failure) -> HTTPConnection {
+        try HTTPConnection(address, tls: options.serverTLS, timeout: timeout)
+    }
+
+    private func followBundle(_ address: ServerAddress) {
         var etag: String?
         var backoff = PollBackoff()
         while !isStopped {
             do {
-                let conn = try HTTPConnection(host: host, port: port, timeout: TimeInterval(options.wait + 15))
+                let conn = try connect(address, timeout: TimeInterval(options.wait + 15))
                 var headers: [(String, String)] = []
                 if let etag { headers += [("If-None-Match", etag), ("Prefer", "wait=\(options.wait)")] }
                 let r = try conn.request("GET", "/v1/bundles/\(workloadPath)", headers: headers)
@@ -174,11 +185,11 @@ public final class ControlLoop: @unchecked Sendable {
                     let data = Data(r.body)
                     var unfetched = 0
                     let changed = offer(data) { digest in
-                        let part = (try? HTTPConnection(host: host, port: port).request("GET", "/v1/parts/\(digest)")).flatMap { $0.status == 200 ? Data($0.body) : nil }
+                        let part = (try? self.connect(address).request("GET", "/v1/parts/\(digest)")).flatMap { $0.status == 200 ? Data($0.body) : nil }
                         if part == nil { unfetched += 1 }
                         return part
                     }
-                    if changed { report(host: host, port: port) }
+                    if changed { report(address) }
                     if unfetched > 0, store.missingParts(of: data).count > 0 {
                         // A part the server did not have yet (behind a load balancer, a replica
                         // that has not published this revision): ask again, not for a newer one.
@@ -196,18 +207,18 @@ public final class ControlLoop: @unchecked Sendable {
                     pause(backoff.failed())
                 }
             } catch {
-                options.log("cannot reach the server at \(host):\(port): \(error); keeping version \(store.current.map { String($0.version) } ?? "none")")
+                options.log("cannot reach the server at \(address): \(error); keeping version \(store.current.map { String($0.version) } ?? "none")")
                 pause(backoff.failed())
             }
         }
     }
 
-    private func followEndpoints(host: String, port: Int) {
+    private func followEndpoints(_ address: ServerAddress) {
         var etag: String?
         var backoff = PollBackoff()
         while !isStopped {
             do {
-                let conn = try HTTPConnection(host: host, port: port, timeout: TimeInterval(options.wait + 15))
+                let conn = try connect(address, timeout: TimeInterval(options.wait + 15))
                 var headers: [(String, String)] = []
                 if let etag { headers += [("If-None-Match", etag), ("Prefer", "wait=\(options.wait)")] }
                 let r = try conn.request("GET", "/v1/endpoints/\(workloadPath)", headers: headers)
@@ -226,10 +237,10 @@ public final class ControlLoop: @unchecked Sendable {
         }
     }
 
-    private func reportLoop(host: String, port: Int) {
+    private func reportLoop(_ address: ServerAddress) {
         var backoff = PollBackoff()
         while !isStopped {
-            if report(host: host, port: port) {
+            if report(address) {
                 backoff.succeeded()
                 pause(options.reportInterval)
             } else {
@@ -240,7 +251,7 @@ public final class ControlLoop: @unchecked Sendable {
 
     /// Tells the server what runs here; false when it could not be told.
     @discardableResult
-    func report(host: String, port: Int) -> Bool {
+    func report(_ address: ServerAddress) -> Bool {
         let current = store.current
         let last = outcome.withLockedValue { $0 }
         let r = StatusReport(workload: store.workload, instance: options.instance, address: options.advertise,
@@ -249,8 +260,12 @@ public final class ControlLoop: @unchecked Sendable {
                              reason: last.reason, at: Timestamp.format(Date()))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        guard let body = try? encoder.encode(r),
-              let answer = try? HTTPConnection(host: host, port: port).request("POST", "/v1/status", body: Array(body)) else { return false }
+        guard let body = try? encoder.encode(r) else { return false }
+        let answer: HTTPConnection.Response
+        do { answer = try connect(address).request("POST", "/v1/status", body: Array(body)) } catch { return false }
+        if answer.status != 200 {
+            options.log("the server refused the status report (\(answer.status)): \(answer.text.prefix(300))")
+        }
         return answer.status == 200
     }
 }

@@ -17,8 +17,9 @@ import X509
 /// the current certificate and a proof signed with its key. Writes `key.pem` (0600), then
 /// `cert.pem` and the trust bundle into the identity files, which the identity loop loads.
 public struct CertificateClient: Sendable {
-    public var host: String
-    public var port: Int
+    public var server: ServerAddress
+    /// Verifies an https server (and presents the current certificate, if any).
+    public var tls: HTTPClientTLS?
     public var workload: String
     /// The bootstrap token file (read when a first certificate is needed).
     public var tokenFile: String?
@@ -27,10 +28,10 @@ public struct CertificateClient: Sendable {
     /// pinned the roots with `--ca-roots`).
     public var writesTrust: Bool
 
-    public init(host: String, port: Int, workload: String, tokenFile: String?, files: IdentityFiles, writesTrust: Bool = true) {
+    public init(server: ServerAddress, tls: HTTPClientTLS?, workload: String, tokenFile: String?, files: IdentityFiles, writesTrust: Bool = true) {
         self.writesTrust = writesTrust
-        self.host = host
-        self.port = port
+        self.server = server
+        self.tls = tls
         self.workload = workload
         self.tokenFile = tokenFile
         self.files = files
@@ -86,7 +87,7 @@ public struct CertificateClient: Sendable {
         let body = (try? JSONEncoder().encode(["csr": csr])) ?? Data()
         let response: HTTPConnection.Response
         do {
-            response = try HTTPConnection(host: host, port: port, timeout: 15).request("POST", "/v1/certs", headers: headers, body: Array(body))
+            response = try HTTPConnection(server, tls: tls, timeout: 15).request("POST", "/v1/certs", headers: headers, body: Array(body))
         } catch {
             throw .unreachable("\(error)")
         }
@@ -108,6 +109,26 @@ public struct CertificateClient: Sendable {
         }
         return issued.expiresAt
     }
+
+    /// Fetches the trust bundle in force (`GET /v1/trust`: during a root rotation, old and new
+    /// roots) and writes it when it differs; true when it did. Over https the answer comes
+    /// from a server verified against the roots already trusted.
+    @discardableResult
+    public func refreshTrust() throws(Failure) -> Bool {
+        guard writesTrust else { return false }
+        let response: HTTPConnection.Response
+        do { response = try HTTPConnection(server, tls: tls, timeout: 15).request("GET", "/v1/trust") } catch {
+            throw .unreachable("\(error)")
+        }
+        struct Bundle: Decodable { var trustBundle: [String] }
+        guard response.status == 200, let bundle = try? JSONDecoder().decode(Bundle.self, from: Data(response.body)), !bundle.trustBundle.isEmpty else {
+            throw .refused(status: response.status, message: String(response.text.prefix(300)))
+        }
+        let data = Data(bundle.trustBundle.joined(separator: "\n").utf8)
+        guard FileManager.default.contents(atPath: files.trust) != data else { return false }
+        do { try FileOutput.writeAtomically(data, to: files.trust) } catch { throw .unwritable("\(error)") }
+        return true
+    }
 }
 
 /// When to ask for a certificate: none usable, or half its life gone; after a failure, not
@@ -116,15 +137,30 @@ public struct CertificateClient: Sendable {
 final class CertificateRenewal: @unchecked Sendable {
     let client: CertificateClient
     let log: @Sendable (String) -> Void
+    let trustRefresh: TimeInterval
     private var backoff = PollBackoff()
     private var retryAt = Date.distantPast
+    private var trustAt = Date.distantPast
 
-    init(client: CertificateClient, log: @escaping @Sendable (String) -> Void) {
+    init(client: CertificateClient, trustRefresh: TimeInterval, log: @escaping @Sendable (String) -> Void) {
         self.client = client
+        self.trustRefresh = trustRefresh
         self.log = log
     }
 
     func tick(now: Date = Date()) {
+        renew(now: now)
+        if now >= trustAt, client.renewalDue() != nil {
+            trustAt = now.addingTimeInterval(trustRefresh)
+            do {
+                if try client.refreshTrust() { log("trust bundle updated from the server") }
+            } catch {
+                log("trust bundle not refreshed: \(error); keeping the one in force")
+            }
+        }
+    }
+
+    private func renew(now: Date) {
         guard now >= retryAt, (client.renewalDue().map { now >= $0 }) ?? true else { return }
         do {
             let expires = try client.obtain()

@@ -7,6 +7,7 @@ import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
 #endif
+import MeshHTTP
 import NIOSSL
 
 /// The proxy's workload identity: its certificate (chain), private key and the mesh's trust

@@ -1,5 +1,6 @@
 import MeshConfig
 import NIOCore
+import MeshHTTP
 import NIOSSL
 import NIOTLS
 

@@ -1,17 +1,3 @@
-import NIOSSL
-
-extension NIOSSLCertificate {
-    /// The certificate's SPIFFE ID: its first URI subject alternative name that is one
-    /// (`spiffe://trust-domain/ns/…/sa/…`), as Istio's workload certificates carry it.
-    var spiffeID: String? {
-        for name in _subjectAlternativeNames() where name.nameType == .uri {
-            let text = String(decoding: Array(name.contents), as: UTF8.self)
-            if text.hasPrefix("spiffe://") { return text }
-        }
-        return nil
-    }
-}
-
 /// SPIFFE IDs as authorization reads them: Istio's principals are written without the
 /// scheme (`cluster.local/ns/shop/sa/web`), and the namespace is the `ns` segment.
 enum SPIFFE {

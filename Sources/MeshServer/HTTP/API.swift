@@ -39,7 +39,7 @@ extension MeshServer {
         case "v1":
             break
         default:
-            return ("unknown", loop.makeSucceededFuture(.error(.notFound, "no such endpoint: \(request.path.prefix(200)); see /v1/bundles, /v1/parts, /v1/endpoints, /v1/status, /v1/revisions, /v1/hooks/git, /healthz, /readyz, /metrics")))
+            return ("unknown", loop.makeSucceededFuture(.error(.notFound, "no such endpoint: \(request.path.prefix(200)); see /v1/bundles, /v1/parts, /v1/endpoints, /v1/status, /v1/revisions, /v1/certs, /v1/trust, /v1/hooks/git, /healthz, /readyz, /metrics")))
         }
         let rest = Array(segments.dropFirst())
         switch (rest.first, rest.count) {
@@ -60,6 +60,8 @@ extension MeshServer {
             return only(.GET, "revisions") { revisions() }
         case ("certs", 1):
             return only(.POST, "certs") { certificate(request) }
+        case ("trust", 1):
+            return only(.GET, "trust") { trustBundle() }
         case ("hooks", 2) where rest[1] == "git":
             return only(.POST, "hooks") { hook(request) }
         default:
@@ -233,8 +235,21 @@ extension MeshServer {
         guard let revision = current else {
             return .error(.serviceUnavailable, "no revision is published yet: report again later")
         }
-        guard revision.bundles[report.workload] != nil else {
+        guard let bundle = revision.bundles[report.workload] else {
             return .error(.notFound, "no workload \(report.workload.prefix(200)) in revision \(revision.record.version): the report is not recorded (check the proxy's --workload)")
+        }
+        if tls != nil {
+            // Over HTTPS the registry takes a report only from the workload it is about: the
+            // client certificate must carry the identity the served revision gives it.
+            guard let peer = request.peerIdentity else {
+                metrics.reportsRefused.increment()
+                return .error(.unauthorized, "status reports come over mTLS: present the workload certificate (mesh-proxy --cert-dir)")
+            }
+            let expected = (try? PublishedRevision.config(of: bundle))?.identity.spiffeID
+            guard peer == expected else {
+                metrics.reportsRefused.increment()
+                return .error(.forbidden, "\(peer.prefix(300)) may not report for \(report.workload.prefix(200)), whose identity is \(expected ?? "unknown")")
+            }
         }
         let result: Result<Bool, Registry.Refusal> = withState { s in
             do throws(Registry.Refusal) { return .success(try s.registry.report(report, now: Date())) } catch { return .failure(error) }

@@ -22,7 +22,7 @@ extension MeshServer {
     }
 
     func certificate(_ request: APIRequest) -> APIResponse {
-        guard let ca = options.certificateAuthority else {
+        guard let ca = authority.withLockedValue({ $0 }) else {
             return .error(.notFound, "this server signs no certificates: start it with --ca DIR")
         }
         guard let auth = request.headers.first(name: "authorization") else {
@@ -70,11 +70,25 @@ extension MeshServer {
             metrics.certificatesIssued.increment()
             options.log("certificate for \(id) (\(workload)), valid until \(expires)")
             return .json(.ok, IssuedCertificate(workload: workload, spiffeID: id.description, certificate: try ca.pem(cert),
-                                                expiresAt: expires, trustBundle: [ca.rootPEM]))
+                                                expiresAt: expires, trustBundle: ca.trustBundle()))
         } catch {
             metrics.certificatesRefused.increment()
             return .error(.badRequest, "\(error)")
         }
+    }
+
+    /// `GET /v1/trust`: the trust bundle in force (during a rotation, old and new roots), for
+    /// proxies to refresh theirs between renewals.
+    func trustBundle() -> APIResponse {
+        guard let ca = authority.withLockedValue({ $0 }) else {
+            return .error(.notFound, "this server has no CA: start it with --ca DIR")
+        }
+        return .json(.ok, TrustBundle(trustDomain: ca.trustDomain, trustBundle: ca.trustBundle()))
+    }
+
+    struct TrustBundle: Encodable {
+        var trustDomain: String
+        var trustBundle: [String]
     }
 
     private func unauthorized(_ message: String) -> APIResponse {

@@ -3,6 +3,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import MeshHTTP
 
 /// A request as the API sees it: read in full (the body is small and bounded).
 public struct APIRequest: Sendable {
@@ -12,6 +14,9 @@ public struct APIRequest: Sendable {
     public var query: String?
     public var headers: HTTPHeaders
     public var body: ByteBuffer?
+    /// The SPIFFE ID of the client certificate, verified against the trust bundle (HTTPS with
+    /// mTLS only): whom the caller may speak for.
+    public var peerIdentity: String?
 }
 
 /// A response: status, headers and bytes.
@@ -53,7 +58,8 @@ final class HTTPServer: @unchecked Sendable {
     }
 
     /// Binds and starts serving; returns the bound address (port 0 picks a free one).
-    func start(host: String, port: Int, handle: @escaping @Sendable (APIRequest, any EventLoop) -> EventLoopFuture<APIResponse>) throws -> SocketAddress {
+    /// With `tls`, HTTPS only: each connection takes the TLS context in force when it opens.
+    func start(host: String, port: Int, tls: ServerTLS?, handle: @escaping @Sendable (APIRequest, any EventLoop) -> EventLoopFuture<APIResponse>) throws -> SocketAddress {
         let limits = self.limits
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
@@ -61,8 +67,11 @@ final class HTTPServer: @unchecked Sendable {
             .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 4)
             .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
-                    channel.pipeline.addHandler(RequestHandler(limits: limits, handle: handle))
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls.context)) }
+                    try sync.configureHTTPServerPipeline(withErrorHandling: true)
+                    try sync.addHandler(RequestHandler(limits: limits, secure: tls != nil, handle: handle))
                 }
             }
         let channel = try bootstrap.bind(host: host, port: port).wait()
@@ -88,6 +97,7 @@ final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let limits: HTTPLimits
+    private let secure: Bool
     private let handle: @Sendable (APIRequest, any EventLoop) -> EventLoopFuture<APIResponse>
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
@@ -95,8 +105,9 @@ final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
     private var deadline: Scheduled<Void>?
     private var answering = false
 
-    init(limits: HTTPLimits, handle: @escaping @Sendable (APIRequest, any EventLoop) -> EventLoopFuture<APIResponse>) {
+    init(limits: HTTPLimits, secure: Bool, handle: @escaping @Sendable (APIRequest, any EventLoop) -> EventLoopFuture<APIResponse>) {
         self.limits = limits
+        self.secure = secure
         self.handle = handle
     }
 
@@ -153,8 +164,9 @@ final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
             deadline?.cancel()
             answering = true
             let parts = h.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+            let peer = secure ? (try? context.pipeline.syncOperations.nioSSL_peerCertificate())??.spiffeID : nil
             let request = APIRequest(method: h.method, path: String(parts[0]), query: parts.count > 1 ? String(parts[1]) : nil,
-                                     headers: h.headers, body: body)
+                                     headers: h.headers, body: body, peerIdentity: peer)
             let keepAlive = h.isKeepAlive
             let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
             handle(request, context.eventLoop).hop(to: context.eventLoop).whenComplete { [weak self] result in

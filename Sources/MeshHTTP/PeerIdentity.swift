@@ -1,0 +1,13 @@
+import NIOSSL
+
+extension NIOSSLCertificate {
+    /// The certificate's SPIFFE ID: its first URI subject alternative name that is one
+    /// (`spiffe://trust-domain/ns/…/sa/…`), as Istio's workload certificates carry it.
+    public var spiffeID: String? {
+        for name in _subjectAlternativeNames() where name.nameType == .uri {
+            let text = String(decoding: Array(name.contents), as: UTF8.self)
+            if text.hasPrefix("spiffe://") { return text }
+        }
+        return nil
+    }
+}
