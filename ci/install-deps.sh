@@ -23,6 +23,8 @@ command -v python3 >/dev/null || missing+=(python3)
 $want_test && ! command -v openssl >/dev/null && missing+=(openssl)
 # The reliability suite puts nginx in front of two meshc serve replicas.
 $want_test && ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]] && missing+=(nginx-light)
+# ... as a TCP balancer (stream module): the replicas speak HTTPS and take mTLS reports.
+$want_test && [[ ! -e /usr/lib/nginx/modules/ngx_stream_module.so ]] && missing+=(libnginx-mod-stream)
 if $want_test && ! python3 -c 'import yaml, jsonschema' 2>/dev/null; then
   missing+=(python3-yaml python3-jsonschema)
 fi

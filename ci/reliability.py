@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """The reliability suite: the mesh of `make demo` on 127.0.0.1 (two `meshc serve` replicas
-behind nginx, proxies with mTLS), with load running through it the whole time, while things
+behind nginx as a TCP balancer, speaking HTTPS, taking status reports over mTLS and passing
+them on to each other; proxies with mTLS), with load running through it the whole time, while things
 go wrong:
 
   replicas       nginx in front of two replicas: identical bytes from either, one killed
   control-plane  every server killed for a while, then back
   kill-publish   kill -9 of the server in the middle of publishing, five times
+  rotation       the mesh CA's root rotated (staged, in every proxy's bundle, activated) with
+                 nothing restarted; a new instance on the new root serves old-root peers
   hostile        a hostile server feeding a proxy tampered, unsigned, unknown-key, expired,
                  rolled-back and wrong-workload bundles and a part that is not its digest
   reloads        100 config reloads of a proxy under load
@@ -28,6 +31,7 @@ import random
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -73,18 +77,22 @@ class Suite(demo.Demo):
         super().__init__(meshc, proxy)
         self.summary = []
         self.servers = {}
-        self.proxy_args = ["--report-interval", "1"]
+        self.proxy_args = ["--report-interval", "1", "--trust-refresh", "1"]
+        self.access_logs = True  # a lost request can be traced to its upstream
 
     # -- the control plane: two replicas behind nginx ---------------------------------
 
     def serve(self, name):
-        port = self.servers.get(name, {}).get("port") or self.free_port()
+        port = self.servers[name]["port"]
+        # Each replica passes the reports it accepts on to the other: both registries know
+        # every instance, however nginx spreads the reports.
+        peers = [a for other, s in self.servers.items() if other != name for a in ("--peer", f"https://127.0.0.1:{s['port']}")]
         p = self.start(name, [self.meshc, "serve", "--repo", self.repo, "--dir", "policies",
                               "--key", os.path.join(self.keys, "signing.key"), "--listen", f"127.0.0.1:{port}",
                               "--data-dir", os.path.join(self.work, name), "--poll-interval", "60s",
-                              "--report-interval", "2s", "--ca", self.ca])
-        self.servers[name] = {"port": port, "process": p}
-        self.wait(f"{name} ready", lambda: self.request(port, "/readyz")[0] == 200, timeout=60)
+                              "--report-interval", "2s", "--ca", self.ca, *peers])
+        self.servers[name]["process"] = p
+        self.wait(f"{name} ready", lambda: self.server_request(port, "/readyz")[0] == 200, timeout=60)
 
     def kill(self, name):
         p = self.servers[name]["process"]
@@ -97,44 +105,42 @@ class Suite(demo.Demo):
         # max_fails=0: a replica is never marked down (one restarting must not take the
         # other with it); a refused connection still moves the request to the next.
         upstreams = "\n".join(f"    server 127.0.0.1:{s['port']} max_fails=0;" for s in self.servers.values())
-        open(conf, "w").write(f"""daemon off;
+        # A TCP balancer (the stream module): TLS passes through to the replicas, so a proxy's
+        # mTLS status report reaches the replica with its own client certificate.
+        open(conf, "w").write(f"""load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+daemon off;
 pid {self.work}/nginx.pid;
 error_log {self.logs}/nginx-error.log;
 events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  client_body_temp_path {self.work}/nginx-body;
-  proxy_temp_path {self.work}/nginx-proxy;
+stream {{
   upstream meshc {{
 {upstreams}
   }}
   server {{
     listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://meshc;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-      proxy_read_timeout 150s;
-      # A refused connection never reached a replica: any request may go to the other.
-      proxy_next_upstream error timeout non_idempotent;
-      proxy_next_upstream_tries 2;
-    }}
+    proxy_pass meshc;
+    proxy_timeout 150s;
+    proxy_connect_timeout 2s;
+    # A refused connection never reached a replica: try the other.
+    proxy_next_upstream on;
+    proxy_next_upstream_tries 2;
   }}
 }}
 """)
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         self.start("nginx", [nginx, "-c", conf, "-p", self.work])
-        self.wait("nginx", lambda: self.request(port, "/healthz")[0] == 200, timeout=20)
+        self.wait("nginx", lambda: self.server_request(port, "/healthz")[0] == 200, timeout=20)
         return port
 
-    def instance(self, name, workload, service_account, version, fail_ratio=0.0, server=None):
+    def instance(self, name, workload, service_account, version, fail_ratio=0.0, server=None, scheme="https"):
         saved = self.server_port
         self.server_port = server or self.lb_port
+        self.server_scheme = scheme
         try:
             ports = super().instance(name, workload, service_account, version, fail_ratio)
         finally:
             self.server_port = saved
+            self.server_scheme = "https"
         return ports
 
     def applied(self, ports):
@@ -142,7 +148,7 @@ http {{
         return json.loads(self.request(ports["admin"], "/config_dump")[2]).get("version")
 
     def fleet(self, server):
-        status, _, body = self.request(self.servers[server]["port"], "/v1/status")
+        status, _, body = self.server_request(self.servers[server]["port"], "/v1/status")
         return json.loads(body) if status == 200 else None
 
     def settled(self, server, count):
@@ -154,6 +160,7 @@ http {{
     def setup(self):
         print("== setup: a repository, two meshc serve replicas behind nginx, five proxies with mTLS")
         self.step2_server_repo()
+        self.servers = {name: {"port": self.free_port()} for name in ("serve-a", "serve-b")}
         self.serve("serve-a")
         self.serve("serve-b")
         self.server_port = self.servers["serve-a"]["port"]
@@ -182,6 +189,7 @@ http {{
         self.ca = os.path.join(self.work, "ca")
         self.run([self.meshc, "keygen", "--out", self.keys])
         self.run([self.meshc, "ca", "init", "--out", self.ca])
+        self.trust_roots()
 
     def shift(self, weight):
         path = os.path.join(self.repo, "policies", "shop", "orders.yaml")
@@ -193,7 +201,7 @@ http {{
 
     def sync(self, *servers):
         for name in servers:
-            self.request(self.servers[name]["port"], "/v1/hooks/git", method="POST")
+            self.server_request(self.servers[name]["port"], "/v1/hooks/git", method="POST")
 
     def served(self, name):
         return self.fleet(name)["version"]
@@ -214,8 +222,8 @@ http {{
         load.start()
         same = []
         for key in ["web/frontend", "shop/orders-v1", "payments/payments"]:
-            a = self.request(self.servers["serve-a"]["port"], f"/v1/bundles/{key}")
-            b = self.request(self.servers["serve-b"]["port"], f"/v1/bundles/{key}")
+            a = self.server_request(self.servers["serve-a"]["port"], f"/v1/bundles/{key}")
+            b = self.server_request(self.servers["serve-b"]["port"], f"/v1/bundles/{key}")
             same.append(a[2] == b[2] and a[1].get("etag") == b[1].get("etag"))
         self.kill("serve-b")
         before = self.served("serve-a")
@@ -271,14 +279,14 @@ http {{
 
     def hostile(self):
         print("== hostile: a server feeding a proxy bad bundles")
-        good_bundle = self.request(self.servers["serve-a"]["port"], "/v1/bundles/web/frontend")[2]
+        good_bundle = self.server_request(self.servers["serve-a"]["port"], "/v1/bundles/web/frontend")[2]
         envelope = json.loads(good_bundle)
         payload = json.loads(base64.b64decode(envelope["payload"]))
         version = payload["manifest"]["version"]
         parts = {}
         config = payload.get("config", {})
         for digest in config.get("outboundParts", []):
-            parts[digest] = self.request(self.servers["serve-a"]["port"], f"/v1/parts/{digest}")[2]
+            parts[digest] = self.server_request(self.servers["serve-a"]["port"], f"/v1/parts/{digest}")[2]
         checkout = os.path.join(self.work, "checkout")
         shutil.copytree(os.path.join(self.repo, "policies"), checkout)
         other_keys = os.path.join(self.work, "other-keys")
@@ -317,6 +325,7 @@ http {{
         state = {"bundle": good_bundle, "corrupt": None, "reports": []}
         lock = threading.Lock()
         real = self.servers["serve-a"]["port"]
+        tls = self.server_tls
 
         class Hostile(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -345,7 +354,7 @@ http {{
                         if digest == state["corrupt"]:
                             data = data + b" "
                     return self.send(200 if data else 404, data or b"")
-                status, headers, body = demo.Demo.request(real, self.path)
+                status, headers, body = demo.Demo.request(real, self.path, tls=tls)
                 self.send(status, body, [("etag", headers["etag"])] if "etag" in headers else [])
 
             def do_POST(self):
@@ -356,7 +365,7 @@ http {{
                     return self.send(204)
                 # Certificates come from the real CA (the hostility is in the bundles).
                 forward = {k: v for k, v in self.headers.items() if k.lower() in ("authorization", "content-type") or k.lower().startswith("x-meshc-")}
-                status, _, answer = demo.Demo.request(real, self.path, method="POST", headers=forward, body=body)
+                status, _, answer = demo.Demo.request(real, self.path, method="POST", headers=forward, body=body, tls=tls)
                 self.send(status, answer, [("content-type", "application/json")])
 
             def log_message(self, *args):
@@ -366,7 +375,8 @@ http {{
         server = http.server.ThreadingHTTPServer(("127.0.0.1", hostile_port), Hostile)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
-            ports = self.instance("frontend-hostile", "web/frontend", "frontend", "v1", server=hostile_port)
+            # A plain-HTTP server (the proxy's trust bundle still seeded from the mesh CA).
+            ports = self.instance("frontend-hostile", "web/frontend", "frontend", "v1", server=hostile_port, scheme="http")
             self.wait("the proxy on the good bundle", lambda: self.applied(ports) == version, timeout=30)
 
             def endpoints():
@@ -406,6 +416,34 @@ http {{
                       lambda: (self.applied(self.instances["frontend"]) or 0) >= target, timeout=30, interval=0.01)
             last = target
         self.record_scenario("reloads", f"100 commits, each applied by every proxy (versions {start} → {self.served('serve-a')})", load)
+
+    def rotation(self):
+        print("== rotation: the mesh CA's root rotated under load (stage, activate), nothing restarted")
+        load = Load(self.instances["frontend"]["outbound"])
+        load.start()
+        self.run([self.meshc, "ca", "rotate", "--ca", self.ca])
+        self.trust_roots()  # the suite's own client refreshes its bundle too
+        staged = open(os.path.join(self.ca, "next.pem")).read().strip()
+
+        def everyone_trusts():
+            return all(staged in open(os.path.join(self.work, "certs", name, "roots.pem")).read() for name in self.instances)
+        self.wait("every proxy to trust the staged root", everyone_trusts, timeout=60)
+        self.run([self.meshc, "ca", "rotate", "--ca", self.ca])
+        new_only = ssl.create_default_context(cafile=os.path.join(self.ca, "root.pem"))
+        self.wait("both replicas on a certificate of the new root",
+                  lambda: all(self.request(s["port"], "/healthz", tls=new_only)[0] == 200 for s in self.servers.values()), timeout=30)
+        # A new instance gets a certificate of the new root; frontend's is of the old one.
+        self.instance("orders-v1-c", "shop/orders-v1", "orders", "v1")
+        self.wait("orders-v1-c to take frontend's traffic over mTLS",
+                  lambda: self.metric("orders-v1-c", 'istio_requests_total{reporter="destination",source_workload="unknown",source_workload_namespace="web"')[0] >= 5,
+                  timeout=60)
+
+        def verifies(name):
+            return subprocess.run(["openssl", "verify", "-CAfile", os.path.join(self.ca, "root.pem"),
+                                   os.path.join(self.work, "certs", name, "cert.pem")], capture_output=True).returncode == 0
+        mixed = verifies("orders-v1-c") and not verifies("frontend")
+        self.record_scenario("rotation", "root staged, in every proxy's bundle, activated", load, extra_ok=mixed,
+                             detail=f"(a new-root instance served old-root peers over mTLS: {mixed})")
 
     def garbage(self):
         print("== garbage: random and malformed input to the server and the proxies' listeners")
@@ -449,7 +487,10 @@ http {{
     def responds(self, port):
         """Whether a listener still accepts a connection and answers a request."""
         try:
-            status, _, _ = self.request(port, "/healthz" if port == self.servers["serve-a"]["port"] else "/ready", host="orders.shop:8080", timeout=5)
+            if port == self.servers["serve-a"]["port"]:
+                status, _, _ = self.server_request(port, "/healthz", timeout=5)
+            else:
+                status, _, _ = self.request(port, "/ready", host="orders.shop:8080", timeout=5)
             return status > 0
         except OSError:
             # The inbound listener of a STRICT workload closes plaintext: it still accepted.
@@ -459,11 +500,15 @@ http {{
             except OSError:
                 return False
 
+    @property
+    def scenarios(self):
+        return [self.replicas, self.control_plane, self.kill_publish, self.rotation, self.hostile, self.reloads, self.garbage]
+
     def main(self):
         code = 0
         try:
             self.setup()
-            for scenario in [self.replicas, self.control_plane, self.kill_publish, self.hostile, self.reloads, self.garbage]:
+            for scenario in self.scenarios:
                 scenario()
         except (StepFailed, OSError, KeyError, ValueError, subprocess.TimeoutExpired) as e:
             print(f"   ✘ {e}")
@@ -474,8 +519,8 @@ http {{
         for name, tried, ok, lost, good, detail in self.summary:
             print(f"   {name:14} {'ok  ' if good else 'FAIL'}  {ok:6} requests, {lost} lost — {tried}")
         passed = sum(1 for s in self.summary if s[4])
-        print(f"reliability: {passed} passed, {6 - passed} failed")
-        if code or passed < 6:
+        print(f"reliability: {passed} passed, {len(self.scenarios) - passed} failed")
+        if code or passed < len(self.scenarios):
             print(f"logs in {self.logs}")
             return 1
         shutil.rmtree(self.work, ignore_errors=True)

@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,8 @@ class Demo:
         self.instances = {}
         # Proxies report every second (the server's lease is three of its 2 s intervals).
         self.proxy_args = ["--report-interval", "1"]
+        self.server_scheme = "https"
+        self.access_logs = False
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -88,8 +91,11 @@ class Demo:
                          "-c", "commit.gpgsign=false", *args])
 
     @staticmethod
-    def request(port, path="/", method="GET", host=None, headers=None, body=None, timeout=10):
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    def request(port, path="/", method="GET", host=None, headers=None, body=None, timeout=10, tls=None):
+        if tls:
+            c = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=tls)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         h = dict(headers or {})
         if host:
             h["Host"] = host
@@ -99,8 +105,12 @@ class Demo:
         c.close()
         return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
 
+    def server_request(self, port, path, **kwargs):
+        """A request to meshc serve: HTTPS, the server verified against the mesh CA's roots."""
+        return self.request(port, path, tls=self.server_tls, **kwargs)
+
     def server_json(self, path):
-        status, _, body = self.request(self.server_port, path)
+        status, _, body = self.server_request(self.server_port, path)
         if status != 200:
             raise StepFailed(f"GET {path}: {status}")
         return json.loads(body)
@@ -139,6 +149,11 @@ class Demo:
             return s
         return None
 
+    def trust_roots(self):
+        """The mesh CA's trust bundle: proxies seed theirs from it, clients verify the server."""
+        self.trust_bundle = os.path.join(self.ca, "trust-bundle.pem")
+        self.server_tls = ssl.create_default_context(cafile=self.trust_bundle)
+
     def instance(self, name, workload, service_account, version, fail_ratio=0.0):
         ports = {k: self.free_port() for k in ("app", "inbound", "outbound", "admin")}
         # A bootstrap token for the workload: the proxy makes its own key and gets its
@@ -151,13 +166,14 @@ class Demo:
         self.start(name + "-app", [sys.executable, os.path.join(ROOT, "demo", "app.py"), "--workload", name,
                                    "--version", version, "--listen", f"127.0.0.1:{ports['app']}",
                                    "--fail-ratio", str(fail_ratio)])
-        self.start(name + "-proxy", [self.proxy, "--workload", workload, "--server", f"http://127.0.0.1:{self.server_port}",
-                                     "--trust", os.path.join(self.keys, "trust.json"),
+        self.start(name + "-proxy", [self.proxy, "--workload", workload, "--server", f"{self.server_scheme}://127.0.0.1:{self.server_port}",
+                                     "--ca-roots", self.trust_bundle, "--trust", os.path.join(self.keys, "trust.json"),
                                      "--state-dir", os.path.join(self.work, "state", name),
                                      "--outbound", f"127.0.0.1:{ports['outbound']}", "--inbound", f"127.0.0.1:{ports['inbound']}",
                                      "--app", f"127.0.0.1:{ports['app']}", "--admin", f"127.0.0.1:{ports['admin']}",
                                      "--instance", name, "--cert-dir", certs, "--ca-token", token_file,
-                                     "--tcp-listen", "none", *self.proxy_args])
+                                     "--tcp-listen", "none", *self.proxy_args,
+                                     *(["--access-log", os.path.join(self.logs, name + "-access.log")] if self.access_logs else [])])
         self.instances[name] = ports
         return ports
 
@@ -213,14 +229,15 @@ class Demo:
         self.ca = os.path.join(self.work, "ca")
         self.run([self.meshc, "keygen", "--out", self.keys])
         self.run([self.meshc, "ca", "init", "--out", self.ca])
+        self.trust_roots()
         self.server_port = self.free_port()
         self.start("meshc-serve", [self.meshc, "serve", "--repo", self.repo, "--dir", "policies",
                                    "--key", os.path.join(self.keys, "signing.key"), "--listen", f"127.0.0.1:{self.server_port}",
                                    "--data-dir", os.path.join(self.work, "serve"), "--poll-interval", "60s", "--ca", self.ca,
                                    "--report-interval", "2s"])
-        status = self.wait("the server's first revision", lambda: self.request(self.server_port, "/readyz")[0] == 200, timeout=60)
+        status = self.wait("the server's first revision", lambda: self.server_request(self.server_port, "/readyz")[0] == 200, timeout=60)
         revision = self.server_json("/v1/status")
-        self.record("serve", bool(status), f"meshc serve on 127.0.0.1:{self.server_port} published version {revision.get('version')}")
+        self.record("serve", bool(status), f"meshc serve on https://127.0.0.1:{self.server_port} published version {revision.get('version')}")
 
     def step3_apps(self):
         self.heading("3. demo apps with a mesh-proxy each (certificates from the mesh CA)")
@@ -237,7 +254,7 @@ class Demo:
             text = body.decode()
             return "|v1|orders" in text and "|v2|orders" in text and text.count("|v1|orders.shop.svc.cluster.local::") >= 2
         self.wait("frontend to know the orders instances", endpoints_known, timeout=60)
-        metrics = self.request(self.server_port, "/metrics")[2].decode()
+        metrics = self.server_request(self.server_port, "/metrics")[2].decode()
         issued = next((int(float(l.split()[-1])) for l in metrics.splitlines() if l.startswith("meshc_certificates_issued_total")), 0)
         self.record("proxies", issued >= 5, f"5 proxies SYNCED, endpoints known, in {time.time() - started:.1f} s; "
                                             f"{issued} certificates issued to them by the server's CA for their own keys "
@@ -273,7 +290,7 @@ class Demo:
         for line in diff.stdout.strip().splitlines()[:14]:
             print("   " + line)
         started = time.time()
-        self.request(self.server_port, "/v1/hooks/git", method="POST")
+        self.server_request(self.server_port, "/v1/hooks/git", method="POST")
         status = self.wait("every proxy on the new version",
                            lambda: (lambda s: s if s and s["version"] != before else None)(self.fleet_synced()), timeout=60, interval=0.005)
         elapsed = (time.time() - started) * 1000
@@ -286,7 +303,7 @@ class Demo:
 
     def step6_status(self):
         self.heading("6. meshc proxy-status, and Istio-named metrics")
-        r = self.run([self.meshc, "proxy-status", "--server", f"http://127.0.0.1:{self.server_port}"], check=False)
+        r = self.run([self.meshc, "proxy-status", "--server", f"https://127.0.0.1:{self.server_port}", "--ca-roots", self.trust_bundle], check=False)
         print("\n".join("   " + l for l in r.stdout.strip().splitlines()))
         _, lines = self.metric("payments", "istio_requests_total")
         mutual = [l for l in lines if 'connection_security_policy="mutual_tls"' in l]
@@ -303,7 +320,7 @@ class Demo:
         self.git("commit", "-qam", "canary testers to v3 (which does not exist)")
         head = self.git("rev-parse", "HEAD").stdout.strip()
         before = self.server_json("/v1/status")["version"]
-        self.request(self.server_port, "/v1/hooks/git", method="POST")
+        self.server_request(self.server_port, "/v1/hooks/git", method="POST")
         failure = self.wait("the server to refuse the commit",
                             lambda: (self.server_json("/v1/status").get("lastFailure") or {}).get("commit", "").startswith(head[:12]) and
                             self.server_json("/v1/status")["lastFailure"], timeout=60)

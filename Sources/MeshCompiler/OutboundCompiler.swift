@@ -218,7 +218,9 @@ struct OutboundCompiler: Sendable {
         if let t = decision.tls {
             let sans = t["subjectAltNames"]?.stringList ?? []
             tls = ClientTLS(mode: decision.mode, sni: t["sni"]?.scalar, expectedIdentities: decision.mode == .istioMutual ? identities : sans,
-                            caCertificates: t["caCertificates"]?.scalar, credentialName: t["credentialName"]?.scalar)
+                            caCertificates: t["caCertificates"]?.scalar, credentialName: t["credentialName"]?.scalar,
+                            clientCertificate: decision.mode == .mutual ? t["clientCertificate"]?.scalar : nil,
+                            privateKey: decision.mode == .mutual ? t["privateKey"]?.scalar : nil)
         } else {
             tls = ClientTLS(mode: decision.mode, expectedIdentities: decision.mode == .istioMutual ? identities : [])
         }

@@ -86,13 +86,18 @@ public struct ClientTLS: Codable, Equatable, Sendable {
     public var expectedIdentities: [String]
     public var caCertificates: String?
     public var credentialName: String?
+    /// MUTUAL: the client certificate chain and its key, PEM files on the proxy's host.
+    public var clientCertificate: String?
+    public var privateKey: String?
 
     public init(mode: Mode, sni: String? = nil, expectedIdentities: [String] = [], caCertificates: String? = nil,
-                credentialName: String? = nil) {
+                credentialName: String? = nil, clientCertificate: String? = nil, privateKey: String? = nil) {
         self.mode = mode
         self.sni = sni
         self.expectedIdentities = expectedIdentities
         self.caCertificates = caCertificates
         self.credentialName = credentialName
+        self.clientCertificate = clientCertificate
+        self.privateKey = privateKey
     }
 }

@@ -166,7 +166,7 @@ public final class HTTPConnection {
 
 /// A server's address as the command lines take it: `http://host:port` or `https://host:port`
 /// (IPv6 in brackets; the port defaults to 80 or 443; a path is ignored).
-public struct ServerAddress: Sendable, Equatable, CustomStringConvertible {
+public struct ServerAddress: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var port: Int
     public var secure: Bool

@@ -10,4 +10,12 @@ extension NIOSSLCertificate {
         }
         return nil
     }
+
+    /// Its DNS names and URIs, as written.
+    public var subjectAlternativeNames: [String] {
+        _subjectAlternativeNames().compactMap { name in
+            guard name.nameType == .dnsName || name.nameType == .uri else { return nil }
+            return String(decoding: Array(name.contents), as: UTF8.self)
+        }
+    }
 }

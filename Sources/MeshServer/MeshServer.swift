@@ -3,6 +3,7 @@ import MeshBundle
 import MeshCA
 import MeshConfig
 import MeshGit
+import MeshHTTP
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -26,6 +27,10 @@ public final class MeshServer: @unchecked Sendable {
     let authority: NIOLockedValueBox<CertificateAuthority?>
     private var authorityStamp: String?
     private(set) var tls: ServerTLS?
+    /// Passes accepted reports on to the other replicas (`--peer`).
+    private(set) var peers: PeerForwarder?
+    /// Where the server's own certificate is written for its calls to peers.
+    var identityDirectory: String { options.dataDirectory + "/tls" }
     private let state: NIOLockedValueBox<State>
     private let wakeup = NSCondition()
     private var syncRequested = false
@@ -79,6 +84,16 @@ public final class MeshServer: @unchecked Sendable {
             tls = try ServerTLS(ca: ca, names: options.serverNames ?? ServerTLS.defaultNames(listenHost: options.host), ttl: options.certificateTTL)
             authorityStamp = options.certificateAuthorityDirectory.map(Self.stamp(directory:))
         }
+        if !options.peers.isEmpty {
+            var client: HTTPClientTLS?
+            if let tls {
+                try tls.write(to: identityDirectory)
+                client = HTTPClientTLS(roots: identityDirectory + "/roots.pem", certificate: identityDirectory + "/cert.pem", key: identityDirectory + "/key.pem")
+            }
+            let forwarder = PeerForwarder(peers: options.peers, tls: client, log: options.log)
+            forwarder.start()
+            peers = forwarder
+        }
         let address = try http.start(host: options.host, port: options.port, tls: tls) { [weak self] request, loop in
             guard let self else { return loop.makeSucceededFuture(.error(.serviceUnavailable, "the server is stopping")) }
             return self.handle(request, on: loop)
@@ -100,6 +115,7 @@ public final class MeshServer: @unchecked Sendable {
         wakeup.signal()
         wakeup.unlock()
         sweeper?.cancel()
+        peers?.stop()
         bundleWaiters.cancelAll(.error(.serviceUnavailable, "the server is stopping"))
         endpointWaiters.cancelAll(.error(.serviceUnavailable, "the server is stopping"))
         http.stop()
@@ -136,7 +152,10 @@ public final class MeshServer: @unchecked Sendable {
         }
         guard let ca = authority.withLockedValue({ $0 }) else { return }
         do {
-            if try tls?.refresh(ca: ca, now: now) == true { options.log("server certificate renewed (\(tls?.spiffeID ?? ""))") }
+            if try tls?.refresh(ca: ca, now: now) == true {
+                options.log("server certificate renewed (\(tls?.spiffeID ?? ""))")
+                if peers != nil { try tls?.write(to: identityDirectory) }
+            }
         } catch {
             options.log("cannot renew the server certificate: \(error); keeping the one in force")
         }

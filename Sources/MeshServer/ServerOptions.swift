@@ -1,6 +1,7 @@
 import Foundation
 import MeshBundle
 import MeshCA
+import MeshHTTP
 import MeshPolicy
 import NIOCore
 
@@ -41,6 +42,9 @@ public struct ServerOptions: Sendable {
     public var certificateAuthority: CertificateAuthority?
     /// The CA's directory, re-read when it changes (a root rotation: `meshc ca rotate`).
     public var certificateAuthorityDirectory: String?
+    /// Other replicas following the same repository: accepted status reports are passed on
+    /// to them, so every replica's registry knows every instance.
+    public var peers: [ServerAddress] = []
     /// The DNS names and IP addresses the server certificate is valid for (nil: localhost,
     /// the loopback addresses, the host's name and the listen address).
     public var serverNames: [String]?

@@ -7,6 +7,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import Testing
+import MeshCA
 import X509
 @testable import MeshProxy
 
@@ -20,7 +21,8 @@ import X509
         let channel: any Channel
         let caFile: String
 
-        init() throws {
+        /// `clientRoots`: require a client certificate that chains to these (MUTUAL's peer).
+        init(clientRoots: String? = nil) throws {
             let key = P256.Signing.PrivateKey()
             let name = try DistinguishedName { CommonName("localhost") }
             let cert = try Certificate(version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey),
@@ -33,7 +35,12 @@ import X509
             try pem.write(toFile: caFile, atomically: true, encoding: .utf8)
             let config = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(pem.utf8), format: .pem))],
                                                                    privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(key.pemRepresentation.utf8), format: .pem)))
-            let context = try NIOSSLContext(configuration: config)
+            var configured = config
+            if let clientRoots {
+                configured.trustRoots = .file(clientRoots)
+                configured.certificateVerification = .noHostnameVerification
+            }
+            let context = try NIOSSLContext(configuration: configured)
             channel = try ServerBootstrap(group: group)
                 .childChannelInitializer { ch in
                     ch.eventLoop.makeCompletedFuture {
@@ -95,5 +102,37 @@ import X509
         #expect(try Self.get(wrongCA) == 503, "a chain to another CA")
         let plaintext = try Self.caller(port: upstream.port, tls: ClientTLS(mode: .disable))
         #expect(try Self.get(plaintext) != 200, "plaintext to a TLS port does not pass")
+    }
+
+    @Test func mutualPresentsTheClientCertificateFromFiles() throws {
+        let dir = NSTemporaryDirectory() + "mutual-tls-\(UUID().uuidString)"
+        let partner = try CertificateAuthority.create(trustDomain: "partner.example")
+        try partner.write(to: dir + "/ca")
+        let id = try #require(SPIFFEID(trustDomain: "partner.example", namespace: "web", serviceAccount: "frontend"))
+        let client = try partner.issue(id, into: dir + "/client")
+        let upstream = try TLSUpstream(clientRoots: dir + "/ca/root.pem")
+
+        let mutual = try Self.caller(port: upstream.port, tls: ClientTLS(mode: .mutual, sni: "localhost", caCertificates: upstream.caFile,
+                                                                        clientCertificate: client.certificate, privateKey: client.key))
+        #expect(try Self.get(mutual) == 200, "the client certificate is presented")
+        let simple = try Self.caller(port: upstream.port, tls: ClientTLS(mode: .simple, sni: "localhost", caCertificates: upstream.caFile))
+        #expect(try Self.get(simple) == 503, "without a client certificate the server refuses the handshake")
+        let stranger = try CertificateAuthority.create(trustDomain: "partner.example").issue(id, into: dir + "/stranger")
+        let wrong = try Self.caller(port: upstream.port, tls: ClientTLS(mode: .mutual, sni: "localhost", caCertificates: upstream.caFile,
+                                                                       clientCertificate: stranger.certificate, privateKey: stranger.key))
+        #expect(try Self.get(wrong) == 503, "a client certificate of another CA is refused")
+        let missing = try Self.caller(port: upstream.port, tls: ClientTLS(mode: .mutual, sni: "localhost", caCertificates: upstream.caFile,
+                                                                         clientCertificate: dir + "/nothing.pem", privateKey: dir + "/nothing.key"))
+        #expect(try Self.get(missing) == 503, "unreadable files: a connect failure, never plaintext")
+    }
+
+    @Test func subjectAltNamesReplaceTheHostNameCheck() throws {
+        let upstream = try TLSUpstream()
+        let named = try Self.caller(port: upstream.port, tls: ClientTLS(mode: .simple, sni: "api.internal", expectedIdentities: ["localhost"],
+                                                                       caCertificates: upstream.caFile))
+        #expect(try Self.get(named) == 200, "the certificate carries one of subjectAltNames (the SNI host is not checked)")
+        let other = try Self.caller(port: upstream.port, tls: ClientTLS(mode: .simple, sni: "localhost", expectedIdentities: ["api.example.com"],
+                                                                       caCertificates: upstream.caFile))
+        #expect(try Self.get(other) == 503, "none of subjectAltNames: refused even though the host name matches")
     }
 }

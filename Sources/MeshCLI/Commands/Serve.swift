@@ -67,6 +67,9 @@ struct Serve: ParsableCommand {
     @Option(help: "The mesh CA's directory (meshc ca init): serve HTTPS with a certificate from it, sign workload certificates at POST /v1/certs, take status reports only over mTLS. Re-read when it changes (meshc ca rotate).")
     var ca: String?
 
+    @Option(name: .customLong("peer"), help: "Another replica following the same repository, https://host:port (http without --ca): accepted status reports are passed on to it, so every replica's registry knows every instance (repeatable).")
+    var peers: [String] = []
+
     @Option(name: .customLong("tls-name"), help: "With --ca: a DNS name or IP address the server certificate is valid for (repeatable; default: localhost, 127.0.0.1, ::1, the host name, the listen address).")
     var tlsNames: [String] = []
 
@@ -81,6 +84,12 @@ struct Serve: ParsableCommand {
         guard splitListen(listen) != nil else { throw ValidationError("--listen \"\(listen)\" is not host:port") }
         if let fault, fault != "crash-before-switch" { throw ValidationError("--fault: unknown fault \(fault)") }
         if let webhookSecret, webhookSecret.isEmpty { throw ValidationError("--webhook-secret must not be empty") }
+        for peer in peers {
+            guard let address = ServerAddress(url: peer) else { throw ValidationError("--peer \"\(peer)\" is not https://host:port") }
+            guard address.secure == (ca != nil) else {
+                throw ValidationError("--peer \(peer): replicas speak \(ca != nil ? "https (they have --ca)" : "http (no --ca)")")
+            }
+        }
     }
 
     func splitListen(_ text: String) -> (host: String, port: Int)? {
@@ -114,6 +123,7 @@ struct Serve: ParsableCommand {
         options.staleGrace = Duration.parseIstio(staleAfter)!
         options.maxWait = Duration.parseIstio(maxWait)!
         options.webhookSecret = webhookSecret
+        options.peers = peers.compactMap(ServerAddress.init(url:))
         if let ca {
             do { options.certificateAuthority = try CertificateAuthority.load(directory: ca) } catch { throw PipelineError.usage("--ca: \(error)") }
             options.certificateAuthorityDirectory = ca

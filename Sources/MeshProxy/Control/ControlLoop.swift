@@ -55,6 +55,8 @@ public final class ControlLoop: @unchecked Sendable {
     /// True once stopped; `pause` waits on it, so a stop wakes every sleeping loop at once.
     private let stopped = ConditionLock(value: false)
     /// What the proxy last made of a bundle (read by the report thread, written by the bundle thread).
+    /// The last refusal of a status report, logged once until it changes.
+    private let lastRefusal = NIOLockedValueBox<String?>(nil)
     private let outcome = NIOLockedValueBox<(state: StatusReport.State, reason: String?)>((.starting, nil))
 
     public init(proxy: MeshProxy, store: ConfigStore, options: Options) {
@@ -263,10 +265,12 @@ public final class ControlLoop: @unchecked Sendable {
         guard let body = try? encoder.encode(r) else { return false }
         let answer: HTTPConnection.Response
         do { answer = try connect(address).request("POST", "/v1/status", body: Array(body)) } catch { return false }
-        if answer.status != 200 {
-            options.log("the server refused the status report (\(answer.status)): \(answer.text.prefix(300))")
+        let accepted = (200..<300).contains(answer.status)
+        let refusal = accepted ? nil : "\(answer.status): \(answer.text.prefix(300))"
+        if lastRefusal.withLockedValue({ r in defer { r = refusal }; return r != refusal }), let refusal {
+            options.log("the server refused the status report (\(refusal))")
         }
-        return answer.status == 200
+        return accepted
     }
 }
 

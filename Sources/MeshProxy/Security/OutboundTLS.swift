@@ -41,8 +41,14 @@ final class UpstreamIdentityCheck: ChannelInboundHandler, RemovableChannelHandle
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted = event, !done {
-            let peer = (try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate)?.spiffeID
+            let certificate = try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate
+            let peer = certificate?.spiffeID
             done = true
+            if tls.kind == .simple, !tls.acceptsNames(certificate?.subjectAlternativeNames ?? []) {
+                ready.fail(OutboundTLSError.unexpectedPeer(presented: certificate?.subjectAlternativeNames.joined(separator: " ") ?? "no certificate", expected: tls.identities))
+                context.close(promise: nil)
+                return
+            }
             if tls.accepts(peer) {
                 ready.succeed(())
             } else {
@@ -79,22 +85,31 @@ final class UpstreamIdentityCheck: ChannelInboundHandler, RemovableChannelHandle
     }
 }
 
-/// TLS contexts for SIMPLE origination (servers outside the mesh), one per CA file and ALPN,
-/// made on first use and kept: BoringSSL checks the chain and the host name (`sni`).
-final class SimpleTLSContexts: @unchecked Sendable {
-    static let shared = SimpleTLSContexts()
-    private let lock = NIOLockedValueBox<[String: NIOSSLContext]>([:])
+/// TLS contexts for SIMPLE and MUTUAL origination (servers outside the mesh), one per CA
+/// file, client certificate, name check and ALPN, made on first use and kept until one of
+/// their files changes (a rotated client certificate is used from the next connection on).
+/// BoringSSL checks the chain and, without `subjectAltNames`, the host name (`sni`).
+final class OriginationContexts: @unchecked Sendable {
+    static let shared = OriginationContexts()
+    private let lock = NIOLockedValueBox<[String: (stamp: [FileStamp?], context: NIOSSLContext)]>([:])
 
-    func context(caCertificates: String?, http2: Bool) throws -> NIOSSLContext {
-        let key = (caCertificates ?? "") + (http2 ? "|h2" : "|h1")
-        if let known = lock.withLockedValue({ $0[key] }) { return known }
+    func context(for tls: UpstreamTLS, http2: Bool) throws -> NIOSSLContext {
+        let files = [tls.caCertificates, tls.clientCertificate, tls.privateKey]
+        let key = files.map { $0 ?? "" }.joined(separator: "|") + (tls.identities.isEmpty ? "|name" : "|sans") + (http2 ? "|h2" : "|h1")
+        let stamp = files.map { $0.flatMap(FileStamp.of) }
+        if let known = lock.withLockedValue({ $0[key] }), known.stamp == stamp { return known.context }
         var c = TLSConfiguration.makeClientConfiguration()
-        c.certificateVerification = .fullVerification
+        // With subjectAltNames the names are checked after the handshake, instead of the host.
+        c.certificateVerification = tls.identities.isEmpty ? .fullVerification : .noHostnameVerification
         c.minimumTLSVersion = .tlsv12
         c.applicationProtocols = http2 ? ["h2"] : ["http/1.1"]
-        if let caCertificates { c.trustRoots = .file(caCertificates) }
+        if let ca = tls.caCertificates { c.trustRoots = .file(ca) }
+        if let certificate = tls.clientCertificate, let key = tls.privateKey {
+            c.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
+            c.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        }
         let made = try NIOSSLContext(configuration: c)
-        lock.withLockedValue { $0[key] = made }
+        lock.withLockedValue { $0[key] = (stamp, made) }
         return made
     }
 }

@@ -32,11 +32,13 @@ final class UpstreamPool {
             guard let material = identity.current else { throw OutboundTLSError.noWorkloadCertificate }
             context = http2 ? material.http2Client : material.http1Client
         case .simple:
-            context = try SimpleTLSContexts.shared.context(caCertificates: tls.caCertificates, http2: http2)
+            context = try OriginationContexts.shared.context(for: tls, http2: http2)
         }
         let ready = channel.eventLoop.makePromise(of: Void.self)
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(try NIOSSLClientHandler(context: context, serverHostname: tls.sni))
+        // SNI carries a name, never an address.
+        let sni = tls.sni.flatMap { (try? SocketAddress(ipAddress: $0, port: 0)) == nil ? $0 : nil }
+        try sync.addHandler(try NIOSSLClientHandler(context: context, serverHostname: sni))
         try sync.addHandler(UpstreamIdentityCheck(tls, ready: ready))
         return ready.futureResult
     }

@@ -238,7 +238,11 @@ extension MeshServer {
         guard let bundle = revision.bundles[report.workload] else {
             return .error(.notFound, "no workload \(report.workload.prefix(200)) in revision \(revision.record.version): the report is not recorded (check the proxy's --workload)")
         }
-        if tls != nil {
+        // A report another replica accepted and passed on: over HTTPS only from the server
+        // identity of this mesh CA (the replica checked the proxy's own identity).
+        let forwarded = request.headers.first(name: PeerForwarder.header) != nil
+            && (tls == nil || (request.peerIdentity != nil && request.peerIdentity == tls?.spiffeID))
+        if tls != nil, !forwarded {
             // Over HTTPS the registry takes a report only from the workload it is about: the
             // client certificate must carry the identity the served revision gives it.
             guard let peer = request.peerIdentity else {
@@ -260,6 +264,7 @@ extension MeshServer {
         case .success(let changed):
             metrics.statusReports.increment()
             if changed { endpointWaiters.wake() }
+            if !forwarded { peers?.forward(Data(body.readableBytesView)) }
             return .json(.ok, Accepted(accepted: true, reportIntervalSeconds: Int(options.reportInterval),
                                        leaseSeconds: Int(3 * options.reportInterval), desiredVersion: revision.record.version))
         }

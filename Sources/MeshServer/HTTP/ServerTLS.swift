@@ -22,6 +22,8 @@ final class ServerTLS: Sendable {
         var renewAt: Date
         var trustBundle: [String]
         var spiffeID: String
+        var certificatePEM: String
+        var keyPEM: String
     }
 
     let names: [String]
@@ -68,7 +70,21 @@ final class ServerTLS: Sendable {
         configuration.certificateVerification = .optionalVerification
         let lifetime = cert.notValidAfter.timeIntervalSince(cert.notValidBefore)
         return Issued(context: try NIOSSLContext(configuration: configuration),
-                      renewAt: cert.notValidBefore.addingTimeInterval(lifetime / 2), trustBundle: bundle, spiffeID: id.description)
+                      renewAt: cert.notValidBefore.addingTimeInterval(lifetime / 2), trustBundle: bundle, spiffeID: id.description,
+                      certificatePEM: try ca.pem(cert), keyPEM: key.pemRepresentation)
+    }
+
+    /// Writes the certificate, its key (0600) and the trust bundle as `cert.pem`, `key.pem`
+    /// and `roots.pem` in `directory`: the client identity a replica presents to its peers.
+    func write(to directory: String) throws {
+        let (cert, key, roots) = state.withLockedValue { ($0.certificatePEM, $0.keyPEM, $0.trustBundle) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let old = umask(0o077)
+        defer { umask(old) }
+        // The key first: a reader that sees the new certificate finds its key.
+        try FileOutput.writeAtomically(Data(key.utf8), to: directory + "/key.pem")
+        try FileOutput.writeAtomically(Data(cert.utf8), to: directory + "/cert.pem")
+        try FileOutput.writeAtomically(Data(roots.joined(separator: "\n").utf8), to: directory + "/roots.pem")
     }
 
     /// The names a server certificate carries by default: loopback, the host's name, and the
