@@ -72,6 +72,29 @@ import X509
         #expect(abs(ca.root.notValidAfter.timeIntervalSinceNow - 10 * 365 * 86_400) < 120)
     }
 
+    /// The server certificate: its SPIFFE ID, DNS names and addresses, as openssl checks them.
+    @Test func aServerCertificateNamesWhatClientsDial() throws {
+        let dir = Self.temp()
+        let ca = try CertificateAuthority.create(trustDomain: "cluster.local")
+        try ca.trustBundle()[0].write(toFile: "\(dir)/root.pem", atomically: true, encoding: .utf8)
+        let server = try #require(SPIFFEID(trustDomain: "cluster.local", namespace: "meshc-system", serviceAccount: "meshc-serve"))
+        let key = P256.Signing.PrivateKey()
+        let cert = try ca.issueServer(server, dnsNames: ["meshc.mesh.svc", "localhost"], ipAddresses: ["127.0.0.1", "::1"],
+                                      publicKey: Certificate.PublicKey(key.publicKey))
+        try ca.pem(cert).write(toFile: "\(dir)/server.pem", atomically: true, encoding: .utf8)
+        let base = ["verify", "-CAfile", "\(dir)/root.pem", "-purpose", "sslserver"]
+        #expect(try Self.openssl(base + ["-verify_hostname", "meshc.mesh.svc", "\(dir)/server.pem"]).status == 0)
+        #expect(try Self.openssl(base + ["-verify_ip", "127.0.0.1", "\(dir)/server.pem"]).status == 0)
+        #expect(try Self.openssl(base + ["-verify_ip", "::1", "\(dir)/server.pem"]).status == 0)
+        #expect(try Self.openssl(base + ["-verify_hostname", "evil.example", "\(dir)/server.pem"]).status != 0)
+        #expect(try Self.openssl(base + ["-verify_ip", "10.0.0.1", "\(dir)/server.pem"]).status != 0)
+        let text = try Self.openssl(["x509", "-in", "\(dir)/server.pem", "-noout", "-ext", "subjectAltName"]).output
+        #expect(text.contains("URI:spiffe://cluster.local/ns/meshc-system/sa/meshc-serve"))
+        #expect(throws: CAError.self) {
+            _ = try ca.issueServer(server, dnsNames: [], ipAddresses: ["not-an-ip"], publicKey: Certificate.PublicKey(key.publicKey))
+        }
+    }
+
     @Test func anotherRootOrAnExpiredCertificateIsRefused() throws {
         let dir = Self.temp()
         let ca = try CertificateAuthority.create(trustDomain: "cluster.local")

@@ -153,8 +153,8 @@ import Testing
                                       0600) and add it to DIR/trust.json.
               verify                  Verify a signed bundle: trusted signature, workload,
                                       expiry, version.
-              ca                      Create the mesh CA and issue workload certificates
-                                      (SPIFFE identities).
+              ca                      Create the mesh CA, issue workload certificates
+                                      (SPIFFE identities), rotate its root.
               serve                   Follow the policy repository, gate each commit on
                                       lint, publish signed bundles, and keep the registry.
               proxy-status            Show which bundle version every proxy runs; exit 0
@@ -237,6 +237,38 @@ import Testing
         let authority = try CertificateAuthority.load(directory: ca)
         #expect(try BootstrapToken.verify(token.stdout.trimmingCharacters(in: .whitespacesAndNewlines), ca: authority) == "shop/orders-v1")
         #expect(try Meshc.run(["ca", "token", "--ca", ca, "--workload", "orders"]).status == 2)
+    }
+
+    /// `meshc ca rotate`: stage, activate, retire; trust-bundle.pem always the roots in force.
+    @Test func rotateStagesActivatesAndRetires() throws {
+        let dir = try TempDir()
+        let ca = dir.path + "/ca"
+        #expect(try Meshc.run(["ca", "init", "--out", ca]).status == 0)
+        func bundle() throws -> Int { try String(contentsOfFile: ca + "/trust-bundle.pem", encoding: .utf8).components(separatedBy: "BEGIN CERTIFICATE").count - 1 }
+        #expect(try bundle() == 1)
+        let original = try String(contentsOfFile: ca + "/root.pem", encoding: .utf8)
+        let token = try Meshc.run(["ca", "token", "--ca", ca, "--workload", "shop/orders-v1"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+
+        let staged = try Meshc.run(["ca", "rotate", "--ca", ca])
+        #expect(staged.status == 0 && staged.stdout.contains("staged"), "\(staged.stdout)\(staged.stderr)")
+        #expect(try String(contentsOfFile: ca + "/root.pem", encoding: .utf8) == original, "the old root still signs")
+        #expect(try bundle() == 2)
+        #expect(try FileManager.default.attributesOfItem(atPath: ca + "/next.key")[.posixPermissions] as? Int == 0o600)
+
+        let activated = try Meshc.run(["ca", "rotate", "--ca", ca])
+        #expect(activated.status == 0 && activated.stdout.contains("signs now"))
+        #expect(try String(contentsOfFile: ca + "/root.pem", encoding: .utf8) != original)
+        #expect(try String(contentsOfFile: ca + "/previous.pem", encoding: .utf8) == original + "\n")
+        #expect(try bundle() == 2)
+        #expect(!FileManager.default.fileExists(atPath: ca + "/next.pem"))
+        #expect(try BootstrapToken.verify(token, ca: try CertificateAuthority.load(directory: ca)) == "shop/orders-v1", "a token of the old root still works")
+
+        #expect(try Meshc.run(["ca", "rotate", "--ca", ca, "--retire"]).status == 2, "old leaves may still be valid")
+        #expect(try Meshc.run(["ca", "rotate", "--ca", ca, "--force"]).status == 2, "--force goes with --retire")
+        let retired = try Meshc.run(["ca", "rotate", "--ca", ca, "--retire", "--force"])
+        #expect(retired.status == 0 && retired.stdout.contains("retired 1"))
+        #expect(try bundle() == 1)
+        #expect(throws: CAError.self) { _ = try BootstrapToken.verify(token, ca: try CertificateAuthority.load(directory: ca)) }
     }
 }
 
