@@ -19,7 +19,8 @@ root=$PWD
 runs=${1:-3}
 duration=${DURATION:-10}
 conns=${CONNS:-32}
-pin() { if [[ ${PIN:-1} == 1 ]]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
+# Pinning by exec (taskset replaces itself with the command), so $! is the process measured.
+if [[ ${PIN:-1} == 1 ]]; then on0=(taskset -c 0); on1=(taskset -c 1); else on0=(); on1=(); fi
 for b in nginx wrk openssl taskset; do
   command -v "$b" >/dev/null || { [[ $(id -u) == 0 ]] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk openssl util-linux >/dev/null; break; }
 done
@@ -28,10 +29,11 @@ venv=${ENVOY_VENV:-${TMPDIR:-/tmp}/meshc-bench-envoy}
 envoy=$(ls "$venv"/lib/python3*/site-packages/envoy/_bin/envoy 2>/dev/null | head -1)
 [[ -n $envoy ]] || envoy=$venv/bin/envoy
 
-swift build -c release --product mesh-proxy --static-swift-stdlib >/dev/null
+# A scratch path of its own: other flags in .build would rebuild everything each time.
+swift build -c release --product mesh-proxy --static-swift-stdlib --scratch-path .build-static >/dev/null
 swift build -c release --product meshc >/dev/null
 meshc=$root/.build/release/meshc
-proxy=$root/.build/release/mesh-proxy
+proxy=$root/.build-static/release/mesh-proxy
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -49,14 +51,14 @@ cat > "$work/endpoints.json" <<EOF
 EOF
 
 sed "s|__RUN__|$work|g" "${SHARED:-$root/../shared/bench/proxy}/conf/nginx.conf" > "$work/nginx.conf"
-pin 0 nginx -c "$work/nginx.conf" >/dev/null 2>&1 & pids+=($!)
+"${on0[@]}" nginx -c "$work/nginx.conf" >/dev/null 2>&1 & pids+=($!)
 
 start_mesh() {
-  pin 1 "$proxy" --workload bench/server --trust "$work/keys/trust.json" --state-dir "$work/state-server" \
+  "${on1[@]}" "$proxy" --workload bench/server --trust "$work/keys/trust.json" --state-dir "$work/state-server" \
     --bundle "$work/out/bench/server.json" --parts "$work/out/_parts" \
     --outbound 127.0.0.1:0 --inbound 127.0.0.1:15006 --app 127.0.0.1:18080 --admin 127.0.0.1:15011 \
     --cert-dir "$work/server" --ca-roots "$work/ca/root.pem" --tcp-listen none 2>"$work/mesh-server.log" & pids+=($!); server_pid=$!
-  pin 1 "$proxy" --workload bench/client --trust "$work/keys/trust.json" --state-dir "$work/state-client" \
+  "${on1[@]}" "$proxy" --workload bench/client --trust "$work/keys/trust.json" --state-dir "$work/state-client" \
     --bundle "$work/out/bench/client.json" --parts "$work/out/_parts" --endpoints "$work/endpoints.json" \
     --outbound 127.0.0.1:15004 --inbound 127.0.0.1:15016 --app 127.0.0.1:18081 --admin 127.0.0.1:15010 \
     --cert-dir "$work/client" --ca-roots "$work/ca/root.pem" --tcp-listen none 2>"$work/mesh-client.log" & pids+=($!); client_pid=$!
@@ -66,8 +68,8 @@ start_envoy() {
   for side in client server; do
     sed "s|CERTS|$work|g" "Benchmarks/proxy/envoy-mtls-$side.yaml" > "$work/envoy-$side.yaml"
   done
-  pin 1 "$envoy" -c "$work/envoy-server.yaml" --concurrency 1 --disable-hot-restart --base-id 11 --log-level warn 2>"$work/envoy-server.log" & pids+=($!); server_pid=$!
-  pin 1 "$envoy" -c "$work/envoy-client.yaml" --concurrency 1 --disable-hot-restart --base-id 12 --log-level warn 2>"$work/envoy-client.log" & pids+=($!); client_pid=$!
+  "${on1[@]}" "$envoy" -c "$work/envoy-server.yaml" --concurrency 1 --disable-hot-restart --base-id 11 --log-level warn 2>"$work/envoy-server.log" & pids+=($!); server_pid=$!
+  "${on1[@]}" "$envoy" -c "$work/envoy-client.yaml" --concurrency 1 --disable-hot-restart --base-id 12 --log-level warn 2>"$work/envoy-client.log" & pids+=($!); client_pid=$!
   target=http://127.0.0.1:15001/ ; hs_port=15007
 }
 stop_pair() { kill "$server_pid" "$client_pid" 2>/dev/null || true; wait "$server_pid" "$client_pid" 2>/dev/null || true; }
@@ -86,21 +88,21 @@ results=$work/results.txt
 for run in $(seq "$runs"); do
   for who in mesh envoy; do
     "start_$who"; ready "$who"
-    pin 0 wrk -t1 -c "$conns" -d 2s -H 'Host: server.bench:8080' "$target" >/dev/null  # warm: connections pooled
+    "${on0[@]}" wrk -t1 -c "$conns" -d 2s -H 'Host: server.bench:8080' "$target" >/dev/null  # warm: connections pooled
     before=$(( $(ticks "$server_pid") + $(ticks "$client_pid") ))
-    out=$(pin 0 wrk -t1 -c "$conns" -d "${duration}s" -H 'Host: server.bench:8080' "$target")
+    out=$("${on0[@]}" wrk -t1 -c "$conns" -d "${duration}s" -H 'Host: server.bench:8080' "$target")
     after=$(( $(ticks "$server_pid") + $(ticks "$client_pid") ))
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
     non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out"); non2xx=${non2xx:-0}
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     cpu_req=$(python3 -c "print(($after - $before) * 1e6 / $hz / $requests)")
     rss_kib=$(( $(rss "$server_pid") + $(rss "$client_pid") ))
-    hs_before=$(ticks "$server_pid")
-    hs=$(pin 0 openssl s_time -connect "127.0.0.1:$hs_port" -new -time "$duration" -cert "$work/client/cert.pem" -key "$work/client/key.pem" \
-         -CAfile "$work/ca/root.pem" 2>/dev/null | awk '/connections in .* real seconds/ {print $1 / $(NF-2)}' | tail -1)
-    hs_after=$(ticks "$server_pid")
-    hs_count=$(python3 -c "print(int(${hs:-0} * $duration))")
-    cpu_hs=$(python3 -c "print(($hs_after - $hs_before) * 1e6 / $hz / max(1, $hs_count))")
+    hs_before=$(ticks "$server_pid"); t0=$(date +%s.%N)
+    hs_count=$("${on0[@]}" openssl s_time -connect "127.0.0.1:$hs_port" -new -time "$duration" -cert "$work/client/cert.pem" -key "$work/client/key.pem" \
+         -CAfile "$work/ca/root.pem" 2>/dev/null | awk '/connections in .* real seconds/ {print $1}' | tail -1)
+    t1=$(date +%s.%N); hs_after=$(ticks "$server_pid")
+    hs=$(python3 -c "print(${hs_count:-0} / ($t1 - $t0))")
+    cpu_hs=$(python3 -c "print(($hs_after - $hs_before) * 1e6 / $hz / max(1, ${hs_count:-0}))")
     echo "$who run $run: $rps req/s, $cpu_req cpu-us/request (both sidecars), non-2xx $non2xx, rss $((rss_kib / 1024)) MiB (both), handshakes/s ${hs:-0}, cpu-us/handshake $cpu_hs" | tee -a "$results"
     stop_pair
   done
