@@ -273,6 +273,8 @@ public final class MeshServer: @unchecked Sendable {
                                   directory: options.directory, settings: options.settings)
         publisher.beforeSwitch = options.beforeSwitch
         publisher.maxFileSize = options.maxFileSize
+        let jwksRoots = options.jwksRoots
+        publisher.fetchKeySet = { JWKSFetch.fetch($0, roots: jwksRoots) }
         let publishStart = DispatchTime.now()
         do {
             let revision = try publisher.publish(head, repo: repo, now: now, after: current?.record.version, seconds: &seconds)

@@ -42,6 +42,8 @@ public struct ServerOptions: Sendable {
     public var certificateAuthority: CertificateAuthority?
     /// The CA's directory, re-read when it changes (a root rotation: `meshc ca rotate`).
     public var certificateAuthorityDirectory: String?
+    /// CAs (a PEM file) that verify `https://` JWKS URIs; nil: the system's roots.
+    public var jwksRoots: String?
     /// Other replicas following the same repository: accepted status reports are passed on
     /// to them, so every replica's registry knows every instance.
     public var peers: [ServerAddress] = []

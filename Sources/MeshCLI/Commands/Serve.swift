@@ -67,6 +67,9 @@ struct Serve: ParsableCommand {
     @Option(help: "The mesh CA's directory (meshc ca init): serve HTTPS with a certificate from it, sign workload certificates at POST /v1/certs, take status reports only over mTLS. Re-read when it changes (meshc ca rotate).")
     var ca: String?
 
+    @Option(name: .customLong("jwks-ca"), help: "CA certificates (PEM) that verify https:// jwksUri servers (default: the system's roots).")
+    var jwksCA: String?
+
     @Option(name: .customLong("peer"), help: "Another replica following the same repository, https://host:port (http without --ca): accepted status reports are passed on to it, so every replica's registry knows every instance (repeatable).")
     var peers: [String] = []
 
@@ -124,6 +127,7 @@ struct Serve: ParsableCommand {
         options.maxWait = Duration.parseIstio(maxWait)!
         options.webhookSecret = webhookSecret
         options.peers = peers.compactMap(ServerAddress.init(url:))
+        options.jwksRoots = jwksCA
         if let ca {
             do { options.certificateAuthority = try CertificateAuthority.load(directory: ca) } catch { throw PipelineError.usage("--ca: \(error)") }
             options.certificateAuthorityDirectory = ca

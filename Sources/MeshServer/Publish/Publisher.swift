@@ -22,7 +22,7 @@ public struct Publisher {
     public var beforeSwitch: (@Sendable () -> Void)?
     /// Fetches a RequestAuthentication's `jwksUri` key set when a revision is compiled, so
     /// proxies never reach outside the mesh for keys.
-    public var fetchKeySet: @Sendable (String) -> String? = JWKSFetch.fetch
+    public var fetchKeySet: @Sendable (String) -> String? = { JWKSFetch.fetch($0) }
 
     public init(store: RevisionStore, signer: Signer, schedule: SigningSchedule, directory: String, settings: MeshSettings) {
         self.store = store
