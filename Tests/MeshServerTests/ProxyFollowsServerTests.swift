@@ -9,7 +9,10 @@ import Testing
 /// The control plane and the data plane together: a real `mesh-proxy` (in-process) following
 /// a real server over a real repository.
 @Suite struct ProxyFollowsServerTests {
-    func startProxy(_ workload: String, server: TestServer, state: String, instance: String) throws -> (MeshProxy, ControlLoop, [String: Int]) {
+    /// A proxy (in-process, real sockets) following `server` as `workload`; `configure` adds
+    /// to its control-plane options (identity, TLS, …).
+    static func startProxy(_ workload: String, server: TestServer, state: String, instance: String,
+                           configure: (inout ControlLoop.Options) -> Void = { _ in }) throws -> (MeshProxy, ControlLoop, [String: Int]) {
         var o = MeshProxy.Options()
         o.outbound = .init(host: "127.0.0.1", port: 0)
         o.inbound = .init(host: "127.0.0.1", port: 0)
@@ -22,18 +25,14 @@ import Testing
         c.advertise = "127.0.0.1:\(ports["inbound"]!)"
         c.reportInterval = 0.3
         c.wait = 5
+        configure(&c)
         let loop = ControlLoop(proxy: proxy, store: store, options: c)
         loop.start()
         return (proxy, loop, ports)
     }
 
-    func eventually(_ what: String, timeout: TimeInterval = 15, _ check: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if (try? check()) == true { return }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        throw TestFailure("not within \(timeout) s: \(what)")
+    func startProxy(_ workload: String, server: TestServer, state: String, instance: String) throws -> (MeshProxy, ControlLoop, [String: Int]) {
+        try Self.startProxy(workload, server: server, state: state, instance: instance)
     }
 
     @Test func aProxyPullsAppliesReportsAndFollowsNewCommits() throws {

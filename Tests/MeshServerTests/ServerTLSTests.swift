@@ -25,6 +25,20 @@ import X509
         return HTTPClientTLS(roots: roots, certificate: paths.certificate, key: paths.key)
     }
 
+    /// A server whose CA lives in a directory it follows (as `meshc serve --ca DIR` does).
+    static func serverFollowingCA() throws -> (dir: String, ca: CertificateAuthority, repo: PolicyRepo, server: TestServer) {
+        let dir = try temp()
+        try CertificateAuthority.create(trustDomain: "cluster.local").write(to: dir)
+        let ca = try CertificateAuthority.load(directory: dir)
+        let repo = try PolicyRepo()
+        let s = try TestServer(repository: repo.path) {
+            $0.certificateAuthority = ca
+            $0.certificateAuthorityDirectory = dir
+        }
+        _ = try s.waitForAttempts(1)
+        return (dir, ca, repo, s)
+    }
+
     static func report(_ workload: String, instance: String, version: Int) -> String {
         "{\"workload\":\"\(workload)\",\"instance\":\"\(instance)\",\"address\":\"127.0.0.1:15006\",\"state\":\"applied\",\"version\":\(version)}"
     }
@@ -113,15 +127,8 @@ import X509
     }
 
     @Test func aRootRotationIsPickedUpWithoutARestart() throws {
-        let dir = try Self.temp()
-        try CertificateAuthority.create(trustDomain: "cluster.local").write(to: dir)
-        let first = try CertificateAuthority.load(directory: dir)
-        let repo = try PolicyRepo()
-        let s = try TestServer(repository: repo.path) {
-            $0.certificateAuthority = first
-            $0.certificateAuthorityDirectory = dir
-        }
-        _ = try s.waitForAttempts(1)
+        let (dir, first, repo, s) = try Self.serverFollowingCA()
+        _ = repo
         let token = try BootstrapToken.issue(workload: "shop/orders-v1", ttl: 600, ca: first)
         func issuer() throws -> (Certificate, [String]) {
             let r = try s.post("/v1/certs", try CertificateTests.body(try CertificateTests.csr(.init(), asking: "")),
@@ -129,15 +136,6 @@ import X509
             let answer = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any] ?? [:]
             return (try Certificate(pemEncoded: try #require(answer["certificate"] as? String)), answer["trustBundle"] as? [String] ?? [])
         }
-        func eventually(_ what: String, _ check: () throws -> Bool) throws {
-            let deadline = Date().addingTimeInterval(10)
-            while Date() < deadline {
-                if (try? check()) == true { return }
-                Thread.sleep(forTimeInterval: 0.1)
-            }
-            throw TestFailure("not within 10 s: \(what)")
-        }
-
         // Stage: the new root is trusted, the old one still signs.
         guard case .staged = try Rotation.advance(directory: dir) else { throw TestFailure("not staged") }
         let next = try Certificate(pemEncoded: try String(contentsOfFile: "\(dir)/\(Rotation.nextCertificateFile)", encoding: .utf8))
@@ -178,15 +176,8 @@ import X509
     }
 
     @Test func aBrokenCADirectoryKeepsTheCAInForce() throws {
-        let dir = try Self.temp()
-        try CertificateAuthority.create(trustDomain: "cluster.local").write(to: dir)
-        let ca = try CertificateAuthority.load(directory: dir)
-        let repo = try PolicyRepo()
-        let s = try TestServer(repository: repo.path) {
-            $0.certificateAuthority = ca
-            $0.certificateAuthorityDirectory = dir
-        }
-        _ = try s.waitForAttempts(1)
+        let (dir, ca, repo, s) = try Self.serverFollowingCA()
+        _ = repo
         try "garbage".write(toFile: "\(dir)/root.pem", atomically: true, encoding: .utf8)
         let deadline = Date().addingTimeInterval(10)
         while !s.log.lines.contains(where: { $0.contains("cannot reload the CA") }), Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
@@ -200,15 +191,8 @@ import X509
 /// yet), then everything over mTLS; the trust bundle followed through a rotation.
 @Suite struct ProxyOverMTLSTests {
     @Test func aProxyBootstrapsReportsOverMTLSAndFollowsARootRotation() throws {
-        let caDir = try ServerTLSTests.temp()
-        try CertificateAuthority.create(trustDomain: "cluster.local").write(to: caDir)
-        let ca = try CertificateAuthority.load(directory: caDir)
-        let repo = try PolicyRepo()
-        let s = try TestServer(repository: repo.path) {
-            $0.certificateAuthority = ca
-            $0.certificateAuthorityDirectory = caDir
-        }
-        _ = try s.waitForAttempts(1)
+        let (caDir, ca, repo, s) = try ServerTLSTests.serverFollowingCA()
+        _ = repo
         let version = try #require(try s.servedVersion())
 
         let certDir = try ServerTLSTests.temp()
@@ -218,38 +202,18 @@ import X509
         try FileManager.default.copyItem(atPath: "\(caDir)/\(Rotation.trustBundleFile)", toPath: files.trust)  // the seed (--ca-roots)
         let tls = HTTPClientTLS(roots: files.trust, certificate: files.certificate, key: files.key)
 
-        var o = MeshProxy.Options()
-        o.outbound = .init(host: "127.0.0.1", port: 0)
-        o.inbound = .init(host: "127.0.0.1", port: 0)
-        o.admin = .init(host: "127.0.0.1", port: 0)
-        o.app = UpstreamTarget(host: "127.0.0.1", port: 1)
-        let proxy = MeshProxy(options: o)
-        let ports = try proxy.start()
-        var c = ControlLoop.Options(source: .server(s.address), instance: "orders-a")
-        c.advertise = "127.0.0.1:\(ports["inbound"]!)"
-        c.reportInterval = 0.3
-        c.wait = 5
-        c.identity = files
-        c.identityPollInterval = 0.1
-        c.trustRefreshInterval = 0.2
-        c.serverTLS = tls
-        c.certificates = CertificateClient(server: s.address, tls: tls, workload: "shop/orders-v1", tokenFile: tokenFile, files: files)
         let log = LogLines()
-        c.log = { log.append($0) }
-        let store = ConfigStore(workload: "shop/orders-v1", verifier: verifier(), stateDirectory: try ServerTLSTests.temp())
-        let loop = ControlLoop(proxy: proxy, store: store, options: c)
-        loop.start()
+        let (proxy, loop, _) = try ProxyFollowsServerTests.startProxy("shop/orders-v1", server: s, state: try ServerTLSTests.temp(), instance: "orders-a") { c in
+            c.identity = files
+            c.identityPollInterval = 0.1
+            c.trustRefreshInterval = 0.2
+            c.serverTLS = tls
+            c.certificates = CertificateClient(server: s.address, tls: tls, workload: "shop/orders-v1", tokenFile: tokenFile, files: files)
+            c.log = { log.append($0) }
+        }
         defer { loop.stop(); proxy.stop(drain: .milliseconds(0)) }
 
-        func eventually(_ what: String, _ check: () throws -> Bool) throws {
-            let deadline = Date().addingTimeInterval(15)
-            while Date() < deadline {
-                if (try? check()) == true { return }
-                Thread.sleep(forTimeInterval: 0.05)
-            }
-            throw TestFailure("not within 15 s: \(what); log: \(log.lines)")
-        }
-        try eventually("the proxy has its identity") { proxy.identity.current?.spiffeID == "spiffe://cluster.local/ns/shop/sa/orders" }
+        try eventually("the proxy has its identity", log: log) { proxy.identity.current?.spiffeID == "spiffe://cluster.local/ns/shop/sa/orders" }
         try eventually("the proxy applies its bundle over https") { proxy.appliedVersion == version }
         try eventually("its mTLS report puts it in the registry") {
             let fleet = try JSONDecoder().decode(FleetStatus.self, from: Data(try s.get("/v1/status").body))

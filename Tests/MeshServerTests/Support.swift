@@ -143,3 +143,13 @@ struct TestFailure: Error, CustomStringConvertible {
 func verifier() -> Verifier {
     Verifier(trust: TrustRoot(keys: [TestServer.key.publicKey]))
 }
+
+/// Waits until `check` holds (errors count as not yet); fails the test after `timeout`.
+func eventually(_ what: String, timeout: TimeInterval = 15, log: LogLines? = nil, _ check: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if (try? check()) == true { return }
+        Thread.sleep(forTimeInterval: 0.05)
+    }
+    throw TestFailure("not within \(timeout) s: \(what)" + (log.map { "; log: \($0.lines)" } ?? ""))
+}
