@@ -70,10 +70,12 @@ final class TLSTransport: @unchecked Sendable {
     private let inbox: Inbox
     private let timeout: TimeInterval
 
-    private init(channel: any Channel, inbox: Inbox, timeout: TimeInterval) {
+    private init(channel: any Channel, inbox: Inbox, timeout: TimeInterval, roots: String?, host: String) {
         self.channel = channel
         self.inbox = inbox
         self.timeout = timeout
+        self.roots = roots
+        self.host = host
     }
 
     deinit { channel.close(promise: nil) }
@@ -94,20 +96,38 @@ final class TLSTransport: @unchecked Sendable {
             }
         do {
             let channel = try bootstrap.connect(host: host, port: port).wait()
-            return TLSTransport(channel: channel, inbox: inbox, timeout: timeout)
+            return TLSTransport(channel: channel, inbox: inbox, timeout: timeout, roots: tls.roots, host: host)
         } catch {
             throw .connect("\(host):\(port): \(error)")
         }
     }
 
+    private let roots: String?
+    private let host: String
+
+    /// A TLS failure as a person reads it: BoringSSL's reason, and what to check.
+    func explain(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("failedToValidateHostname") {
+            return "TLS handshake failed: the server's certificate does not chain to \(roots ?? "the system's roots") or does not name \(host)"
+        }
+        if let reason = text.firstRange(of: "OPENSSL_internal:").map({ text[$0.upperBound...].prefix { $0 != " " && $0 != "]" } }) {
+            return "TLS handshake failed: \(reason)"
+        }
+        return "TLS: \(text)"
+    }
+
     func send(_ bytes: [UInt8]) throws(HTTPConnection.Failure) {
         do { try channel.writeAndFlush(ByteBuffer(bytes: bytes)).wait() } catch {
-            throw .io(inbox.failure.map { "\($0)" } ?? "send: \(error)")
+            throw .io(explain(inbox.failure ?? error))
         }
     }
 
     func receive() throws(HTTPConnection.Failure) -> [UInt8] {
-        try inbox.take(timeout: timeout)
+        do { return try inbox.take(timeout: timeout) } catch {
+            if case .io = error, let failure = inbox.failure { throw .io(explain(failure)) }
+            throw error
+        }
     }
 
     /// What the loop received, waiting for the caller.

@@ -1,5 +1,6 @@
 import Foundation
 import MeshBundle
+import MeshCLI
 import MeshCA
 import MeshConfig
 import MeshHTTP
@@ -95,6 +96,22 @@ import X509
         #expect(fleet.proxies.map(\.instance) == ["orders-a"])
         let metrics = try s.get("/metrics").text
         #expect(metrics.contains("meshc_status_reports_refused_total 2"), "\(metrics)")
+    }
+
+    @Test func proxyStatusSpeaksHTTPSVerifiedByTheMeshRoots() throws {
+        let ca = try CertificateAuthority.create(trustDomain: "cluster.local")
+        let repo = try PolicyRepo()
+        let s = try TestServer(repository: repo.path) { $0.certificateAuthority = ca }
+        _ = try s.waitForAttempts(1)
+        let version = try #require(try s.servedVersion())
+        #expect(try s.post("/v1/status", Self.report("shop/orders-v1", instance: "orders-a", version: version),
+                           as: try Self.client(ca, "shop", "orders", roots: s.roots)).status == 200)
+        let url = "https://127.0.0.1:\(s.port)"
+        #expect(MeshCommand.run(["proxy-status", "--server", url, "--ca-roots", try #require(s.roots)]) == 0)
+        #expect(MeshCommand.run(["proxy-status", "--server", url]) == 2, "https without roots is a usage error")
+        let other = try Self.temp() + "/other.pem"
+        try CertificateAuthority.create(trustDomain: "cluster.local").trustBundle()[0].write(toFile: other, atomically: true, encoding: .utf8)
+        #expect(MeshCommand.run(["proxy-status", "--server", url, "--ca-roots", other]) != 0, "a server the roots do not vouch for")
     }
 
     @Test func replicasPassAcceptedReportsOnToTheirPeers() throws {
