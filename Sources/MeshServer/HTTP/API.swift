@@ -235,7 +235,7 @@ extension MeshServer {
         guard let revision = current else {
             return .error(.serviceUnavailable, "no revision is published yet: report again later")
         }
-        guard let bundle = revision.bundles[report.workload] else {
+        guard revision.bundles[report.workload] != nil else {
             return .error(.notFound, "no workload \(report.workload.prefix(200)) in revision \(revision.record.version): the report is not recorded (check the proxy's --workload)")
         }
         // A report another replica accepted and passed on: over HTTPS only from the server
@@ -249,7 +249,7 @@ extension MeshServer {
                 metrics.reportsRefused.increment()
                 return .error(.unauthorized, "status reports come over mTLS: present the workload certificate (mesh-proxy --cert-dir)")
             }
-            let expected = (try? PublishedRevision.config(of: bundle))?.identity.spiffeID
+            let expected = revision.identity(of: report.workload)
             guard peer == expected else {
                 metrics.reportsRefused.increment()
                 return .error(.forbidden, "\(peer.prefix(300)) may not report for \(report.workload.prefix(200)), whose identity is \(expected ?? "unknown")")

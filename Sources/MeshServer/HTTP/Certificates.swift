@@ -54,11 +54,11 @@ extension MeshServer {
         guard let revision = current else {
             return .error(.serviceUnavailable, "no revision is published yet: the identity of \(workload) is not known")
         }
-        guard let bundle = revision.bundles[workload], let config = try? PublishedRevision.config(of: bundle) else {
+        guard let identity = revision.identity(of: workload) else {
             return .error(.notFound, "no workload \(workload) in revision \(revision.record.version): no identity to certify")
         }
-        guard let id = SPIFFEID(config.identity.spiffeID), id.trustDomain == ca.trustDomain else {
-            return .error(.conflict, "\(workload)'s identity \(config.identity.spiffeID) is not in this CA's trust domain \(ca.trustDomain) (check the mesh config's trustDomain)")
+        guard let id = SPIFFEID(identity), id.trustDomain == ca.trustDomain else {
+            return .error(.conflict, "\(workload)'s identity \(identity) is not in this CA's trust domain \(ca.trustDomain) (check the mesh config's trustDomain)")
         }
         if auth.lowercased().hasPrefix("certificate "), RenewalProof.identity(of: String(auth.dropFirst(12)).trimmingCharacters(in: .whitespaces)) != id.description {
             metrics.certificatesRefused.increment()

@@ -39,6 +39,7 @@ public final class PublishedRevision: @unchecked Sendable {
 
     private let lock = NSLock()
     private var clusterCache: [String: [Cluster]] = [:]
+    private var identityCache: [String: String] = [:]
 
     init(record: RevisionRecord, bundles: [String: Data], parts: [String: Data], servedSince: Date) {
         self.record = record
@@ -65,6 +66,17 @@ public final class PublishedRevision: @unchecked Sendable {
         }
         clusterCache[workload] = clusters
         return clusters
+    }
+
+    /// The SPIFFE ID the revision gives a workload (what its certificate and its status
+    /// reports must carry), decoded once per workload.
+    public func identity(of workload: String) -> String? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let hit = identityCache[workload] { return hit }
+        guard let data = bundles[workload], let config = try? Self.config(of: data) else { return nil }
+        identityCache[workload] = config.identity.spiffeID
+        return config.identity.spiffeID
     }
 
     /// The config inside a bundle's envelope (the signature was made by this server).
