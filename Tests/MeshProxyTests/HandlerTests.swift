@@ -121,15 +121,19 @@ import Testing
         #expect(try unusable.response()?.head.status.code == 400, "ALLOW_ANY still needs a host it can name")
     }
 
-    @Test func aBodyOverTheLimitIs413AndTheConnectionCloses() throws {
+    @Test func aStreamedBodyAnsweredBeforeItEndsClosesTheConnection() throws {
         var limits = ProxyLimits()
         limits.maxBufferedBody = 8
         let h = try Harness(Self.config(), limits: limits)
         try h.send("/hello", method: .POST, body: "small")
-        #expect(try h.response()?.head.status.code == 200)
+        let small = try #require(try h.response())
+        #expect(small.head.status.code == 200)
+        #expect(small.head.headers["connection"] == ["keep-alive"])
+        // Over the limit the body is streamed; this route answers at once, before the rest of
+        // the body is read, so the connection cannot be used again.
         try h.send("/hello", method: .POST, body: "far more than eight bytes")
         let r = try #require(try h.response())
-        #expect(r.head.status.code == 413)
+        #expect(r.head.status.code == 200)
         #expect(r.head.headers["connection"] == ["close"])
         h.loop.run()
         #expect(!h.channel.isActive)

@@ -41,10 +41,11 @@ import Testing
         let outbound: Int
         let admin: Int
         var version = 1
-        init(_ config: WorkloadConfig) throws {
+        init(_ config: WorkloadConfig, limits: ProxyLimits = ProxyLimits()) throws {
             var o = MeshProxy.Options()
             o.outbound = .init(host: "127.0.0.1", port: 0)
             o.admin = .init(host: "127.0.0.1", port: 0)
+            o.limits = limits
             proxy = MeshProxy(options: o)
             let ports = try proxy.start()
             outbound = ports["outbound"]!
@@ -70,6 +71,35 @@ import Testing
         func admin(_ path: String) throws -> HTTPConnection.Response {
             try HTTPConnection(host: "127.0.0.1", port: admin).request("GET", path)
         }
+    }
+
+    @Test func aBodyOverTheBufferLimitIsStreamedWholeAndNeverRetried() throws {
+        let upstream = try TestUpstream("v1")
+        var limits = ProxyLimits()
+        limits.maxBufferedBody = 64 << 10
+        let p = try Running(Self.config(v1: [upstream.port]) { r in
+            r.retries = RetryPolicy(attempts: 2, perTryTimeoutMs: nil, retryOn: ["5xx"])
+        }, limits: limits)
+        func post(_ size: Int) throws -> HTTPConnection.Response {
+            let body = [UInt8](repeating: UInt8(ascii: "x"), count: size)
+            return try HTTPConnection(host: "127.0.0.1", port: p.outbound, timeout: 20)
+                .request("POST", "/upload", headers: [("Host", "orders.shop:8080")], body: body)
+        }
+        // 8 MiB through a proxy that holds at most 64 KiB of a body: it arrives whole.
+        #expect(try post(8 << 20).status == 200)
+        #expect(upstream.bodies.withLockedValue { $0.last?.utf8.count } == 8 << 20)
+
+        // A failed try is retried when the body was held whole, not once part of it streamed.
+        upstream.behaviour.withLockedValue { $0 = .failFirst(1, status: 503) }
+        upstream.requests.withLockedValue { $0 = 0 }
+        #expect(try post(1000).status == 200)
+        #expect(upstream.count == 2, "retried with the buffered body")
+        upstream.behaviour.withLockedValue { $0 = .failFirst(1, status: 503) }
+        upstream.requests.withLockedValue { $0 = 0 }
+        #expect(try post(1 << 20).status == 503, "the streamed body cannot be sent again")
+        #expect(upstream.count == 1)
+        let metrics = try p.admin("/stats/prometheus").text
+        #expect(metrics.contains("istio_request_bytes_sum"), "\(metrics.prefix(200))")
     }
 
     struct TestError: Error { let m: String; init(_ m: String) { self.m = m } }

@@ -25,7 +25,12 @@ final class Exchange: UpstreamDelegate {
     private let snapshot: Snapshot?
     private var head: HTTPRequestHead
     private let body: ByteBuffer?
+    /// A body over the buffering limit, streamed (`RequestStream`); nil when `body` is whole.
+    private let stream: RequestStream?
     private let keepAlive: Bool
+    /// The client's connection closes after this exchange (it asked, or a streamed body was
+    /// answered before it all arrived).
+    private var closeAfter: Bool
     private let limits: ProxyLimits
     private let target: Target
     /// Inbound: who the downstream peer proved to be (mTLS), for authorization and metrics.
@@ -60,19 +65,21 @@ final class Exchange: UpstreamDelegate {
     private var startedWall: Date?
 
     init(context: ChannelHandlerContext, state: LoopState, snapshot: Snapshot?, head: HTTPRequestHead, body: ByteBuffer?,
-         limits: ProxyLimits, telemetry: ProxyRuntime.Telemetry, target: Target, downstream: DownstreamConnection? = nil,
-         onDone: @escaping () -> Void) {
+         streamed: Bool = false, limits: ProxyLimits, telemetry: ProxyRuntime.Telemetry, target: Target,
+         downstream: DownstreamConnection? = nil, onDone: @escaping () -> Void) {
         self.telemetry = telemetry
         self.downstream = downstream
         self.context = context
         self.state = state
         self.snapshot = snapshot
         self.head = head
-        self.body = body
+        self.body = streamed ? nil : body
+        stream = streamed ? RequestStream(prefix: body) : nil
         self.limits = limits
         self.target = target
         self.onDone = onDone
         keepAlive = Self.keepsAlive(head)
+        closeAfter = !keepAlive
         retry = RetryState(policy: RetryPolicy(attempts: 0, perTryTimeoutMs: nil, retryOn: []), routeTimeoutMs: nil, startedAt: LoopState.now())
     }
 
@@ -184,7 +191,8 @@ final class Exchange: UpstreamDelegate {
 
     private func pickCluster() {
         guard let snapshot, let r = route else { return }
-        for m in r.mirrors where Double(state.rng.next() >> 11) / Double(1 << 53) * 100 < m.percent {
+        // A streamed body is not mirrored: it is not held to send twice.
+        for m in r.mirrors where stream == nil && Double(state.rng.next() >> 11) / Double(1 << 53) * 100 < m.percent {
             if let prepared = snapshot.prepared[m.cluster] { Mirror.send(head, body: body, to: prepared, http2: upstreamHTTP2, state: state, limits: limits) }
         }
         let total = r.totalWeight
@@ -232,7 +240,8 @@ final class Exchange: UpstreamDelegate {
         endpoint = t
         tryNumber += 1
         rt?.active[t, default: 0] += 1
-        if let timeout = retry.tryTimeout(now: now) {
+        // Timeouts count from the whole request, as Envoy's do: a streamed body's, from its end.
+        if stream?.ended ?? true, let timeout = retry.tryTimeout(now: now) {
             timer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(timeout)) { self.tryTimedOut() }
         }
         let connectTimeout = TimeAmount.milliseconds(Int64(cluster?.connectionPool?.connectTimeoutMs ?? limits.connectTimeoutMs))
@@ -281,8 +290,69 @@ final class Exchange: UpstreamDelegate {
         if tryNumber > 1 { h.headers.replaceOrAdd(name: "x-envoy-attempt-count", value: String(tryNumber)) }
         let channel = conn.channel
         channel.write(HTTPClientRequestPart.head(h), promise: nil)
+        if let stream {
+            for chunk in stream.drain() { write(chunk, on: conn, stream) }
+            stream.attached = true
+            if stream.ended { channel.write(HTTPClientRequestPart.end(nil), promise: nil) }
+            channel.flush()
+            return
+        }
         if let body, body.readableBytes > 0 { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+    }
+
+    // MARK: a streamed request body
+
+    /// Part of a streamed body arrived: on to the try in progress, else kept for the next.
+    func bodyArrived(_ chunk: ByteBuffer) {
+        guard let stream, !finished else { return }
+        stream.received(chunk)
+        if stream.attached, let conn = upstream {
+            write(chunk, on: conn, stream)
+            conn.channel.flush()
+        } else {
+            stream.keep(chunk)
+            throttle(stream)
+        }
+    }
+
+    /// The client sent the whole body.
+    func bodyEnded() {
+        guard let stream, !finished else { return }
+        stream.ended = true
+        if stream.attached, let conn = upstream { conn.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil) }
+        // The route timeout starts now; the try in progress gets its timer.
+        if let r = route { retry = RetryState(policy: r.retries, routeTimeoutMs: r.timeoutMs, startedAt: LoopState.now(), conditions: conditions) }
+        if stream.attached, !forwarding, timer == nil, let timeout = retry.tryTimeout(now: LoopState.now()) {
+            timer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(timeout)) { self.tryTimedOut() }
+        }
+    }
+
+    private func write(_ chunk: ByteBuffer, on conn: UpstreamConnection, _ stream: RequestStream) {
+        guard chunk.readableBytes > 0 else { return }
+        stream.sent = true
+        let size = chunk.readableBytes
+        stream.inFlight += size
+        let written = context.eventLoop.makePromise(of: Void.self)
+        conn.channel.write(HTTPClientRequestPart.body(.byteBuffer(chunk)), promise: written)
+        written.futureResult.assumeIsolated().whenComplete { _ in
+            stream.inFlight -= size
+            self.throttle(stream)
+        }
+        throttle(stream)
+    }
+
+    /// Stops reading from the client while too much of its body waits; reads again below
+    /// the low-water mark.
+    private func throttle(_ stream: RequestStream) {
+        if !stream.paused, !finished, stream.waiting > RequestStream.highWater {
+            stream.paused = true
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in }
+        } else if stream.paused, finished || stream.waiting < RequestStream.lowWater {
+            stream.paused = false
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+            context.read()
+        }
     }
 
     private func tryTimedOut() {
@@ -306,6 +376,7 @@ final class Exchange: UpstreamDelegate {
             rt.record(.localFailure, for: t, now: now)
         }
         upstream = nil
+        stream?.attached = false
         if decide(outcome, now: now) { return }
         let exhausted = retry.retries > 0 ? "URX," : ""
         switch outcome {
@@ -318,7 +389,7 @@ final class Exchange: UpstreamDelegate {
     /// Asks the retry state machine; schedules the retry and returns true when it says retry.
     private func decide(_ outcome: TryOutcome, now: Int64) -> Bool {
         let rt = runtime
-        let action = retry.decide(outcome, now: now, replayable: true, budget: {
+        let action = retry.decide(outcome, now: now, replayable: !(stream?.sent ?? false), budget: {
             guard let rt else { return false }
             guard rt.breaker.acquire(.retries) else { return false }
             if rt.budget.startRetry() { return true }
@@ -372,7 +443,7 @@ final class Exchange: UpstreamDelegate {
         if out.headers.first(name: "content-length") == nil && out.headers.first(name: "transfer-encoding") == nil {
             out.headers.add(name: "transfer-encoding", value: "chunked")
         }
-        out.headers.replaceOrAdd(name: "connection", value: keepAlive ? "keep-alive" : "close")
+        out.headers.replaceOrAdd(name: "connection", value: keepsConnection() ? "keep-alive" : "close")
         context.write(NIOAny(HTTPServerResponsePart.head(out)), promise: nil)
     }
 
@@ -394,8 +465,11 @@ final class Exchange: UpstreamDelegate {
         if let t = endpoint, let rt = runtime { rt.active[t] = max(0, rt.active[t, default: 1] - 1) }
         if let conn {
             let max = cluster?.connectionPool?.maxRequestsPerConnection
-            state.pool.release(conn, reusable: max.map { conn.requests < $0 } ?? true)
+            // A connection that carried part of a streamed body not yet ended is not reused.
+            let whole = stream.map { $0.ended } ?? true
+            state.pool.release(conn, reusable: whole && (max.map { conn.requests < $0 } ?? true))
         }
+        stream?.attached = false
         guard forwarding, !finished else { return }
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers)), promise: nil)
         finish()
@@ -434,7 +508,7 @@ final class Exchange: UpstreamDelegate {
         headers.add(name: "content-type", value: "text/plain")
         let text = plain ? message : message + "\n"
         headers.add(name: "content-length", value: String(text.utf8.count))
-        headers.add(name: "connection", value: keepAlive ? "keep-alive" : "close")
+        headers.add(name: "connection", value: keepsConnection() ? "keep-alive" : "close")
         if !plain { headers.add(name: "x-mesh-response-flags", value: flags) }
         for (name, value) in extraHeaders { headers.add(name: name, value: value) }
         responseBytes = text.utf8.count
@@ -468,7 +542,7 @@ final class Exchange: UpstreamDelegate {
         }
         let ms = Double(NIODeadline.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
         let l = labels ?? fallbackLabels
-        state.metrics.record(l, code: status, flags: flags, milliseconds: ms, requestBytes: body?.readableBytes ?? 0, responseBytes: responseBytes)
+        state.metrics.record(l, code: status, flags: flags, milliseconds: ms, requestBytes: requestBytes, responseBytes: responseBytes)
         if let trace, trace.sampled, let exporter = telemetry.exporter, let startedWall {
             let isOutbound: Bool = { if case .route = target { return true }; return false }()
             let id = snapshot?.config.identity
@@ -483,13 +557,23 @@ final class Exchange: UpstreamDelegate {
         if let log = telemetry.accessLog, let startedWall {
             log.append(.init(start_time: Self.rfc3339(startedWall), method: head.method.rawValue, path: head.uri,
                              authority: head.headers.first(name: "host") ?? "", response_code: status, response_flags: flags,
-                             bytes_received: body?.readableBytes ?? 0, bytes_sent: responseBytes, duration_ms: (ms * 1000).rounded() / 1000,
+                             bytes_received: requestBytes, bytes_sent: responseBytes, duration_ms: (ms * 1000).rounded() / 1000,
                              upstream_host: endpoint?.description, upstream_cluster: cluster?.name, route_name: route?.name,
                              x_request_id: requestID, trace_id: trace?.traceID, user_agent: head.headers.first(name: "user-agent"),
                              attempts: tryNumber))
         }
-        if !keepAlive { context.close(promise: nil) }
+        if let stream { throttle(stream) }
+        if closeAfter { context.close(promise: nil) }
         onDone()
+    }
+
+    private var requestBytes: Int { body?.readableBytes ?? stream?.bytes ?? 0 }
+
+    /// Whether the answer keeps the client's connection: not when it asked to close, nor when
+    /// a streamed body is answered before it all arrived (the rest is not read).
+    private func keepsConnection() -> Bool {
+        if stream.map({ !$0.ended }) == true { closeAfter = true }
+        return !closeAfter
     }
 
     /// Labels for a request no cluster took, or an inbound one.

@@ -3,7 +3,9 @@ import NIOHTTP1
 
 /// A downstream connection (outbound from the app, or inbound to it): reads each request in
 /// full (bodies up to the buffering limit, so a failed try can be retried) and hands it to an
-/// `Exchange`. NIO's pipelining handler before it keeps responses in request order.
+/// `Exchange`; a body over the limit is streamed instead, from the moment it passes it (never
+/// retried once part of it left). NIO's pipelining handler before it keeps responses in
+/// request order.
 final class ForwardingHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -15,6 +17,8 @@ final class ForwardingHandler: ChannelInboundHandler {
     private var body: ByteBuffer?
     private var refused = false
     private var exchange: Exchange?
+    /// The exchange whose request body is being streamed, until the body ends.
+    private var streaming: Exchange?
     /// Pipelined requests waiting for the one being answered (responses leave in order).
     private var queued: [(HTTPRequestHead, ByteBuffer?)] = []
     private var closing = false
@@ -33,14 +37,28 @@ final class ForwardingHandler: ChannelInboundHandler {
             body = nil
             refused = false
         case .body(var chunk):
+            if let streaming { return streaming.bodyArrived(chunk) }
             guard !refused else { return }
-            if (body?.readableBytes ?? 0) + chunk.readableBytes > runtime.limits.maxBufferedBody {
-                refused = true
-                refuse(context, 413, "request bodies over \(runtime.limits.maxBufferedBody) bytes are not proxied")
-                return
-            }
             if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
+            if body!.readableBytes > runtime.limits.maxBufferedBody {
+                // Too large to hold for a retry: streamed from here. Behind another request
+                // on a pipelined connection it cannot start yet, and is refused.
+                guard exchange == nil, let h = head, !closing else {
+                    refused = true
+                    body = nil
+                    refuse(context, 413, "request bodies over \(runtime.limits.maxBufferedBody) bytes are not taken behind a pipelined request")
+                    return
+                }
+                let prefix = body
+                body = nil
+                streaming = begin(context, h, prefix, streamed: true)
+            }
         case .end:
+            if let streaming {
+                self.streaming = nil
+                head = nil
+                return streaming.bodyEnded()
+            }
             guard let h = head, !refused, !closing else { return }
             head = nil
             let b = body
@@ -54,18 +72,20 @@ final class ForwardingHandler: ChannelInboundHandler {
         }
     }
 
-    private func begin(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ b: ByteBuffer?) {
+    @discardableResult
+    private func begin(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ b: ByteBuffer?, streamed: Bool = false) -> Exchange {
         let state = runtime.state(of: context.eventLoop)
         let runtime = self.runtime
         runtime.inFlight.withLockedValue { $0 += 1 }
         if !Exchange.keepsAlive(h) { closing = true }
-        let e = Exchange(context: context, state: state, snapshot: runtime.snapshot, head: h, body: b,
+        let e = Exchange(context: context, state: state, snapshot: runtime.snapshot, head: h, body: b, streamed: streamed,
                          limits: runtime.limits, telemetry: runtime.telemetry, target: target, downstream: downstream) { [weak self] in
             runtime.inFlight.withLockedValue { $0 -= 1 }
             self?.next(context)
         }
         exchange = e
         e.start()
+        return e
     }
 
     /// The current exchange ended: start the next queued request, if any.
@@ -89,6 +109,7 @@ final class ForwardingHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         exchange?.downstreamClosed()
         exchange = nil
+        streaming = nil
         context.fireChannelInactive()
     }
 
