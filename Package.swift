@@ -55,6 +55,7 @@ let package = Package(
         // A small blocking HTTP/1.1 client (POSIX sockets; TLS through NIOSSL): `meshc
         // proxy-status`, the proxy's control-plane calls, tests and benchmarks.
         .target(name: "MeshHTTP", dependencies: [
+            "MeshBundle",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

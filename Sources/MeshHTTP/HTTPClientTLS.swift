@@ -6,6 +6,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import MeshBundle
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -21,7 +22,7 @@ public final class HTTPClientTLS: Sendable {
     public let roots: String?
     public let certificate: String?
     public let key: String?
-    private let cache = NIOLockedValueBox<(stamp: [String], context: NIOSSLContext)?>(nil)
+    private let cache = NIOLockedValueBox<(stamp: [FileStamp?], context: NIOSSLContext)?>(nil)
 
     public init(roots: String?, certificate: String? = nil, key: String? = nil) {
         self.roots = roots
@@ -31,7 +32,7 @@ public final class HTTPClientTLS: Sendable {
 
     /// The TLS context for the files as they are now.
     func context() throws(HTTPConnection.Failure) -> NIOSSLContext {
-        let stamp = [roots, certificate, key].map { $0.map(Self.stamp) ?? "-" }
+        let stamp = [roots, certificate, key].map { $0.flatMap(FileStamp.of) }
         if let cached = cache.withLockedValue({ $0 }), cached.stamp == stamp { return cached.context }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
@@ -50,13 +51,6 @@ public final class HTTPClientTLS: Sendable {
         do { context = try NIOSSLContext(configuration: configuration) } catch { throw .connect("cannot set up TLS: \(error)") }
         cache.withLockedValue { $0 = (stamp, context) }
         return context
-    }
-
-    /// Identity, size and change time: a file replaced by rename or rewritten in place differs.
-    private static func stamp(_ path: String) -> String {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return "absent" }
-        return "\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
     }
 }
 

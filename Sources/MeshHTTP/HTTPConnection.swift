@@ -82,12 +82,6 @@ public final class HTTPConnection {
 
     deinit { if fd >= 0 { close(fd) } }
 
-    /// `http://host:port` → host and port (plain HTTP only; `ServerAddress` takes https too).
-    public static func parse(url: String) -> (host: String, port: Int)? {
-        guard let a = ServerAddress(url: url), !a.secure else { return nil }
-        return (a.host, a.port)
-    }
-
     public func send(_ bytes: [UInt8]) throws(Failure) {
         if let tls { return try tls.send(bytes) }
         var offset = 0
@@ -164,43 +158,52 @@ public final class HTTPConnection {
     }
 }
 
-/// A server's address as the command lines take it: `http://host:port` or `https://host:port`
-/// (IPv6 in brackets; the port defaults to 80 or 443; a path is ignored).
+/// A server's address as the command lines take it: `http://host:port[/path]` or
+/// `https://…` (IPv6 in brackets; the port defaults to 80 or 443).
 public struct ServerAddress: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var port: Int
     public var secure: Bool
+    /// The request target the URL names (path and query), "" when it names none.
+    public var path: String
 
-    public init(host: String, port: Int, secure: Bool) {
+    public init(host: String, port: Int, secure: Bool, path: String = "") {
         self.host = host
         self.port = port
         self.secure = secure
+        self.path = path
     }
+
+    /// `host:port` as a Host header carries it.
+    public var authority: String { (host.contains(":") ? "[\(host)]" : host) + ":\(port)" }
 
     public init?(url: String) {
         let secure: Bool
         var rest: Substring
         if url.hasPrefix("http://") { secure = false; rest = url.dropFirst(7) } else if url.hasPrefix("https://") { secure = true; rest = url.dropFirst(8) } else { return nil }
-        if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+        let end = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        let path = String(rest[end...])
+        rest = rest[..<end]
         let defaultPort = secure ? 443 : 80
+        let host: String
+        var portText: Substring?
         if rest.hasPrefix("[") {
             guard let close = rest.firstIndex(of: "]") else { return nil }
-            let host = String(rest[rest.index(after: rest.startIndex)..<close])
+            host = String(rest[rest.index(after: rest.startIndex)..<close])
             let after = rest[rest.index(after: close)...]
-            if after.isEmpty { self.init(host: host, port: defaultPort, secure: secure); return }
-            guard after.hasPrefix(":"), let port = Int(after.dropFirst()), (1...65535).contains(port) else { return nil }
-            self.init(host: host, port: port, secure: secure)
-            return
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { return nil }
+                portText = after.dropFirst()
+            }
+        } else {
+            let parts = rest.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count <= 2, !parts[0].isEmpty else { return nil }
+            host = String(parts[0])
+            if parts.count == 2 { portText = parts[1] }
         }
-        let parts = rest.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count <= 2, !parts[0].isEmpty else { return nil }
-        if parts.count == 1 { self.init(host: String(parts[0]), port: defaultPort, secure: secure); return }
-        guard let port = Int(parts[1]), (1...65535).contains(port) else { return nil }
-        self.init(host: String(parts[0]), port: port, secure: secure)
+        guard let port = portText.map({ Int($0) }) ?? defaultPort, (1...65535).contains(port) else { return nil }
+        self.init(host: host, port: port, secure: secure, path: path)
     }
 
-    public var description: String {
-        let h = host.contains(":") ? "[\(host)]" : host
-        return "\(secure ? "https" : "http")://\(h):\(port)"
-    }
+    public var description: String { "\(secure ? "https" : "http")://\(authority)" }
 }

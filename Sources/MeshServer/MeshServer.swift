@@ -25,7 +25,7 @@ public final class MeshServer: @unchecked Sendable {
     /// The mesh CA in force (re-read from its directory on a rotation) and the HTTPS identity
     /// it gives the server.
     let authority: NIOLockedValueBox<CertificateAuthority?>
-    private var authorityStamp: String?
+    private var authorityStamp: [String: FileStamp]?
     private(set) var tls: ServerTLS?
     /// Passes accepted reports on to the other replicas (`--peer`).
     private(set) var peers: PeerForwarder?
@@ -137,6 +137,7 @@ public final class MeshServer: @unchecked Sendable {
     /// when the new one cannot be loaded; renews the server certificate when due.
     private func followAuthority(now: Date) {
         guard tls != nil else { return }
+        var changed = false
         if let directory = options.certificateAuthorityDirectory {
             let stamp = Self.stamp(directory: directory)
             if stamp != authorityStamp {
@@ -144,6 +145,7 @@ public final class MeshServer: @unchecked Sendable {
                 do {
                     let ca = try CertificateAuthority.load(directory: directory)
                     authority.withLockedValue { $0 = ca }
+                    changed = true
                     options.log("CA reloaded from \(directory): trust bundle of \(ca.trustBundle(now: now).count) root(s)")
                 } catch {
                     options.log("cannot reload the CA from \(directory): \(error); keeping the CA in force")
@@ -152,7 +154,7 @@ public final class MeshServer: @unchecked Sendable {
         }
         guard let ca = authority.withLockedValue({ $0 }) else { return }
         do {
-            if try tls?.refresh(ca: ca, now: now) == true {
+            if try tls?.refresh(ca: ca, caChanged: changed, now: now) == true {
                 options.log("server certificate renewed (\(tls?.spiffeID ?? ""))")
                 if peers != nil { try tls?.write(to: identityDirectory) }
             }
@@ -161,15 +163,10 @@ public final class MeshServer: @unchecked Sendable {
         }
     }
 
-    /// The CA directory's files as they are now (name, size, change time).
-    static func stamp(directory: String) -> String {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory).sorted()) ?? []
-        return names.map { name -> String in
-            let a = try? FileManager.default.attributesOfItem(atPath: "\(directory)/\(name)")
-            let size = (a?[.size] as? NSNumber)?.intValue ?? -1
-            let time = (a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-            return "\(name):\(size):\(time)"
-        }.joined(separator: ",")
+    /// The CA directory's files as they are now.
+    static func stamp(directory: String) -> [String: FileStamp] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return Dictionary(uniqueKeysWithValues: names.compactMap { name in FileStamp.of("\(directory)/\(name)").map { (name, $0) } })
     }
 
     func withState<T>(_ body: (inout State) -> T) -> T { state.withLockedValue(body) }

@@ -114,7 +114,7 @@ struct ProxyCommand: ParsableCommand {
             }
         }
         guard trustRefresh > 0 else { throw ValidationError("--trust-refresh is a positive number of seconds") }
-        if let zipkin, Self.hostPort(url: zipkin) == nil { throw ValidationError("--zipkin \"\(zipkin)\" is not http://host:port/path") }
+        if let zipkin, ServerAddress(url: zipkin).map({ !$0.secure }) != true { throw ValidationError("--zipkin \"\(zipkin)\" is not http://host:port/path") }
         guard (0...100).contains(traceSampling) else { throw ValidationError("--trace-sampling is a percentage, 0 to 100") }
         guard workload.split(separator: "/").count == 2 else { throw ValidationError("--workload is namespace/name") }
         if caToken != nil {
@@ -122,11 +122,6 @@ struct ProxyCommand: ParsableCommand {
         } else {
             guard (certDir == nil) == (caRoots == nil) else { throw ValidationError("--cert-dir and --ca-roots go together") }
         }
-    }
-
-    static func hostPort(url: String) -> (String, Int)? {
-        guard url.hasPrefix("http://") else { return nil }
-        return splitHostPort(String(url.dropFirst(7).prefix { $0 != "/" }))
     }
 
     static func listen(_ s: String) -> MeshProxy.Listen {

@@ -29,8 +29,7 @@ import X509
     @Test func aTokenAndACSRGetTheWorkloadsOwnIdentity() throws {
         let ca = try CertificateAuthority.create(trustDomain: "cluster.local")
         let repo = try PolicyRepo()
-        let s = try TestServer(repository: repo.path) { $0.certificateAuthority = ca }
-        _ = try s.waitForAttempts(1)
+        let s = try TestServer.withCA(ca, repository: repo.path)
         let key = P256.Signing.PrivateKey()
         let token = try BootstrapToken.issue(workload: "shop/orders-v1", ttl: 600, ca: ca)
         let r = try s.post("/v1/certs", try Self.body(try Self.csr(key, asking: "spiffe://cluster.local/ns/istio-system/sa/istiod")),
@@ -49,8 +48,7 @@ import X509
     @Test func withoutAValidTokenOrACAThereIsNoCertificate() throws {
         let ca = try CertificateAuthority.create(trustDomain: "cluster.local")
         let repo = try PolicyRepo()
-        let s = try TestServer(repository: repo.path) { $0.certificateAuthority = ca }
-        _ = try s.waitForAttempts(1)
+        let s = try TestServer.withCA(ca, repository: repo.path)
         let csr = try Self.body(try Self.csr(P256.Signing.PrivateKey(), asking: "spiffe://cluster.local/ns/shop/sa/orders"))
         let none = try s.post("/v1/certs", csr)
         #expect(none.status == 401)
@@ -76,8 +74,7 @@ import X509
     @Test func theCurrentCertificateAndItsKeyRenewAndNothingElseDoes() throws {
         let ca = try CertificateAuthority.create(trustDomain: "cluster.local")
         let repo = try PolicyRepo()
-        let s = try TestServer(repository: repo.path) { $0.certificateAuthority = ca }
-        _ = try s.waitForAttempts(1)
+        let s = try TestServer.withCA(ca, repository: repo.path)
         let orders = try #require(SPIFFEID(trustDomain: "cluster.local", namespace: "shop", serviceAccount: "orders"))
         let current = try ca.issue(orders)
         let currentKey = try P256.Signing.PrivateKey(pemRepresentation: current.keyPEM)
@@ -108,8 +105,7 @@ import X509
     @Test func aProxyGetsItsCertificateThenRenewsItWithoutTheToken() throws {
         let ca = try CertificateAuthority.create(trustDomain: "cluster.local")
         let repo = try PolicyRepo()
-        let s = try TestServer(repository: repo.path) { $0.certificateAuthority = ca }
-        _ = try s.waitForAttempts(1)
+        let s = try TestServer.withCA(ca, repository: repo.path)
         let dir = NSTemporaryDirectory() + "mesh-proxy-certs-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let tokenFile = dir + "/token"

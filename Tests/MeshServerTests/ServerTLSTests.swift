@@ -47,8 +47,7 @@ import X509
     @Test func theAPIIsHTTPSWithACertificateFromTheMeshCA() throws {
         let ca = try CertificateAuthority.create(trustDomain: "cluster.local")
         let repo = try PolicyRepo()
-        let s = try TestServer(repository: repo.path) { $0.certificateAuthority = ca }
-        _ = try s.waitForAttempts(1)
+        let s = try TestServer.withCA(ca, repository: repo.path)
         #expect(s.address.secure)
         #expect(try s.get("/healthz").status == 200, "verified against the mesh root, by its IP SAN 127.0.0.1")
         #expect(s.server.tls?.spiffeID == "spiffe://cluster.local/ns/meshc-system/sa/meshc-serve")
@@ -73,8 +72,7 @@ import X509
     @Test func statusReportsComeOverMTLSFromTheWorkloadTheyAreAbout() throws {
         let ca = try CertificateAuthority.create(trustDomain: "cluster.local")
         let repo = try PolicyRepo()
-        let s = try TestServer(repository: repo.path) { $0.certificateAuthority = ca }
-        _ = try s.waitForAttempts(1)
+        let s = try TestServer.withCA(ca, repository: repo.path)
         let version = try #require(try s.servedVersion())
         let body = Self.report("shop/orders-v1", instance: "orders-a", version: version)
 
@@ -101,8 +99,7 @@ import X509
     @Test func proxyStatusSpeaksHTTPSVerifiedByTheMeshRoots() throws {
         let ca = try CertificateAuthority.create(trustDomain: "cluster.local")
         let repo = try PolicyRepo()
-        let s = try TestServer(repository: repo.path) { $0.certificateAuthority = ca }
-        _ = try s.waitForAttempts(1)
+        let s = try TestServer.withCA(ca, repository: repo.path)
         let version = try #require(try s.servedVersion())
         #expect(try s.post("/v1/status", Self.report("shop/orders-v1", instance: "orders-a", version: version),
                            as: try Self.client(ca, "shop", "orders", roots: s.roots)).status == 200)

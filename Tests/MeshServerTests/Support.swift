@@ -2,6 +2,7 @@ import Foundation
 import MeshHTTP
 import GitFixtures
 import MeshBundle
+import MeshCA
 import MeshServer
 
 /// A policy repository for the server to follow: the example mesh of `policies/` (without
@@ -85,6 +86,13 @@ final class TestServer {
     }
 
     deinit { server.stop() }
+
+    /// A server with the mesh CA `ca` (so HTTPS), once its first revision is attempted.
+    static func withCA(_ ca: CertificateAuthority, repository: String) throws -> TestServer {
+        let s = try TestServer(repository: repository) { $0.certificateAuthority = ca }
+        _ = try s.waitForAttempts(1)
+        return s
+    }
 
     /// The server's address: https when it has a CA.
     var address: ServerAddress { ServerAddress(host: "127.0.0.1", port: port, secure: tls != nil) }

@@ -18,34 +18,29 @@ public struct AuthorizationPolicyModel: Sendable {
         rules = (ap.spec?["rules"]?.elements ?? []).map { Self.rule(ap, $0) }
     }
 
+    /// Istio's field names and where each goes in the proxy's form.
+    static let sourceFields: [(String, WritableKeyPath<AuthorizationRule.Source, [String]?> & Sendable)] = [
+        ("principals", \.principals), ("notPrincipals", \.notPrincipals),
+        ("requestPrincipals", \.requestPrincipals), ("notRequestPrincipals", \.notRequestPrincipals),
+        ("namespaces", \.namespaces), ("notNamespaces", \.notNamespaces),
+        ("ipBlocks", \.ipBlocks), ("notIpBlocks", \.notIpBlocks),
+        ("remoteIpBlocks", \.remoteIpBlocks), ("notRemoteIpBlocks", \.notRemoteIpBlocks),
+    ]
+    static let operationFields: [(String, WritableKeyPath<AuthorizationRule.Operation, [String]?> & Sendable)] = [
+        ("hosts", \.hosts), ("notHosts", \.notHosts), ("ports", \.ports), ("notPorts", \.notPorts),
+        ("methods", \.methods), ("notMethods", \.notMethods), ("paths", \.paths), ("notPaths", \.notPaths),
+    ]
+
     static func rule(_ ap: Resource, _ node: YAMLNode) -> AuthorizationRule {
         func list(_ n: YAMLNode?, _ key: String) -> [String]? { n?[key].map { $0.stringList } }
         let from: [AuthorizationRule.Source] = (node["from"]?.elements ?? []).map { f in
-            let s = f["source"]
             var src = AuthorizationRule.Source()
-            src.principals = list(s, "principals")
-            src.notPrincipals = list(s, "notPrincipals")
-            src.requestPrincipals = list(s, "requestPrincipals")
-            src.notRequestPrincipals = list(s, "notRequestPrincipals")
-            src.namespaces = list(s, "namespaces")
-            src.notNamespaces = list(s, "notNamespaces")
-            src.ipBlocks = list(s, "ipBlocks")
-            src.notIpBlocks = list(s, "notIpBlocks")
-            src.remoteIpBlocks = list(s, "remoteIpBlocks")
-            src.notRemoteIpBlocks = list(s, "notRemoteIpBlocks")
+            for (key, field) in Self.sourceFields { src[keyPath: field] = list(f["source"], key) }
             return src
         }
         let to: [AuthorizationRule.Operation] = (node["to"]?.elements ?? []).map { t in
-            let o = t["operation"]
             var op = AuthorizationRule.Operation()
-            op.hosts = list(o, "hosts")
-            op.notHosts = list(o, "notHosts")
-            op.ports = list(o, "ports")
-            op.notPorts = list(o, "notPorts")
-            op.methods = list(o, "methods")
-            op.notMethods = list(o, "notMethods")
-            op.paths = list(o, "paths")
-            op.notPaths = list(o, "notPaths")
+            for (key, field) in Self.operationFields { op[keyPath: field] = list(t["operation"], key) }
             return op
         }
         let when = (node["when"]?.elements ?? []).compactMap { c -> AuthorizationRule.Condition? in

@@ -7,6 +7,7 @@ import NIOConcurrencyHelpers
 #if canImport(Glibc)
 import Glibc
 #endif
+import MeshBundle
 import MeshHTTP
 import NIOSSL
 

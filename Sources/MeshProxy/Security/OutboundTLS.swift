@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import MeshBundle
 import MeshHTTP
 import NIOSSL
 import NIOTLS

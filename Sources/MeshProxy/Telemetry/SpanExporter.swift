@@ -35,11 +35,10 @@ final class SpanExporter: @unchecked Sendable {
 
     /// `url`: `http://host:port/api/v2/spans`.
     init?(url: String, capacity: Int = 10_000) {
-        guard let (h, p) = HTTPConnection.parse(url: url) else { return nil }
-        host = h
-        port = p
-        let rest = url.dropFirst(7).drop { $0 != "/" }
-        path = rest.isEmpty ? "/api/v2/spans" : String(rest)
+        guard let address = ServerAddress(url: url), !address.secure else { return nil }
+        host = address.host
+        port = address.port
+        path = address.path.isEmpty ? "/api/v2/spans" : address.path
         self.capacity = capacity
         Background.start("mesh-proxy-zipkin") { [weak self] in self?.run() }
     }

@@ -41,12 +41,12 @@ final class ServerTLS: Sendable {
     var context: NIOSSLContext { state.withLockedValue { $0.context } }
     var spiffeID: String { state.withLockedValue { $0.spiffeID } }
 
-    /// Re-issues when half the certificate's life is gone or the CA's roots changed; true when
-    /// it did. A failure keeps the certificate in force (and is thrown, to be logged).
+    /// Re-issues when half the certificate's life is gone, or at once when the CA changed
+    /// (`caChanged`); true when it did. A failure keeps the certificate in force (and is
+    /// thrown, to be logged).
     @discardableResult
-    func refresh(ca: CertificateAuthority, now: Date = Date()) throws -> Bool {
-        let (due, roots) = state.withLockedValue { ($0.renewAt, $0.trustBundle) }
-        guard now >= due || roots != ca.trustBundle(now: now) else { return false }
+    func refresh(ca: CertificateAuthority, caChanged: Bool, now: Date = Date()) throws -> Bool {
+        guard caChanged || now >= state.withLockedValue({ $0.renewAt }) else { return false }
         let issued = try Self.issue(ca: ca, names: names, ttl: ttl, now: now)
         state.withLockedValue { $0 = issued }
         return true

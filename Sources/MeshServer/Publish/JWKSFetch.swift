@@ -12,12 +12,10 @@ public enum JWKSFetch {
     /// `roots`: a PEM file of CAs to verify https servers against (nil: the system's).
     public static func fetch(_ uri: String, roots: String? = nil) -> String? {
         guard let address = ServerAddress(url: uri) else { return nil }
-        let rest = uri.drop { $0 != ":" }.dropFirst(3)
-        let authority = rest.prefix { $0 != "/" && $0 != "?" }
-        let path = rest.dropFirst(authority.count)
         let tls = address.secure ? HTTPClientTLS(roots: roots) : nil
         guard let connection = try? HTTPConnection(address, tls: tls, timeout: 5),
-              let response = try? connection.request("GET", path.isEmpty ? "/" : String(path), headers: [("Host", String(authority)), ("Accept", "application/json")]),
+              let response = try? connection.request("GET", address.path.isEmpty ? "/" : address.path,
+                                                     headers: [("Host", address.authority), ("Accept", "application/json")]),
               response.status == 200, response.body.count <= maxBytes else { return nil }
         return String(decoding: response.body, as: UTF8.self)
     }
