@@ -17,7 +17,7 @@ import Testing
 
     /// A bundle for shop/orders-v1 pinning one part (returned with its digest and bytes).
     func bundle(version: Int, weight: Int = 90, workload: String = "shop/orders-v1", signer: SigningKey? = nil,
-                expiresIn: TimeInterval = 3600, uriRegex: String? = nil) throws -> (bundle: Data, part: (digest: String, bytes: Data)) {
+                expiresIn: TimeInterval = 3600, uriRegex: String? = nil, edit: (inout Route) -> Void = { _ in }) throws -> (bundle: Data, part: (digest: String, bytes: Data)) {
         let cluster = Cluster(host: "catalog.shop.svc.cluster.local", port: 9090, subset: nil, subsetLabels: nil, discovery: .dns,
                               endpoints: [], loadBalancer: "ROUND_ROBIN", connectionPool: nil, outlierDetection: nil,
                               tls: ClientTLS(mode: .disable))
@@ -29,6 +29,7 @@ import Testing
             match.uri = StringMatch(.regex, uriRegex)
             route.match = [match]
         }
+        edit(&route)
         let part = OutboundPart(outbound: [OutboundService(host: cluster.host, port: 9090, protocolName: "http", routes: [route])],
                                 clusters: [cluster])
         let encoder = JSONEncoder()
@@ -65,6 +66,22 @@ import Testing
         tampered[tampered.count / 2] ^= 0x01
         let newer = try bundle(version: 6, weight: 10)
         let badRegex = try bundle(version: 10, uriRegex: "/api/(v1")
+        // What a config puts on the wire is checked once here, not per request: a value that
+        // could split a header, a request line or a Location is refused with the bundle.
+        let splitting: [(String, (inout Route) -> Void)] = [
+            ("request header value", { $0.requestHeaders = HeaderOperations(set: ["x-a": "1\r\nx-injected: 1"], add: nil, remove: nil) }),
+            ("response header value", { $0.responseHeaders = HeaderOperations(set: nil, add: ["x-a": "1\nset-cookie: a"], remove: nil) }),
+            ("header name", { $0.requestHeaders = HeaderOperations(set: ["x a": "1"], add: nil, remove: nil) }),
+            ("removed header name", { $0.responseHeaders = HeaderOperations(set: nil, add: nil, remove: ["x:a"]) }),
+            ("rewrite uri", { $0.rewrite = Rewrite(uri: "/a HTTP/1.1\r\nHost: evil\r\n\r\nGET /", authority: nil) }),
+            ("rewrite authority", { $0.rewrite = Rewrite(uri: nil, authority: "evil\r\nx: 1") }),
+            ("redirect uri", { $0.redirect = Redirect(uri: "/a\r\nset-cookie: 1", authority: nil, port: nil, scheme: nil, code: 301) }),
+        ]
+        var unsafe: [(String, Data, [String: Data], String)] = []
+        for (i, (name, edit)) in splitting.enumerated() {
+            let b = try bundle(version: 20 + i, edit: edit)
+            unsafe.append((name, b.bundle, [b.part.digest: b.part.bytes], ""))
+        }
         let cases: [(String, Data, [String: Data], String)] = [
             ("tampered", tampered, [newer.part.digest: newer.part.bytes], ""),
             ("rollback", try bundle(version: 4).bundle, [:], "version"),
@@ -75,7 +92,7 @@ import Testing
             ("damaged part", newer.bundle, [newer.part.digest: newer.part.bytes + Data(" ".utf8)], "modified"),
             ("not a bundle", Data("{]".utf8), [:], "envelope"),
             ("uncompilable regex", badRegex.bundle, [badRegex.part.digest: badRegex.part.bytes], "regex"),
-        ]
+        ] + unsafe
         for (name, data, fetched, word) in cases {
             guard case .rejected(let reason) = s.apply(data, fetched: fetched, now: now) else {
                 Issue.record("\(name) was not rejected")

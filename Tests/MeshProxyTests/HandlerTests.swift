@@ -159,18 +159,26 @@ import Testing
         let handler = UpstreamHandler()
         let recorder = Recorder()
         handler.delegate = recorder
-        var closed = false
-        handler.onClose = { closed = true }
         let channel = EmbeddedChannel(handler: handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).wait()
         try channel.writeInbound(HTTPClientResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok)))
         try channel.writeInbound(HTTPClientResponsePart.body(channel.allocator.buffer(string: "abc")))
         try channel.writeInbound(HTTPClientResponsePart.end(nil))
         #expect(recorder.events == ["head 200", "body abc", "end"])
+        // Given back to its pool, then taken again: the same connection.
+        let pool = UpstreamPool(loop: channel.eventLoop)
+        let target = UpstreamTarget(host: "127.0.0.1", port: 40000)
+        let conn = UpstreamConnection(channel: channel, handler: handler, target: target)
+        pool.release(conn, reusable: true)
+        #expect(handler.delegate == nil, "an idle connection reports to nobody")
+        #expect(pool.idle(target) === conn)
+        handler.delegate = recorder
         try channel.writeInbound(HTTPClientResponsePart.head(HTTPResponseHead(version: .http1_1, status: .badGateway)))
+        pool.release(conn, reusable: true)
+        handler.delegate = recorder
         _ = try channel.finish()
         #expect(recorder.events == ["head 200", "body abc", "end", "head 502", "failed"])
-        #expect(closed)
+        #expect(pool.idle(target) == nil, "a connection that closed while idle left its pool")
         #expect(handler.delegate == nil, "a closed connection reports to nobody again")
     }
 }

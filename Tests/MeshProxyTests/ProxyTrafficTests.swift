@@ -365,6 +365,41 @@ import Testing
         #expect(end >= 2.9, "the rest after the upstream's pause (\(end) s)")
     }
 
+    /// The proxy's HTTP/1 codec answers what it cannot parse itself (no NIO protocol-error
+    /// handler in the pipeline): 400, then the connection closes; nothing reaches the upstream.
+    @Test func aRequestThatDoesNotParseIs400AndTheConnectionCloses() throws {
+        let up = try TestUpstream("v1")
+        let p = try Running(Self.config(v1: [up.port]))
+        for bad in ["GET / HTTP/1.1\r\nHost: orders.shop:8080\r\nno colon here\r\n\r\n",
+                    "GET / HTTP/1.1\r\nHost: orders.shop:8080\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                    "NOT HTTP AT ALL\r\n\r\n"] {
+            let c = try HTTPConnection(host: "127.0.0.1", port: p.outbound)
+            try c.send(Array(bad.utf8))
+            let r = try c.readResponse()
+            #expect(r.status == 400, "\(bad.debugDescription)")
+            #expect(r.header("connection") == "close")
+            #expect(throws: HTTPConnection.Failure.self, "then the connection closes") { _ = try c.readResponse() }
+        }
+        #expect(up.count == 0)
+        // A good request on a new connection still goes through.
+        #expect(try p.get().status == 200)
+    }
+
+    /// Hop-by-hop headers stop at the proxy in both directions; the others pass.
+    @Test func hopByHopHeadersAreNotForwarded() throws {
+        let up = try TestUpstream("v1")
+        let p = try Running(Self.config(v1: [up.port]))
+        let c = try HTTPConnection(host: "127.0.0.1", port: p.outbound)
+        let r = try c.request("GET", "/", headers: [("Host", "orders.shop:8080"), ("Keep-Alive", "timeout=5"), ("Proxy-Connection", "keep-alive"),
+                                                    ("TE", "gzip"), ("Upgrade", "websocket"), ("X-Kept", "1")])
+        #expect(r.status == 200)
+        let seen = try #require(up.lastHeaders.withLockedValue { $0 })
+        for name in ["keep-alive", "proxy-connection", "te", "upgrade"] { #expect(!seen.contains(name: name), "\(name)") }
+        #expect(seen["x-kept"] == ["1"])
+        #expect(Exchange.isHopByHop("Connection") && Exchange.isHopByHop("PROXY-AUTHORIZATION") && Exchange.isHopByHop("te"))
+        #expect(!Exchange.isHopByHop("content-length") && !Exchange.isHopByHop("tex") && !Exchange.isHopByHop("x-upgrade") && !Exchange.isHopByHop(""))
+    }
+
     @Test func pipelinedRequestsAreAnsweredInOrder() throws {
         let slow = try TestUpstream("slow", .slow(milliseconds: 100)), fast = try TestUpstream("fast")
         let p = try Running(Self.config(v1: [slow.port]) { r in

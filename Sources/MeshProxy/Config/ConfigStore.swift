@@ -76,6 +76,9 @@ public final class ConfigStore: @unchecked Sendable {
         if let bad = RegexCache(config: verified.config).invalid.first {
             return .rejected(reason: "route regex \"\(bad)\" does not compile")
         }
+        if let unsafe = HeaderSafety.firstUnsafe(in: verified.config) {
+            return .rejected(reason: unsafe)
+        }
         do {
             try FileManager.default.createDirectory(atPath: parts.path, withIntermediateDirectories: true)
             for digest in WorkloadConfig.outboundPartDigests(ofBundle: bundle) ?? [] {

@@ -536,6 +536,12 @@ final class Exchange: UpstreamDelegate {
         guard !finished else { return }
         finished = true
         timer?.cancel()
+        if let conn = upstream {
+            // Answered while a try was under way: that connection is mid-request.
+            upstream = nil
+            conn.handler.delegate = nil
+            conn.channel.close(promise: nil)
+        }
         if releaseRequest, let rt = runtime {
             rt.breaker.release(.requests)
             rt.budget.requestFinished()
@@ -624,9 +630,28 @@ final class Exchange: UpstreamDelegate {
 
     static let hopByHop = ["connection", "keep-alive", "proxy-connection", "te", "upgrade", "proxy-authorization", "proxy-authenticate"]
 
+    /// Removes the hop-by-hop headers. One pass first tells whether there are any (most
+    /// requests and responses have none): removing each name in turn scans every header seven
+    /// times, a few percent of the proxy's CPU.
     static func stripHopByHop(_ headers: inout HTTPHeaders) {
+        guard headers.contains(where: { name, _ in isHopByHop(name) }) else { return }
         for name in hopByHop { headers.remove(name: name) }
     }
+
+    /// Whether `name` is one of `hopByHop`, in any case, without making a lowercased copy.
+    static func isHopByHop(_ name: String) -> Bool {
+        let n = name.utf8
+        guard n.count >= 2, n.count <= 19 else { return false }
+        switch n.first! | 0x20 {
+        case UInt8(ascii: "c"), UInt8(ascii: "k"), UInt8(ascii: "p"), UInt8(ascii: "t"), UInt8(ascii: "u"): break
+        default: return false
+        }
+        return hopByHopUTF8.contains { h in
+            h.count == n.count && zip(h, n).allSatisfy { $1 == $0 || ($0 >= 0x61 && $0 <= 0x7A && $1 == $0 - 0x20) }
+        }
+    }
+
+    private static let hopByHopUTF8 = hopByHop.map { Array($0.utf8) }
 
     static func apply(_ ops: HeaderOperations?, to headers: inout HTTPHeaders) {
         guard let ops else { return }

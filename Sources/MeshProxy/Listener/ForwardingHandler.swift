@@ -113,7 +113,18 @@ final class ForwardingHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    /// A request that does not parse gets 400 and the connection closes, unless a response
+    /// is already under way there (then it just closes), as NIO's protocol-error handler does.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is HTTPParserError, exchange == nil, streaming == nil, !closing {
+            closing = true
+            var headers = HTTPHeaders()
+            headers.add(name: "connection", value: "close")
+            headers.add(name: "content-length", value: "0")
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            return
+        }
         context.close(promise: nil)
     }
 }

@@ -55,10 +55,19 @@ struct TraceContext: Equatable {
         headers.replaceOrAdd(name: "x-b3-sampled", value: sampled ? "1" : "0")
     }
 
+    /// `v` in lowercase hex, zero-padded to `digits` (on the request path: no intermediate strings).
     static func hex(_ v: UInt64, _ digits: Int) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: max(0, digits - s.count)) + s
+        String(unsafeUninitializedCapacity: digits) { out in
+            var x = v
+            for i in stride(from: digits - 1, through: 0, by: -1) {
+                out[i] = hexDigits[Int(x & 0xF)]
+                x >>= 4
+            }
+            return digits
+        }
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     static func pad(_ trace: String) -> String { trace.count == 16 ? String(repeating: "0", count: 16) + trace : trace }
 }

@@ -46,10 +46,8 @@ final class UpstreamPool {
     /// An idle connection to `target`, if one is open (no future: the common case).
     func idle(_ target: UpstreamTarget) -> UpstreamConnection? {
         while let conn = idle[target]?.popLast() {
-            if conn.channel.isActive {
-                conn.handler.onClose = nil
-                return conn
-            }
+            conn.handler.pooled = nil
+            if conn.channel.isActive { return conn }
         }
         return nil
     }
@@ -66,7 +64,9 @@ final class UpstreamPool {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls = target.tls { secured.value = try pool.value.secure(channel, tls, http2: false) }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    // Headers are checked where they come from (the parser, HPACK, `HeaderSafety`),
+                    // not again per request.
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                 }
             }
@@ -147,10 +147,10 @@ final class UpstreamPool {
             return
         }
         idle[conn.target, default: []].append(conn)
-        conn.handler.onClose = { [weak self] in self?.forget(conn) }
+        conn.handler.pooled = (self, conn)
     }
 
-    private func forget(_ conn: UpstreamConnection) {
+    fileprivate func forget(_ conn: UpstreamConnection) {
         idle[conn.target]?.removeAll { $0 === conn }
     }
 }
@@ -186,8 +186,11 @@ protocol UpstreamDelegate: AnyObject {
 /// The upstream connection's handler: hands response parts to the request using it.
 final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
-    weak var delegate: (any UpstreamDelegate)?
-    var onClose: (() -> Void)?
+    /// The request using the connection. Held strongly (a weak reference would give every
+    /// request a side table); whoever lets go of the connection clears it.
+    var delegate: (any UpstreamDelegate)?
+    /// Set while the connection waits in its pool, so that closing takes it out.
+    fileprivate var pooled: (pool: UpstreamPool, conn: UpstreamConnection)?
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -206,8 +209,10 @@ final class UpstreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         let d = delegate
         delegate = nil
         d?.upstreamFailed(nil)
-        onClose?()
-        onClose = nil
+        if let (pool, conn) = pooled {
+            pooled = nil
+            pool.forget(conn)
+        }
         context.fireChannelInactive()
     }
 
