@@ -30,10 +30,9 @@ envoy=$(ls "$venv"/lib/python3*/site-packages/envoy/_bin/envoy 2>/dev/null | hea
 [[ -n $envoy ]] || envoy=$venv/bin/envoy
 
 # A scratch path of its own: other flags in .build would rebuild everything each time.
-swift build -c release --product mesh-proxy --static-swift-stdlib --scratch-path .build-static >/dev/null
+proxy=$(ci/build-sidecar.sh)
 swift build -c release --product meshc >/dev/null
 meshc=$root/.build/release/meshc
-proxy=$root/.build-static/release/mesh-proxy
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }

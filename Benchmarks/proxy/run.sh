@@ -14,16 +14,15 @@ shared=${SHARED:-$root/../shared/bench/proxy}
 for b in nginx wrk haproxy curl; do
   command -v "$b" >/dev/null || { [[ $(id -u) == 0 ]] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk haproxy curl >/dev/null; break; }
 done
-# Linked statically against the Swift runtime, as a sidecar image ships it: only the pages
-# of the runtime the proxy touches are resident (shared .so files map in whole regions).
-# A scratch path of its own: other flags in .build would rebuild everything each time.
-swift build -c release --product mesh-proxy --static-swift-stdlib --scratch-path .build-static >/dev/null
+# The sidecar as it ships (ci/build-sidecar.sh: static Swift runtime, no exclusivity checks,
+# code in the link order of ci/mesh-proxy.order).
+proxy=$(ci/build-sidecar.sh)
 swift build -c release --product meshc >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 .build/release/meshc keygen --out "$work/keys" >/dev/null
 .build/release/meshc compile Benchmarks/proxy/mesh.yaml --key "$work/keys/signing.key" --out "$work/out" >/dev/null
-cmd="$root/.build-static/release/mesh-proxy --workload bench/client --trust $work/keys/trust.json --state-dir $work/state"
+cmd="$proxy --workload bench/client --trust $work/keys/trust.json --state-dir $work/state"
 cmd+=" --bundle $work/out/bench/client.json --parts $work/out/_parts"
 cmd+=" --outbound 127.0.0.1:15004 --inbound 127.0.0.1:15016 --app 127.0.0.1:18080 --admin 127.0.0.1:15010"
 log="$work/bench.log"

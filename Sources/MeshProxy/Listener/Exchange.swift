@@ -38,9 +38,9 @@ final class Exchange: UpstreamDelegate {
     private let onDone: () -> Void
 
     private var retry: RetryState
-    private var cluster: Cluster?
+    /// The cluster the route picked (a reference: the request path never copies a `Cluster`).
+    private var picked: PreparedCluster?
     private var runtime: ClusterRuntime?
-    private var service: OutboundService?
     private var route: Route?
     /// The inbound listener's one target (the app).
     private var appTarget: UpstreamTarget?
@@ -144,7 +144,6 @@ final class Exchange: UpstreamDelegate {
         guard let (r, ri) = snapshot.config.route(in: svc, for: request, regexes: snapshot.regexes) else {
             return respond(404, "no route of \(svc.host):\(svc.port) matches \(head.method.rawValue) \(request.path.prefix(200))", flags: "NR")
         }
-        service = svc
         route = r
         upstreamHTTP2 = ServiceProtocol.speaksHTTP2(svc.protocolName)
         conditions = snapshot.retryConditions[si][ri]
@@ -204,15 +203,14 @@ final class Exchange: UpstreamDelegate {
             pick -= d.weight
         }
         guard let prepared = snapshot.prepared[chosen] else { return respond(503, "cluster \(chosen) is not in the configuration", flags: "NR") }
-        let c = prepared.cluster
-        cluster = c
+        picked = prepared
         labels = prepared.labels
         let rt = state.runtime(for: prepared)
         runtime = rt
         retry = RetryState(policy: r.retries, routeTimeoutMs: r.timeoutMs, startedAt: LoopState.now(), conditions: conditions)
         guard rt.breaker.acquire(.requests) else {
-            state.metrics.count("meshc_proxy_upstream_overflow_total", cluster: c.name)
-            return respond(503, "upstream overflow: cluster \(c.name) is at its request limit", flags: "UO", releaseRequest: false)
+            state.metrics.count("meshc_proxy_upstream_overflow_total", cluster: prepared.cluster.name)
+            return respond(503, "upstream overflow: cluster \(prepared.cluster.name) is at its request limit", flags: "UO", releaseRequest: false)
         }
         rt.budget.requestStarted()
         attempt()
@@ -229,9 +227,9 @@ final class Exchange: UpstreamDelegate {
         var chosen: UpstreamTarget?
         if let rt {
             guard let (t, panic) = rt.pick(now: now, rng: &state.rng) else {
-                return respond(503, "no healthy upstream: cluster \(cluster?.name ?? "") has no endpoint", flags: "UH")
+                return respond(503, "no healthy upstream: cluster \(picked?.cluster.name ?? "") has no endpoint", flags: "UH")
             }
-            if panic { state.metrics.count("meshc_proxy_lb_panic_total", cluster: cluster?.name) }
+            if panic { state.metrics.count("meshc_proxy_lb_panic_total", cluster: picked?.cluster.name) }
             chosen = t
         } else {
             chosen = appTarget
@@ -244,7 +242,7 @@ final class Exchange: UpstreamDelegate {
         if stream?.ended ?? true, let timeout = retry.tryTimeout(now: now) {
             timer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(timeout)) { self.tryTimedOut() }
         }
-        let connectTimeout = TimeAmount.milliseconds(Int64(cluster?.connectionPool?.connectTimeoutMs ?? limits.connectTimeoutMs))
+        let connectTimeout = TimeAmount.milliseconds(Int64(picked?.cluster.connectionPool?.connectTimeoutMs ?? limits.connectTimeoutMs))
         if !upstreamHTTP2, let idle = state.pool.idle(t) {
             send(on: idle)
             return
@@ -398,7 +396,7 @@ final class Exchange: UpstreamDelegate {
         }, rng: &state.rng)
         switch action {
         case .retry(let wait):
-            state.metrics.count("meshc_proxy_retries_total", cluster: cluster?.name)
+            state.metrics.count("meshc_proxy_retries_total", cluster: picked?.cluster.name)
             context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(wait)) {
                 rt?.budget.retryFinished()
                 rt?.breaker.release(.retries)
@@ -406,7 +404,7 @@ final class Exchange: UpstreamDelegate {
             }
             return true
         case .giveUp(.budgetExhausted):
-            state.metrics.count("meshc_proxy_retry_budget_exhausted_total", cluster: cluster?.name)
+            state.metrics.count("meshc_proxy_retry_budget_exhausted_total", cluster: picked?.cluster.name)
             return false
         case .accept, .giveUp:
             return false
@@ -464,7 +462,7 @@ final class Exchange: UpstreamDelegate {
         upstream = nil
         if let t = endpoint, let rt = runtime { rt.active[t] = max(0, rt.active[t, default: 1] - 1) }
         if let conn {
-            let max = cluster?.connectionPool?.maxRequestsPerConnection
+            let max = picked?.cluster.connectionPool?.maxRequestsPerConnection
             // A connection that carried part of a streamed body not yet ended is not reused.
             let whole = stream.map { $0.ended } ?? true
             state.pool.release(conn, reusable: whole && (max.map { conn.requests < $0 } ?? true))
@@ -558,13 +556,13 @@ final class Exchange: UpstreamDelegate {
                                   timestamp: Int64(startedWall.timeIntervalSince1970 * 1_000_000), duration: Int64(ms * 1000),
                                   localEndpoint: .init(serviceName: id.map { "\($0.name).\($0.namespace)" } ?? "mesh-proxy"),
                                   tags: ["http.method": head.method.rawValue, "http.status_code": String(status), "response_flags": flags,
-                                         "upstream_cluster": cluster?.name ?? "-", "node_id": id?.spiffeID ?? "-"]))
+                                         "upstream_cluster": picked?.cluster.name ?? "-", "node_id": id?.spiffeID ?? "-"]))
         }
         if let log = telemetry.accessLog, let startedWall {
             log.append(.init(start_time: Self.rfc3339(startedWall), method: head.method.rawValue, path: head.uri,
                              authority: head.headers.first(name: "host") ?? "", response_code: status, response_flags: flags,
                              bytes_received: requestBytes, bytes_sent: responseBytes, duration_ms: (ms * 1000).rounded() / 1000,
-                             upstream_host: endpoint?.description, upstream_cluster: cluster?.name, route_name: route?.name,
+                             upstream_host: endpoint?.description, upstream_cluster: picked?.cluster.name, route_name: route?.name,
                              x_request_id: requestID, trace_id: trace?.traceID, user_agent: head.headers.first(name: "user-agent"),
                              attempts: tryNumber))
         }

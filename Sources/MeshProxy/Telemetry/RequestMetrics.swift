@@ -118,11 +118,15 @@ struct RequestMetrics {
     mutating func record(_ l: MetricLabels, code: Int, flags: String, milliseconds: Double, requestBytes rq: Int, responseBytes rs: Int) {
         let id = ObjectIdentifier(l)
         if labels[id] == nil { labels[id] = l }
-        let key = Key(labels: id, code: code, flags: flags)
-        series[key, default: Series()].requests += 1
-        series[key]!.duration.observe(milliseconds, bounds: Self.durationBounds)
-        series[key]!.requestBytes.observe(Double(rq), bounds: Self.byteBounds)
-        series[key]!.responseBytes.observe(Double(rs), bounds: Self.byteBounds)
+        // One lookup, the series updated in place.
+        Self.add(to: &series[Key(labels: id, code: code, flags: flags), default: Series()], milliseconds, rq, rs)
+    }
+
+    private static func add(to s: inout Series, _ milliseconds: Double, _ rq: Int, _ rs: Int) {
+        s.requests += 1
+        s.duration.observe(milliseconds, bounds: durationBounds)
+        s.requestBytes.observe(Double(rq), bounds: byteBounds)
+        s.responseBytes.observe(Double(rs), bounds: byteBounds)
     }
 
     /// A counter with rendered labels (`reason="x"`).
