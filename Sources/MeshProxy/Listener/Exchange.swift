@@ -438,10 +438,14 @@ final class Exchange: UpstreamDelegate {
         var out = HTTPResponseHead(version: .http1_1, status: h.status, headers: h.headers)
         Self.stripHopByHop(&out.headers)
         if let route { Self.apply(route.responseHeaders, to: &out.headers) }
-        if out.headers.first(name: "content-length") == nil && out.headers.first(name: "transfer-encoding") == nil {
+        if !out.headers.contains(where: { name, _ in Self.named(name, "content-length") || Self.named(name, "transfer-encoding") }) {
             out.headers.add(name: "transfer-encoding", value: "chunked")
         }
-        out.headers.replaceOrAdd(name: "connection", value: keepsConnection() ? "keep-alive" : "close")
+        // Stripped above (hop-by-hop), so added rather than replaced, unless the route's
+        // header operations could have set one.
+        let connection = keepsConnection() ? "keep-alive" : "close"
+        if route?.responseHeaders == nil { out.headers.add(name: "connection", value: connection) }
+        else { out.headers.replaceOrAdd(name: "connection", value: connection) }
         context.write(NIOAny(HTTPServerResponsePart.head(out)), promise: nil)
     }
 
@@ -598,10 +602,13 @@ final class Exchange: UpstreamDelegate {
     /// The request as route matching sees it; headers and query parameters only when some
     /// route of the service matches on them.
     static func routeRequest(_ head: HTTPRequestHead, host authority: String, withHeaders: Bool = true) -> RouteRequest {
-        let parts = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        // The path without a copy when there is no query (the common case).
+        let uri = head.uri
+        let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
+        let path = mark.map { String(uri[..<$0]) } ?? uri
         var query: [String: String] = [:]
-        if withHeaders, parts.count > 1 {
-            for pair in parts[1].split(separator: "&") {
+        if withHeaders, let mark {
+            for pair in uri[uri.index(after: mark)...].split(separator: "&") {
                 let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 query[String(kv[0])] = kv.count > 1 ? String(kv[1]) : ""
             }
@@ -617,7 +624,7 @@ final class Exchange: UpstreamDelegate {
             host = String(authority[..<colon])
             port = p
         }
-        return RouteRequest(host: host, port: port, path: String(parts[0]), method: head.method.rawValue, headers: headers, query: query)
+        return RouteRequest(host: host, port: port, path: path, method: head.method.rawValue, headers: headers, query: query)
     }
 
     /// Whether the downstream connection stays open after this request. An HTTP/2 stream is
@@ -632,24 +639,38 @@ final class Exchange: UpstreamDelegate {
     /// requests and responses have none): removing each name in turn scans every header seven
     /// times, a few percent of the proxy's CPU.
     static func stripHopByHop(_ headers: inout HTTPHeaders) {
-        guard headers.contains(where: { name, _ in isHopByHop(name) }) else { return }
-        for name in hopByHop { headers.remove(name: name) }
+        var present: [String] = []
+        for (name, _) in headers where isHopByHop(name) && !present.contains(name) { present.append(name) }
+        for name in present { headers.remove(name: name) }
     }
 
     /// Whether `name` is one of `hopByHop`, in any case, without making a lowercased copy.
     static func isHopByHop(_ name: String) -> Bool {
-        let n = name.utf8
-        guard n.count >= 2, n.count <= 19 else { return false }
-        switch n.first! | 0x20 {
-        case UInt8(ascii: "c"), UInt8(ascii: "k"), UInt8(ascii: "p"), UInt8(ascii: "t"), UInt8(ascii: "u"): break
+        switch name.utf8.count {
+        case 2: return named(name, "te")
+        case 7: return named(name, "upgrade")
+        case 10: return named(name, "connection") || named(name, "keep-alive")
+        case 16: return named(name, "proxy-connection")
+        case 18: return named(name, "proxy-authenticate")
+        case 19: return named(name, "proxy-authorization")
         default: return false
-        }
-        return hopByHopUTF8.contains { h in
-            h.count == n.count && zip(h, n).allSatisfy { $1 == $0 || ($0 >= 0x61 && $0 <= 0x7A && $1 == $0 - 0x20) }
         }
     }
 
-    private static let hopByHopUTF8 = hopByHop.map { Array($0.utf8) }
+    /// Whether `name` is `lowercase` in any case (ASCII), without making a lowercased copy.
+    static func named(_ name: String, _ lowercase: StaticString) -> Bool {
+        let n = name.utf8
+        guard n.count == lowercase.utf8CodeUnitCount else { return false }
+        return lowercase.withUTF8Buffer { l in
+            var i = 0
+            for b in n {
+                let c = l[i]
+                guard b == c || (c >= 0x61 && c <= 0x7A && b == c - 0x20) else { return false }
+                i += 1
+            }
+            return true
+        }
+    }
 
     static func apply(_ ops: HeaderOperations?, to headers: inout HTTPHeaders) {
         guard let ops else { return }

@@ -59,15 +59,16 @@ struct TraceContext: Equatable {
     static func hex(_ v: UInt64, _ digits: Int) -> String {
         String(unsafeUninitializedCapacity: digits) { out in
             var x = v
-            for i in stride(from: digits - 1, through: 0, by: -1) {
-                out[i] = hexDigits[Int(x & 0xF)]
+            var i = digits - 1
+            while i >= 0 {
+                let d = UInt8(truncatingIfNeeded: x & 0xF)
+                out[i] = d < 10 ? 0x30 + d : 0x57 + d
                 x >>= 4
+                i -= 1
             }
             return digits
         }
     }
-
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     static func pad(_ trace: String) -> String { trace.count == 16 ? String(repeating: "0", count: 16) + trace : trace }
 }

@@ -142,12 +142,23 @@ final class UpstreamPool {
             if !reusable { conn.channel.close(promise: nil) }
             return
         }
-        guard reusable, conn.channel.isActive, (idle[conn.target]?.count ?? 0) < maxIdlePerTarget else {
+        guard reusable, conn.channel.isActive else {
             conn.channel.close(promise: nil)
             return
         }
-        idle[conn.target, default: []].append(conn)
+        // One lookup: the list is modified in place.
+        let kept = Self.keep(conn, in: &idle[conn.target, default: []], max: maxIdlePerTarget)
+        guard kept else {
+            conn.channel.close(promise: nil)
+            return
+        }
         conn.handler.pooled = (self, conn)
+    }
+
+    private static func keep(_ conn: UpstreamConnection, in list: inout [UpstreamConnection], max: Int) -> Bool {
+        guard list.count < max else { return false }
+        list.append(conn)
+        return true
     }
 
     fileprivate func forget(_ conn: UpstreamConnection) {
