@@ -436,16 +436,26 @@ final class Exchange: UpstreamDelegate {
         forwarding = true
         status = code
         var out = HTTPResponseHead(version: .http1_1, status: h.status, headers: h.headers)
-        Self.stripHopByHop(&out.headers)
-        if let route { Self.apply(route.responseHeaders, to: &out.headers) }
+        let keep = keepsConnection()
+        let ops = route?.responseHeaders
+        // Most upstreams' only hop-by-hop header is the `connection: keep-alive` the client is
+        // to get anyway: then the headers pass as they are (removing one costs a rebuild).
+        let asIs = ops == nil && (keep ? Self.hasOnlyConnection(out.headers, saying: "keep-alive")
+                                       : Self.hasOnlyConnection(out.headers, saying: "close"))
+        if !asIs {
+            Self.stripHopByHop(&out.headers)
+            Self.apply(ops, to: &out.headers)
+        }
         if !out.headers.contains(where: { name, _ in Self.named(name, "content-length") || Self.named(name, "transfer-encoding") }) {
             out.headers.add(name: "transfer-encoding", value: "chunked")
         }
-        // Stripped above (hop-by-hop), so added rather than replaced, unless the route's
-        // header operations could have set one.
-        let connection = keepsConnection() ? "keep-alive" : "close"
-        if route?.responseHeaders == nil { out.headers.add(name: "connection", value: connection) }
-        else { out.headers.replaceOrAdd(name: "connection", value: connection) }
+        if !asIs {
+            // Stripped above (hop-by-hop), so added rather than replaced, unless the route's
+            // header operations could have set one.
+            let connection = keep ? "keep-alive" : "close"
+            if ops == nil { out.headers.add(name: "connection", value: connection) }
+            else { out.headers.replaceOrAdd(name: "connection", value: connection) }
+        }
         context.write(NIOAny(HTTPServerResponsePart.head(out)), promise: nil)
     }
 
@@ -608,19 +618,23 @@ final class Exchange: UpstreamDelegate {
         let path = mark.map { String(uri[..<$0]) } ?? uri
         var query: [String: String] = [:]
         if withHeaders, let mark {
-            for pair in uri[uri.index(after: mark)...].split(separator: "&") {
+            for pair in uri[uri.utf8.index(after: mark)...].split(separator: "&") {
                 let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 query[String(kv[0])] = kv.count > 1 ? String(kv[1]) : ""
             }
         }
         var headers: [String: String] = [:]
-        for (name, value) in head.headers where withHeaders {
-            let k = name.lowercased()
-            headers[k] = headers[k].map { "\($0),\(value)" } ?? value
+        if withHeaders {
+            for (name, value) in head.headers {
+                let k = name.lowercased()
+                headers[k] = headers[k].map { "\($0),\(value)" } ?? value
+            }
         }
         var host = authority
         var port: Int?
-        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]"), let p = Int(authority[authority.index(after: colon)...]) {
+        // By bytes: a search by Character runs the grapheme breaker (2,000 instructions here).
+        if let colon = authority.utf8.lastIndex(of: UInt8(ascii: ":")), authority.utf8.last != UInt8(ascii: "]"),
+           let p = Int(authority[authority.utf8.index(after: colon)...]) {
             host = String(authority[..<colon])
             port = p
         }
@@ -642,6 +656,16 @@ final class Exchange: UpstreamDelegate {
         var present: [String] = []
         for (name, _) in headers where isHopByHop(name) && !present.contains(name) { present.append(name) }
         for name in present { headers.remove(name: name) }
+    }
+
+    /// Whether the only hop-by-hop header is one `connection` saying `value` (any case).
+    static func hasOnlyConnection(_ headers: HTTPHeaders, saying value: StaticString) -> Bool {
+        var found = false
+        for (name, v) in headers where isHopByHop(name) {
+            guard !found, named(name, "connection"), named(v, value) else { return false }
+            found = true
+        }
+        return found
     }
 
     /// Whether `name` is one of `hopByHop`, in any case, without making a lowercased copy.

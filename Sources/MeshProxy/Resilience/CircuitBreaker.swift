@@ -7,37 +7,55 @@ import MeshConfig
 public struct CircuitBreaker: Equatable, Sendable {
     public enum Resource: String, CaseIterable, Sendable {
         case connections, pendingRequests, requests, retries
+
+        var slot: Int {
+            switch self {
+            case .connections: 0
+            case .pendingRequests: 1
+            case .requests: 2
+            case .retries: 3
+            }
+        }
     }
 
-    public let limits: [Resource: Int]
-    public private(set) var inUse: [Resource: Int] = [:]
-    /// How often each limit refused (metrics: `upstream_rq_pending_overflow` and friends).
-    public private(set) var overflows: [Resource: Int] = [:]
+    /// Per resource, by `slot`: fixed arrays rather than dictionaries, as every request takes
+    /// and gives back one (hashing the key each time cost ~1.5 % of the request path).
+    private let limit: [Int]
+    private var used = [0, 0, 0, 0]
+    private var refused = [0, 0, 0, 0]
     /// Requests per upstream connection before it is closed (nil: unlimited).
     public let maxRequestsPerConnection: Int?
 
     public init(_ pool: ConnectionPool?) {
-        var limits: [Resource: Int] = [:]
-        if let v = pool?.maxConnections { limits[.connections] = v }
-        if let v = pool?.maxPendingRequests { limits[.pendingRequests] = v }
-        if let v = pool?.maxRequests { limits[.requests] = v }
-        if let v = pool?.maxRetries { limits[.retries] = v }
-        self.limits = limits
+        limit = [pool?.maxConnections, pool?.maxPendingRequests, pool?.maxRequests, pool?.maxRetries].map { $0 ?? Int.max }
         maxRequestsPerConnection = pool?.maxRequestsPerConnection.flatMap { $0 > 0 ? $0 : nil }
+    }
+
+    /// The limits set (unset ones are unlimited and absent).
+    public var limits: [Resource: Int] { table(limit) { $0 != Int.max } }
+    public var inUse: [Resource: Int] { table(used) { $0 != 0 } }
+    /// How often each limit refused (metrics: `upstream_rq_pending_overflow` and friends).
+    public var overflows: [Resource: Int] { table(refused) { $0 != 0 } }
+
+    private func table(_ values: [Int], where keep: (Int) -> Bool) -> [Resource: Int] {
+        var out: [Resource: Int] = [:]
+        for r in Resource.allCases where keep(values[r.slot]) { out[r] = values[r.slot] }
+        return out
     }
 
     /// Takes one of `resource`, or counts an overflow and refuses.
     public mutating func acquire(_ resource: Resource) -> Bool {
-        let used = inUse[resource, default: 0]
-        if let limit = limits[resource], used >= limit {
-            overflows[resource, default: 0] += 1
+        let i = resource.slot
+        if used[i] >= limit[i] {
+            refused[i] += 1
             return false
         }
-        inUse[resource] = used + 1
+        used[i] += 1
         return true
     }
 
     public mutating func release(_ resource: Resource) {
-        inUse[resource] = max(0, inUse[resource, default: 0] - 1)
+        let i = resource.slot
+        used[i] = max(0, used[i] - 1)
     }
 }

@@ -97,7 +97,7 @@ public final class Snapshot: Sendable {
         var a = authority.lowercased()
         if a.hasSuffix(".") { a.removeLast() }
         if let i = hosts[a] { return i }
-        if let colon = a.lastIndex(of: ":"), !a.hasSuffix("]") {
+        if let colon = a.utf8.lastIndex(of: UInt8(ascii: ":")), a.utf8.last != UInt8(ascii: "]") {
             var host = String(a[..<colon])
             if host.hasSuffix(".") { host.removeLast() }
             return hosts["\(host)\(a[colon...])"]
