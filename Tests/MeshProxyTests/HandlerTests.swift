@@ -1,3 +1,4 @@
+import Foundation
 import MeshConfig
 import NIOCore
 import NIOEmbedded
@@ -61,20 +62,40 @@ import Testing
             try channel.writeInbound(HTTPServerRequestPart.end(nil))
         }
 
-        /// The next whole response written, or nil when none is.
+        /// Bytes written toward the client and not yet read as a response.
+        private var written: [UInt8] = []
+
+        /// The next whole response written, or nil when none is. On HTTP/1 responses leave
+        /// as bytes (`ResponseWriter`): read back here with Content-Length or chunked framing.
         func response() throws -> (head: HTTPResponseHead, body: String)? {
-            guard case .head(let head) = try channel.readOutbound(as: HTTPServerResponsePart.self) else { return nil }
-            var body = ""
-            while let part = try channel.readOutbound(as: HTTPServerResponsePart.self) {
-                switch part {
-                case .body(.byteBuffer(let b)): body += String(buffer: b)
-                case .body: break
-                case .end: return (head, body)
-                case .head: Issue.record("a second head before the end")
-                }
+            while let b = try channel.readOutbound(as: ByteBuffer.self) { written += b.readableBytesView }
+            guard !written.isEmpty else { return nil }
+            var text = String(decoding: written, as: UTF8.self)
+            guard let end = text.range(of: "\r\n\r\n") else { Issue.record("a head without its end: \(text)"); return nil }
+            var lines = text[..<end.lowerBound].components(separatedBy: "\r\n")
+            let status = lines.removeFirst().split(separator: " ", maxSplits: 2)
+            #expect(status[0] == "HTTP/1.1")
+            var headers = HTTPHeaders()
+            for line in lines {
+                let kv = line.split(separator: ":", maxSplits: 1)
+                headers.add(name: String(kv[0]), value: kv[1].trimmingCharacters(in: .whitespaces))
             }
-            Issue.record("a response without its end")
-            return (head, body)
+            text = String(text[end.upperBound...])
+            var body = ""
+            if headers["transfer-encoding"] == ["chunked"] {
+                while let crlf = text.range(of: "\r\n"), let size = Int(text[..<crlf.lowerBound], radix: 16) {
+                    let start = crlf.upperBound
+                    if size == 0 { text = String(text[text.index(start, offsetBy: 2)...]); break }
+                    body += text[start..<text.index(start, offsetBy: size)]
+                    text = String(text[text.index(start, offsetBy: size + 2)...])
+                }
+            } else {
+                let length = Int(headers["content-length"].first ?? "0") ?? 0
+                body = String(text.prefix(length))
+                text = String(text.dropFirst(length))
+            }
+            written = Array(text.utf8)
+            return (HTTPResponseHead(version: .http1_1, status: .init(statusCode: Int(status[1])!), headers: headers), body)
         }
     }
 
@@ -137,6 +158,52 @@ import Testing
         #expect(r.head.headers["connection"] == ["close"])
         h.loop.run()
         #expect(!h.channel.isActive)
+    }
+
+    /// `ResponseWriter` frames HTTP/1 itself (there is no encoder in the pipeline): by length,
+    /// in chunks (re-chunked, with trailers), not at all after HEAD, 204 and 304, and to the
+    /// connection's close for an HTTP/1.0 client; small responses leave as one buffer.
+    @Test func theResponseWriterFramesHTTP1AsTheRequestNeeds() throws {
+        final class Grab: ChannelInboundHandler {
+            typealias InboundIn = ByteBuffer
+            var context: ChannelHandlerContext?
+            func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+        }
+        func written(_ request: HTTPRequestHead, _ status: HTTPResponseStatus, _ headers: [(String, String)], bodies: [String],
+                     trailers: HTTPHeaders? = nil) throws -> (text: String, buffers: Int, closes: Bool) {
+            let grab = Grab()
+            let channel = EmbeddedChannel(handler: grab)
+            var w = ResponseWriter(context: grab.context!, request: request)
+            w.head(HTTPResponseHead(version: .http1_1, status: status, headers: HTTPHeaders(headers)))
+            for b in bodies { w.body(channel.allocator.buffer(string: b)) }
+            w.end(trailers)
+            var text = "", buffers = 0
+            while let b = try channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: b); buffers += 1 }
+            _ = try channel.finish()
+            return (text, buffers, w.closesConnection)
+        }
+        let get = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+        let small = try written(get, .ok, [("content-length", "5")], bodies: ["hello"])
+        #expect(small.text == "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello")
+        #expect(small.buffers == 1, "head and a small body leave as one buffer")
+        let chunked = try written(get, .ok, [("transfer-encoding", "chunked"), ("content-length", "3")], bodies: ["abc", "defghijklmnopq"],
+                                  trailers: HTTPHeaders([("grpc-status", "0")]))
+        #expect(chunked.text == "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\ne\r\ndefghijklmnopq\r\n0\r\ngrpc-status: 0\r\n\r\n",
+                "chunks win over a length, which is dropped")
+        let big = String(repeating: "x", count: 40_000)
+        let large = try written(get, .ok, [("transfer-encoding", "chunked")], bodies: [big, "y"])
+        #expect(large.text == "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n9c40\r\n\(big)\r\n1\r\ny\r\n0\r\n\r\n")
+        #expect(large.buffers > 1, "a large body is not copied behind its head")
+        let head = try written(HTTPRequestHead(version: .http1_1, method: .HEAD, uri: "/"), .ok, [("content-length", "5")], bodies: ["hello"])
+        #expect(head.text == "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", "no body after HEAD")
+        for status in [HTTPResponseStatus.noContent, .notModified] {
+            let none = try written(get, status, [("transfer-encoding", "chunked")], bodies: ["x"])
+            #expect(none.text == "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\ntransfer-encoding: chunked\r\n\r\n", "\(status)")
+        }
+        let old = try written(HTTPRequestHead(version: .http1_0, method: .GET, uri: "/"), .ok, [("transfer-encoding", "chunked")], bodies: ["abc"])
+        #expect(old.text == "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nabc", "HTTP/1.0 knows no chunks")
+        #expect(old.closes)
+        #expect(try written(get, .init(statusCode: 599), [], bodies: []).text.hasPrefix("HTTP/1.1 599 "))
     }
 
     @Test func connectionCloseIsHonoured() throws {

@@ -21,6 +21,8 @@ final class Exchange: UpstreamDelegate {
     }
 
     private let context: ChannelHandlerContext
+    /// The response's way to the client (serialized here on HTTP/1).
+    private var writer: ResponseWriter
     private let state: LoopState
     private let snapshot: Snapshot?
     private var head: HTTPRequestHead
@@ -70,6 +72,7 @@ final class Exchange: UpstreamDelegate {
         self.telemetry = telemetry
         self.downstream = downstream
         self.context = context
+        writer = ResponseWriter(context: context, request: head)
         self.state = state
         self.snapshot = snapshot
         self.head = head
@@ -456,19 +459,20 @@ final class Exchange: UpstreamDelegate {
             if ops == nil { out.headers.add(name: "connection", value: connection) }
             else { out.headers.replaceOrAdd(name: "connection", value: connection) }
         }
-        context.write(NIOAny(HTTPServerResponsePart.head(out)), promise: nil)
+        writer.head(out)
+        if writer.closesConnection { closeAfter = true }
     }
 
     func upstreamBody(_ b: ByteBuffer) {
         guard forwarding, !finished else { return }
         responseBytes += b.readableBytes
-        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(b))), promise: nil)
+        writer.body(b)
     }
 
     /// A streamed response (server-sent events, gRPC server streaming) moves on as it
     /// arrives: each upstream read is flushed downstream, not held until the end.
     func upstreamReadComplete() {
-        if forwarding, !finished { context.flush() }
+        if forwarding, !finished { writer.flush() }
     }
 
     func upstreamEnd(_ trailers: HTTPHeaders?) {
@@ -483,7 +487,7 @@ final class Exchange: UpstreamDelegate {
         }
         stream?.attached = false
         guard forwarding, !finished else { return }
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers)), promise: nil)
+        writer.end(trailers)
         finish()
     }
 
@@ -524,9 +528,9 @@ final class Exchange: UpstreamDelegate {
         if !plain { headers.add(name: "x-mesh-response-flags", value: flags) }
         for (name, value) in extraHeaders { headers.add(name: name, value: value) }
         responseBytes = text.utf8.count
-        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: code), headers: headers))), promise: nil)
-        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        writer.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: code), headers: headers))
+        writer.body(context.channel.allocator.buffer(string: text))
+        writer.end()
         finish(releaseRequest: releaseRequest)
     }
 
@@ -539,8 +543,8 @@ final class Exchange: UpstreamDelegate {
         headers.add(name: "content-length", value: "0")
         flags = "-"
         status = r.code
-        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: r.code), headers: headers))), promise: nil)
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
+        writer.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: r.code), headers: headers))
+        writer.end()
         finish(releaseRequest: false)
     }
 

@@ -8,7 +8,6 @@ import NIOHTTP1
 /// request order.
 final class ForwardingHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
 
     private let runtime: ProxyRuntime
     private let target: Exchange.Target
@@ -101,9 +100,12 @@ final class ForwardingHandler: ChannelInboundHandler {
         var headers = HTTPHeaders()
         headers.add(name: "content-length", value: String(message.utf8.count + 1))
         headers.add(name: "connection", value: "close")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: code), headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: message + "\n")))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        var writer = ResponseWriter(context: context, request: head ?? HTTPRequestHead(version: .http1_1, method: .GET, uri: "/"))
+        writer.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: code), headers: headers))
+        writer.body(context.channel.allocator.buffer(string: message + "\n"))
+        let sent = context.eventLoop.makePromise(of: Void.self)
+        writer.end(promise: sent)
+        sent.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -121,8 +123,12 @@ final class ForwardingHandler: ChannelInboundHandler {
             var headers = HTTPHeaders()
             headers.add(name: "connection", value: "close")
             headers.add(name: "content-length", value: "0")
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            // Only HTTP/1's parser fails this way: the answer is HTTP/1 bytes.
+            var writer = ResponseWriter(context: context, request: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/"))
+            writer.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers))
+            let sent = context.eventLoop.makePromise(of: Void.self)
+            writer.end(promise: sent)
+            sent.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             return
         }
         context.close(promise: nil)

@@ -1,0 +1,165 @@
+import NIOCore
+import NIOHTTP1
+
+/// How one response leaves toward the client. On an HTTP/1 connection it is serialized here,
+/// straight into bytes: there is no encoder handler in that pipeline, so a response costs
+/// one buffer and one pass through the pipeline instead of three parts, each cast and
+/// re-framed by NIO's encoder (a tenth of the request path). On an HTTP/2 stream it goes as
+/// HTTP/1 parts, which NIO's codec turns into frames.
+struct ResponseWriter {
+    let context: ChannelHandlerContext
+    private let http1: Bool
+    private let method: HTTPMethod
+    private let version: HTTPVersion
+    /// HTTP/1 framing of the body, decided by the head.
+    private var framing = Framing.length
+    /// The head and any body written since, held to leave as one buffer.
+    private var pending: ByteBuffer?
+
+    enum Framing: Equatable {
+        /// Content-Length (or nothing at all for a response without a body).
+        case length
+        case chunked
+        /// No body may follow (HEAD, 1xx, 204, 304).
+        case none
+        /// HTTP/1.0 without a length: the body runs to the connection's close.
+        case untilClose
+    }
+
+    /// For a response to `request` (its method decides whether a body may follow).
+    init(context: ChannelHandlerContext, request: HTTPRequestHead) {
+        self.context = context
+        http1 = request.version.major < 2
+        method = request.method
+        version = request.version
+    }
+
+    /// Whether the connection must close after this response (an HTTP/1.0 body without a
+    /// length ends with the connection).
+    var closesConnection: Bool { framing == .untilClose }
+
+    /// The response head. On HTTP/1, `transfer-encoding: chunked` in `head` means the body is
+    /// framed in chunks; a content-length and a chunked encoding together keep the chunks.
+    mutating func head(_ head: HTTPResponseHead) {
+        guard http1 else {
+            context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+            return
+        }
+        var headers = head.headers
+        let code = head.status.code
+        if method == .HEAD || (100..<200).contains(code) || code == 204 || code == 304 {
+            framing = .none
+        } else {
+            var hasLength = false, chunked = false
+            for (name, _) in headers {
+                if Exchange.named(name, "content-length") { hasLength = true }
+                else if Exchange.named(name, "transfer-encoding") { chunked = true }
+            }
+            if chunked && hasLength { headers.remove(name: "content-length") }
+            if chunked && version.major == 1 && version.minor == 0 {
+                // An HTTP/1.0 client knows no chunks: the body runs to the close instead.
+                headers.remove(name: "transfer-encoding")
+                headers.replaceOrAdd(name: "connection", value: "close")
+                framing = .untilClose
+            } else {
+                framing = chunked ? .chunked : .length
+            }
+        }
+        var out = context.channel.allocator.buffer(capacity: 256)
+        Self.serialize(head.status, headers, into: &out)
+        pending = out
+    }
+
+    mutating func body(_ chunk: ByteBuffer) {
+        guard http1 else {
+            context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(chunk))), promise: nil)
+            return
+        }
+        guard framing != .none, chunk.readableBytes > 0 else { return }
+        var out = pending ?? context.channel.allocator.buffer(capacity: chunk.readableBytes + 16)
+        pending = nil
+        if framing == .chunked {
+            Self.writeHex(chunk.readableBytes, into: &out)
+            out.writeStaticString("\r\n")
+        }
+        if out.readableBytes + chunk.readableBytes <= Self.coalesceLimit {
+            var chunk = chunk
+            out.writeBuffer(&chunk)
+            if framing == .chunked { out.writeStaticString("\r\n") }
+            pending = out
+        } else {
+            // Large bodies are not copied: the head (or chunk header) and the body leave
+            // together in one writev.
+            context.write(NIOAny(out), promise: nil)
+            context.write(NIOAny(chunk), promise: nil)
+            if framing == .chunked { pending = context.channel.allocator.buffer(staticString: "\r\n") }
+        }
+    }
+
+    /// The end of the response (with its trailers, which only chunks and HTTP/2 carry), then
+    /// a flush.
+    mutating func end(_ trailers: HTTPHeaders? = nil, promise: EventLoopPromise<Void>? = nil) {
+        guard http1 else {
+            context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers)), promise: promise)
+            return
+        }
+        var out = pending ?? context.channel.allocator.buffer(capacity: 64)
+        pending = nil
+        if framing == .chunked {
+            out.writeStaticString("0\r\n")
+            for (name, value) in trailers ?? [:] {
+                out.writeString(name)
+                out.writeStaticString(": ")
+                out.writeString(value)
+                out.writeStaticString("\r\n")
+            }
+            out.writeStaticString("\r\n")
+        }
+        context.writeAndFlush(NIOAny(out), promise: promise)
+    }
+
+    /// What was written so far leaves now (a streamed response, read by read).
+    mutating func flush() {
+        if let out = pending {
+            pending = nil
+            context.write(NIOAny(out), promise: nil)
+        }
+        context.flush()
+    }
+
+    /// Bodies up to this size are copied behind their head, so a small response is one buffer.
+    static let coalesceLimit = 16 << 10
+
+    static func serialize(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, into out: inout ByteBuffer) {
+        out.writeStaticString("HTTP/1.1 ")
+        let code = status.code
+        if (100...999).contains(code) {
+            out.writeInteger(UInt8(0x30 + code / 100))
+            out.writeInteger(UInt8(0x30 + code / 10 % 10))
+            out.writeInteger(UInt8(0x30 + code % 10))
+        } else {
+            out.writeString(String(code))
+        }
+        out.writeStaticString(" ")
+        out.writeString(status.reasonPhrase)
+        out.writeStaticString("\r\n")
+        for (name, value) in headers {
+            out.writeString(name)
+            out.writeStaticString(": ")
+            out.writeString(value)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("\r\n")
+    }
+
+    static func writeHex(_ n: Int, into out: inout ByteBuffer) {
+        var digits = 1
+        while n >> (4 * digits) != 0 { digits += 1 }
+        var i = digits - 1
+        while i >= 0 {
+            let d = UInt8(truncatingIfNeeded: (n >> (4 * i)) & 0xF)
+            out.writeInteger(d < 10 ? 0x30 + d : 0x57 + d)
+            i -= 1
+        }
+    }
+}
