@@ -687,16 +687,18 @@ final class Exchange: UpstreamDelegate {
 
     /// Whether `name` is `lowercase` in any case (ASCII), without making a lowercased copy.
     static func named(_ name: String, _ lowercase: StaticString) -> Bool {
-        let n = name.utf8
-        guard n.count == lowercase.utf8CodeUnitCount else { return false }
+        guard name.utf8.count == lowercase.utf8CodeUnitCount else { return false }
         return lowercase.withUTF8Buffer { l in
-            var i = 0
-            for b in n {
-                let c = l[i]
-                guard b == c || (c >= 0x61 && c <= 0x7A && b == c - 0x20) else { return false }
-                i += 1
+            func same(_ n: some Sequence<UInt8>) -> Bool {
+                var i = 0
+                for b in n {
+                    let c = l[i]
+                    guard b == c || (c >= 0x61 && c <= 0x7A && b == c - 0x20) else { return false }
+                    i += 1
+                }
+                return true
             }
-            return true
+            return name.utf8.withContiguousStorageIfAvailable { same($0) } ?? same(name.utf8)
         }
     }
 
