@@ -206,6 +206,63 @@ import Testing
         #expect(try written(get, .init(statusCode: 599), [], bodies: []).text.hasPrefix("HTTP/1.1 599 "))
     }
 
+    /// `RequestEncoder` frames requests to upstreams: a held request leaves as one buffer
+    /// (with the length its body has), a streamed one as parts (chunked when no length is
+    /// known), and a length beside chunks is dropped.
+    @Test func theRequestEncoderFramesRequestsToUpstreams() throws {
+        func sent(_ write: (EmbeddedChannel, RequestEncoder) throws -> Void) throws -> (text: String, buffers: Int) {
+            let encoder = RequestEncoder()
+            let channel = EmbeddedChannel(handler: encoder)
+            try write(channel, encoder)
+            var text = "", buffers = 0
+            while let b = try channel.readOutbound(as: IOData.self) {
+                guard case .byteBuffer(let buffer) = b else { continue }
+                text += String(buffer: buffer)
+                buffers += 1
+            }
+            _ = try channel.finish()
+            return (text, buffers)
+        }
+        func head(_ method: HTTPMethod, _ headers: [(String, String)] = []) -> HTTPClientRequestPart {
+            .head(HTTPRequestHead(version: .http1_1, method: method, uri: "/a?b=1", headers: HTTPHeaders([("host", "x")] + headers)))
+        }
+        let get = try sent { c, e in
+            e.stage(body: nil)
+            try c.writeOutbound(head(.GET))
+        }
+        #expect(get.text == "GET /a?b=1 HTTP/1.1\r\nhost: x\r\n\r\n")
+        #expect(get.buffers == 1)
+        let post = try sent { c, e in
+            e.stage(body: c.allocator.buffer(string: "hello"))
+            try c.writeOutbound(head(.POST))
+        }
+        #expect(post.text == "POST /a?b=1 HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nhello", "held: one buffer with its length")
+        #expect(post.buffers == 1)
+        let streamed = try sent { c, _ in
+            try c.writeOutbound(head(.PUT))
+            try c.writeOutbound(HTTPClientRequestPart.body(.byteBuffer(c.allocator.buffer(string: "abc"))))
+            try c.writeOutbound(HTTPClientRequestPart.body(.byteBuffer(c.allocator.buffer(string: "0123456789ab"))))
+            try c.writeOutbound(HTTPClientRequestPart.end(nil))
+        }
+        #expect(streamed.text == "PUT /a?b=1 HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\nc\r\n0123456789ab\r\n0\r\n\r\n")
+        let sized = try sent { c, _ in
+            try c.writeOutbound(head(.POST, [("content-length", "3")]))
+            try c.writeOutbound(HTTPClientRequestPart.body(.byteBuffer(c.allocator.buffer(string: "abc"))))
+            try c.writeOutbound(HTTPClientRequestPart.end(nil))
+        }
+        #expect(sized.text == "POST /a?b=1 HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\nabc")
+        let both = try sent { c, e in
+            e.stage(body: c.allocator.buffer(string: "abc"))
+            try c.writeOutbound(head(.POST, [("Transfer-Encoding", "chunked"), ("Content-Length", "3")]))
+        }
+        #expect(both.text == "POST /a?b=1 HTTP/1.1\r\nhost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+        let bodiless = try sent { c, _ in
+            try c.writeOutbound(head(.DELETE))
+            try c.writeOutbound(HTTPClientRequestPart.end(nil))
+        }
+        #expect(bodiless.text == "DELETE /a?b=1 HTTP/1.1\r\nhost: x\r\n\r\n", "no length and no body: no chunks")
+    }
+
     @Test func connectionCloseIsHonoured() throws {
         let h = try Harness(Self.config())
         try h.send("/hello", headers: [("connection", "close")])

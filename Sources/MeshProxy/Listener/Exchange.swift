@@ -289,17 +289,13 @@ final class Exchange: UpstreamDelegate {
             h.headers.add(name: "x-request-id", value: id)
         }
         if tryNumber > 1 { h.headers.replaceOrAdd(name: "x-envoy-attempt-count", value: String(tryNumber)) }
+        guard let stream else { return conn.send(h, body: body) }
         let channel = conn.channel
         channel.write(HTTPClientRequestPart.head(h), promise: nil)
-        if let stream {
-            for chunk in stream.drain() { write(chunk, on: conn, stream) }
-            stream.attached = true
-            if stream.ended { channel.write(HTTPClientRequestPart.end(nil), promise: nil) }
-            channel.flush()
-            return
-        }
-        if let body, body.readableBytes > 0 { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        for chunk in stream.drain() { write(chunk, on: conn, stream) }
+        stream.attached = true
+        if stream.ended { channel.write(HTTPClientRequestPart.end(nil), promise: nil) }
+        channel.flush()
     }
 
     // MARK: a streamed request body

@@ -29,9 +29,7 @@ final class Mirror: UpstreamDelegate {
             }
             m.conn = c
             c.handler.delegate = m
-            c.channel.write(HTTPClientRequestPart.head(h), promise: nil)
-            if let body, body.readableBytes > 0 { c.channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
-            c.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            c.send(h, body: body)
             state.metrics.count("meshc_proxy_mirrored_total", cluster: prepared.cluster.name)
         }
     }

@@ -66,7 +66,7 @@ struct ResponseWriter {
             }
         }
         var out = context.channel.allocator.buffer(capacity: 256)
-        Self.serialize(head.status, headers, into: &out)
+        HTTP1Bytes.head(status: head.status, headers, into: &out)
         pending = out
     }
 
@@ -79,7 +79,7 @@ struct ResponseWriter {
         var out = pending ?? context.channel.allocator.buffer(capacity: chunk.readableBytes + 16)
         pending = nil
         if framing == .chunked {
-            Self.writeHex(chunk.readableBytes, into: &out)
+            HTTP1Bytes.writeHex(chunk.readableBytes, into: &out)
             out.writeStaticString("\r\n")
         }
         if out.readableBytes + chunk.readableBytes <= Self.coalesceLimit {
@@ -107,13 +107,7 @@ struct ResponseWriter {
         pending = nil
         if framing == .chunked {
             out.writeStaticString("0\r\n")
-            for (name, value) in trailers ?? [:] {
-                out.writeString(name)
-                out.writeStaticString(": ")
-                out.writeString(value)
-                out.writeStaticString("\r\n")
-            }
-            out.writeStaticString("\r\n")
+            HTTP1Bytes.fields(trailers ?? [:], into: &out)
         }
         context.writeAndFlush(NIOAny(out), promise: promise)
     }
@@ -129,54 +123,4 @@ struct ResponseWriter {
 
     /// Bodies up to this size are copied behind their head, so a small response is one buffer.
     static let coalesceLimit = 16 << 10
-
-    /// The status line and headers, copied in one pass into space reserved once (writing
-    /// each piece through ByteBuffer's API cost ~180 instructions a piece).
-    static func serialize(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, into out: inout ByteBuffer) {
-        let reason = status.reasonPhrase
-        var size = 9 + 21 + reason.utf8.count + 2 + 2
-        for (name, value) in headers { size += name.utf8.count + value.utf8.count + 4 }
-        out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
-            var at = 0
-            func put(_ byte: UInt8) { raw[at] = byte; at += 1 }
-            func put(_ s: String) {
-                let copied: Void? = s.utf8.withContiguousStorageIfAvailable { (b: UnsafeBufferPointer<UInt8>) -> Void in
-                    UnsafeMutableRawBufferPointer(rebasing: raw[at..<at + b.count]).copyMemory(from: UnsafeRawBufferPointer(b))
-                    at += b.count
-                }
-                if copied == nil { for b in s.utf8 { put(b) } }
-            }
-            for b in "HTTP/1.1 ".utf8 { put(b) }
-            let code = status.code
-            if (100...999).contains(code) {
-                put(UInt8(0x30 + code / 100))
-                put(UInt8(0x30 + code / 10 % 10))
-                put(UInt8(0x30 + code % 10))
-            } else {
-                put(String(code))
-            }
-            put(0x20)
-            put(reason)
-            put(0x0D); put(0x0A)
-            for (name, value) in headers {
-                put(name)
-                put(0x3A); put(0x20)
-                put(value)
-                put(0x0D); put(0x0A)
-            }
-            put(0x0D); put(0x0A)
-            return at
-        }
-    }
-
-    static func writeHex(_ n: Int, into out: inout ByteBuffer) {
-        var digits = 1
-        while n >> (4 * digits) != 0 { digits += 1 }
-        var i = digits - 1
-        while i >= 0 {
-            let d = UInt8(truncatingIfNeeded: (n >> (4 * i)) & 0xF)
-            out.writeInteger(d < 10 ? 0x30 + d : 0x57 + d)
-            i -= 1
-        }
-    }
 }

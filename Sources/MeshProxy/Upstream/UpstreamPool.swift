@@ -64,10 +64,13 @@ final class UpstreamPool {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls = target.tls { secured.value = try pool.value.secure(channel, tls, http2: false) }
-                    // Headers are checked where they come from (the parser, HPACK, `HeaderSafety`),
-                    // not again per request.
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
-                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
+                    // Our encoder (requests leave as one buffer), NIO's response decoder, and no
+                    // header validator: headers are checked where they come from (the parser,
+                    // HPACK, `HeaderSafety`), not again per request.
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(RequestEncoder())
+                    try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
+                    try sync.addHandler(UpstreamHandler())
                 }
             }
             .connect(host: target.host, port: target.port)
@@ -75,7 +78,8 @@ final class UpstreamPool {
                 // Over mTLS, the connection is handed out once the server's identity checked out.
                 (secured.value ?? channel.eventLoop.makeSucceededVoidFuture()).flatMapThrowing {
                     let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-                    return UpstreamConnection(channel: channel, handler: handler, target: target)
+                    let encoder = try channel.pipeline.syncOperations.handler(type: RequestEncoder.self)
+                    return UpstreamConnection(channel: channel, handler: handler, target: target, encoder: encoder)
                 }
             }
     }
@@ -172,13 +176,29 @@ final class UpstreamConnection {
     let target: UpstreamTarget
     /// An HTTP/2 stream: one request, never pooled.
     let isStream: Bool
+    /// HTTP/1: the connection's encoder, which takes a held request whole (`send`).
+    let encoder: RequestEncoder?
     var requests = 0
 
-    init(channel: any Channel, handler: UpstreamHandler, target: UpstreamTarget, isStream: Bool = false) {
+    init(channel: any Channel, handler: UpstreamHandler, target: UpstreamTarget, isStream: Bool = false, encoder: RequestEncoder? = nil) {
         self.channel = channel
         self.handler = handler
         self.target = target
         self.isStream = isStream
+        self.encoder = encoder
+    }
+
+    /// Sends a whole request: on HTTP/1 as one buffer (the body staged in the encoder, the
+    /// head written through the pipeline), on an HTTP/2 stream as parts.
+    func send(_ head: HTTPRequestHead, body: ByteBuffer?) {
+        if let encoder {
+            encoder.stage(body: body)
+            channel.writeAndFlush(HTTPClientRequestPart.head(head), promise: nil)
+            return
+        }
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        if let body, body.readableBytes > 0 { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
     }
 }
 
