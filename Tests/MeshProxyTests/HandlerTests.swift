@@ -263,6 +263,20 @@ import Testing
         #expect(bodiless.text == "DELETE /a?b=1 HTTP/1.1\r\nhost: x\r\n\r\n", "no length and no body: no chunks")
     }
 
+    /// One pass over a request's headers finds what the request path asks of them.
+    @Test func requestFactsComeFromOnePassOverTheHeaders() {
+        let plain = RequestFacts(HTTPHeaders([("Host", "orders:8080"), ("User-Agent", "wrk")]))
+        #expect(plain.host == "orders:8080" && plain.requestID == nil && !plain.traced && !plain.hopByHop && !plain.te)
+        let rich = RequestFacts(HTTPHeaders([("HOST", "a"), ("host", "b"), ("X-Request-Id", "r1"), ("x-request-id", "r2"), ("TE", "trailers"),
+                                            ("Connection", "keep-alive")]))
+        #expect(rich.host == "a" && rich.requestID == "r1", "the first of each")
+        #expect(rich.te && rich.hopByHop && !rich.traced)
+        for name in ["traceparent", "X-B3-TraceId", "b3"] { #expect(RequestFacts(HTTPHeaders([(name, "x")])).traced, "\(name)") }
+        #expect(RequestFacts(HTTPHeaders([("Keep-Alive", "timeout=5")])).hopByHop)
+        #expect(TraceContext.hex(UInt64(0x0123456789abcdef), UInt64(0xfedcba9876543210)) == "0123456789abcdeffedcba9876543210")
+        #expect(TraceContext.hex(UInt64(1), UInt64(0)) == "00000000000000010000000000000000")
+    }
+
     @Test func connectionCloseIsHonoured() throws {
         let h = try Harness(Self.config())
         try h.send("/hello", headers: [("connection", "close")])

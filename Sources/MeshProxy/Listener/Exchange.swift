@@ -64,6 +64,8 @@ final class Exchange: UpstreamDelegate {
     private let telemetry: ProxyRuntime.Telemetry
     private var trace: TraceContext?
     private var requestID: String?
+    /// What the request path asks of the request's headers, found in one pass.
+    private let facts: RequestFacts
     private var startedWall: Date?
 
     init(context: ChannelHandlerContext, state: LoopState, snapshot: Snapshot?, head: HTTPRequestHead, body: ByteBuffer?,
@@ -81,6 +83,7 @@ final class Exchange: UpstreamDelegate {
         self.limits = limits
         self.target = target
         self.onDone = onDone
+        facts = RequestFacts(head.headers)
         keepAlive = Self.keepsAlive(head)
         closeAfter = !keepAlive
         retry = RetryState(policy: RetryPolicy(attempts: 0, perTryTimeoutMs: nil, retryOn: []), routeTimeoutMs: nil, startedAt: LoopState.now())
@@ -90,11 +93,11 @@ final class Exchange: UpstreamDelegate {
 
     func start() {
         // Tracing: continue the caller's trace, or start one when a collector is configured.
-        trace = TraceContext.incoming(head.headers, rng: &state.rng)
+        trace = facts.traced ? TraceContext.incoming(head.headers, rng: &state.rng) : nil
         if trace == nil, telemetry.exporter != nil {
             trace = TraceContext.start(samplingPercent: telemetry.samplingPercent, rng: &state.rng)
         }
-        requestID = head.headers.first(name: "x-request-id")
+        requestID = facts.requestID
         if telemetry.accessLog != nil || telemetry.exporter != nil { startedWall = Date() }
         switch target {
         case .app(let app):
@@ -108,7 +111,7 @@ final class Exchange: UpstreamDelegate {
                 case .authenticated(let p): principal = p
                 case .refused(let why):
                     state.metrics.count("meshc_proxy_jwt_refused_total", labels: "reason=\"\(MetricLabels.escape(why))\"")
-                    return respond(401, why, flags: "-", plain: true, extraHeaders: [("www-authenticate", "Bearer realm=\"\(head.headers.first(name: "host") ?? "")\", error=\"invalid_token\"")])
+                    return respond(401, why, flags: "-", plain: true, extraHeaders: [("www-authenticate", "Bearer realm=\"\(facts.host ?? "")\", error=\"invalid_token\"")])
                 }
             }
             if let denied = authorize(port: app.port, principal: principal) {
@@ -129,7 +132,7 @@ final class Exchange: UpstreamDelegate {
         var headers: [String: String] = [:]
         for (name, value) in head.headers where headers[name.lowercased()] == nil { headers[name.lowercased()] = value }
         let request = AuthorizationRequest(peer: downstream?.peerID, sourceIP: downstream?.remoteIP,
-                                           host: head.headers.first(name: "host") ?? "", port: port, method: head.method.rawValue,
+                                           host: facts.host ?? "", port: port, method: head.method.rawValue,
                                            path: String(head.uri.prefix { $0 != "?" }), headers: headers,
                                            requestPrincipal: principal?.principal, claims: principal?.claims ?? [:])
         switch Authorizer.decide(authz, request) {
@@ -140,7 +143,7 @@ final class Exchange: UpstreamDelegate {
 
     private func routeRequest() {
         guard let snapshot else { return respond(503, "no configuration applied yet", flags: "NC") }
-        let authority = head.headers.first(name: "host") ?? ""
+        let authority = facts.host ?? ""
         guard let si = snapshot.serviceIndex(authority: authority) else { return passThrough(authority, snapshot) }
         let svc = snapshot.config.outbound[si]
         let request = Self.routeRequest(head, host: authority, withHeaders: snapshot.readsHeaders[si])
@@ -270,9 +273,9 @@ final class Exchange: UpstreamDelegate {
         conn.requests += 1
         conn.handler.delegate = self
         var h = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: head.headers)
-        Self.stripHopByHop(&h.headers)
+        if facts.hopByHop { Self.stripHopByHop(&h.headers) }
         // The one `te` HTTP/2 allows, and gRPC servers require.
-        if upstreamHTTP2, head.headers.contains(name: "te") { h.headers.add(name: "te", value: "trailers") }
+        if upstreamHTTP2, facts.te { h.headers.add(name: "te", value: "trailers") }
         if let route {
             if let rewrite = route.rewrite {
                 if let uri = rewrite.uri { h.uri = Self.rewritten(h.uri, prefix: Self.matchedPrefix(route, h.uri), with: uri) }
@@ -284,7 +287,7 @@ final class Exchange: UpstreamDelegate {
         trace?.write(into: &h.headers)
         if requestID == nil, case .route = target {
             // As Envoy does: every request gets an id the app can log.
-            let id = TraceContext.hex(state.rng.next(), 16) + TraceContext.hex(state.rng.next(), 16)
+            let id = TraceContext.hex(state.rng.next(), state.rng.next())
             requestID = id
             h.headers.add(name: "x-request-id", value: id)
         }
@@ -417,7 +420,8 @@ final class Exchange: UpstreamDelegate {
         timer?.cancel()
         timer = nil
         let code = Int(h.status.code)
-        let grpc = h.headers.first(name: "grpc-status").flatMap(Int.init)
+        // Read only where a retry condition names gRPC statuses.
+        let grpc = conditions?.grpcStatuses.isEmpty == false ? h.headers.first(name: "grpc-status").flatMap(Int.init) : nil
         let now = LoopState.now()
         if let t = endpoint, let rt = runtime {
             rt.record((500...599).contains(code) ? .status(code) : .success, for: t, now: now)
@@ -444,9 +448,6 @@ final class Exchange: UpstreamDelegate {
         if !asIs {
             Self.stripHopByHop(&out.headers)
             Self.apply(ops, to: &out.headers)
-        }
-        if !out.headers.contains(where: { name, _ in Self.named(name, "content-length") || Self.named(name, "transfer-encoding") }) {
-            out.headers.add(name: "transfer-encoding", value: "chunked")
         }
         if !asIs {
             // Stripped above (hop-by-hop), so added rather than replaced, unless the route's
@@ -565,7 +566,7 @@ final class Exchange: UpstreamDelegate {
             let isOutbound: Bool = { if case .route = target { return true }; return false }()
             let id = snapshot?.config.identity
             exporter.submit(.init(traceId: trace.traceID, id: trace.spanID, parentId: trace.parentID,
-                                  name: "\(head.headers.first(name: "host") ?? "")\(head.uri.split(separator: "?").first.map(String.init) ?? "")",
+                                  name: "\(facts.host ?? "")\(head.uri.split(separator: "?").first.map(String.init) ?? "")",
                                   kind: isOutbound ? "CLIENT" : "SERVER",
                                   timestamp: Int64(startedWall.timeIntervalSince1970 * 1_000_000), duration: Int64(ms * 1000),
                                   localEndpoint: .init(serviceName: id.map { "\($0.name).\($0.namespace)" } ?? "mesh-proxy"),
@@ -574,7 +575,7 @@ final class Exchange: UpstreamDelegate {
         }
         if let log = telemetry.accessLog, let startedWall {
             log.append(.init(start_time: Self.rfc3339(startedWall), method: head.method.rawValue, path: head.uri,
-                             authority: head.headers.first(name: "host") ?? "", response_code: status, response_flags: flags,
+                             authority: facts.host ?? "", response_code: status, response_flags: flags,
                              bytes_received: requestBytes, bytes_sent: responseBytes, duration_ms: (ms * 1000).rounded() / 1000,
                              upstream_host: endpoint?.description, upstream_cluster: picked?.cluster.name, route_name: route?.name,
                              x_request_id: requestID, trace_id: trace?.traceID, user_agent: head.headers.first(name: "user-agent"),
@@ -717,5 +718,34 @@ final class Exchange: UpstreamDelegate {
     static func rewritten(_ uri: String, prefix: String?, with replacement: String) -> String {
         guard let prefix else { return replacement + (uri.hasPrefix("/") ? String(uri.dropFirst()) : uri) }
         return replacement + uri.dropFirst(prefix.count)
+    }
+}
+
+/// What the request path asks of a request's headers, found in one pass over them instead
+/// of a lookup (a scan of every header) for each.
+struct RequestFacts {
+    var host: String?
+    var requestID: String?
+    /// A trace context came in (W3C or B3).
+    var traced = false
+    /// Some header is hop-by-hop (most requests have none: nothing to strip).
+    var hopByHop = false
+    var te = false
+
+    init(_ headers: HTTPHeaders) {
+        for (name, value) in headers {
+            switch name.utf8.count {
+            case 4 where host == nil && Exchange.named(name, "host"): host = value
+            case 12 where Exchange.named(name, "x-request-id"): requestID = requestID ?? value
+            case 12 where Exchange.named(name, "x-b3-traceid"), 11 where Exchange.named(name, "traceparent"):
+                traced = true
+            case 2 where Exchange.named(name, "b3"): traced = true
+            case 2 where Exchange.named(name, "te"):
+                te = true
+                hopByHop = true
+            default:
+                if Exchange.isHopByHop(name) { hopByHop = true }
+            }
+        }
     }
 }

@@ -56,6 +56,11 @@ struct ResponseWriter {
                 else if Exchange.named(name, "transfer-encoding") { chunked = true }
             }
             if chunked && hasLength { headers.remove(name: "content-length") }
+            if !chunked && !hasLength {
+                // No length (an upstream's streamed or close-delimited body): chunks.
+                headers.add(name: "transfer-encoding", value: "chunked")
+                chunked = true
+            }
             if chunked && version.major == 1 && version.minor == 0 {
                 // An HTTP/1.0 client knows no chunks: the body runs to the close instead.
                 headers.remove(name: "transfer-encoding")

@@ -41,7 +41,7 @@ struct TraceContext: Equatable {
 
     /// A new trace, sampled with probability `percent` / 100.
     static func start(samplingPercent percent: Double, rng: inout some RandomNumberGenerator) -> TraceContext {
-        TraceContext(traceID: hex(rng.next(), 16) + hex(rng.next(), 16), spanID: hex(rng.next(), 16), parentID: nil,
+        TraceContext(traceID: hex(rng.next(), rng.next()), spanID: hex(rng.next(), 16), parentID: nil,
                      sampled: Double(rng.next() >> 11) / Double(1 << 53) * 100 < percent)
     }
 
@@ -53,6 +53,21 @@ struct TraceContext: Equatable {
         headers.replaceOrAdd(name: "x-b3-spanid", value: spanID)
         if let parentID { headers.replaceOrAdd(name: "x-b3-parentspanid", value: parentID) } else { headers.remove(name: "x-b3-parentspanid") }
         headers.replaceOrAdd(name: "x-b3-sampled", value: sampled ? "1" : "0")
+    }
+
+    /// 128 bits in 32 lowercase hex digits (an id made on the request path).
+    static func hex(_ high: UInt64, _ low: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 32) { out in
+            var i = 31, x = low
+            while i >= 0 {
+                if i == 15 { x = high }
+                let d = UInt8(truncatingIfNeeded: x & 0xF)
+                out[i] = d < 10 ? 0x30 + d : 0x57 + d
+                x >>= 4
+                i -= 1
+            }
+            return 32
+        }
     }
 
     /// `v` in lowercase hex, zero-padded to `digits` (on the request path: no intermediate strings).
