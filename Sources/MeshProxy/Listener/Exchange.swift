@@ -146,15 +146,23 @@ final class Exchange: UpstreamDelegate {
         let authority = facts.host ?? ""
         guard let si = snapshot.serviceIndex(authority: authority) else { return passThrough(authority, snapshot) }
         let svc = snapshot.config.outbound[si]
-        let request = Self.routeRequest(head, host: authority, withHeaders: snapshot.readsHeaders[si])
-        guard let (r, ri) = snapshot.config.route(in: svc, for: request, regexes: snapshot.regexes) else {
-            return respond(404, "no route of \(svc.host):\(svc.port) matches \(head.method.rawValue) \(request.path.prefix(200))", flags: "NR")
+        // A first route that matches everything (the common single-route service) is taken
+        // without building the request as matching sees it.
+        let r: Route, ri: Int
+        if let first = svc.routes.first, first.match.isEmpty {
+            (r, ri) = (first, 0)
+        } else {
+            let request = Self.routeRequest(head, host: authority, withHeaders: snapshot.readsHeaders[si])
+            guard let found = snapshot.config.route(in: svc, for: request, regexes: snapshot.regexes) else {
+                return respond(404, "no route of \(svc.host):\(svc.port) matches \(head.method.rawValue) \(request.path.prefix(200))", flags: "NR")
+            }
+            (r, ri) = found
         }
         route = r
         upstreamHTTP2 = ServiceProtocol.speaksHTTP2(svc.protocolName)
         conditions = snapshot.retryConditions[si][ri]
         if let direct = r.directResponse { return respond(direct.status, direct.body ?? "", flags: "-", plain: true) }
-        if let redirect = r.redirect { return self.redirect(redirect, request: request) }
+        if let redirect = r.redirect { return self.redirect(redirect, request: Self.routeRequest(head, host: authority, withHeaders: false)) }
         if let fault = r.fault {
             if let abort = fault.abortStatus, Double.random(in: 0..<100, using: &state.rng) < (fault.abortPercent ?? 100) {
                 return respond(abort, "fault filter abort", flags: "FI")
@@ -273,6 +281,8 @@ final class Exchange: UpstreamDelegate {
         conn.requests += 1
         conn.handler.delegate = self
         var h = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: head.headers)
+        // The copy made here (the original is kept for a retry) gets room for what is added.
+        h.headers.reserveCapacity(h.headers.count + 4)
         if facts.hopByHop { Self.stripHopByHop(&h.headers) }
         // The one `te` HTTP/2 allows, and gRPC servers require.
         if upstreamHTTP2, facts.te { h.headers.add(name: "te", value: "trailers") }
@@ -372,7 +382,7 @@ final class Exchange: UpstreamDelegate {
         guard !finished else { return }
         let now = LoopState.now()
         if let t = endpoint, let rt = runtime {
-            rt.active[t] = max(0, rt.active[t, default: 1] - 1)
+            Self.decrement(&rt.active[t, default: 1])
             rt.record(.localFailure, for: t, now: now)
         }
         upstream = nil
@@ -433,7 +443,7 @@ final class Exchange: UpstreamDelegate {
                 conn.channel.close(promise: nil)
             }
             upstream = nil
-            if let t = endpoint, let rt = runtime { rt.active[t] = max(0, rt.active[t, default: 1] - 1) }
+            if let t = endpoint, let rt = runtime { Self.decrement(&rt.active[t, default: 1]) }
             return
         }
         forwarding = true
@@ -475,7 +485,7 @@ final class Exchange: UpstreamDelegate {
     func upstreamEnd(_ trailers: HTTPHeaders?) {
         let conn = upstream
         upstream = nil
-        if let t = endpoint, let rt = runtime { rt.active[t] = max(0, rt.active[t, default: 1] - 1) }
+        if let t = endpoint, let rt = runtime { Self.decrement(&rt.active[t, default: 1]) }
         if let conn {
             let max = picked?.cluster.connectionPool?.maxRequestsPerConnection
             // A connection that carried part of a streamed body not yet ended is not reused.
@@ -658,6 +668,9 @@ final class Exchange: UpstreamDelegate {
         for (name, _) in headers where isHopByHop(name) && !present.contains(name) { present.append(name) }
         for name in present { headers.remove(name: name) }
     }
+
+    /// Requests in flight to an endpoint, one fewer (in place: one lookup).
+    static func decrement(_ n: inout Int) { n = max(0, n - 1) }
 
     /// Whether the only hop-by-hop header is one `connection` saying `value` (any case).
     static func hasOnlyConnection(_ headers: HTTPHeaders, saying value: StaticString) -> Bool {

@@ -166,7 +166,9 @@ public final class Snapshot: Sendable {
 }
 
 /// One upstream address.
-public struct UpstreamTarget: Hashable, Sendable, CustomStringConvertible {
+/// A class: requests copy their endpoint several times, and a copy of a struct with a host,
+/// TLS settings and their strings retained each one of them.
+public final class UpstreamTarget: Hashable, Sendable, CustomStringConvertible {
     public let host: String
     public let port: Int
     /// Istio mTLS to the endpoint (ISTIO_MUTUAL); nil: plaintext. Part of the key, so
