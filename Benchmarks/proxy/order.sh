@@ -9,7 +9,7 @@
 # sidecar runs fills a few MiB instead of being spread over the 19 MiB of text, and the hot
 # path shares cache lines and TLB entries. A function missing from the file (new code) is
 # only placed later; the order never changes what the code does.
-# Usage: Benchmarks/proxy/order.sh   (needs valgrind, nginx, curl; about 2 minutes)
+# Usage: Benchmarks/proxy/order.sh   (needs valgrind, nginx, curl, wrk; about a minute)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -52,6 +52,9 @@ for _ in range(2000):
     while b"\r\n\r\nok" not in buf: buf += s.recv(65536)
     buf = buf.split(b"\r\n\r\nok", 1)[1]
 PY
+# And concurrent connections, as a sidecar under load sees them (partial reads and writes,
+# many channels on the loop).
+if command -v wrk >/dev/null; then wrk -t1 -c32 -d5 http://127.0.0.1:15004/ >/dev/null 2>&1 || true; fi
 for p in /ready /stats/prometheus /config_dump /clusters; do curl -s "http://127.0.0.1:15010$p" >/dev/null; done
 kill -TERM $pid; wait $pid || true
 # callgrind's "fn=" lines name each function once; the cost lines after it add to it.
