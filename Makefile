@@ -35,6 +35,7 @@ test:
 	ci/stress.sh $(MESHC)
 	python3 demo/run.py $(MESHC) $(PROXY)
 	python3 ci/reliability.py $(MESHC) $(PROXY)
+	ci/sidecar-smoke.sh $(MESHC)
 	ci/fuzz.sh 30
 
 # Regenerate the files generated from the code (tests fail when they are stale).

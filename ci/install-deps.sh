@@ -25,6 +25,9 @@ $want_test && ! command -v openssl >/dev/null && missing+=(openssl)
 $want_test && ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]] && missing+=(nginx-light)
 # ... as a TCP balancer (stream module): the replicas speak HTTPS and take mTLS reports.
 $want_test && [[ ! -e /usr/lib/nginx/modules/ngx_stream_module.so ]] && missing+=(libnginx-mod-stream)
+# The sidecar smoke test drives the shipped proxy with curl (HTTP/1 and h2c) and reads its ELF.
+$want_test && ! command -v curl >/dev/null && missing+=(curl)
+$want_test && ! command -v readelf >/dev/null && missing+=(binutils)
 if $want_test && ! python3 -c 'import yaml, jsonschema' 2>/dev/null; then
   missing+=(python3-yaml python3-jsonschema)
 fi
@@ -47,6 +50,9 @@ fi
 
 # A python3 that is not the system's (pyenv, a venv) does not see Debian's modules: give it
 # its own copies, from pip, into the user site (never into an externally managed Python).
+# The sidecar smoke test drives the shipped proxy with curl (HTTP/1 and h2c) and reads its ELF.
+$want_test && ! command -v curl >/dev/null && missing+=(curl)
+$want_test && ! command -v readelf >/dev/null && missing+=(binutils)
 if $want_test && ! python3 -c 'import yaml, jsonschema' 2>/dev/null; then
   if python3 -m pip --version >/dev/null 2>&1; then
     echo "meshc: installing Python packages PyYAML, jsonschema with pip" >&2
