@@ -385,6 +385,34 @@ import Testing
         #expect(try p.get().status == 200)
     }
 
+    /// Requests asking to upgrade (h2c, as Java clients send unasked; WebSocket) are answered
+    /// as plain HTTP/1.1, and the connection goes on: NIO's decoder stops after such a request,
+    /// so a fresh one takes over (envoy#7161 was a 403 for them).
+    @Test func upgradeRequestsAreAnsweredAndTheConnectionGoesOn() throws {
+        let up = try TestUpstream("v1")
+        let p = try Running(Self.config(v1: [up.port]))
+        let c = try HTTPConnection(host: "127.0.0.1", port: p.outbound, timeout: 5)
+        let h2c = [("Host", "orders.shop:8080"), ("Connection", "Upgrade, HTTP2-Settings"), ("Upgrade", "h2c"),
+                   ("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA")]
+        for i in 0..<3 {
+            let r = try c.request("GET", "/h2c\(i)", headers: h2c)
+            #expect(r.status == 200 && r.text == "v1 200", "request \(i) on the same connection")
+        }
+        let seen = try #require(up.lastHeaders.withLockedValue { $0 })
+        for name in ["upgrade", "http2-settings", "connection"] { #expect(!seen.contains(name: name), "\(name)") }
+        // Two more pipelined behind a WebSocket upgrade request, sent at once.
+        var burst = "GET /ws HTTP/1.1\r\nHost: orders.shop:8080\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"
+        burst += "GET /after1 HTTP/1.1\r\nHost: orders.shop:8080\r\n\r\nGET /after2 HTTP/1.1\r\nHost: orders.shop:8080\r\n\r\n"
+        try c.send(Array(burst.utf8))
+        for uri in ["/ws", "/after1", "/after2"] {
+            let r = try c.readResponse()
+            #expect(r.status == 200 && r.header("x-uri") == uri)
+        }
+        #expect(ForwardingHandler.asksUpgrade(HTTPHeaders([("connection", "keep-alive, Upgrade"), ("upgrade", "h2c")])))
+        #expect(!ForwardingHandler.asksUpgrade(HTTPHeaders([("upgrade", "h2c")])), "an Upgrade the Connection header does not name")
+        #expect(!ForwardingHandler.asksUpgrade(HTTPHeaders([("connection", "upgraded"), ("upgrade", "h2c")])))
+    }
+
     /// Hop-by-hop headers stop at the proxy in both directions; the others pass.
     @Test func hopByHopHeadersAreNotForwarded() throws {
         let up = try TestUpstream("v1")

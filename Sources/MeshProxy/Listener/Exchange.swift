@@ -658,7 +658,8 @@ final class Exchange: UpstreamDelegate {
         head.version.major == 2 || head.isKeepAlive
     }
 
-    static let hopByHop = ["connection", "keep-alive", "proxy-connection", "te", "upgrade", "proxy-authorization", "proxy-authenticate"]
+    static let hopByHop = ["connection", "keep-alive", "proxy-connection", "te", "upgrade", "proxy-authorization", "proxy-authenticate",
+                           "http2-settings"]
 
     /// Removes the hop-by-hop headers. One pass first tells whether there are any (most
     /// requests and responses have none): removing each name in turn scans every header seven
@@ -688,6 +689,7 @@ final class Exchange: UpstreamDelegate {
         case 2: return named(name, "te")
         case 7: return named(name, "upgrade")
         case 10: return named(name, "connection") || named(name, "keep-alive")
+        case 14: return named(name, "http2-settings")
         case 16: return named(name, "proxy-connection")
         case 18: return named(name, "proxy-authenticate")
         case 19: return named(name, "proxy-authorization")

@@ -21,6 +21,9 @@ final class ForwardingHandler: ChannelInboundHandler {
     /// Pipelined requests waiting for the one being answered (responses leave in order).
     private var queued: [(HTTPRequestHead, ByteBuffer?)] = []
     private var closing = false
+    /// The request being read asked to upgrade the connection (`Connection: upgrade` with an
+    /// `Upgrade` header: h2c, WebSocket) or is a CONNECT.
+    private var upgradeAsked = false
     static let maxQueued = 16
 
     init(runtime: ProxyRuntime, target: Exchange.Target, downstream: DownstreamConnection? = nil) {
@@ -35,6 +38,7 @@ final class ForwardingHandler: ChannelInboundHandler {
             head = h
             body = nil
             refused = false
+            upgradeAsked = h.method == .CONNECT || Self.asksUpgrade(h.headers)
         case .body(var chunk):
             if let streaming { return streaming.bodyArrived(chunk) }
             guard !refused else { return }
@@ -53,6 +57,15 @@ final class ForwardingHandler: ChannelInboundHandler {
                 streaming = begin(context, h, prefix, streamed: true)
             }
         case .end:
+            // NIO's decoder stops parsing after a request that asks to upgrade; upgrades are
+            // not taken (the request goes on as plain HTTP/1.1, as RFC 9113 §3.1 lets a
+            // server do), so the connection gets a fresh decoder for what follows. Without
+            // it every later request on the connection would wait forever (Java clients
+            // send `Upgrade: h2c` unasked: envoy#7161).
+            if upgradeAsked {
+                upgradeAsked = false
+                Self.renewDecoder(context)
+            }
             if let streaming {
                 self.streaming = nil
                 head = nil
@@ -85,6 +98,35 @@ final class ForwardingHandler: ChannelInboundHandler {
         exchange = e
         e.start()
         return e
+    }
+
+    /// Whether `headers` ask to upgrade the connection (`Connection` naming `upgrade`, and an
+    /// `Upgrade` header).
+    static func asksUpgrade(_ headers: HTTPHeaders) -> Bool {
+        var upgrade = false, connection = false
+        for (name, value) in headers {
+            if Exchange.named(name, "upgrade") { upgrade = true }
+            else if Exchange.named(name, "connection"), value.split(separator: ",").contains(where: { token in
+                let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+                return Exchange.named(String(token.drop(while: blank).reversed().drop(while: blank).reversed()), "upgrade")
+            }) {
+                connection = true
+            }
+        }
+        return upgrade && connection
+    }
+
+    /// Replaces the connection's HTTP/1 decoder (stopped after an upgrade request) with a new
+    /// one behind it, which gets the bytes the old one held. Nothing to do on an HTTP/2 stream.
+    static func renewDecoder(_ context: ChannelHandlerContext) {
+        let sync = context.pipeline.syncOperations
+        guard let old = try? sync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) else { return }
+        do {
+            try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)), position: .after(old))
+            sync.removeHandler(old, promise: nil)
+        } catch {
+            context.close(promise: nil)
+        }
     }
 
     /// The current exchange ended: start the next queued request, if any.

@@ -45,7 +45,9 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
     /// parse with 400 itself). Each handler a response passed cost a dynamic cast per part;
     /// together they were a fifth of the proxy's own instructions.
     static func addHTTP1Codec(_ sync: ChannelPipeline.SynchronousOperations) throws {
-        try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+        // Bytes after an upgrade request go on to the decoder that replaces this one
+        // (`ForwardingHandler.renewDecoder`).
+        try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
