@@ -7,28 +7,18 @@
 # Usage: ci/sidecar-smoke.sh MESHC
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source Benchmarks/proxy/common.sh
 meshc=${1:?usage: ci/sidecar-smoke.sh MESHC}
 proxy=$(ci/build-sidecar.sh)
 work=$(mktemp -d)
-trap '[[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; [[ -n ${pid:-} ]] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap '[[ -n ${pid:-} ]] && kill "$pid" 2>/dev/null; bench_cleanup "$work"' EXIT
 fail() { echo "sidecar-smoke: $*" >&2; [[ -f $work/proxy.log ]] && tail -20 "$work/proxy.log" >&2; exit 1; }
 if ldd "$proxy" | grep -q swift; then fail "links the Swift runtime dynamically: $(ldd "$proxy" | grep swift)"; fi
 readelf -S --wide "$proxy" | grep -q '\.relr\.dyn' || fail "relative relocations are not packed"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 256; }
-http { access_log off; client_body_temp_path $work; client_max_body_size 8m;
-       server { listen 127.0.0.1:18080; location / { return 200 "ok"; } } }
-NGINX
-nginx -c "$work/nginx.conf" &
-"$meshc" keygen --out "$work/keys" >/dev/null
-"$meshc" compile Benchmarks/proxy/mesh.yaml --key "$work/keys/signing.key" --out "$work/out" >/dev/null
-"$proxy" --workload bench/client --trust "$work/keys/trust.json" --state-dir "$work/state" \
-  --bundle "$work/out/bench/client.json" --parts "$work/out/_parts" \
-  --outbound 127.0.0.1:15004 --inbound 127.0.0.1:15016 --app 127.0.0.1:18080 --admin 127.0.0.1:15010 > "$work/proxy.log" 2>&1 &
+bench_nginx "$work"
+bench_bundle "$work" "$meshc"
+bench_proxy_args "$work"
+"$proxy" "${bench_proxy_args[@]}" > "$work/proxy.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do curl -sf --max-time 10 http://127.0.0.1:15010/ready >/dev/null && break; sleep 0.1; done
 curl -sf --max-time 10 http://127.0.0.1:15010/ready >/dev/null || fail "not ready"

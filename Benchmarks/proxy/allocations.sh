@@ -5,29 +5,20 @@
 # Usage: Benchmarks/proxy/allocations.sh [REQUESTS] (default 20000)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source Benchmarks/proxy/common.sh
 n=${1:-20000}
 for b in nginx wrk gcc; do command -v $b >/dev/null || { echo "allocations.sh: needs $b" >&2; exit 2; }; done
 swift build -c release --product mesh-proxy >/dev/null
 swift build -c release --product meshc >/dev/null
 work=$(mktemp -d)
-trap '[[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'bench_cleanup "$work"' EXIT
 gcc -O2 -shared -fPIC -o "$work/malloc-count.so" Benchmarks/proxy/malloc-count.c -ldl
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http { access_log off; server { listen 127.0.0.1:18080; location / { return 200 "ok"; } } }
-NGINX
-nginx -c "$work/nginx.conf" & sleep 0.3
-.build/release/meshc keygen --out "$work/keys" >/dev/null
-.build/release/meshc compile Benchmarks/proxy/mesh.yaml --key "$work/keys/signing.key" --out "$work/out" >/dev/null
+bench_nginx "$work"; sleep 0.3
+bench_bundle "$work" .build/release/meshc
+bench_proxy_args "$work"
 run() {  # $1: requests (0 = none); prints the process's allocation count
   rm -rf "$work/state"
-  LD_PRELOAD="$work/malloc-count.so" .build/release/mesh-proxy --workload bench/client --trust "$work/keys/trust.json" \
-    --state-dir "$work/state" --bundle "$work/out/bench/client.json" --parts "$work/out/_parts" \
-    --outbound 127.0.0.1:15004 --inbound 127.0.0.1:15016 --app 127.0.0.1:18080 --admin 127.0.0.1:15010 2> "$work/proxy.log" &
+  LD_PRELOAD="$work/malloc-count.so" .build/release/mesh-proxy "${bench_proxy_args[@]}" 2> "$work/proxy.log" &
   local pid=$!
   for _ in $(seq 1 100); do curl -sf http://127.0.0.1:15010/ready >/dev/null && break; sleep 0.05; done
   curl -s http://127.0.0.1:15004/ >/dev/null

@@ -12,29 +12,20 @@
 # Usage: Benchmarks/proxy/order.sh   (needs valgrind, nginx, curl, wrk; about a minute)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source Benchmarks/proxy/common.sh
 root=$PWD
 for b in valgrind nginx curl; do command -v $b >/dev/null || { echo "order.sh: needs $b" >&2; exit 2; }; done
 ci/build-sidecar.sh --no-order >/dev/null
 swift build -c release --product meshc >/dev/null
 work=$(mktemp -d)
-trap '[[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"' EXIT
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http { access_log off; server { listen 127.0.0.1:18080; location / { return 200 "ok"; } } }
-NGINX
-nginx -c "$work/nginx.conf" &
-.build/release/meshc keygen --out "$work/keys" >/dev/null
-.build/release/meshc compile Benchmarks/proxy/mesh.yaml --key "$work/keys/signing.key" --out "$work/out" >/dev/null
+trap 'bench_cleanup "$work"' EXIT
+bench_nginx "$work"
+bench_bundle "$work" .build/release/meshc
+bench_proxy_args "$work"
 # valgrind 3.19 cannot read the toolchain's DWARF 5: profile a copy without it (same code).
 objcopy --strip-debug .build-sidecar/release/mesh-proxy "$work/mesh-proxy"
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" --dump-instr=no --compress-strings=no --demangle=no \
-  "$work/mesh-proxy" --workload bench/client --trust "$work/keys/trust.json" --state-dir "$work/state" \
-  --bundle "$work/out/bench/client.json" --parts "$work/out/_parts" \
-  --outbound 127.0.0.1:15004 --inbound 127.0.0.1:15016 --app 127.0.0.1:18080 --admin 127.0.0.1:15010 2> "$work/proxy.log" &
+  "$work/mesh-proxy" "${bench_proxy_args[@]}" 2> "$work/proxy.log" &
 pid=$!
 for _ in $(seq 1 300); do curl -sf http://127.0.0.1:15010/ready >/dev/null && break; sleep 0.2; done
 # HTTP/1 keep-alive and new connections, a retried 5xx, HTTP/2 with prior knowledge, the admin port.

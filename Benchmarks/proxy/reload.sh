@@ -6,22 +6,15 @@
 # Usage: Benchmarks/proxy/reload.sh [RELOADS] (default 100)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source Benchmarks/proxy/common.sh
 reloads=${1:-100}
 for b in nginx wrk; do command -v $b >/dev/null || { echo "reload.sh: needs $b (apt-get install nginx-light wrk)" >&2; exit 2; }; done
 swift build -c release --product mesh-proxy >/dev/null
 swift build -c release --product meshc >/dev/null
 work=$(mktemp -d)
-cleanup() { [[ -n ${proxy:-} ]] && kill "$proxy" 2>/dev/null; [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"; }
+cleanup() { [[ -n ${proxy:-} ]] && kill "$proxy" 2>/dev/null; bench_cleanup "$work"; }
 trap cleanup EXIT
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 1024; }
-http { access_log off; server { listen 127.0.0.1:18080; location / { return 200 "ok"; } } }
-NGINX
-nginx -c "$work/nginx.conf" & sleep 0.3
+bench_nginx "$work"; sleep 0.3
 meshc=.build/release/meshc
 $meshc keygen --out "$work/keys" >/dev/null
 cp Benchmarks/proxy/mesh.yaml "$work/mesh.yaml"

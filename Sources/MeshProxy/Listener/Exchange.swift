@@ -68,7 +68,7 @@ final class Exchange: UpstreamDelegate {
     private let facts: RequestFacts
     private var startedWall: Date?
 
-    init(context: ChannelHandlerContext, state: LoopState, snapshot: Snapshot?, head: HTTPRequestHead, body: ByteBuffer?,
+    init(context: ChannelHandlerContext, state: LoopState, snapshot: Snapshot?, head: HTTPRequestHead, facts: RequestFacts, body: ByteBuffer?,
          streamed: Bool = false, limits: ProxyLimits, telemetry: ProxyRuntime.Telemetry, target: Target,
          downstream: DownstreamConnection? = nil, onDone: @escaping () -> Void) {
         self.telemetry = telemetry
@@ -83,7 +83,7 @@ final class Exchange: UpstreamDelegate {
         self.limits = limits
         self.target = target
         self.onDone = onDone
-        facts = RequestFacts(head.headers)
+        self.facts = facts
         keepAlive = Self.keepsAlive(head)
         closeAfter = !keepAlive
         retry = RetryState(policy: RetryPolicy(attempts: 0, perTryTimeoutMs: nil, retryOn: []), routeTimeoutMs: nil, startedAt: LoopState.now())
@@ -746,6 +746,11 @@ struct RequestFacts {
     /// Some header is hop-by-hop (most requests have none: nothing to strip).
     var hopByHop = false
     var te = false
+    private var upgrade = false
+    private var connectionNamesUpgrade = false
+    /// The request asks to upgrade the connection (`Connection` naming `upgrade`, and an
+    /// `Upgrade` header).
+    var asksUpgrade: Bool { upgrade && connectionNamesUpgrade }
 
     init(_ headers: HTTPHeaders) {
         for (name, value) in headers {
@@ -758,6 +763,15 @@ struct RequestFacts {
             case 2 where Exchange.named(name, "te"):
                 te = true
                 hopByHop = true
+            case 7 where Exchange.named(name, "upgrade"):
+                upgrade = true
+                hopByHop = true
+            case 10 where Exchange.named(name, "connection"):
+                hopByHop = true
+                if value.split(separator: ",").contains(where: { token in
+                    let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+                    return Exchange.named(String(token.drop(while: blank).reversed().drop(while: blank).reversed()), "upgrade")
+                }) { connectionNamesUpgrade = true }
             default:
                 if Exchange.isHopByHop(name) { hopByHop = true }
             }

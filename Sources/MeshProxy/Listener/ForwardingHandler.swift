@@ -13,13 +13,15 @@ final class ForwardingHandler: ChannelInboundHandler {
     private let target: Exchange.Target
     private let downstream: DownstreamConnection?
     private var head: HTTPRequestHead?
+    /// What the request path asks of that head's headers, read once here.
+    private var facts = RequestFacts(HTTPHeaders())
     private var body: ByteBuffer?
     private var refused = false
     private var exchange: Exchange?
     /// The exchange whose request body is being streamed, until the body ends.
     private var streaming: Exchange?
     /// Pipelined requests waiting for the one being answered (responses leave in order).
-    private var queued: [(HTTPRequestHead, ByteBuffer?)] = []
+    private var queued: [(HTTPRequestHead, RequestFacts, ByteBuffer?)] = []
     private var closing = false
     /// The request being read asked to upgrade the connection (`Connection: upgrade` with an
     /// `Upgrade` header: h2c, WebSocket) or is a CONNECT.
@@ -38,7 +40,8 @@ final class ForwardingHandler: ChannelInboundHandler {
             head = h
             body = nil
             refused = false
-            upgradeAsked = h.method == .CONNECT || Self.asksUpgrade(h.headers)
+            facts = RequestFacts(h.headers)
+            upgradeAsked = h.method == .CONNECT || facts.asksUpgrade
         case .body(var chunk):
             if let streaming { return streaming.bodyArrived(chunk) }
             guard !refused else { return }
@@ -54,7 +57,7 @@ final class ForwardingHandler: ChannelInboundHandler {
                 }
                 let prefix = body
                 body = nil
-                streaming = begin(context, h, prefix, streamed: true)
+                streaming = begin(context, h, facts, prefix, streamed: true)
             }
         case .end:
             // NIO's decoder stops parsing after a request that asks to upgrade; upgrades are
@@ -76,21 +79,22 @@ final class ForwardingHandler: ChannelInboundHandler {
             let b = body
             body = nil
             if exchange == nil {
-                begin(context, h, b)
+                begin(context, h, facts, b)
             } else {
-                queued.append((h, b))
+                queued.append((h, facts, b))
                 if queued.count >= Self.maxQueued { context.channel.setOption(ChannelOptions.autoRead, value: false).whenComplete { _ in } }
             }
         }
     }
 
     @discardableResult
-    private func begin(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ b: ByteBuffer?, streamed: Bool = false) -> Exchange {
+    private func begin(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ facts: RequestFacts, _ b: ByteBuffer?,
+                       streamed: Bool = false) -> Exchange {
         let state = runtime.state(of: context.eventLoop)
         let runtime = self.runtime
         runtime.inFlight.withLockedValue { $0 += 1 }
         if !Exchange.keepsAlive(h) { closing = true }
-        let e = Exchange(context: context, state: state, snapshot: runtime.snapshot, head: h, body: b, streamed: streamed,
+        let e = Exchange(context: context, state: state, snapshot: runtime.snapshot, head: h, facts: facts, body: b, streamed: streamed,
                          limits: runtime.limits, telemetry: runtime.telemetry, target: target, downstream: downstream) { [weak self] in
             runtime.inFlight.withLockedValue { $0 -= 1 }
             self?.next(context)
@@ -102,19 +106,7 @@ final class ForwardingHandler: ChannelInboundHandler {
 
     /// Whether `headers` ask to upgrade the connection (`Connection` naming `upgrade`, and an
     /// `Upgrade` header).
-    static func asksUpgrade(_ headers: HTTPHeaders) -> Bool {
-        var upgrade = false, connection = false
-        for (name, value) in headers {
-            if Exchange.named(name, "upgrade") { upgrade = true }
-            else if Exchange.named(name, "connection"), value.split(separator: ",").contains(where: { token in
-                let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-                return Exchange.named(String(token.drop(while: blank).reversed().drop(while: blank).reversed()), "upgrade")
-            }) {
-                connection = true
-            }
-        }
-        return upgrade && connection
-    }
+    static func asksUpgrade(_ headers: HTTPHeaders) -> Bool { RequestFacts(headers).asksUpgrade }
 
     /// Replaces the connection's HTTP/1 decoder (stopped after an upgrade request) with a new
     /// one behind it, which gets the bytes the old one held. Nothing to do on an HTTP/2 stream.
@@ -133,9 +125,9 @@ final class ForwardingHandler: ChannelInboundHandler {
     private func next(_ context: ChannelHandlerContext) {
         exchange = nil
         guard !queued.isEmpty, context.channel.isActive, !closing else { return }
-        let (h, b) = queued.removeFirst()
+        let (h, f, b) = queued.removeFirst()
         if queued.count == Self.maxQueued - 1 { context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in } }
-        begin(context, h, b)
+        begin(context, h, f, b)
     }
 
     private func refuse(_ context: ChannelHandlerContext, _ code: Int, _ message: String) {

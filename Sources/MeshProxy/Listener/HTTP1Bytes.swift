@@ -58,6 +58,24 @@ enum HTTP1Bytes {
         }
     }
 
+    /// How a message's headers frame its body: by a length, in chunks, or neither. A length
+    /// beside chunks is removed (chunks win, RFC 9112 §6.3).
+    static func framing(_ headers: inout HTTPHeaders) -> (hasLength: Bool, chunked: Bool) {
+        var hasLength = false, chunked = false
+        for (name, _) in headers {
+            if Exchange.named(name, "content-length") { hasLength = true }
+            else if Exchange.named(name, "transfer-encoding") { chunked = true }
+        }
+        if chunked && hasLength {
+            headers.remove(name: "content-length")
+            hasLength = false
+        }
+        return (hasLength, chunked)
+    }
+
+    /// Bodies up to this size are copied behind their head, so a small message is one buffer.
+    static let coalesceLimit = 16 << 10
+
     /// A chunk's size line: the length in hex and CRLF.
     static func chunkSize(_ n: Int, into out: inout ByteBuffer) {
         writeHex(n, into: &out)

@@ -50,17 +50,10 @@ struct ResponseWriter {
         if method == .HEAD || (100..<200).contains(code) || code == 204 || code == 304 {
             framing = .none
         } else {
-            var hasLength = false, chunked = false
-            for (name, _) in headers {
-                if Exchange.named(name, "content-length") { hasLength = true }
-                else if Exchange.named(name, "transfer-encoding") { chunked = true }
-            }
-            if chunked && hasLength { headers.remove(name: "content-length") }
-            if !chunked && !hasLength {
-                // No length (an upstream's streamed or close-delimited body): chunks.
-                headers.add(name: "transfer-encoding", value: "chunked")
-                chunked = true
-            }
+            let (hasLength, declaredChunked) = HTTP1Bytes.framing(&headers)
+            // No length (an upstream's streamed or close-delimited body): chunks.
+            if !declaredChunked && !hasLength { headers.add(name: "transfer-encoding", value: "chunked") }
+            let chunked = declaredChunked || !hasLength
             if chunked && version.major == 1 && version.minor == 0 {
                 // An HTTP/1.0 client knows no chunks: the body runs to the close instead.
                 headers.remove(name: "transfer-encoding")
@@ -87,7 +80,7 @@ struct ResponseWriter {
             HTTP1Bytes.writeHex(chunk.readableBytes, into: &out)
             out.writeStaticString("\r\n")
         }
-        if out.readableBytes + chunk.readableBytes <= Self.coalesceLimit {
+        if out.readableBytes + chunk.readableBytes <= HTTP1Bytes.coalesceLimit {
             var chunk = chunk
             out.writeBuffer(&chunk)
             if framing == .chunked { out.writeStaticString("\r\n") }
@@ -125,7 +118,4 @@ struct ResponseWriter {
         }
         context.flush()
     }
-
-    /// Bodies up to this size are copied behind their head, so a small response is one buffer.
-    static let coalesceLimit = 16 << 10
 }

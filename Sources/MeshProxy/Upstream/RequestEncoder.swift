@@ -30,13 +30,8 @@ final class RequestEncoder: ChannelOutboundHandler, RemovableChannelHandler {
             staged = nil
             stagedEnd = false
             var headers = head.headers
-            var hasLength = false
-            chunked = false
-            for (name, _) in headers {
-                if Exchange.named(name, "content-length") { hasLength = true }
-                else if Exchange.named(name, "transfer-encoding") { chunked = true }
-            }
-            if chunked && hasLength { headers.remove(name: "content-length") }
+            let hasLength: Bool
+            (hasLength, chunked) = HTTP1Bytes.framing(&headers)
             if !chunked && !hasLength {
                 if ends {
                     if let body, body.readableBytes > 0 { headers.add(name: "content-length", value: String(body.readableBytes)) }
@@ -47,12 +42,12 @@ final class RequestEncoder: ChannelOutboundHandler, RemovableChannelHandler {
                 }
             }
             let size = body?.readableBytes ?? 0
-            var out = context.channel.allocator.buffer(capacity: 256 + (size <= ResponseWriter.coalesceLimit ? size + 16 : 0))
+            var out = context.channel.allocator.buffer(capacity: 256 + (size <= HTTP1Bytes.coalesceLimit ? size + 16 : 0))
             HTTP1Bytes.head(request: head, headers, into: &out)
             guard ends else { return context.write(wrapOutboundOut(.byteBuffer(out)), promise: promise) }
             if var body, body.readableBytes > 0 {
                 if chunked { HTTP1Bytes.chunkSize(body.readableBytes, into: &out) }
-                if body.readableBytes <= ResponseWriter.coalesceLimit {
+                if body.readableBytes <= HTTP1Bytes.coalesceLimit {
                     out.writeBuffer(&body)
                 } else {
                     context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
