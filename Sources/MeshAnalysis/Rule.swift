@@ -30,8 +30,13 @@ public final class AnalysisContext: @unchecked Sendable {
     }
 
     /// Reports a finding of the running rule about `resource`, at `node` (or the resource).
-    public func report(_ message: String, on resource: Resource, at node: YAMLNode? = nil, notes: [RelatedNote] = []) {
-        diagnostics.append(Diagnostic(rule, message, at: resource.span(node), resource: resource.ref, related: notes))
+    /// `severity` overrides the rule's own where the finding depends on what the repository
+    /// does not say (an info then, never an error on a guess).
+    public func report(_ message: String, on resource: Resource, at node: YAMLNode? = nil, notes: [RelatedNote] = [],
+                       severity: Severity? = nil) {
+        var d = Diagnostic(rule, message, at: resource.span(node), resource: resource.ref, related: notes)
+        if let severity { d.severity = severity }
+        diagnostics.append(d)
     }
 }
 

@@ -86,7 +86,7 @@ public struct LintSession {
         clock.mark("walk")
         let loaded = Self.load(files, reader: reader, names: names)
         clock.mark("read+parse+typecheck")
-        return Input(config: config, settings: settings, files: loaded.compactMap(\.file),
+        return Input(config: config, settings: settings, files: BuildToolInputs.skipping(in: loaded.compactMap(\.file)),
                      problems: walkProblems + loaded.compactMap(\.problem))
     }
 

@@ -163,6 +163,6 @@ public final class RevisionReader {
             parsed[item.key] = loaded[j]
             result[item.slot] = loaded[j]
         }
-        return Side(label: label, commit: nil, files: result.compactMap { $0 }, problems: problems, config: config, notes: [])
+        return Side(label: label, commit: nil, files: BuildToolInputs.skipping(in: result.compactMap { $0 }), problems: problems, config: config, notes: [])
     }
 }

@@ -10,6 +10,13 @@ enum InjectorConfig {
     /// `settings` with what the injector's ConfigMap, if the repository has one, adds.
     static func applying(to settings: MeshSettings, _ resources: [Resource]) -> MeshSettings {
         var s = settings
+        let installation = IstioInstallation.read(resources, istioNamespace: settings.istioNamespace)
+        // An IstioOperator's meshConfig stands in for `--mesh-config` when none was given.
+        if let mesh = installation.meshConfig, settings == MeshSettings(cluster: settings.cluster) {
+            s = MeshSettings.reading(mesh)
+            s.cluster = settings.cluster
+        }
+        s.cluster.installation = installation
         if enablesNamespacesByDefault(resources) { s.injectionEnabledByDefault = true }
         if describesInjector(resources) { s.injectorInRepository = true }
         return s

@@ -114,6 +114,13 @@ public final class MeshIndex: Sendable {
         let repositoryWorkloads = !ownWorkloads.isEmpty
         self.hasRepositoryWorkloads = repositoryWorkloads
         self.namespacesWithWorkloads = Set(ownWorkloads.map(\.namespace))
+        // Applied into whatever namespace `kubectl apply -n` names: the repository is that
+        // namespace's source. Named explicitly, it may be adding to a namespace others fill.
+        // A declared Namespace counts when the repository also holds workloads there (a
+        // Namespace alone, as kubeflow declares `kubeflow`, is filled from elsewhere).
+        let withWorkloads = Set(ownWorkloads.map(\.namespace))
+        self.namespacesOwned = Set(ownWorkloads.filter { $0.resource.declaredNamespace == nil }.map(\.namespace))
+            .union(namespaces.values.filter { !ClusterFacts.isAssumed($0) && withWorkloads.contains($0.name) }.map(\.name))
         self.namespacesWithServices = Set(sp.services.filter { $0.origin == .kubernetes && !ClusterFacts.isAssumed($0.resource) }.map(\.namespace))
         self.hasRepositoryPolicy = repository.contains { $0.kind?.isIstio == true }
         self.readsAsCluster = repositoryWorkloads && namespaces.values.contains { !ClusterFacts.isAssumed($0) }
@@ -186,6 +193,31 @@ public final class MeshIndex: Sendable {
 
     /// Declares Namespaces and holds workloads: a snapshot of a cluster, not a slice of one.
     let readsAsCluster: Bool
+    /// Namespaces the repository declares, or fills with workloads that name no namespace.
+    let namespacesOwned: Set<String>
+
+    /// Whether the repository evidently owns the workloads of `namespace` — it declares the
+    /// namespace and holds workloads there, or its workloads there name no namespace (applied
+    /// into it) — so that "selects nothing" is a fact, not a guess. Holding some objects
+    /// of a namespace (Knative's net-istio in `knative-serving`) is not knowing its workloads.
+    public func ownsWorkloads(inNamespace namespace: String) -> Bool {
+        namespacesOwned.contains(namespace)
+    }
+
+    /// Labels that Helm and operators put on what they deploy: a selector naming one that no
+    /// workload of the repository carries selects pods of a release made elsewhere.
+    static let releaseLabels: Set<String> = ["app.kubernetes.io/instance", "app.kubernetes.io/managed-by", "helm.sh/chart",
+                                             "release", "heritage", "app.kubernetes.io/part-of"]
+
+    /// Whether "`selector` matches nothing in `namespace`" is a fact: the repository owns the
+    /// namespace's workloads and the selector does not name a release made elsewhere.
+    public func ownsSelection(_ selector: [String: String], inNamespace namespace: String) -> Bool {
+        guard ownsWorkloads(inNamespace: namespace) else { return false }
+        for key in selector.keys where Self.releaseLabels.contains(key) {
+            if !workloads(in: namespace).contains(where: { $0.labels[key] != nil && !ClusterFacts.isAssumed($0.resource) }) { return false }
+        }
+        return true
+    }
 
     /// Whether the repository holds the Services of `namespace` (a Service or a workload
     /// there): only then is a host of that namespace it does not define missing.

@@ -6,7 +6,7 @@ import MeshPolicy
 public struct AuthorizationNeverMatchesRule: Rule {
     public static let description = RuleDescription(
         code: "MESH0231", name: "authorization-never-matches", severity: .warning,
-        summary: "An AuthorizationPolicy value can never match: a spiffe:// principal, a lower-case method, CUSTOM without a provider.",
+        summary: "An AuthorizationPolicy value can never match: a spiffe:// principal, a workload identity under requestPrincipals, a lower-case method, CUSTOM without a provider.",
         explanation: """
         Some mistakes make a rule silently match nothing, so an ALLOW denies and a DENY lets \\
         everything through. Istio writes the `spiffe://` prefix itself: a principal written \\
@@ -87,6 +87,17 @@ public struct AuthorizationNeverMatchesRule: Rule {
                                            on: ap, at: p)
                         }
                     }
+                    // requestPrincipals are JWT `iss/sub` pairs; a workload identity there
+                    // matches no token (the peer's identity is `principals`).
+                    for field in ["requestPrincipals", "notRequestPrincipals"] {
+                        for p in from.at("source", field)?.elements ?? [] {
+                            guard let text = p.scalar, Self.isWorkloadIdentity(text) else { continue }
+                            let bare = text.hasPrefix("spiffe://") ? String(text.dropFirst("spiffe://".count)) : text
+                            let fix = field == "requestPrincipals" ? "principals" : "notPrincipals"
+                            context.report("\(field) entry \"\(text)\" is a workload identity, but \(field) matches JWTs (\"issuer/subject\"): it never matches; write it under \(fix) as \"\(bare)\"",
+                                           on: ap, at: p)
+                        }
+                    }
                 }
                 for to in rule["to"]?.elements ?? [] {
                     for field in ["methods", "notMethods"] {
@@ -99,5 +110,16 @@ public struct AuthorizationNeverMatchesRule: Rule {
                 }
             }
         }
+    }
+
+    /// `cluster.local/ns/shop/sa/orders`, `spiffe://…`, `*/ns/shop/sa/*`: the shape of a SPIFFE
+    /// identity (trust domain, `ns`, namespace, `sa`, account), not of a JWT's `iss/sub`.
+    static func isWorkloadIdentity(_ text: String) -> Bool {
+        let bare = text.hasPrefix("spiffe://") ? text.dropFirst("spiffe://".count) : Substring(text)
+        if text.hasPrefix("spiffe://") { return true }
+        let parts = bare.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 5, parts[1] == "ns", parts[3] == "sa" else { return false }
+        // An issuer is a URL or a name with a scheme; a trust domain has neither ":" nor "https".
+        return !parts[0].contains(":")
     }
 }

@@ -110,7 +110,17 @@ public struct ConflictingGatewaysRule: Rule {
             for (i, a) in servers.enumerated() {
                 for b in servers[(i + 1)...] where a.gateway.ref != b.gateway.ref && a.bind == b.bind
                     && sameProxies(a.selector, b.selector, index) && a.hosts.contains(where: { h in b.hosts.contains { Hosts.overlap(h, $0) } }) {
+                    // Istio merges plaintext HTTP servers of one port into one route table: the
+                        // routes of both Gateways are served. Only TLS (one certificate per host)
+                        // and protocol mismatches make one server lose.
+                    let merged = Self.plaintextHTTP.contains(a.proto.uppercased()) && a.proto.uppercased() == b.proto.uppercased()
                     for (x, y) in [(a, b), (b, a)] where reported.insert(x.gateway.ref).inserted {
+                        if merged {
+                            context.report("port \(x.port) serves hosts \(x.hosts.joined(separator: ", ")) that Gateway \(y.gateway.qualifiedName) also serves on port \(y.port) (\(y.hosts.joined(separator: ", "))), on the same gateway workload (\(Selectors.describe(x.selector))); Istio merges plaintext HTTP servers, so the routes of both are served",
+                                           on: x.gateway, at: x.portNode, notes: [y.gateway.note("\(y.gateway.ref) declares port \(y.port) as \(y.proto)", at: y.portNode)],
+                                           severity: .info)
+                            continue
+                        }
                         let what = x.proto == y.proto
                             ? "port \(x.port) serves hosts \(x.hosts.joined(separator: ", ")) that Gateway \(y.gateway.qualifiedName) also serves on port \(y.port) (\(y.hosts.joined(separator: ", "))); only one of the servers is used"
                             : "port \(x.port) (\(x.proto)) conflicts with Gateway \(y.gateway.qualifiedName) (\(y.proto))"
@@ -121,6 +131,8 @@ public struct ConflictingGatewaysRule: Rule {
             }
         }
     }
+
+    static let plaintextHTTP: Set<String> = ["HTTP", "HTTP2", "GRPC"]
 
     /// Whether both selectors pick at least one common workload (or, with no workloads in
     /// the repository, whether one selector contains the other).

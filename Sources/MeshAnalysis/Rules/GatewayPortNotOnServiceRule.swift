@@ -77,8 +77,15 @@ public struct GatewayPortNotOnServiceRule: Rule {
             // bookinfo gateway listens on 8080 behind port 80); Istio's analyzer also accepts
             // the Service port itself.
             let ports = Set(fronting.flatMap { $0.ports.flatMap { p in [p.number] + (p.targetPort.flatMap { Int($0) }.map { [$0] } ?? []) } })
+            // Ports of gateways only assumed (Istio's default profile) are not known either.
+            let assumed = !index.settings.cluster.gatewaysKnown && fronting.allSatisfy { ClusterFacts.isAssumed($0.resource) }
             for server in gw.servers {
                 guard let node = server.portNode, let n = server.port, !ports.contains(n) else { continue }
+                if assumed {
+                    context.report("port \(n) is not among the ports of Istio's default ingress gateway Service (\(ports.sorted().map(String.init).joined(separator: ", "))); the installation is not in the repository, so its Service may well expose it",
+                                   on: gw.resource, at: node, severity: .info)
+                    continue
+                }
                 context.report("port \(n) is not exposed by the gateway's Service (\(fronting.map { $0.qualifiedName }.joined(separator: ", ")) exposes \(ports.sorted().map(String.init).joined(separator: ", ")))",
                                on: gw.resource, at: node, notes: fronting.map { $0.resource.note("\($0.resource.ref) fronts the gateway pods") })
             }

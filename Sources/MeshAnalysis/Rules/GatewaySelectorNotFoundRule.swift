@@ -60,8 +60,14 @@ public struct GatewaySelectorNotFoundRule: Rule {
         for gw in index.gateways {
             guard let node = gw.selectorNode, !gw.selector.isEmpty else { continue }
             if !index.workloads(matching: gw.selector).isEmpty { continue }
-            context.report("selector \(Selectors.describe(gw.selector)) matches no workload: no gateway proxy serves this Gateway",
-                           on: gw.resource, at: node.pairs.first?.key)
+            // Without the installation in the repository, which gateways exist is unknown.
+            if index.settings.cluster.gatewaysKnown {
+                context.report("selector \(Selectors.describe(gw.selector)) matches no workload: no gateway proxy serves this Gateway",
+                               on: gw.resource, at: node.pairs.first?.key)
+            } else {
+                context.report("selector \(Selectors.describe(gw.selector)) matches no workload in the repository; the Istio installation is not in it (no IstioOperator or Helm release of Istio's gateway chart), so a gateway with these labels may well exist",
+                               on: gw.resource, at: node.pairs.first?.key, severity: .info)
+            }
         }
     }
 }

@@ -106,9 +106,14 @@ public struct NoMatchingWorkloadsRule: Rule {
             guard let selector = pa.spec?.at("selector", "matchLabels"), let labels = selector.stringMap, !labels.isEmpty,
                   index.describesWorkloads(inNamespace: pa.namespace),
                   index.workloads(in: pa.namespace, matching: labels).isEmpty else { continue }
-            context.diagnostics(Diagnostic(Self.peerAuthentication,
+            var d = Diagnostic(Self.peerAuthentication,
                 "selector \(Selectors.describe(labels)) matches no workload in namespace \(pa.namespace); this mTLS setting applies nowhere",
-                at: (selector.pairs.first?.key ?? selector).span, resource: pa.ref))
+                at: (selector.pairs.first?.key ?? selector).span, resource: pa.ref)
+            if !index.ownsSelection(labels, inNamespace: pa.namespace) {
+                d.severity = .info
+                d.message = "selector \(Selectors.describe(labels)) matches no workload of namespace \(pa.namespace) that the repository holds; it holds only part of that namespace, so the workload may come from elsewhere"
+            }
+            context.diagnostics(d)
         }
         for policy in index.resources(.authorizationPolicy) + index.resources(.requestAuthentication) {
             if Selectors.hasTargetRef(policy) { continue }
@@ -121,9 +126,13 @@ public struct NoMatchingWorkloadsRule: Rule {
             let what = selector.map { "selector \(Selectors.describe($0.labels))" } ?? "namespace-wide policy"
             let why = selected.isEmpty ? "matches no workload" : "matches only workloads without a sidecar (\(selected.map(\.name).joined(separator: ", ")))"
             let scope = policy.namespace == index.settings.rootNamespace ? "the mesh" : "namespace \(policy.namespace)"
-            context.report("\(what) \(why) in \(scope); the policy has no effect",
+            // Only a namespace whose workloads the repository owns makes "matches nothing" a fact.
+            let owned = selected.isEmpty
+                ? (policy.namespace == index.settings.rootNamespace ? index.readsAsCluster : index.ownsSelection(selector?.labels ?? [:], inNamespace: policy.namespace))
+                : true
+            context.report("\(what) \(why) in \(scope)\(owned ? "; the policy has no effect" : " as far as the repository holds it; the workloads may come from elsewhere")",
                            on: policy, at: selector?.node.pairs.first?.key,
-                           notes: selected.map { $0.resource.note("\($0.ref) has no sidecar") })
+                           notes: selected.map { $0.resource.note("\($0.ref) has no sidecar") }, severity: owned ? nil : .info)
         }
     }
 }

@@ -4,12 +4,14 @@ import MeshPolicy
 public struct RetryBudgetRule: Rule {
     public static let description = RuleDescription(
         code: "MESH0221", name: "retries-exceed-timeout", severity: .warning,
-        summary: "(attempts + 1) × perTryTimeout exceeds the route's timeout, so the later retries never happen.",
+        summary: "(attempts + 1) × perTryTimeout exceeds the route's timeout, so after tries that time out the last retries are cut short.",
         explanation: """
         `attempts` counts retries: a request is tried once, then retried up to `attempts` times, \
         each try bounded by `perTryTimeout`. The route `timeout` bounds the whole request, \
-        retries included. With 2 retries of 2s each (3 tries, 6s) and a 4s timeout, the last \
-        retry can never run and the client sees a timeout instead of the retry it was promised. \
+        retries included. With 2 retries of 2s each (3 tries, 6s) and a 5s timeout, retries after \
+        tries that fail fast (a 503, a reset) all run; but when the first two tries each time out \
+        after 2s, the third gets only the 1s left and the client sees the route timeout instead \
+        of the retry it was promised. \
         Raise the timeout to at least (attempts + 1) × perTryTimeout, or lower either.
         """,
         triggering: [.init("""
@@ -107,12 +109,34 @@ public struct RetryBudgetRule: Rule {
                 // perTryTimeout, all within the route timeout.
                 let needed = Double((attempts + 1) * perTry) / 1000
                 if needed * 1000 > Double(timeout) {
-                    context.report("1 try + \(attempts) retr\(attempts == 1 ? "y" : "ies") × perTryTimeout \(perTryText) = \(format(needed)) exceeds the route timeout \(timeoutText): the last retries never run",
+                    context.report("1 try + \(attempts) retr\(attempts == 1 ? "y" : "ies") × perTryTimeout \(perTryText) = \(format(needed)) exceeds the route timeout \(timeoutText): "
+                                   + Self.whatHappens(tries: attempts + 1, perTryMs: perTry, timeoutMs: timeout),
                                    on: vs, at: retries.key)
                 }
             }
         }
     }
+
+    /// What the route timeout does to tries that each time out (tries that fail fast leave
+    /// room for every retry).
+    static func whatHappens(tries: Int, perTryMs: Int, timeoutMs: Int) -> String {
+        let full = timeoutMs / perTryMs, left = timeoutMs - full * perTryMs
+        let fast = "retries after tries that fail fast (a 503, a reset) still run"
+        if left > 0 {
+            let cut = full + 1
+            let never = tries - cut
+            return "when the first \(full == 1 ? "try times" : "\(full) tries time") out, the \(ordinal(cut)) try gets only the \(Self.duration(left)) left and is cut short"
+                + (never > 0 ? ", and \(never) more never start" : "") + "; \(fast)"
+        }
+        return "when the first \(full == 1 ? "try times" : "\(full) tries time") out, the route timeout ends the request and \(tries - full) more never start; \(fast)"
+    }
+
+    static func ordinal(_ n: Int) -> String {
+        let suffix = (11...13).contains(n % 100) ? "th" : [1: "st", 2: "nd", 3: "rd"][n % 10] ?? "th"
+        return "\(n)\(suffix)"
+    }
+
+    static func duration(_ ms: Int) -> String { ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms" }
 
     func format(_ seconds: Double) -> String {
         let ms = Int((seconds * 1000).rounded())

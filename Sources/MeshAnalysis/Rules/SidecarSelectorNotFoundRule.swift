@@ -56,7 +56,9 @@ public struct SidecarSelectorNotFoundRule: Rule {
             let elsewhere = index.workloads(matching: sel.labels)
             var message = "workloadSelector \(Selectors.describe(sel.labels)) matches no workload in namespace \(sc.namespace)"
             if let w = elsewhere.first { message += " (it matches \(w.ref) in namespace \(w.namespace); a Sidecar applies only to its own namespace)" }
-            context.report(message, on: sc, at: sel.node.pairs.first?.key)
+            let owned = !elsewhere.isEmpty || index.ownsSelection(sel.labels, inNamespace: sc.namespace)
+            if !owned { message += " that the repository holds; it holds only part of that namespace, so the workload may come from elsewhere" }
+            context.report(message, on: sc, at: sel.node.pairs.first?.key, severity: owned ? nil : .info)
         }
     }
 }

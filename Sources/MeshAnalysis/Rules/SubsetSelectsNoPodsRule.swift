@@ -128,6 +128,15 @@ public struct SubsetSelectsNoPodsRule: Rule {
         // A repository without workloads keeps policy only: nothing can be said about pods.
         guard index.hasRepositoryWorkloads else { return }
         var nodes: [String: [String: String]]?
+        // Where routes send traffic: (host FQDN, subset) → the first destination naming it.
+        var routed: [String: (VirtualServiceModel, RouteDestination)] = [:]
+        for vs in index.virtualServices {
+            for d in vs.allDestinations where (d.weight ?? 1) > 0 {
+                guard let host = d.host, let subset = d.subset else { continue }
+                let key = Hosts.fqdn(host, namespace: vs.resource.namespace) + "|" + subset
+                if routed[key] == nil { routed[key] = (vs, d) }
+            }
+        }
         for info in index.destinationRules {
             let dr = info.resource
             guard let host = dr.spec?["host"]?.scalar, info.subsets.contains(where: { !$0.labels.isEmpty }) else { continue }
@@ -138,7 +147,18 @@ public struct SubsetSelectsNoPodsRule: Rule {
             let podLabels = pods.map { Self.endpointLabels($0, nodes: nodes ?? [:]) }
             for subset in info.subsets where !subset.labels.isEmpty {
                 if podLabels.contains(where: { labels in subset.labels.allSatisfy { labels[$0.key] == $0.value } }) { continue }
-                var message = "subset \"\(subset.name)\" (\(Selectors.describe(subset.labels))) selects none of the pods behind \(host); traffic routed to it fails with 503"
+                // An error only where traffic fails: a route sends traffic to the subset and the
+                // repository owns the service's workloads. Otherwise the pods may be deployed
+                // later or from elsewhere (Bookinfo's ratings v2-mysql).
+                let route = routed[Hosts.fqdn(host, namespace: dr.namespace) + "|" + subset.name]
+                let owned = services.allSatisfy { index.ownsSelection($0.selector, inNamespace: $0.namespace) }
+                guard let route, owned else {
+                    let why = route == nil ? "no route sends traffic to it" : "the repository holds only part of namespace \(services[0].namespace), so they may come from elsewhere"
+                    context.report("subset \"\(subset.name)\" (\(Selectors.describe(subset.labels))) selects none of the pods behind \(host) that the repository holds; \(why) (a route to it fails with 503 until such pods exist)",
+                                   on: dr, at: subset.node["name"], severity: .info)
+                    continue
+                }
+                var message = "subset \"\(subset.name)\" (\(Selectors.describe(subset.labels))) selects none of the pods behind \(host); traffic that \(route.0.resource.ref) routes to it fails with 503"
                 if pods.isEmpty {
                     message += " (no workload in the repository matches the selector \(Selectors.describe(services[0].selector)) of \(services[0].resource.ref))"
                 } else if let w = index.workloads(in: services[0].namespace, matching: subset.labels).first {
@@ -147,9 +167,10 @@ public struct SubsetSelectsNoPodsRule: Rule {
                 }
                 let elsewhere = pods.isEmpty ? [] : index.workloads(in: services[0].namespace, matching: subset.labels)
                 context.report(message, on: dr, at: subset.node["name"],
-                               notes: (elsewhere.prefix(2) + pods.prefix(2)).map {
-                                   $0.resource.note("\($0.ref) has labels \(Selectors.describe($0.labels))")
-                               })
+                               notes: [route.0.resource.note("\(route.0.resource.ref) routes traffic to subset \(subset.name)", at: route.1.subsetNode)]
+                                   + (elsewhere.prefix(2) + pods.prefix(2)).map {
+                                       $0.resource.note("\($0.ref) has labels \(Selectors.describe($0.labels))")
+                                   })
             }
         }
     }

@@ -65,9 +65,24 @@ public struct WorkloadWithoutProxyRule: Rule {
             if optOut?.lowercased() == "false" || w.podSpec?["hostNetwork"]?.scalar == "true" { continue }
             let containers = w.podSpec?["containers"]?.elements ?? []
             if containers.contains(where: { $0["name"]?.scalar == "istio-proxy" }) { continue }
-            context.report("Pod \(w.name) has no istio-proxy container although namespace \(w.namespace) enables injection; it runs without a sidecar until it is recreated",
-                           on: w.resource, notes: [ns.note("\(ns.ref) enables injection")])
+            // A manifest in git never carries istio-proxy: the webhook adds it at admission. Only
+            // a pod read back from a running cluster (status, uid, a node) is known to lack it.
+            if Self.isLiveObject(w.resource) {
+                context.report("Pod \(w.name) has no istio-proxy container although namespace \(w.namespace) enables injection; it runs without a sidecar until it is recreated",
+                               on: w.resource, notes: [ns.note("\(ns.ref) enables injection")])
+            } else {
+                context.report("Pod \(w.name) has no istio-proxy container yet; namespace \(w.namespace) enables injection, so the webhook adds one when the pod is created (a pod already running without one needs recreating)",
+                               on: w.resource, notes: [ns.note("\(ns.ref) enables injection")], severity: .info)
+            }
         }
+    }
+
+    /// Whether the manifest was read back from a cluster rather than written to be applied:
+    /// it has a status, a uid, a creation time, an owner or a node.
+    static func isLiveObject(_ r: Resource) -> Bool {
+        if r.root["status"] != nil || r.spec?["nodeName"] != nil { return true }
+        let meta = r.root["metadata"]
+        return meta?["uid"] != nil || meta?["creationTimestamp"].map { !$0.isPlainNull } == true || meta?["ownerReferences"] != nil
     }
 
     /// Whether Istio's injection analyzer treats the namespace as injected: `istio-injection:

@@ -39,8 +39,8 @@ enum ClusterFactsParser {
                 }
             case "gateways":
                 switch v.scalar {
-                case "installed"?: facts.installedGateways = true
-                case "none"?: facts.installedGateways = false
+                case "installed"?: facts.installedGateways = true; facts.gatewaysStated = true
+                case "none"?: facts.installedGateways = false; facts.gatewaysStated = true
                 default: throw fail(v, "cluster.gateways is installed (Istio's default ingress and egress gateways exist) or none")
                 }
             case "services":

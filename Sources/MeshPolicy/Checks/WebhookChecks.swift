@@ -33,6 +33,9 @@ public enum WebhookChecks {
     // MARK: Gateway
 
     static func gateway(_ spec: YAMLNode, _ out: inout Findings) {
+        if spec["servers"]?.elements.isEmpty ?? true {
+            out.error("gateway must have at least one server", spec["servers"] ?? spec)
+        }
         var portNames: [String: YAMLNode] = [:]
         for (i, server) in (spec["servers"]?.elements ?? []).enumerated() where server.isMapping {
             let at = "spec.servers[\(i)]"

@@ -123,8 +123,42 @@ public enum DocumentLoader {
             // What Istio's webhook refuses beyond the schema, once the types are right.
             if k.isIstio, checker.diagnostics.isEmpty, let spec = root["spec"], spec.isMapping {
                 diagnostics.append(contentsOf: WebhookChecks.check(k, spec: spec, resource: resource.ref))
+            } else if k.isIstio, checker.diagnostics.isEmpty {
+                diagnostics.append(contentsOf: missingSpec(k, root: root, resource: resource.ref))
             }
         }
         resources.append(resource)
     }
+
+    /// An Istio object with no `spec`, or `spec: null`: the API server refuses a null object
+    /// (`must be of type object: "null"`) and a missing one where the CRD requires it; Istio's
+    /// webhook then validates the empty spec, which most kinds fail (a VirtualService needs
+    /// hosts, a DestinationRule a host). Reported at the spec (or the object).
+    static func missingSpec(_ k: ResourceKind, root: YAMLNode, resource: ResourceRef) -> [Diagnostic] {
+        if let spec = root["spec"], spec.isPlainNull {
+            return [Diagnostic(PolicyRules.wrongType, "spec must be of type object, found null (the API server refuses it: must be of type object: \"null\")",
+                               at: spec.span, resource: resource)]
+        }
+        guard root["spec"] == nil else { return [] }
+        let at = root["kind"]?.span ?? root.span
+        if specRequiredByCRD.contains(k) {
+            return [Diagnostic(PolicyRules.missingField, "\(resource.kind) has no spec (spec: Required value)", at: at, resource: resource)]
+        }
+        // Istio's webhook checks the empty spec as if written `spec: {}`.
+        let document = "{apiVersion: \"\(root["apiVersion"]?.scalar ?? "")\", kind: \(k.rawValue), metadata: {name: n}, spec: {}}"
+        guard let whole = YAMLComposer.compose(path: root.tree.path, text: document).tree.documents.first,
+              let empty = whole["spec"] else { return [] }
+        var checker = TypeChecker(file: root.tree.path, resource: resource)
+        checker.check(whole, .object(k.documentSchema), path: "")
+        let found = checker.diagnostics + WebhookChecks.check(k, spec: empty, resource: resource)
+        return found.map { d in
+            var d = d
+            d.message = "\(resource.kind) has no spec: \(d.message)"
+            d.span = at
+            return d
+        }
+    }
+
+    /// Kinds whose CRD lists `spec` as required (istio-crd-all.gen.yaml).
+    static let specRequiredByCRD: Set<ResourceKind> = [.serviceEntry, .workloadEntry, .workloadGroup, .wasmPlugin, .trafficExtension]
 }

@@ -12,6 +12,15 @@ public struct ClusterFacts: Sendable, Equatable {
     /// Hosts of Services that exist outside the repository (`billing.legacy.svc.cluster.local`,
     /// or `legacy/billing`): references to them are not dangling.
     public var externalServices: [String] = []
+    /// Whether `.meshc.yaml` says `gateways: installed` or `none` (rather than leaving it unsaid).
+    public var gatewaysStated = false
+    /// What the repository's own IstioOperator or Helm releases say of the installation.
+    public var installation = IstioInstallation()
+
+    /// Whether the installation's gateways — which exist, their labels and ports — are known:
+    /// the repository describes them, or `.meshc.yaml` states them. Otherwise Istio's default
+    /// gateways are only assumed, and findings that rest on them are infos.
+    public var gatewaysKnown: Bool { gatewaysStated || installation.describesGateways }
 
     public init() {}
 
@@ -50,31 +59,43 @@ public struct ClusterFacts: Sendable, Equatable {
                 return labels["istio"] == istioLabel
             }
         }
-        for (label, name, ports) in [
-            (settings.ingressSelector, settings.ingressService, [(15021, "status-port", 15021), (80, "http2", 8080), (443, "https", 8443)]),
-            ("egressgateway", "istio-egressgateway", [(80, "http2", 8080), (443, "https", 8443)]),
-        ] where !present(label, service: name) {
-            let portText = ports.map { "  - {name: \($0.1), port: \($0.0), targetPort: \($0.2), protocol: TCP}" }.joined(separator: "\n")
+        var gateways: [IstioInstallation.Gateway]
+        if installation.describesGateways {
+            gateways = installation.gateways
+        } else {
+            gateways = [
+                .init(name: settings.ingressService, namespace: ns, labels: ["istio": settings.ingressSelector, "app": settings.ingressService],
+                      ports: [.init(number: 15021, name: "status-port", targetPort: 15021), .init(number: 80, name: "http2", targetPort: 8080),
+                              .init(number: 443, name: "https", targetPort: 8443)], source: "Istio's default profile"),
+                .init(name: "istio-egressgateway", namespace: ns, labels: ["istio": "egressgateway", "app": "istio-egressgateway"],
+                      ports: [.init(number: 80, name: "http2", targetPort: 8080), .init(number: 443, name: "https", targetPort: 8443)],
+                      source: "Istio's default profile"),
+            ]
+            gateways = gateways.filter { !present($0.labels["istio"] ?? "", service: $0.name) }
+        }
+        for g in gateways where !repository.contains(where: { $0.namespace == g.namespace && $0.name == g.name && ($0.kind == .service || $0.kind == .deployment) }) {
+            let labelText = g.labels.sorted(by: { $0.key < $1.key }).map { "\(Self.quote($0.key)): \(Self.quote($0.value))" }.joined(separator: ", ")
+            let portText = g.ports.map { "  - {name: \(Self.quote($0.name)), port: \($0.number), targetPort: \($0.targetPort), protocol: TCP}" }.joined(separator: "\n")
             yaml.append("""
                 apiVersion: apps/v1
                 kind: Deployment
-                metadata: {name: \(name), namespace: \(ns)}
+                metadata: {name: \(Self.quote(g.name)), namespace: \(Self.quote(g.namespace))}
                 spec:
-                  selector: {matchLabels: {istio: \(label), app: \(name)}}
+                  selector: {matchLabels: {\(labelText)}}
                   template:
                     metadata:
-                      labels: {istio: \(label), app: \(name), sidecar.istio.io/inject: "true"}
+                      labels: {\(labelText), sidecar.istio.io/inject: "true"}
                       annotations: {inject.istio.io/templates: gateway}
                     spec:
-                      serviceAccountName: \(name)-service-account
+                      serviceAccountName: \(Self.quote(g.name + "-service-account"))
                       containers:
                       - {name: istio-proxy, image: auto}
                 ---
                 apiVersion: v1
                 kind: Service
-                metadata: {name: \(name), namespace: \(ns)}
+                metadata: {name: \(Self.quote(g.name)), namespace: \(Self.quote(g.namespace))}
                 spec:
-                  selector: {istio: \(label), app: \(name)}
+                  selector: {\(labelText)}
                   ports:
                 \(portText)
 

@@ -54,6 +54,12 @@ public struct MeshSettings: Sendable, Equatable {
         self.trustDomain = trustDomain
     }
 
+    /// Istio's defaults with `cluster` as given.
+    public init(cluster: ClusterFacts) {
+        self.init()
+        self.cluster = cluster
+    }
+
     /// Reads a MeshConfig document, or a ConfigMap whose `data.mesh` holds one.
     public static func parse(path: String, text: String) throws(PolicyError) -> MeshSettings {
         let (tree, problems) = YAMLComposer.compose(path: path, text: text)
@@ -98,6 +104,12 @@ public struct MeshSettings: Sendable, Equatable {
             }.joined(separator: "; ") + ")" : ""
             throw .invalidMeshConfig(path: path, message: located(first) + more, at: at(first))
         }
+        return reading(root)
+    }
+
+    /// The settings a MeshConfig mapping gives (an `istio` ConfigMap's `data.mesh`, an
+    /// IstioOperator's `spec.meshConfig`), the rest Istio's defaults.
+    public static func reading(_ root: YAMLNode) -> MeshSettings {
         var s = MeshSettings()
         if let v = root["rootNamespace"]?.scalar { s.rootNamespace = v }
         if let v = root["ingressControllerMode"]?.scalar { s.ingressControllerMode = v.uppercased() }
