@@ -11,7 +11,8 @@ import Testing
         (try Meshc.json(out)["diagnostics"] as? [[String: Any]]) ?? []
     }
 
-    @Test(arguments: ["bookinfo", "platform-policies", "app-with-gateway"])
+    @Test(arguments: ["bookinfo", "platform-policies", "app-with-gateway", "operator-gateways", "flux-gateway-chart",
+                      "partial-namespace", "unrouted-subsets"])
     func lintsWithNoErrorAndNoWarning(repository: String) throws {
         let out = try Meshc.run(["lint", "--format", "json", "--fail-on", "warning", Self.corpus + "/" + repository])
         let found = try diagnostics(out).filter { ($0["severity"] as? String) != "info" }
@@ -73,5 +74,137 @@ import Testing
         let typo = try Meshc.run(["lint", dir.path])
         #expect(typo.status == 2)
         #expect(typo.stderr.contains("did you mean \"gateways\"?"))
+    }
+
+    /// Each false-alarm class of #24 fails without its fix: the same repository with the one
+    /// fact that makes the finding true gets it back.
+    @Test func theInstallationIsReadNotAssumed() throws {
+        let dir = try TempDir()
+        let gateways = try String(contentsOfFile: Self.corpus + "/operator-gateways/cross-network.yaml", encoding: .utf8)
+        try dir.write("gateways.yaml", gateways)
+        // Without the IstioOperator: the east-west gateway and port 31400 are unknown, infos only.
+        let unknown = try Meshc.run(["lint", "--format", "json", dir.path])
+        #expect(unknown.status == 0)
+        let infos = try diagnostics(unknown).filter { ($0["code"] as? String) == "MESH0181" }
+        #expect(infos.count == 1 && infos.allSatisfy { ($0["severity"] as? String) == "info" })
+        // An IstioOperator of the default profile without the east-west gateway: now it is known
+        // that nothing serves it, and the default profile's Service has no port 31400.
+        try dir.write("operator.yaml", "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata: {name: main, namespace: istio-system}\nspec: {profile: default}\n")
+        let known = try Meshc.run(["lint", "--format", "json", dir.path])
+        #expect(known.status == 1)
+        #expect(try Meshc.codes(known).contains("MESH0181"))
+        #expect(try diagnostics(known).contains { ($0["code"] as? String) == "MESH0162" && ($0["severity"] as? String) == "warning" })
+    }
+
+    @Test func helmGatewayChartLabelsComeFromTheRelease() throws {
+        let dir = try TempDir()
+        try dir.write("istio.yaml", try String(contentsOfFile: Self.corpus + "/flux-gateway-chart/istio.yaml", encoding: .utf8))
+        try dir.write("gateway.yaml", try String(contentsOfFile: Self.corpus + "/flux-gateway-chart/gateway.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "istio: public-gateway", with: "istio: ingressgateway"))
+        // The release makes pods labelled istio=public-gateway, not the default profile's.
+        let out = try Meshc.run(["lint", "--format", "json", dir.path])
+        #expect(out.status == 1)
+        #expect(try Meshc.codes(out).contains("MESH0181"))
+    }
+
+    @Test func kustomizePatchesAreSkippedOnlyWhereReferenced() throws {
+        let dir = try TempDir()
+        try dir.write("replicas.patch.yaml", "- op: replace\n  path: /spec/replicas\n  value: 3\n")
+        try dir.write("deployment.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+        let unreferenced = try Meshc.run(["lint", "--format", "json", dir.path])
+        #expect(try Meshc.codes(unreferenced).contains("MESH0010"))
+        try dir.write("kustomization.yaml", "resources: [deployment.yaml]\npatches:\n- path: ./replicas.patch.yaml\n")
+        let referenced = try Meshc.run(["lint", "--format", "json", dir.path])
+        #expect(referenced.status == 0)
+        #expect(try !Meshc.codes(referenced).contains("MESH0010"))
+    }
+
+    @Test func ownedNamespacesStillGetSelectsNothing() throws {
+        // The partial namespace's policies, with the namespace declared and its workloads here.
+        let dir = try TempDir()
+        try dir.write("policies.yaml", try String(contentsOfFile: Self.corpus + "/partial-namespace/webhook-mtls.yaml", encoding: .utf8))
+        try dir.write("controller.yaml", try String(contentsOfFile: Self.corpus + "/partial-namespace/controller.yaml", encoding: .utf8))
+        try dir.write("namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: serving-system, labels: {istio-injection: enabled}}\n")
+        let out = try Meshc.run(["lint", "--format", "json", dir.path])
+        let found = try diagnostics(out).filter { ($0["severity"] as? String) != "info" }.compactMap { $0["code"] as? String }
+        #expect(found.contains("MESH0232") && found.contains("MESH0127") && found.contains("MESH0182"))
+    }
+
+    @Test func aRoutedSubsetWithoutPodsIsAnError() throws {
+        let dir = try TempDir()
+        for f in ["app.yaml", "routing.yaml"] {
+            try dir.write(f, try String(contentsOfFile: Self.corpus + "/unrouted-subsets/" + f, encoding: .utf8)
+                .replacingOccurrences(of: "destination: {host: catalog, subset: v1}", with: "destination: {host: catalog, subset: v2}"))
+        }
+        let out = try Meshc.run(["lint", "--format", "json", dir.path])
+        #expect(out.status == 1)
+        let errors = try diagnostics(out).filter { ($0["severity"] as? String) == "error" }
+        #expect(errors.count == 1)
+        #expect((errors.first?["code"] as? String) == "MESH0173")
+        #expect((errors.first?["message"] as? String)?.contains("traffic that VirtualService shop/catalog routes to it fails with 503") == true)
+    }
+
+    @Test func aPodReadBackFromTheClusterWithoutProxyIsAWarning() throws {
+        let dir = try TempDir()
+        try dir.write("app.yaml", try String(contentsOfFile: Self.corpus + "/unrouted-subsets/app.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "  restartPolicy: Never", with: "  restartPolicy: Never\n  nodeName: node-1"))
+        let out = try Meshc.run(["lint", "--format", "json", dir.path])
+        #expect(try diagnostics(out).contains { ($0["code"] as? String) == "MESH0103" && ($0["severity"] as? String) == "warning" })
+    }
+
+    @Test func retryWordingSaysWhatHappens() throws {
+        let dir = try TempDir()
+        try dir.write("vs.yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: r, namespace: a}
+            spec:
+              hosts: [r]
+              http:
+              - timeout: 5s
+                retries: {attempts: 2, perTryTimeout: 2s}
+                route: [{destination: {host: r}}]
+            """)
+        let out = try Meshc.run(["lint", dir.path])
+        #expect(out.stdout.contains("when the first 2 tries time out, the 3rd try gets only the 1s left and is cut short; retries after tries that fail fast (a 503, a reset) still run"))
+        #expect(!out.stdout.contains("never run"))
+    }
+
+    @Test func webhookRefusesMissingAndNullSpecsAndIdentitiesAsRequestPrincipals() throws {
+        let dir = try TempDir()
+        try dir.write("a.yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: nospec, namespace: a}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata: {name: nullspec, namespace: a}
+            spec:
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: nospec, namespace: a}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: noservers, namespace: a}
+            spec: {selector: {istio: ingressgateway}}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: jwt, namespace: a}
+            spec:
+              rules:
+              - from: [{source: {requestPrincipals: ["cluster.local/ns/web/sa/frontend", "https://issuer.example.com/alice"]}}]
+            """)
+        let out = try Meshc.run(["lint", dir.path])
+        #expect(out.status == 1)
+        #expect(out.stdout.contains("DestinationRule has no spec: spec is missing required field \"host\""))
+        #expect(out.stdout.contains("spec must be of type object, found null"))
+        #expect(out.stdout.contains("ServiceEntry has no spec (spec: Required value)"))
+        #expect(out.stdout.contains("gateway must have at least one server"))
+        #expect(out.stdout.contains("requestPrincipals entry \"cluster.local/ns/web/sa/frontend\" is a workload identity"))
+        #expect(!out.stdout.contains("\"https://issuer.example.com/alice\" is a workload identity"))
     }
 }
