@@ -56,7 +56,9 @@ public struct GatewaySelectorNotFoundRule: Rule {
 
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
-        guard index.hasRepositoryWorkloads else { return }
+        // Without workload manifests nothing is known about pods, unless the repository holds
+        // the installation: then its gateways are all there is.
+        guard index.hasRepositoryWorkloads || index.settings.cluster.installation.describesGateways else { return }
         for gw in index.gateways {
             guard let node = gw.selectorNode, !gw.selector.isEmpty else { continue }
             if !index.workloads(matching: gw.selector).isEmpty { continue }
