@@ -7,6 +7,11 @@ import Testing
 @Suite struct CorpusTests {
     static let corpus = Meshc.repoRoot + "/Tests/Corpus"
 
+    /// A file of one of the partial repositories, as text.
+    func corpusFile(_ path: String) throws -> String {
+        try String(contentsOfFile: Self.corpus + "/" + path, encoding: .utf8)
+    }
+
     func diagnostics(_ out: Meshc.Output) throws -> [[String: Any]] {
         (try Meshc.json(out)["diagnostics"] as? [[String: Any]]) ?? []
     }
@@ -80,7 +85,7 @@ import Testing
     /// fact that makes the finding true gets it back.
     @Test func theInstallationIsReadNotAssumed() throws {
         let dir = try TempDir()
-        let gateways = try String(contentsOfFile: Self.corpus + "/operator-gateways/cross-network.yaml", encoding: .utf8)
+        let gateways = try corpusFile("operator-gateways/cross-network.yaml")
         try dir.write("gateways.yaml", gateways)
         // Without the IstioOperator: the east-west gateway and port 31400 are unknown, infos at most.
         let unknown = try Meshc.run(["lint", "--format", "json", dir.path])
@@ -97,8 +102,8 @@ import Testing
 
     @Test func helmGatewayChartLabelsComeFromTheRelease() throws {
         let dir = try TempDir()
-        try dir.write("istio.yaml", try String(contentsOfFile: Self.corpus + "/flux-gateway-chart/istio.yaml", encoding: .utf8))
-        try dir.write("gateway.yaml", try String(contentsOfFile: Self.corpus + "/flux-gateway-chart/gateway.yaml", encoding: .utf8)
+        try dir.write("istio.yaml", try corpusFile("flux-gateway-chart/istio.yaml"))
+        try dir.write("gateway.yaml", try corpusFile("flux-gateway-chart/gateway.yaml")
             .replacingOccurrences(of: "istio: public-gateway", with: "istio: ingressgateway"))
         // The release makes pods labelled istio=public-gateway, not the default profile's.
         let out = try Meshc.run(["lint", "--format", "json", dir.path])
@@ -121,8 +126,8 @@ import Testing
     @Test func ownedNamespacesStillGetSelectsNothing() throws {
         // The partial namespace's policies, with the namespace declared and its workloads here.
         let dir = try TempDir()
-        try dir.write("policies.yaml", try String(contentsOfFile: Self.corpus + "/partial-namespace/webhook-mtls.yaml", encoding: .utf8))
-        try dir.write("controller.yaml", try String(contentsOfFile: Self.corpus + "/partial-namespace/controller.yaml", encoding: .utf8))
+        try dir.write("policies.yaml", try corpusFile("partial-namespace/webhook-mtls.yaml"))
+        try dir.write("controller.yaml", try corpusFile("partial-namespace/controller.yaml"))
         try dir.write("namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: serving-system, labels: {istio-injection: enabled}}\n")
         let out = try Meshc.run(["lint", "--format", "json", dir.path])
         let found = try diagnostics(out).filter { ($0["severity"] as? String) != "info" }.compactMap { $0["code"] as? String }
@@ -132,7 +137,7 @@ import Testing
     @Test func aRoutedSubsetWithoutPodsIsAnError() throws {
         let dir = try TempDir()
         for f in ["app.yaml", "routing.yaml"] {
-            try dir.write(f, try String(contentsOfFile: Self.corpus + "/unrouted-subsets/" + f, encoding: .utf8)
+            try dir.write(f, try corpusFile("unrouted-subsets/" + f)
                 .replacingOccurrences(of: "destination: {host: catalog, subset: v1}", with: "destination: {host: catalog, subset: v2}"))
         }
         let out = try Meshc.run(["lint", "--format", "json", dir.path])
@@ -145,7 +150,7 @@ import Testing
 
     @Test func aPodReadBackFromTheClusterWithoutProxyIsAWarning() throws {
         let dir = try TempDir()
-        try dir.write("app.yaml", try String(contentsOfFile: Self.corpus + "/unrouted-subsets/app.yaml", encoding: .utf8)
+        try dir.write("app.yaml", try corpusFile("unrouted-subsets/app.yaml")
             .replacingOccurrences(of: "  restartPolicy: Never", with: "  restartPolicy: Never\n  nodeName: node-1"))
         let out = try Meshc.run(["lint", "--format", "json", dir.path])
         #expect(try diagnostics(out).contains { ($0["code"] as? String) == "MESH0103" && ($0["severity"] as? String) == "warning" })

@@ -65,11 +65,9 @@ public struct ClusterFacts: Sendable, Equatable {
         } else {
             gateways = [
                 .init(name: settings.ingressService, namespace: ns, labels: ["istio": settings.ingressSelector, "app": settings.ingressService],
-                      ports: [.init(number: 15021, name: "status-port", targetPort: 15021), .init(number: 80, name: "http2", targetPort: 8080),
-                              .init(number: 443, name: "https", targetPort: 8443)], source: "Istio's default profile"),
+                      ports: IstioInstallation.defaultIngressPorts, source: "Istio's default profile"),
                 .init(name: "istio-egressgateway", namespace: ns, labels: ["istio": "egressgateway", "app": "istio-egressgateway"],
-                      ports: [.init(number: 80, name: "http2", targetPort: 8080), .init(number: 443, name: "https", targetPort: 8443)],
-                      source: "Istio's default profile"),
+                      ports: IstioInstallation.egressPorts, source: "Istio's default profile"),
             ]
             gateways = gateways.filter { !present($0.labels["istio"] ?? "", service: $0.name) }
         }

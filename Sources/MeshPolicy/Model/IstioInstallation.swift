@@ -45,12 +45,12 @@ public struct IstioInstallation: Sendable, Equatable {
     ]
 
     /// The ingress gateway's Service ports in the default profile, and the demo profile's extras.
-    static let defaultIngressPorts = [Port(number: 15021, name: "status-port", targetPort: 15021),
+    public static let defaultIngressPorts = [Port(number: 15021, name: "status-port", targetPort: 15021),
                                       Port(number: 80, name: "http2", targetPort: 8080),
                                       Port(number: 443, name: "https", targetPort: 8443)]
     static let demoIngressPorts = defaultIngressPorts + [Port(number: 31400, name: "tcp", targetPort: 31400),
                                                          Port(number: 15443, name: "tls", targetPort: 15443)]
-    static let egressPorts = [Port(number: 80, name: "http2", targetPort: 8080), Port(number: 443, name: "https", targetPort: 8443)]
+    public static let egressPorts = [Port(number: 80, name: "http2", targetPort: 8080), Port(number: 443, name: "https", targetPort: 8443)]
     /// Istio's `gateway` Helm chart: its Service's default ports.
     static let chartPorts = [Port(number: 15021, name: "status-port", targetPort: 15021),
                              Port(number: 80, name: "http2", targetPort: 80),
