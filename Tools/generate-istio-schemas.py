@@ -202,6 +202,8 @@ class Generator:
             args = [swift_string(name), t]
             if name in required:
                 args.append("required: true")
+            if sub.get("nullable"):
+                args.append("nullable: true")
             d = doc_of(sub)
             if d:
                 args.append(swift_string(d))
@@ -231,6 +233,8 @@ class Generator:
         header = f"let {name} = ObjectSchema({swift_string(title)}"
         if oneofs:
             header += ", oneOf: [" + ", ".join("[" + ", ".join(swift_string(x) for x in g) + "]" for g in oneofs) + "]"
+        # A CRD's structural schema: the API server refuses null for fields not `nullable`.
+        header += ", nullsRefused: true"
         self.decls.append(header + ", [\n" + "\n".join(fields) + "\n])")
         return name
 

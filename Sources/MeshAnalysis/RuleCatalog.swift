@@ -54,6 +54,7 @@ public enum RuleCatalog {
         AuthorizationSourceWithoutSidecarRule.self,
         DenyOnPlaintextPortRule.self,
         AllowNothingPolicyRule.self,
+        IngressGatewayDeniedRule.self,
         DenyShadowsAllowRule.self,
         UnknownServiceAccountPrincipalRule.self,
         ConflictingPeerAuthenticationsRule.self,

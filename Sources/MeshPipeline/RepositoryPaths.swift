@@ -60,6 +60,8 @@ public struct RepositoryPaths: Sendable {
 
     /// Removes `.`, `..` and repeated slashes without touching the file system.
     static func normalize(_ path: String) -> String {
+        // Most paths are already normal (every file of a walked directory): say so on the bytes.
+        if isNormal(path) { return path }
         var parts: [Substring] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             if part == "." { continue }
@@ -67,6 +69,24 @@ public struct RepositoryPaths: Sendable {
             parts.append(part)
         }
         return "/" + parts.joined(separator: "/")
+    }
+
+    /// Absolute, without `//`, a `.` or `..` component, or a trailing slash.
+    static func isNormal(_ path: String) -> Bool {
+        var previous: UInt8 = 0, beforeThat: UInt8 = 0, count = 0
+        for b in path.utf8 {
+            if count == 0, b != UInt8(ascii: "/") { return false }
+            if b == UInt8(ascii: "/") {
+                if previous == UInt8(ascii: "/") { return false }
+                if previous == UInt8(ascii: "."), beforeThat == UInt8(ascii: "/") || beforeThat == UInt8(ascii: ".") { return false }
+            }
+            beforeThat = previous
+            previous = b
+            count += 1
+        }
+        if count > 1, previous == UInt8(ascii: "/") { return false }
+        if previous == UInt8(ascii: "."), beforeThat == UInt8(ascii: "/") || beforeThat == UInt8(ascii: ".") { return false }
+        return count > 0
     }
 
     static func parent(_ path: String) -> String {

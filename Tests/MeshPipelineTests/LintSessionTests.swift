@@ -36,3 +36,18 @@ import MeshPolicy
         #expect(lines.all.contains { $0.hasPrefix("walk:") })
     }
 }
+
+@Suite struct RepositoryPathsTests {
+    @Test func normalizesLexicallyAndKeepsNormalPathsAsTheyAre() {
+        // Already normal: returned as given (the fast path every walked file takes).
+        for path in ["/", "/a", "/a/b.yaml", "/a/.hidden/b", "/a/b..c/d", "/a/...", "/a/b."] {
+            #expect(RepositoryPaths.normalize(path) == path, "\(path)")
+        }
+        #expect(RepositoryPaths.normalize("/a/./b") == "/a/b")
+        #expect(RepositoryPaths.normalize("/a/b/../c") == "/a/c")
+        #expect(RepositoryPaths.normalize("/a//b/") == "/a/b")
+        #expect(RepositoryPaths.normalize("/a/.") == "/a")
+        #expect(RepositoryPaths.normalize("/a/b/..") == "/a")
+        #expect(RepositoryPaths.normalize("/..") == "/")
+    }
+}

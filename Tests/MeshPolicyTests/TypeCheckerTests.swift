@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 @testable import MeshPolicy
 
 @Suite struct TypeCheckerTests {
@@ -33,14 +34,49 @@ import Testing
         #expect(d.isEmpty, "\(d)")
     }
 
-    @Test func explicitNullsAreUnsetFieldsButQuotedOnesAreStrings() {
-        // Protobuf reads a YAML null as "unset": accepted for any field, in every spelling.
+    @Test func explicitNullsInAnIstioSpecAreRefusedAsTheAPIServerDoes() {
+        // A CRD's structural schema refuses null for a field not marked nullable, in every
+        // spelling of null: `must be of type array: "null"`.
         for null in ["~", "null", "Null", "NULL", ""] {
-            #expect(diagnostics(header + "  hosts: [orders]\n  gateways: \(null)\n  exportTo: \(null)\n").isEmpty, "\(null)")
+            let d = diagnostics(header + "  hosts: [orders]\n  gateways: \(null)\n")
+            #expect(d.map(\.code) == ["MESH0012"], "\(null)")
+            #expect(d.first?.message.hasPrefix("spec.gateways must be of type array, found null") == true, "\(d)")
         }
+        // Nested, and in a map of strings.
+        let nested = diagnostics(header + "  hosts: [orders]\n  http:\n  - route: [{destination: {host: orders}}]\n    timeout: null\n    headers: {request: {set: {x-a: null}}}\n")
+        #expect(nested.map(\.message).contains { $0.hasPrefix("spec.http[0].timeout must be of type string, found null") }, "\(nested)")
+        #expect(nested.map(\.message).contains { $0.hasPrefix("spec.http[0].headers.request.set.x-a must be of type string, found null") }, "\(nested)")
         // Quoted, it is a string, and a string is not a list.
         #expect(diagnostics(header + "  hosts: [orders]\n  gateways: \"null\"\n").map(\.code) == ["MESH0012"])
         #expect(diagnostics(header + "  hosts: [orders]\n  gateways: nul\n").map(\.code) == ["MESH0012"])
+    }
+
+    @Test func nullableFieldsAndBuiltInKindsAcceptNull() {
+        // `nullable: true` in the CRD (protobuf wrappers such as BoolValue) keeps a null.
+        let dr = """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: orders, namespace: shop}
+            spec:
+              host: orders
+              trafficPolicy:
+                loadBalancer:
+                  localityLbSetting: {enabled: null}
+            """
+        #expect(diagnostics(dr).isEmpty, "\(diagnostics(dr))")
+        // Metadata is the API server's own ObjectMeta, and built-in kinds decode null as unset.
+        #expect(diagnostics(header.replacingOccurrences(of: "  namespace: shop\n", with: "  namespace: shop\n  labels: null\n") + "  hosts: [orders]\n").isEmpty)
+        let deployment = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: orders, namespace: shop}
+            spec:
+              replicas: null
+              template:
+                metadata: {labels: {app: orders}}
+                spec: {containers: [{name: orders, image: orders, env: null}]}
+            """
+        #expect(diagnostics(deployment).isEmpty, "\(diagnostics(deployment))")
     }
 
     @Test func suggestsTheFieldMeantByATypo() throws {
@@ -175,6 +211,10 @@ import Testing
         #expect(Duration.parseIstio("1.5sec") == nil)
         #expect(Duration.parseIstio("10") == nil)
         #expect(Duration.parseIstio("") == nil)
+        #expect(abs((Duration.parseIstio("1h2m3s4ms5us6ns") ?? 0) - 3723.004005006) < 1e-9)
+        #expect(Duration.parseIstio("3µs") == 3e-6 && Duration.parseIstio("3μs") == 3e-6)
+        #expect(Duration.parseIstio("1.2.3s") == nil)
+        #expect(Duration.parseIstio("s") == nil)
     }
 
     @Test func readsMeshConfigDirectlyOrFromTheConfigMap() throws {

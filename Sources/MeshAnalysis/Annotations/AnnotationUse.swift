@@ -14,10 +14,17 @@ struct AnnotationUse {
 
     static func all(_ index: MeshIndex) -> [AnnotationUse] { index.annotationUses }
 
+    /// `*.istio.io/…`, compared on the bytes (asked of every resource).
+    static func isIstioGroup(_ apiVersion: String) -> Bool {
+        let bytes = apiVersion.utf8
+        guard let slash = bytes.firstIndex(of: UInt8(ascii: "/")) else { return false }
+        return bytes[..<slash].reversed().starts(with: ".istio.io".utf8.reversed())
+    }
+
     static func collect(_ resources: [Resource]) -> [AnnotationUse] {
         var out: [AnnotationUse] = []
         for r in resources {
-            if checkedKinds.contains(r.kindName) || r.apiVersion.contains(".istio.io/") {
+            if checkedKinds.contains(r.kindName) || isIstioGroup(r.apiVersion) {
                 collect(r, r.root.at("metadata", "annotations"), kind: r.kindName, template: false, into: &out)
             }
             let template: YAMLNode?

@@ -31,9 +31,12 @@ struct AuthorizationPolicyInfo {
 
     /// `cluster.local/ns/shop/sa/orders` → (shop, orders); nil for patterns and other forms.
     static func identity(_ principal: String) -> (namespace: String, serviceAccount: String)? {
-        guard !principal.contains("*") else { return nil }
-        let parts = principal.split(separator: "/").map(String.init)
-        guard parts.count >= 5, let ns = parts.firstIndex(of: "ns"), ns + 3 < parts.count, parts[ns + 2] == "sa" else { return nil }
-        return (parts[ns + 1], parts[ns + 3])
+        // Read on the bytes: rules ask this of every principal of every policy.
+        let bytes = principal.utf8
+        guard !bytes.contains(UInt8(ascii: "*")) else { return nil }
+        let parts = bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+        guard parts.count >= 5, let ns = parts.firstIndex(where: { $0.elementsEqual("ns".utf8) }), ns + 3 < parts.count,
+              parts[ns + 2].elementsEqual("sa".utf8) else { return nil }
+        return (String(decoding: parts[ns + 1], as: UTF8.self), String(decoding: parts[ns + 3], as: UTF8.self))
     }
 }

@@ -22,6 +22,9 @@ public struct TypeChecker {
     private var components: [Component] = []
     private var root = ""
     private var tree: YAMLTree?
+    /// Whether an explicit null is refused where the checker stands: inside a CRD's object,
+    /// in a field not marked `nullable` (and the maps and lists of such a field).
+    private var nullsRefused = false
 
     var path: String {
         var out = root
@@ -41,6 +44,7 @@ public struct TypeChecker {
         root = path
         tree = node.tree
         components.removeAll(keepingCapacity: true)
+        nullsRefused = false
         check(node, type)
     }
 
@@ -57,8 +61,16 @@ public struct TypeChecker {
     }
 
     private mutating func check(_ node: YAMLNode, _ type: SchemaType) {
-        // An explicit null is protobuf's "unset", accepted for every field.
-        if node.isPlainNull { return }
+        // An explicit null is "unset" for a built-in kind's decoder; a CRD's structural schema
+        // refuses it unless the field is `nullable` (the API server: must be of type object: "null").
+        if node.isPlainNull {
+            if nullsRefused, let expected = type.crdTypeName {
+                report(PolicyRules.wrongType,
+                       "\(path) must be of type \(expected), found null (the API server refuses it: must be of type \(expected): \"null\"; leave the field out to unset it)",
+                       node)
+            }
+            return
+        }
         switch type {
         case .any:
             return
@@ -90,6 +102,8 @@ public struct TypeChecker {
                 check(e, element, index: i)
             }
         case .string(let format):
+            // Most strings are free text: no String is built to learn that they are strings.
+            if format == .any, node.isEvidentString { return }
             guard let value = node.value else { return mismatch(node, expected: "string") }
             guard case .string(let text) = value else {
                 let hint = node.scalar.map { " (quote it: \"\($0)\")" } ?? ""
@@ -139,10 +153,13 @@ public struct TypeChecker {
         guard node.isMapping else { return mismatch(node, expected: "mapping") }
         // Which of the schema's fields are present, as bits (objects have fewer than 64).
         var present: UInt64 = 0
+        let outer = nullsRefused
+        defer { nullsRefused = outer }
         node.forEachPair { k, v in
             guard let found = k.withScalarBytes(schema.position(ofName:)) else { return }
             if let i = found {
                 if i < 64 { present |= 1 << UInt64(i) }
+                nullsRefused = schema.nullsRefused && !schema.fields[i].nullable
                 check(v, schema.fields[i].type, key: k)
             } else if !schema.open, let key = k.scalar {
                 var message = "unknown field \"\(key)\" in \(path.isEmpty ? schema.title : path) (\(schema.title))"
@@ -269,6 +286,20 @@ extension SchemaType {
         case .number: return "number"
         case .boolean: return "boolean"
         case .intOrString: return "integer or string"
+        }
+    }
+
+    /// The OpenAPI type the API server names when it refuses a null (nil: any value goes).
+    var crdTypeName: String? {
+        switch self {
+        case .any, .intOrString: return nil
+        case .constrained(let inner, _): return inner.crdTypeName
+        case .object, .map: return "object"
+        case .array: return "array"
+        case .string, .enumeration: return "string"
+        case .integer: return "integer"
+        case .number: return "number"
+        case .boolean: return "boolean"
         }
     }
 }

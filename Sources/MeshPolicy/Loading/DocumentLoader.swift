@@ -35,8 +35,8 @@ public enum DocumentLoader {
     /// `kind`, and none has an `apiVersion` either, except Helm's `Chart.yaml` (whose
     /// `apiVersion: v2` is the chart format's).
     static func isNotKubernetes(_ documents: [YAMLNode], path: String) -> Bool {
-        let base = path.split(separator: "/").last.map(String.init) ?? path
-        let isChart = base == "Chart.yaml" || base == "Chart.yml"
+        // Asked of every file: the base name is compared without splitting the path.
+        let isChart = path == "Chart.yaml" || path == "Chart.yml" || path.hasSuffix("/Chart.yaml") || path.hasSuffix("/Chart.yml")
         for doc in documents where !doc.isPlainNull {
             guard doc.isMapping else { return false }
             if doc["kind"] != nil { return false }

@@ -58,7 +58,8 @@ public struct IstioInstallation: Sendable, Equatable {
 
     public static func read(_ resources: [Resource], istioNamespace: String) -> IstioInstallation {
         var out = IstioInstallation()
-        for r in resources {
+        // Most resources are none of these: the kind is compared first, the group only then.
+        for r in resources where r.kindName == "IstioOperator" || r.kindName == "HelmRelease" || r.kindName == "Application" {
             switch (r.kindName, r.apiVersion.split(separator: "/").first.map(String.init) ?? "") {
             case ("IstioOperator", "install.istio.io"):
                 out.readOperator(r, istioNamespace: istioNamespace)

@@ -1,8 +1,8 @@
 // Building blocks shared by several Istio kinds.
 
 /// Shorthand constructors that keep the kind definitions readable as a table.
-func f(_ name: String, _ type: SchemaType, required: Bool = false, _ doc: String = "") -> Field {
-    Field(name, type, required: required, doc: doc)
+func f(_ name: String, _ type: SchemaType, required: Bool = false, nullable: Bool = false, _ doc: String = "") -> Field {
+    Field(name, type, required: required, nullable: nullable, doc: doc)
 }
 
 let strings: SchemaType = .array(.string())

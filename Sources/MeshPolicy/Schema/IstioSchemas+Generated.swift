@@ -2,34 +2,34 @@
 // (Istio's published CRDs). Do not edit: run `make generate`.
 // swiftlint:disable all
 
-let s_TrafficExtension_lua = ObjectSchema("TrafficExtension.lua", [
+let s_TrafficExtension_lua = ObjectSchema("TrafficExtension.lua", nullsRefused: true, [
     f("inlineCode", .constrained(.string(), Constraints(minLength: 1, maxLength: 65536)), required: true, "The inline Lua code to be executed."),
 ])
-let s_TrafficExtension_match_ports = ObjectSchema("TrafficExtension.match[].ports[]", [
+let s_TrafficExtension_match_ports = ObjectSchema("TrafficExtension.match[].ports[]", nullsRefused: true, [
     f("number", .integer(min: 1, max: 65535), required: true),
 ])
-let s_TrafficExtension_match = ObjectSchema("TrafficExtension.match[]", [
+let s_TrafficExtension_match = ObjectSchema("TrafficExtension.match[]", nullsRefused: true, [
     f("mode", .enumeration(["UNDEFINED", "CLIENT", "SERVER", "CLIENT_AND_SERVER"]), "Criteria for selecting traffic by their direction."),
     f("ports", .constrained(.array(.object(s_TrafficExtension_match_ports)), Constraints(listMapKeys: ["number"])), "Criteria for selecting traffic by their destination port."),
 ])
-let s_TrafficExtension_selector = ObjectSchema("TrafficExtension.selector", [
+let s_TrafficExtension_selector = ObjectSchema("TrafficExtension.selector", nullsRefused: true, [
     f("matchLabels", .constrained(.map(key: .labelKey, value: .constrained(.string(.labelValue), Constraints(maxLength: 63, rules: [ValidationRule("!self.contains(\"*\")", "wildcard not allowed in label value match")]))), Constraints(maxProperties: 4096, rules: [ValidationRule("self.all(key, !key.contains(\"*\"))", "wildcard not allowed in label key match"), ValidationRule("self.all(key, key.size() != 0)", "key must not be empty")])), "One or more labels that indicate a specific set of pods/VMs on which a policy should be applied."),
 ])
-let s_TrafficExtension_targetRefs = ObjectSchema("TrafficExtension.targetRefs[]", [
+let s_TrafficExtension_targetRefs = ObjectSchema("TrafficExtension.targetRefs[]", nullsRefused: true, [
     f("group", .constrained(.string(), Constraints(maxLength: 253, pattern: "^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")), "group is the group of the target resource."),
     f("kind", .constrained(.string(), Constraints(minLength: 1, maxLength: 63, pattern: "^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")), required: true, "kind is kind of the target resource."),
     f("name", .constrained(.string(), Constraints(minLength: 1, maxLength: 253)), required: true, "name is the name of the target resource."),
     f("namespace", .constrained(.string(), Constraints(rules: [ValidationRule("self.size() == 0", "cross namespace referencing is not currently supported")])), "namespace is the namespace of the referent."),
 ])
-let s_TrafficExtension_wasm_vmConfig_env = ObjectSchema("TrafficExtension.wasm.vmConfig.env[]", [
+let s_TrafficExtension_wasm_vmConfig_env = ObjectSchema("TrafficExtension.wasm.vmConfig.env[]", nullsRefused: true, [
     f("name", .constrained(.string(), Constraints(minLength: 1, maxLength: 256)), required: true, "Name of the environment variable."),
     f("value", .constrained(.string(), Constraints(maxLength: 2048)), "Value for the environment variable."),
     f("valueFrom", .enumeration(["INLINE", "HOST"]), "Source for the environment variable's value."),
 ])
-let s_TrafficExtension_wasm_vmConfig = ObjectSchema("TrafficExtension.wasm.vmConfig", [
+let s_TrafficExtension_wasm_vmConfig = ObjectSchema("TrafficExtension.wasm.vmConfig", nullsRefused: true, [
     f("env", .constrained(.array(.constrained(.object(s_TrafficExtension_wasm_vmConfig_env), Constraints(rules: [ValidationRule("(has(self.valueFrom) ? self.valueFrom : \"\") != \"HOST\" || !has(self.value)", "value may only be set when valueFrom is INLINE")]))), Constraints(maxItems: 256, listMapKeys: ["name"])), "Specifies environment variables to be injected to this VM."),
 ])
-let s_TrafficExtension_wasm = ObjectSchema("TrafficExtension.wasm", [
+let s_TrafficExtension_wasm = ObjectSchema("TrafficExtension.wasm", nullsRefused: true, [
     f("failStrategy", .enumeration(["FAIL_CLOSE", "FAIL_OPEN", "FAIL_RELOAD"]), "Specifies the failure behavior for the plugin due to fatal errors."),
     f("imagePullPolicy", .enumeration(["UNSPECIFIED_POLICY", "IfNotPresent", "Always"]), "The pull behaviour to be applied when fetching Wasm module by either OCI image or `http/https`."),
     f("imagePullSecret", .constrained(.string(), Constraints(minLength: 1, maxLength: 253)), "Credentials to use for OCI image pulling."),
@@ -41,40 +41,40 @@ let s_TrafficExtension_wasm = ObjectSchema("TrafficExtension.wasm", [
     f("verificationKey", .string()),
     f("vmConfig", .object(s_TrafficExtension_wasm_vmConfig), "Configuration for a Wasm VM."),
 ])
-let s_TrafficExtension = ObjectSchema("TrafficExtension", oneOf: [["wasm", "lua"]], [
+let s_TrafficExtension = ObjectSchema("TrafficExtension", oneOf: [["wasm", "lua"]], nullsRefused: true, [
     f("lua", .object(s_TrafficExtension_lua), "Lua filter configuration."),
     f("match", .array(.object(s_TrafficExtension_match)), "Specifies the criteria to determine which traffic is passed to TrafficExtension."),
     f("phase", .enumeration(["UNSPECIFIED", "AUTHN", "AUTHZ", "STATS"]), "Determines where in the filter chain this `TrafficExtension` is to be injected."),
-    f("priority", .integer(), "Determines ordering of `TrafficExtensions` in the same `phase`."),
+    f("priority", .integer(), nullable: true, "Determines ordering of `TrafficExtensions` in the same `phase`."),
     f("selector", .object(s_TrafficExtension_selector), "Optional."),
     f("targetRefs", .constrained(.array(.object(s_TrafficExtension_targetRefs)), Constraints(maxItems: 16)), "Optional."),
     f("wasm", .object(s_TrafficExtension_wasm), "WebAssembly filter configuration."),
 ])
-let s_WasmPlugin_match_ports = ObjectSchema("WasmPlugin.match[].ports[]", [
+let s_WasmPlugin_match_ports = ObjectSchema("WasmPlugin.match[].ports[]", nullsRefused: true, [
     f("number", .integer(min: 1, max: 65535), required: true),
 ])
-let s_WasmPlugin_match = ObjectSchema("WasmPlugin.match[]", [
+let s_WasmPlugin_match = ObjectSchema("WasmPlugin.match[]", nullsRefused: true, [
     f("mode", .enumeration(["UNDEFINED", "CLIENT", "SERVER", "CLIENT_AND_SERVER"]), "Criteria for selecting traffic by their direction."),
     f("ports", .constrained(.array(.object(s_WasmPlugin_match_ports)), Constraints(listMapKeys: ["number"])), "Criteria for selecting traffic by their destination port."),
 ])
-let s_WasmPlugin_selector = ObjectSchema("WasmPlugin.selector", [
+let s_WasmPlugin_selector = ObjectSchema("WasmPlugin.selector", nullsRefused: true, [
     f("matchLabels", .constrained(.map(key: .labelKey, value: .constrained(.string(.labelValue), Constraints(maxLength: 63, rules: [ValidationRule("!self.contains(\"*\")", "wildcard not allowed in label value match")]))), Constraints(maxProperties: 4096, rules: [ValidationRule("self.all(key, !key.contains(\"*\"))", "wildcard not allowed in label key match"), ValidationRule("self.all(key, key.size() != 0)", "key must not be empty")])), "One or more labels that indicate a specific set of pods/VMs on which a policy should be applied."),
 ])
-let s_WasmPlugin_targetRef = ObjectSchema("WasmPlugin.targetRef", [
+let s_WasmPlugin_targetRef = ObjectSchema("WasmPlugin.targetRef", nullsRefused: true, [
     f("group", .constrained(.string(), Constraints(maxLength: 253, pattern: "^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")), "group is the group of the target resource."),
     f("kind", .constrained(.string(), Constraints(minLength: 1, maxLength: 63, pattern: "^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")), required: true, "kind is kind of the target resource."),
     f("name", .constrained(.string(), Constraints(minLength: 1, maxLength: 253)), required: true, "name is the name of the target resource."),
     f("namespace", .constrained(.string(), Constraints(rules: [ValidationRule("self.size() == 0", "cross namespace referencing is not currently supported")])), "namespace is the namespace of the referent."),
 ])
-let s_WasmPlugin_vmConfig_env = ObjectSchema("WasmPlugin.vmConfig.env[]", [
+let s_WasmPlugin_vmConfig_env = ObjectSchema("WasmPlugin.vmConfig.env[]", nullsRefused: true, [
     f("name", .constrained(.string(), Constraints(minLength: 1, maxLength: 256)), required: true, "Name of the environment variable."),
     f("value", .constrained(.string(), Constraints(maxLength: 2048)), "Value for the environment variable."),
     f("valueFrom", .enumeration(["INLINE", "HOST"]), "Source for the environment variable's value."),
 ])
-let s_WasmPlugin_vmConfig = ObjectSchema("WasmPlugin.vmConfig", [
+let s_WasmPlugin_vmConfig = ObjectSchema("WasmPlugin.vmConfig", nullsRefused: true, [
     f("env", .constrained(.array(.constrained(.object(s_WasmPlugin_vmConfig_env), Constraints(rules: [ValidationRule("(has(self.valueFrom) ? self.valueFrom : \"\") != \"HOST\" || !has(self.value)", "value may only be set when valueFrom is INLINE")]))), Constraints(maxItems: 256, listMapKeys: ["name"])), "Specifies environment variables to be injected to this VM."),
 ])
-let s_WasmPlugin = ObjectSchema("WasmPlugin", [
+let s_WasmPlugin = ObjectSchema("WasmPlugin", nullsRefused: true, [
     f("failStrategy", .enumeration(["FAIL_CLOSE", "FAIL_OPEN", "FAIL_RELOAD"]), "Specifies the failure behavior for the plugin due to fatal errors."),
     f("imagePullPolicy", .enumeration(["UNSPECIFIED_POLICY", "IfNotPresent", "Always"]), "The pull behaviour to be applied when fetching Wasm module by either OCI image or `http/https`."),
     f("imagePullSecret", .constrained(.string(), Constraints(minLength: 1, maxLength: 253)), "Credentials to use for OCI image pulling."),
@@ -82,7 +82,7 @@ let s_WasmPlugin = ObjectSchema("WasmPlugin", [
     f("phase", .enumeration(["UNSPECIFIED_PHASE", "AUTHN", "AUTHZ", "STATS"]), "Determines where in the filter chain this `WasmPlugin` is to be injected."),
     f("pluginConfig", .any, "The configuration that will be passed on to the plugin."),
     f("pluginName", .constrained(.string(), Constraints(minLength: 1, maxLength: 256)), "The plugin name to be used in the Envoy configuration (used to be called `rootID`)."),
-    f("priority", .integer(), "Determines ordering of `WasmPlugins` in the same `phase`."),
+    f("priority", .integer(), nullable: true, "Determines ordering of `WasmPlugins` in the same `phase`."),
     f("selector", .object(s_WasmPlugin_selector), "Criteria used to select the specific set of pods/VMs on which this plugin configuration should be applied."),
     f("sha256", .constrained(.string(), Constraints(pattern: "(^$|^[a-f0-9]{64}$)")), "SHA256 checksum that will be used to verify Wasm module or OCI container."),
     f("targetRef", .object(s_WasmPlugin_targetRef)),
@@ -92,11 +92,11 @@ let s_WasmPlugin = ObjectSchema("WasmPlugin", [
     f("verificationKey", .string()),
     f("vmConfig", .object(s_WasmPlugin_vmConfig), "Configuration for a Wasm VM."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_connectionPool_http_http2KeepAlive = ObjectSchema("DestinationRule.subsets[].trafficPolicy.connectionPool.http.http2KeepAlive", [
+let s_DestinationRule_subsets_trafficPolicy_connectionPool_http_http2KeepAlive = ObjectSchema("DestinationRule.subsets[].trafficPolicy.connectionPool.http.http2KeepAlive", nullsRefused: true, [
     f("interval", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "Send HTTP/2 PING frames at this interval."),
     f("timeout", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "How long to wait for a response to an HTTP/2 PING frame before closing the connection."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_connectionPool_http = ObjectSchema("DestinationRule.subsets[].trafficPolicy.connectionPool.http", [
+let s_DestinationRule_subsets_trafficPolicy_connectionPool_http = ObjectSchema("DestinationRule.subsets[].trafficPolicy.connectionPool.http", nullsRefused: true, [
     f("h2UpgradePolicy", .enumeration(["DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"]), "Specify if http1.1 connection should be upgraded to http2 for the associated destination."),
     f("http1MaxPendingRequests", .integer(), "Maximum number of requests that will be queued while waiting for a ready connection pool connection."),
     f("http2KeepAlive", .object(s_DestinationRule_subsets_trafficPolicy_connectionPool_http_http2KeepAlive), "Configure HTTP/2 PING frames for upstream connections."),
@@ -107,46 +107,46 @@ let s_DestinationRule_subsets_trafficPolicy_connectionPool_http = ObjectSchema("
     f("maxRetries", .integer(), "Maximum number of retries that can be outstanding to all hosts in a cluster at a given time."),
     f("useClientProtocol", .boolean, "If set to true, client protocol will be preserved while initiating connection to backend."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_connectionPool_tcp_tcpKeepalive = ObjectSchema("DestinationRule.subsets[].trafficPolicy.connectionPool.tcp.tcpKeepalive", [
+let s_DestinationRule_subsets_trafficPolicy_connectionPool_tcp_tcpKeepalive = ObjectSchema("DestinationRule.subsets[].trafficPolicy.connectionPool.tcp.tcpKeepalive", nullsRefused: true, [
     f("interval", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "The time duration between keep-alive probes."),
     f("probes", .integer(min: 0, max: 4294967295), "Maximum number of keepalive probes to send without response before deciding the connection is dead."),
     f("time", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "The time duration a connection needs to be idle before keep-alive probes start being sent."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_connectionPool_tcp = ObjectSchema("DestinationRule.subsets[].trafficPolicy.connectionPool.tcp", [
+let s_DestinationRule_subsets_trafficPolicy_connectionPool_tcp = ObjectSchema("DestinationRule.subsets[].trafficPolicy.connectionPool.tcp", nullsRefused: true, [
     f("connectTimeout", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "TCP connection timeout."),
     f("idleTimeout", .string(), "The idle timeout for TCP connections."),
     f("maxConnectionDuration", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "The maximum duration of a connection."),
     f("maxConnections", .integer(), "Maximum number of HTTP1 /TCP connections to a destination host."),
     f("tcpKeepalive", .object(s_DestinationRule_subsets_trafficPolicy_connectionPool_tcp_tcpKeepalive), "If set then set SO_KEEPALIVE on the socket to enable TCP Keepalives."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_connectionPool = ObjectSchema("DestinationRule.subsets[].trafficPolicy.connectionPool", [
+let s_DestinationRule_subsets_trafficPolicy_connectionPool = ObjectSchema("DestinationRule.subsets[].trafficPolicy.connectionPool", nullsRefused: true, [
     f("http", .object(s_DestinationRule_subsets_trafficPolicy_connectionPool_http), "HTTP connection pool settings."),
     f("tcp", .object(s_DestinationRule_subsets_trafficPolicy_connectionPool_tcp), "Settings common to both HTTP and TCP upstream connections."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_loadBalancer_backendUtilization = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.backendUtilization", [
+let s_DestinationRule_subsets_trafficPolicy_loadBalancer_backendUtilization = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.backendUtilization", nullsRefused: true, [
     f("errorUtilizationPenaltyPercent", .integer(min: 0, max: 4294967295), "Additional penalty applied to endpoints that return errors, expressed as a percentage of the utilization."),
     f("metricNamesForComputingUtilization", .array(.string()), "Custom ORCA metric names used to compute utilization."),
     f("weightExpirationPeriod", .string(), "If an endpoint stops reporting utilization metrics for this long, its reported weight is discarded and it reverts to the default (equal) weight."),
     f("weightStabilizationPeriod", .string(), "Duration after an endpoint first reports metrics before its weight is trusted."),
     f("weightUpdatePeriod", .string(), "How often the load balancer recomputes endpoint weights from the latest reported utilization data."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_loadBalancer_consistentHash_httpCookie_attributes = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes[]", [
+let s_DestinationRule_subsets_trafficPolicy_loadBalancer_consistentHash_httpCookie_attributes = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes[]", nullsRefused: true, [
     f("name", .string(), required: true, "The name of the cookie attribute."),
     f("value", .string(), "The optional value of the cookie attribute."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_loadBalancer_consistentHash_httpCookie = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.consistentHash.httpCookie", [
+let s_DestinationRule_subsets_trafficPolicy_loadBalancer_consistentHash_httpCookie = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.consistentHash.httpCookie", nullsRefused: true, [
     f("attributes", .array(.object(s_DestinationRule_subsets_trafficPolicy_loadBalancer_consistentHash_httpCookie_attributes)), "Additional attributes for the cookie."),
     f("name", .string(), required: true, "Name of the cookie."),
     f("path", .string(), "Path to set for the cookie."),
     f("ttl", .string(), "Lifetime of the cookie."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_loadBalancer_consistentHash_maglev = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.consistentHash.maglev", [
+let s_DestinationRule_subsets_trafficPolicy_loadBalancer_consistentHash_maglev = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.consistentHash.maglev", nullsRefused: true, [
     f("tableSize", .integer(min: 0), "The table size for Maglev hashing."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_loadBalancer_consistentHash_ringHash = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.consistentHash.ringHash", [
+let s_DestinationRule_subsets_trafficPolicy_loadBalancer_consistentHash_ringHash = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.consistentHash.ringHash", nullsRefused: true, [
     f("minimumRingSize", .integer(min: 0), "The minimum number of virtual nodes to use for the hash ring."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_loadBalancer_consistentHash = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.consistentHash", oneOf: [["httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName"], ["ringHash", "maglev"]], [
+let s_DestinationRule_subsets_trafficPolicy_loadBalancer_consistentHash = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.consistentHash", oneOf: [["httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName"], ["ringHash", "maglev"]], nullsRefused: true, [
     f("httpCookie", .object(s_DestinationRule_subsets_trafficPolicy_loadBalancer_consistentHash_httpCookie), "Hash based on HTTP cookie."),
     f("httpHeaderName", .string(), "Hash based on a specific HTTP header."),
     f("httpQueryParameterName", .string(), "Hash based on a specific HTTP query parameter."),
@@ -155,32 +155,32 @@ let s_DestinationRule_subsets_trafficPolicy_loadBalancer_consistentHash = Object
     f("ringHash", .object(s_DestinationRule_subsets_trafficPolicy_loadBalancer_consistentHash_ringHash), "The ring/modulo hash load balancer implements consistent hashing to backend hosts."),
     f("useSourceIp", .boolean, "Hash based on the source IP address."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_loadBalancer_localityLbSetting_distribute = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.localityLbSetting.distribute[]", [
+let s_DestinationRule_subsets_trafficPolicy_loadBalancer_localityLbSetting_distribute = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.localityLbSetting.distribute[]", nullsRefused: true, [
     f("from", .string(), "Originating locality, '/' separated, e.g."),
     f("to", .map(value: .integer(min: 0, max: 4294967295)), "Map of upstream localities to traffic distribution weights."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_loadBalancer_localityLbSetting_failover = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.localityLbSetting.failover[]", [
+let s_DestinationRule_subsets_trafficPolicy_loadBalancer_localityLbSetting_failover = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.localityLbSetting.failover[]", nullsRefused: true, [
     f("from", .string(), "Originating region."),
     f("to", .string(), "Destination region the traffic will fail over to when endpoints in the 'from' region becomes unhealthy."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_loadBalancer_localityLbSetting = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.localityLbSetting", [
+let s_DestinationRule_subsets_trafficPolicy_loadBalancer_localityLbSetting = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.localityLbSetting", nullsRefused: true, [
     f("distribute", .array(.object(s_DestinationRule_subsets_trafficPolicy_loadBalancer_localityLbSetting_distribute)), "Optional: only one of distribute, failover or failoverPriority can be set."),
-    f("enabled", .boolean, "Enable locality load balancing."),
+    f("enabled", .boolean, nullable: true, "Enable locality load balancing."),
     f("failover", .array(.object(s_DestinationRule_subsets_trafficPolicy_loadBalancer_localityLbSetting_failover)), "Optional: only one of distribute, failover or failoverPriority can be set."),
     f("failoverPriority", .array(.string()), "failoverPriority is an ordered list of labels used to sort endpoints to do priority based load balancing."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_loadBalancer_warmup = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.warmup", [
-    f("aggression", .number(min: 0.0), "This parameter controls the speed of traffic increase over the warmup duration."),
+let s_DestinationRule_subsets_trafficPolicy_loadBalancer_warmup = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.warmup", nullsRefused: true, [
+    f("aggression", .number(min: 0.0), nullable: true, "This parameter controls the speed of traffic increase over the warmup duration."),
     f("duration", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), required: true),
-    f("minimumPercent", .number(min: 0.0, max: 100.0)),
+    f("minimumPercent", .number(min: 0.0, max: 100.0), nullable: true),
 ])
-let s_DestinationRule_subsets_trafficPolicy_loadBalancer_zoneAwareLbSetting = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.zoneAwareLbSetting", [
-    f("enabled", .boolean, "Enable zone aware load balancing."),
+let s_DestinationRule_subsets_trafficPolicy_loadBalancer_zoneAwareLbSetting = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer.zoneAwareLbSetting", nullsRefused: true, [
+    f("enabled", .boolean, nullable: true, "Enable zone aware load balancing."),
     f("failover", .array(.object(s_DestinationRule_subsets_trafficPolicy_loadBalancer_localityLbSetting_failover)), "Optional."),
     f("failoverPriority", .array(.string()), "failoverPriority is an ordered list of labels used to sort endpoints for priority-based load balancing."),
-    f("minClusterSize", .integer(min: 1, max: 4294967295), "Minimum number of hosts in the upstream cluster's local region required for zone-aware load balancing to be enabled."),
+    f("minClusterSize", .integer(min: 1, max: 4294967295), nullable: true, "Minimum number of hosts in the upstream cluster's local region required for zone-aware load balancing to be enabled."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_loadBalancer = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer", oneOf: [["simple", "consistentHash", "backendUtilization"]], [
+let s_DestinationRule_subsets_trafficPolicy_loadBalancer = ObjectSchema("DestinationRule.subsets[].trafficPolicy.loadBalancer", oneOf: [["simple", "consistentHash", "backendUtilization"]], nullsRefused: true, [
     f("backendUtilization", .object(s_DestinationRule_subsets_trafficPolicy_loadBalancer_backendUtilization), "Utilization-based load balancing that uses backend-reported ORCA metrics to weight endpoints by their current load."),
     f("consistentHash", .object(s_DestinationRule_subsets_trafficPolicy_loadBalancer_consistentHash), "Consistent Hash-based load balancing can be used to provide soft session affinity based on HTTP headers, cookies or other properties."),
     f("localityLbSetting", .object(s_DestinationRule_subsets_trafficPolicy_loadBalancer_localityLbSetting), "Locality load balancer settings."),
@@ -189,53 +189,53 @@ let s_DestinationRule_subsets_trafficPolicy_loadBalancer = ObjectSchema("Destina
     f("warmupDurationSecs", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "Deprecated: use `warmup` instead."),
     f("zoneAwareLbSetting", .object(s_DestinationRule_subsets_trafficPolicy_loadBalancer_zoneAwareLbSetting), "Zone Aware load balancer settings."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_outlierDetection = ObjectSchema("DestinationRule.subsets[].trafficPolicy.outlierDetection", [
+let s_DestinationRule_subsets_trafficPolicy_outlierDetection = ObjectSchema("DestinationRule.subsets[].trafficPolicy.outlierDetection", nullsRefused: true, [
     f("baseEjectionTime", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "Minimum ejection duration."),
-    f("consecutive5xxErrors", .integer(min: 0, max: 4294967295), "Number of 5xx errors before a host is ejected from the connection pool."),
+    f("consecutive5xxErrors", .integer(min: 0, max: 4294967295), nullable: true, "Number of 5xx errors before a host is ejected from the connection pool."),
     f("consecutiveErrors", .integer()),
-    f("consecutiveGatewayErrors", .integer(min: 0, max: 4294967295), "Number of gateway errors before a host is ejected from the connection pool."),
-    f("consecutiveLocalOriginFailures", .integer(min: 0, max: 4294967295), "The number of consecutive locally originated failures before ejection occurs."),
+    f("consecutiveGatewayErrors", .integer(min: 0, max: 4294967295), nullable: true, "Number of gateway errors before a host is ejected from the connection pool."),
+    f("consecutiveLocalOriginFailures", .integer(min: 0, max: 4294967295), nullable: true, "The number of consecutive locally originated failures before ejection occurs."),
     f("interval", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "Time interval between ejection sweep analysis."),
     f("maxEjectionPercent", .integer(min: 0, max: 100), "Maximum % of hosts in the load balancing pool for the upstream service that can be ejected."),
     f("minHealthPercent", .integer(min: 0, max: 100), "Outlier detection will be enabled as long as the associated load balancing pool has at least `minHealthPercent` hosts in healthy mode."),
     f("outlierDetectionHttpErrorCodes", .array(.integer(min: 100, max: 599)), "Specifies the HTTP response status codes that are treated as outlier detection errors."),
     f("splitExternalLocalOriginErrors", .boolean, "Determines whether to distinguish local origin failures from external errors."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_portLevelSettings_port = ObjectSchema("DestinationRule.subsets[].trafficPolicy.portLevelSettings[].port", [
+let s_DestinationRule_subsets_trafficPolicy_portLevelSettings_port = ObjectSchema("DestinationRule.subsets[].trafficPolicy.portLevelSettings[].port", nullsRefused: true, [
     f("number", .integer(min: 0, max: 65535)),
 ])
-let s_DestinationRule_subsets_trafficPolicy_portLevelSettings_tls = ObjectSchema("DestinationRule.subsets[].trafficPolicy.portLevelSettings[].tls", [
+let s_DestinationRule_subsets_trafficPolicy_portLevelSettings_tls = ObjectSchema("DestinationRule.subsets[].trafficPolicy.portLevelSettings[].tls", nullsRefused: true, [
     f("caCertificates", .string(), "OPTIONAL: The path to the file containing certificate authority certificates to use in verifying a presented server certificate."),
     f("caCrl", .string(), "OPTIONAL: The path to the file containing the certificate revocation list (CRL) to use in verifying a presented server certificate."),
     f("clientCertificate", .string(), "REQUIRED if mode is `MUTUAL`."),
     f("credentialName", .string(), "The name of the secret that holds the TLS certs for the client including the CA certificates."),
-    f("insecureSkipVerify", .boolean, "`insecureSkipVerify` specifies whether the proxy should skip verifying the CA signature and SAN for the server certificate corresponding to the host."),
+    f("insecureSkipVerify", .boolean, nullable: true, "`insecureSkipVerify` specifies whether the proxy should skip verifying the CA signature and SAN for the server certificate corresponding to the host."),
     f("mode", .enumeration(["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"]), "Indicates whether connections to this port should be secured using TLS."),
     f("privateKey", .string(), "REQUIRED if mode is `MUTUAL`."),
     f("sni", .string(), "SNI string to present to the server during TLS handshake."),
     f("subjectAltNames", .array(.string()), "A list of alternate names to verify the subject identity in the certificate."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_portLevelSettings = ObjectSchema("DestinationRule.subsets[].trafficPolicy.portLevelSettings[]", [
+let s_DestinationRule_subsets_trafficPolicy_portLevelSettings = ObjectSchema("DestinationRule.subsets[].trafficPolicy.portLevelSettings[]", nullsRefused: true, [
     f("connectionPool", .object(s_DestinationRule_subsets_trafficPolicy_connectionPool)),
     f("loadBalancer", .object(s_DestinationRule_subsets_trafficPolicy_loadBalancer), "Settings controlling the load balancer algorithms."),
     f("outlierDetection", .object(s_DestinationRule_subsets_trafficPolicy_outlierDetection)),
     f("port", .object(s_DestinationRule_subsets_trafficPolicy_portLevelSettings_port), "Specifies the number of a port on the destination service on which this policy is being applied."),
     f("tls", .object(s_DestinationRule_subsets_trafficPolicy_portLevelSettings_tls), "TLS related settings for connections to the upstream service."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_proxyProtocol = ObjectSchema("DestinationRule.subsets[].trafficPolicy.proxyProtocol", [
+let s_DestinationRule_subsets_trafficPolicy_proxyProtocol = ObjectSchema("DestinationRule.subsets[].trafficPolicy.proxyProtocol", nullsRefused: true, [
     f("version", .enumeration(["V1", "V2"]), "The PROXY protocol version to use."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_retryBudget = ObjectSchema("DestinationRule.subsets[].trafficPolicy.retryBudget", [
+let s_DestinationRule_subsets_trafficPolicy_retryBudget = ObjectSchema("DestinationRule.subsets[].trafficPolicy.retryBudget", nullsRefused: true, [
     f("budgetInterval", .string(), "Specifies the duration in which requests will be considered when calculating the budget for retries."),
     f("minRetryConcurrency", .integer(min: 0, max: 4294967295), "Specifies the minimum retry concurrency allowed for the retry budget."),
-    f("percent", .number(min: 0.0, max: 100.0), "Specifies the limit on concurrent retries as a percentage of the sum of active requests and active pending requests."),
+    f("percent", .number(min: 0.0, max: 100.0), nullable: true, "Specifies the limit on concurrent retries as a percentage of the sum of active requests and active pending requests."),
 ])
-let s_DestinationRule_subsets_trafficPolicy_tunnel = ObjectSchema("DestinationRule.subsets[].trafficPolicy.tunnel", [
+let s_DestinationRule_subsets_trafficPolicy_tunnel = ObjectSchema("DestinationRule.subsets[].trafficPolicy.tunnel", nullsRefused: true, [
     f("protocol", .string(), "Specifies which protocol to use for tunneling the downstream connection."),
     f("targetHost", .string(), required: true, "Specifies a host to which the downstream connection is tunneled."),
     f("targetPort", .integer(min: 0, max: 65535), required: true, "Specifies a port to which the downstream connection is tunneled."),
 ])
-let s_DestinationRule_subsets_trafficPolicy = ObjectSchema("DestinationRule.subsets[].trafficPolicy", [
+let s_DestinationRule_subsets_trafficPolicy = ObjectSchema("DestinationRule.subsets[].trafficPolicy", nullsRefused: true, [
     f("connectionPool", .object(s_DestinationRule_subsets_trafficPolicy_connectionPool)),
     f("loadBalancer", .object(s_DestinationRule_subsets_trafficPolicy_loadBalancer), "Settings controlling the load balancer algorithms."),
     f("outlierDetection", .object(s_DestinationRule_subsets_trafficPolicy_outlierDetection)),
@@ -245,35 +245,35 @@ let s_DestinationRule_subsets_trafficPolicy = ObjectSchema("DestinationRule.subs
     f("tls", .object(s_DestinationRule_subsets_trafficPolicy_portLevelSettings_tls), "TLS related settings for connections to the upstream service."),
     f("tunnel", .object(s_DestinationRule_subsets_trafficPolicy_tunnel), "Configuration of tunneling TCP over other transport or application layers for the host configured in the DestinationRule."),
 ])
-let s_DestinationRule_subsets = ObjectSchema("DestinationRule.subsets[]", [
+let s_DestinationRule_subsets = ObjectSchema("DestinationRule.subsets[]", nullsRefused: true, [
     f("labels", .map(key: .labelKey, value: .string(.labelValue)), "Labels apply a filter over the endpoints of a service in the service registry."),
     f("name", .string(), required: true, "Name of the subset."),
     f("trafficPolicy", .object(s_DestinationRule_subsets_trafficPolicy), "Traffic policies that apply to this subset."),
 ])
-let s_DestinationRule_workloadSelector = ObjectSchema("DestinationRule.workloadSelector", [
+let s_DestinationRule_workloadSelector = ObjectSchema("DestinationRule.workloadSelector", nullsRefused: true, [
     f("matchLabels", .constrained(.map(key: .labelKey, value: .constrained(.string(.labelValue), Constraints(maxLength: 63, rules: [ValidationRule("!self.contains(\"*\")", "wildcard not allowed in label value match")]))), Constraints(maxProperties: 4096, rules: [ValidationRule("self.all(key, !key.contains(\"*\"))", "wildcard not allowed in label key match"), ValidationRule("self.all(key, key.size() != 0)", "key must not be empty")])), "One or more labels that indicate a specific set of pods/VMs on which a policy should be applied."),
 ])
-let s_DestinationRule = ObjectSchema("DestinationRule", [
+let s_DestinationRule = ObjectSchema("DestinationRule", nullsRefused: true, [
     f("exportTo", .array(.string()), "A list of namespaces to which this destination rule is exported."),
     f("host", .string(), required: true, "The name of a service from the service registry."),
     f("subsets", .array(.object(s_DestinationRule_subsets)), "One or more named sets that represent individual versions of a service."),
     f("trafficPolicy", .object(s_DestinationRule_subsets_trafficPolicy), "Traffic policies to apply (load balancing policy, connection pool sizes, outlier detection)."),
     f("workloadSelector", .object(s_DestinationRule_workloadSelector), "Criteria used to select the specific set of pods/VMs on which this `DestinationRule` configuration should be applied."),
 ])
-let s_EnvoyFilter_configPatches_match_cluster = ObjectSchema("EnvoyFilter.configPatches[].match.cluster", [
+let s_EnvoyFilter_configPatches_match_cluster = ObjectSchema("EnvoyFilter.configPatches[].match.cluster", nullsRefused: true, [
     f("name", .string(), "The exact name of the cluster to match."),
     f("portNumber", .integer(min: 0, max: 65535), "The service port for which this cluster was generated."),
     f("service", .string(), "The fully qualified service name for this cluster."),
     f("subset", .string(), "The subset associated with the service."),
 ])
-let s_EnvoyFilter_configPatches_match_listener_filterChain_filter_subFilter = ObjectSchema("EnvoyFilter.configPatches[].match.listener.filterChain.filter.subFilter", [
+let s_EnvoyFilter_configPatches_match_listener_filterChain_filter_subFilter = ObjectSchema("EnvoyFilter.configPatches[].match.listener.filterChain.filter.subFilter", nullsRefused: true, [
     f("name", .string(), "The filter name to match on."),
 ])
-let s_EnvoyFilter_configPatches_match_listener_filterChain_filter = ObjectSchema("EnvoyFilter.configPatches[].match.listener.filterChain.filter", [
+let s_EnvoyFilter_configPatches_match_listener_filterChain_filter = ObjectSchema("EnvoyFilter.configPatches[].match.listener.filterChain.filter", nullsRefused: true, [
     f("name", .string(), "The filter name to match on."),
     f("subFilter", .object(s_EnvoyFilter_configPatches_match_listener_filterChain_filter_subFilter), "The next level filter within this filter to match upon."),
 ])
-let s_EnvoyFilter_configPatches_match_listener_filterChain = ObjectSchema("EnvoyFilter.configPatches[].match.listener.filterChain", [
+let s_EnvoyFilter_configPatches_match_listener_filterChain = ObjectSchema("EnvoyFilter.configPatches[].match.listener.filterChain", nullsRefused: true, [
     f("applicationProtocols", .string(), "Applies only to sidecars."),
     f("destinationPort", .integer(min: 0, max: 4294967295), "The destination_port value used by a filter chain's match condition."),
     f("filter", .object(s_EnvoyFilter_configPatches_match_listener_filterChain_filter), "The name of a specific filter to apply the patch to."),
@@ -282,46 +282,46 @@ let s_EnvoyFilter_configPatches_match_listener_filterChain = ObjectSchema("Envoy
     f("transportProtocol", .string(), "Applies only to `SIDECAR_INBOUND` context."),
     f("transportSocket", .string(), "If non-empty, the name of the transport socket the filter chain is configured with."),
 ])
-let s_EnvoyFilter_configPatches_match_listener = ObjectSchema("EnvoyFilter.configPatches[].match.listener", [
+let s_EnvoyFilter_configPatches_match_listener = ObjectSchema("EnvoyFilter.configPatches[].match.listener", nullsRefused: true, [
     f("filterChain", .object(s_EnvoyFilter_configPatches_match_listener_filterChain), "Match a specific filter chain in a listener."),
     f("listenerFilter", .string(), "Match a specific listener filter."),
     f("name", .string(), "Match a specific listener by its name."),
     f("portName", .string()),
     f("portNumber", .integer(min: 0, max: 65535), "The service port/gateway port to which traffic is being sent/received."),
 ])
-let s_EnvoyFilter_configPatches_match_proxy = ObjectSchema("EnvoyFilter.configPatches[].match.proxy", [
+let s_EnvoyFilter_configPatches_match_proxy = ObjectSchema("EnvoyFilter.configPatches[].match.proxy", nullsRefused: true, [
     f("metadata", .map(value: .string()), "Match on the node metadata supplied by a proxy when connecting to istiod."),
     f("proxyVersion", .string(), "A regular expression in golang regex format (RE2) that can be used to select proxies using a specific version of istio proxy."),
 ])
-let s_EnvoyFilter_configPatches_match_routeConfiguration_vhost_route = ObjectSchema("EnvoyFilter.configPatches[].match.routeConfiguration.vhost.route", [
+let s_EnvoyFilter_configPatches_match_routeConfiguration_vhost_route = ObjectSchema("EnvoyFilter.configPatches[].match.routeConfiguration.vhost.route", nullsRefused: true, [
     f("action", .enumeration(["ANY", "ROUTE", "REDIRECT", "DIRECT_RESPONSE"]), "Match a route with specific action type."),
     f("name", .string(), "The Route objects generated by default are named as default."),
 ])
-let s_EnvoyFilter_configPatches_match_routeConfiguration_vhost = ObjectSchema("EnvoyFilter.configPatches[].match.routeConfiguration.vhost", [
+let s_EnvoyFilter_configPatches_match_routeConfiguration_vhost = ObjectSchema("EnvoyFilter.configPatches[].match.routeConfiguration.vhost", nullsRefused: true, [
     f("domainName", .string(), "Match a domain name in a virtual host."),
     f("name", .string(), "The VirtualHosts objects generated by Istio are named as host:port, where the host typically corresponds to the VirtualService's host field or the hostname of a service in the registry."),
     f("route", .object(s_EnvoyFilter_configPatches_match_routeConfiguration_vhost_route), "Match a specific route within the virtual host."),
 ])
-let s_EnvoyFilter_configPatches_match_routeConfiguration = ObjectSchema("EnvoyFilter.configPatches[].match.routeConfiguration", [
+let s_EnvoyFilter_configPatches_match_routeConfiguration = ObjectSchema("EnvoyFilter.configPatches[].match.routeConfiguration", nullsRefused: true, [
     f("gateway", .string(), "The Istio gateway config's namespace/name for which this route configuration was generated."),
     f("name", .string(), "Route configuration name to match on."),
     f("portName", .string(), "Applicable only for GATEWAY context."),
     f("portNumber", .integer(min: 0, max: 65535), "The service port number or gateway server port number for which this route configuration was generated."),
     f("vhost", .object(s_EnvoyFilter_configPatches_match_routeConfiguration_vhost), "Match a specific virtual host in a route configuration and apply the patch to the virtual host."),
 ])
-let s_EnvoyFilter_configPatches_match_waypoint_filter = ObjectSchema("EnvoyFilter.configPatches[].match.waypoint.filter", [
+let s_EnvoyFilter_configPatches_match_waypoint_filter = ObjectSchema("EnvoyFilter.configPatches[].match.waypoint.filter", nullsRefused: true, [
     f("name", .string(), "The filter name to match on."),
     f("subFilter", .object(s_EnvoyFilter_configPatches_match_listener_filterChain_filter_subFilter), "The next level filter within this filter to match on."),
 ])
-let s_EnvoyFilter_configPatches_match_waypoint_route = ObjectSchema("EnvoyFilter.configPatches[].match.waypoint.route", [
+let s_EnvoyFilter_configPatches_match_waypoint_route = ObjectSchema("EnvoyFilter.configPatches[].match.waypoint.route", nullsRefused: true, [
     f("name", .string(), "The Route objects generated by default are named as default."),
 ])
-let s_EnvoyFilter_configPatches_match_waypoint = ObjectSchema("EnvoyFilter.configPatches[].match.waypoint", [
+let s_EnvoyFilter_configPatches_match_waypoint = ObjectSchema("EnvoyFilter.configPatches[].match.waypoint", nullsRefused: true, [
     f("filter", .object(s_EnvoyFilter_configPatches_match_waypoint_filter), "The name of a specific filter to apply the patch to."),
     f("portNumber", .constrained(.integer(min: 0, max: 65535), Constraints(rules: [ValidationRule("0 < self && self <= 65535", "port must be between 1-65535")])), "The service port to match on."),
     f("route", .object(s_EnvoyFilter_configPatches_match_waypoint_route), "Match a specific route."),
 ])
-let s_EnvoyFilter_configPatches_match = ObjectSchema("EnvoyFilter.configPatches[].match", oneOf: [["listener", "routeConfiguration", "cluster", "waypoint"]], [
+let s_EnvoyFilter_configPatches_match = ObjectSchema("EnvoyFilter.configPatches[].match", oneOf: [["listener", "routeConfiguration", "cluster", "waypoint"]], nullsRefused: true, [
     f("cluster", .object(s_EnvoyFilter_configPatches_match_cluster), "Match on envoy cluster attributes."),
     f("context", .enumeration(["ANY", "SIDECAR_INBOUND", "SIDECAR_OUTBOUND", "GATEWAY", "WAYPOINT"]), "The specific config generation context to match on."),
     f("listener", .object(s_EnvoyFilter_configPatches_match_listener), "Match on envoy listener attributes."),
@@ -329,43 +329,43 @@ let s_EnvoyFilter_configPatches_match = ObjectSchema("EnvoyFilter.configPatches[
     f("routeConfiguration", .object(s_EnvoyFilter_configPatches_match_routeConfiguration), "Match on envoy HTTP route configuration attributes."),
     f("waypoint", .object(s_EnvoyFilter_configPatches_match_waypoint)),
 ])
-let s_EnvoyFilter_configPatches_patch = ObjectSchema("EnvoyFilter.configPatches[].patch", [
+let s_EnvoyFilter_configPatches_patch = ObjectSchema("EnvoyFilter.configPatches[].patch", nullsRefused: true, [
     f("filterClass", .enumeration(["UNSPECIFIED", "AUTHN", "AUTHZ", "STATS"]), "Determines the filter insertion order."),
     f("operation", .enumeration(["INVALID", "MERGE", "ADD", "REMOVE", "INSERT_BEFORE", "INSERT_AFTER", "INSERT_FIRST", "REPLACE", "MERGE_AND_REPLACE_LIST"]), "Determines how the patch should be applied."),
     f("value", .any, "The JSON config of the object being patched."),
 ])
-let s_EnvoyFilter_configPatches = ObjectSchema("EnvoyFilter.configPatches[]", [
+let s_EnvoyFilter_configPatches = ObjectSchema("EnvoyFilter.configPatches[]", nullsRefused: true, [
     f("applyTo", .enumeration(["INVALID", "LISTENER", "FILTER_CHAIN", "NETWORK_FILTER", "HTTP_FILTER", "ROUTE_CONFIGURATION", "VIRTUAL_HOST", "HTTP_ROUTE", "CLUSTER", "EXTENSION_CONFIG", "BOOTSTRAP", "LISTENER_FILTER"]), "Specifies where in the Envoy configuration, the patch should be applied."),
     f("match", .constrained(.object(s_EnvoyFilter_configPatches_match), Constraints(rules: [ValidationRule("has(self.context) ? ((self.context == \"WAYPOINT\") ? has(self.waypoint) : !has(self.waypoint)) : !has(self.waypoint)", "only support waypointMatch when context is WAYPOINT")])), "Match on listener/route configuration/cluster."),
     f("patch", .object(s_EnvoyFilter_configPatches_patch), "The patch to apply along with the operation."),
 ])
-let s_EnvoyFilter_targetRefs = ObjectSchema("EnvoyFilter.targetRefs[]", [
+let s_EnvoyFilter_targetRefs = ObjectSchema("EnvoyFilter.targetRefs[]", nullsRefused: true, [
     f("group", .constrained(.string(), Constraints(maxLength: 253, pattern: "^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")), "group is the group of the target resource."),
     f("kind", .constrained(.string(), Constraints(minLength: 1, maxLength: 63, pattern: "^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")), required: true, "kind is kind of the target resource."),
     f("name", .constrained(.string(), Constraints(minLength: 1, maxLength: 253)), required: true, "name is the name of the target resource."),
     f("namespace", .constrained(.string(), Constraints(rules: [ValidationRule("self.size() == 0", "cross namespace referencing is not currently supported")])), "namespace is the namespace of the referent."),
 ])
-let s_EnvoyFilter_workloadSelector = ObjectSchema("EnvoyFilter.workloadSelector", [
+let s_EnvoyFilter_workloadSelector = ObjectSchema("EnvoyFilter.workloadSelector", nullsRefused: true, [
     f("labels", .constrained(.map(key: .labelKey, value: .constrained(.string(.labelValue), Constraints(maxLength: 63, rules: [ValidationRule("!self.contains(\"*\")", "wildcard is not supported in selector")]))), Constraints(maxProperties: 256)), "One or more labels that indicate a specific set of pods/VMs on which the configuration should be applied."),
 ])
-let s_EnvoyFilter = ObjectSchema("EnvoyFilter", [
+let s_EnvoyFilter = ObjectSchema("EnvoyFilter", nullsRefused: true, [
     f("configPatches", .array(.object(s_EnvoyFilter_configPatches)), "One or more patches with match conditions."),
     f("priority", .integer(), "Priority defines the order in which patch sets are applied within a context."),
     f("targetRefs", .constrained(.array(.object(s_EnvoyFilter_targetRefs)), Constraints(maxItems: 16)), "Optional."),
     f("workloadSelector", .object(s_EnvoyFilter_workloadSelector), "Criteria used to select the specific set of pods/VMs on which this patch configuration should be applied."),
 ])
-let s_Gateway_servers_port = ObjectSchema("Gateway.servers[].port", [
+let s_Gateway_servers_port = ObjectSchema("Gateway.servers[].port", nullsRefused: true, [
     f("name", .string(), required: true, "Label assigned to the port."),
     f("number", .integer(min: 0, max: 65535), required: true, "A valid non-negative integer port number."),
     f("protocol", .string(), required: true, "The protocol exposed on the port."),
     f("targetPort", .integer(min: 0, max: 65535)),
 ])
-let s_Gateway_servers_tls_tlsCertificates = ObjectSchema("Gateway.servers[].tls.tlsCertificates[]", [
+let s_Gateway_servers_tls_tlsCertificates = ObjectSchema("Gateway.servers[].tls.tlsCertificates[]", nullsRefused: true, [
     f("caCertificates", .string()),
     f("privateKey", .string(), "REQUIRED if mode is `SIMPLE` or `MUTUAL`."),
     f("serverCertificate", .string(), "REQUIRED if mode is `SIMPLE` or `MUTUAL`."),
 ])
-let s_Gateway_servers_tls = ObjectSchema("Gateway.servers[].tls", [
+let s_Gateway_servers_tls = ObjectSchema("Gateway.servers[].tls", nullsRefused: true, [
     f("caCertCredentialName", .string(), "For mutual TLS, the name of the secret or the configmap that holds CA certificates."),
     f("caCertificates", .string(), "REQUIRED if mode is `MUTUAL` or `OPTIONAL_MUTUAL`."),
     f("caCrl", .string(), "OPTIONAL: The path to the file containing the certificate revocation list (CRL) to use in verifying a presented client side certificate."),
@@ -374,7 +374,7 @@ let s_Gateway_servers_tls = ObjectSchema("Gateway.servers[].tls", [
     f("credentialNames", .constrained(.array(.string()), Constraints(minItems: 1, maxItems: 2)), "Same as CredentialName but for multiple certificates."),
     f("ecdhCurves", .array(.string()), "Optional: If specified, only support the specified ecdh curves."),
     f("httpsRedirect", .boolean, "If set to true, the load balancer will send a 301 redirect for all http connections, asking the clients to use HTTPS."),
-    f("insecureSkipVerify", .boolean, "Optional: If set to true, the proxy will try to validate the certificate, but even if the validation fails, it will allow the connection through."),
+    f("insecureSkipVerify", .boolean, nullable: true, "Optional: If set to true, the proxy will try to validate the certificate, but even if the validation fails, it will allow the connection through."),
     f("maxProtocolVersion", .enumeration(["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"]), "Optional: Maximum TLS protocol version."),
     f("minProtocolVersion", .enumeration(["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"]), "Optional: Minimum TLS protocol version."),
     f("mode", .enumeration(["PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL"]), "Optional: Indicates whether connections to this port should be secured using TLS."),
@@ -385,7 +385,7 @@ let s_Gateway_servers_tls = ObjectSchema("Gateway.servers[].tls", [
     f("verifyCertificateHash", .array(.string()), "An optional list of hex-encoded SHA-256 hashes of the authorized client certificates."),
     f("verifyCertificateSpki", .array(.string()), "An optional list of base64-encoded SHA-256 hashes of the SPKIs of authorized client certificates."),
 ])
-let s_Gateway_servers = ObjectSchema("Gateway.servers[]", [
+let s_Gateway_servers = ObjectSchema("Gateway.servers[]", nullsRefused: true, [
     f("bind", .string(), "The ip or the Unix domain socket to which the listener should be bound to."),
     f("defaultEndpoint", .string()),
     f("hosts", .array(.string()), required: true, "One or more hosts exposed by this gateway."),
@@ -393,23 +393,23 @@ let s_Gateway_servers = ObjectSchema("Gateway.servers[]", [
     f("port", .object(s_Gateway_servers_port), required: true, "The Port on which the proxy should listen for incoming connections."),
     f("tls", .constrained(.object(s_Gateway_servers_tls), Constraints(rules: [ValidationRule("(has(self.tlsCertificates) ? 1 : 0) + (has(self.credentialNames) ? 1 : 0) <= 1", "only one of credentialNames or tlsCertificates can be set"), ValidationRule("(has(self.credentialName) ? 1 : 0) + (has(self.credentialNames) ? 1 : 0) <= 1", "only one of credentialName or credentialNames can be set"), ValidationRule("(has(self.credentialNames) ? 1 : 0) + (has(self.tlsCertificates) ? 1 : 0) <= 1", "only one of credentialName or tlsCertificates can be set")])), "Set of TLS related options that govern the server's behavior."),
 ])
-let s_Gateway = ObjectSchema("Gateway", [
+let s_Gateway = ObjectSchema("Gateway", nullsRefused: true, [
     f("selector", .map(value: .string()), "One or more labels that indicate a specific set of pods/VMs on which this gateway configuration should be applied."),
     f("servers", .array(.object(s_Gateway_servers)), "A list of server specifications."),
 ])
-let s_ProxyConfig_image = ObjectSchema("ProxyConfig.image", [
+let s_ProxyConfig_image = ObjectSchema("ProxyConfig.image", nullsRefused: true, [
     f("imageType", .string(), "The image type of the image."),
 ])
-let s_ProxyConfig_selector = ObjectSchema("ProxyConfig.selector", [
+let s_ProxyConfig_selector = ObjectSchema("ProxyConfig.selector", nullsRefused: true, [
     f("matchLabels", .constrained(.map(key: .labelKey, value: .constrained(.string(.labelValue), Constraints(maxLength: 63, rules: [ValidationRule("!self.contains(\"*\")", "wildcard not allowed in label value match")]))), Constraints(maxProperties: 4096, rules: [ValidationRule("self.all(key, !key.contains(\"*\"))", "wildcard not allowed in label key match"), ValidationRule("self.all(key, key.size() != 0)", "key must not be empty")])), "One or more labels that indicate a specific set of pods/VMs on which a policy should be applied."),
 ])
-let s_ProxyConfig = ObjectSchema("ProxyConfig", [
-    f("concurrency", .integer(min: 0), "The number of worker threads to run."),
+let s_ProxyConfig = ObjectSchema("ProxyConfig", nullsRefused: true, [
+    f("concurrency", .integer(min: 0), nullable: true, "The number of worker threads to run."),
     f("environmentVariables", .map(value: .constrained(.string(), Constraints(maxLength: 2048))), "Additional environment variables for the proxy."),
     f("image", .object(s_ProxyConfig_image), "Specifies the details of the proxy image."),
     f("selector", .object(s_ProxyConfig_selector), "Optional."),
 ])
-let s_ServiceEntry_endpoints = ObjectSchema("ServiceEntry.endpoints[]", [
+let s_ServiceEntry_endpoints = ObjectSchema("ServiceEntry.endpoints[]", nullsRefused: true, [
     f("address", .constrained(.string(), Constraints(maxLength: 256, rules: [ValidationRule("self.startsWith(\"unix://\") ? (self.substring(7, 8) == \"/\" || self.substring(7, 8) == \"@\") : true", "UDS must be an absolute path or abstract socket"), ValidationRule("self.startsWith(\"unix://\") ? !self.endsWith(\"/\") : true", "UDS may not be a dir")])), "Address associated with the network endpoint without the port."),
     f("labels", .constrained(.map(key: .labelKey, value: .string(.labelValue)), Constraints(maxProperties: 256)), "One or more labels associated with the endpoint."),
     f("locality", .constrained(.string(), Constraints(maxLength: 2048)), "The locality associated with the endpoint."),
@@ -418,16 +418,16 @@ let s_ServiceEntry_endpoints = ObjectSchema("ServiceEntry.endpoints[]", [
     f("serviceAccount", .constrained(.string(), Constraints(maxLength: 253)), "The service account associated with the workload if a sidecar is present in the workload."),
     f("weight", .integer(min: 0, max: 4294967295), "The load balancing weight associated with the endpoint."),
 ])
-let s_ServiceEntry_ports = ObjectSchema("ServiceEntry.ports[]", [
+let s_ServiceEntry_ports = ObjectSchema("ServiceEntry.ports[]", nullsRefused: true, [
     f("name", .constrained(.string(), Constraints(maxLength: 256)), required: true, "Label assigned to the port."),
     f("number", .constrained(.integer(min: 0, max: 65535), Constraints(rules: [ValidationRule("0 < self && self <= 65535", "port must be between 1-65535")])), required: true, "A valid non-negative integer port number."),
     f("protocol", .constrained(.string(), Constraints(maxLength: 256)), "The protocol exposed on the port."),
     f("targetPort", .constrained(.integer(min: 0, max: 65535), Constraints(rules: [ValidationRule("0 < self && self <= 65535", "port must be between 1-65535")])), "The port number on the endpoint where the traffic will be received."),
 ])
-let s_ServiceEntry_workloadSelector = ObjectSchema("ServiceEntry.workloadSelector", [
+let s_ServiceEntry_workloadSelector = ObjectSchema("ServiceEntry.workloadSelector", nullsRefused: true, [
     f("labels", .constrained(.map(key: .labelKey, value: .constrained(.string(.labelValue), Constraints(maxLength: 63, rules: [ValidationRule("!self.contains(\"*\")", "wildcard is not supported in selector")]))), Constraints(maxProperties: 256)), "One or more labels that indicate a specific set of pods/VMs on which the configuration should be applied."),
 ])
-let s_ServiceEntry = ObjectSchema("ServiceEntry", [
+let s_ServiceEntry = ObjectSchema("ServiceEntry", nullsRefused: true, [
     f("addresses", .constrained(.array(.constrained(.string(), Constraints(maxLength: 64))), Constraints(maxItems: 256)), "The virtual IP addresses associated with the service."),
     f("endpoints", .constrained(.array(.constrained(.object(s_ServiceEntry_endpoints), Constraints(rules: [ValidationRule("has(self.address) || has(self.network)", "Address is required"), ValidationRule("(has(self.address) ? self.address : \"\").startsWith(\"unix://\") ? !has(self.ports) : true", "UDS may not include ports")]))), Constraints(maxItems: 4096)), "One or more endpoints associated with the service."),
     f("exportTo", .array(.string()), "A list of namespaces to which this service is exported."),
@@ -438,23 +438,23 @@ let s_ServiceEntry = ObjectSchema("ServiceEntry", [
     f("subjectAltNames", .array(.string()), "If specified, the proxy will verify that the server certificate's subject alternate name matches one of the specified values."),
     f("workloadSelector", .object(s_ServiceEntry_workloadSelector), "Applicable only for MESH_INTERNAL services."),
 ])
-let s_Sidecar_egress_port = ObjectSchema("Sidecar.egress[].port", [
+let s_Sidecar_egress_port = ObjectSchema("Sidecar.egress[].port", nullsRefused: true, [
     f("name", .string(), "Label assigned to the port."),
     f("number", .integer(min: 0, max: 65535), "A valid non-negative integer port number."),
     f("protocol", .string(), "The protocol exposed on the port."),
     f("targetPort", .integer(min: 0, max: 65535)),
 ])
-let s_Sidecar_egress = ObjectSchema("Sidecar.egress[]", [
+let s_Sidecar_egress = ObjectSchema("Sidecar.egress[]", nullsRefused: true, [
     f("bind", .string(), "The IP(IPv4 or IPv6) or the Unix domain socket to which the listener should be bound to."),
     f("captureMode", .enumeration(["DEFAULT", "IPTABLES", "NONE"]), "When the bind address is an IP, the captureMode option dictates how traffic to the listener is expected to be captured (or not)."),
     f("hosts", .array(.string()), required: true, "One or more service hosts exposed by the listener in `namespace/dnsName` format."),
     f("port", .object(s_Sidecar_egress_port), "The port associated with the listener."),
 ])
-let s_Sidecar_inboundConnectionPool_http_http2KeepAlive = ObjectSchema("Sidecar.inboundConnectionPool.http.http2KeepAlive", [
+let s_Sidecar_inboundConnectionPool_http_http2KeepAlive = ObjectSchema("Sidecar.inboundConnectionPool.http.http2KeepAlive", nullsRefused: true, [
     f("interval", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "Send HTTP/2 PING frames at this interval."),
     f("timeout", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "How long to wait for a response to an HTTP/2 PING frame before closing the connection."),
 ])
-let s_Sidecar_inboundConnectionPool_http = ObjectSchema("Sidecar.inboundConnectionPool.http", [
+let s_Sidecar_inboundConnectionPool_http = ObjectSchema("Sidecar.inboundConnectionPool.http", nullsRefused: true, [
     f("h2UpgradePolicy", .enumeration(["DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"]), "Specify if http1.1 connection should be upgraded to http2 for the associated destination."),
     f("http1MaxPendingRequests", .integer(), "Maximum number of requests that will be queued while waiting for a ready connection pool connection."),
     f("http2KeepAlive", .object(s_Sidecar_inboundConnectionPool_http_http2KeepAlive), "Configure HTTP/2 PING frames for upstream connections."),
@@ -465,28 +465,28 @@ let s_Sidecar_inboundConnectionPool_http = ObjectSchema("Sidecar.inboundConnecti
     f("maxRetries", .integer(), "Maximum number of retries that can be outstanding to all hosts in a cluster at a given time."),
     f("useClientProtocol", .boolean, "If set to true, client protocol will be preserved while initiating connection to backend."),
 ])
-let s_Sidecar_inboundConnectionPool_tcp_tcpKeepalive = ObjectSchema("Sidecar.inboundConnectionPool.tcp.tcpKeepalive", [
+let s_Sidecar_inboundConnectionPool_tcp_tcpKeepalive = ObjectSchema("Sidecar.inboundConnectionPool.tcp.tcpKeepalive", nullsRefused: true, [
     f("interval", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "The time duration between keep-alive probes."),
     f("probes", .integer(min: 0, max: 4294967295), "Maximum number of keepalive probes to send without response before deciding the connection is dead."),
     f("time", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "The time duration a connection needs to be idle before keep-alive probes start being sent."),
 ])
-let s_Sidecar_inboundConnectionPool_tcp = ObjectSchema("Sidecar.inboundConnectionPool.tcp", [
+let s_Sidecar_inboundConnectionPool_tcp = ObjectSchema("Sidecar.inboundConnectionPool.tcp", nullsRefused: true, [
     f("connectTimeout", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "TCP connection timeout."),
     f("idleTimeout", .string(), "The idle timeout for TCP connections."),
     f("maxConnectionDuration", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "The maximum duration of a connection."),
     f("maxConnections", .integer(), "Maximum number of HTTP1 /TCP connections to a destination host."),
     f("tcpKeepalive", .object(s_Sidecar_inboundConnectionPool_tcp_tcpKeepalive), "If set then set SO_KEEPALIVE on the socket to enable TCP Keepalives."),
 ])
-let s_Sidecar_inboundConnectionPool = ObjectSchema("Sidecar.inboundConnectionPool", [
+let s_Sidecar_inboundConnectionPool = ObjectSchema("Sidecar.inboundConnectionPool", nullsRefused: true, [
     f("http", .object(s_Sidecar_inboundConnectionPool_http), "HTTP connection pool settings."),
     f("tcp", .object(s_Sidecar_inboundConnectionPool_tcp), "Settings common to both HTTP and TCP upstream connections."),
 ])
-let s_Sidecar_ingress_tls_tlsCertificates = ObjectSchema("Sidecar.ingress[].tls.tlsCertificates[]", [
+let s_Sidecar_ingress_tls_tlsCertificates = ObjectSchema("Sidecar.ingress[].tls.tlsCertificates[]", nullsRefused: true, [
     f("caCertificates", .string()),
     f("privateKey", .string(), "REQUIRED if mode is `SIMPLE` or `MUTUAL`."),
     f("serverCertificate", .string(), "REQUIRED if mode is `SIMPLE` or `MUTUAL`."),
 ])
-let s_Sidecar_ingress_tls = ObjectSchema("Sidecar.ingress[].tls", [
+let s_Sidecar_ingress_tls = ObjectSchema("Sidecar.ingress[].tls", nullsRefused: true, [
     f("caCertCredentialName", .string(), "For mutual TLS, the name of the secret or the configmap that holds CA certificates."),
     f("caCertificates", .string(), "REQUIRED if mode is `MUTUAL` or `OPTIONAL_MUTUAL`."),
     f("caCrl", .string(), "OPTIONAL: The path to the file containing the certificate revocation list (CRL) to use in verifying a presented client side certificate."),
@@ -495,7 +495,7 @@ let s_Sidecar_ingress_tls = ObjectSchema("Sidecar.ingress[].tls", [
     f("credentialNames", .constrained(.array(.string()), Constraints(minItems: 1, maxItems: 2)), "Same as CredentialName but for multiple certificates."),
     f("ecdhCurves", .array(.string()), "Optional: If specified, only support the specified ecdh curves."),
     f("httpsRedirect", .boolean, "If set to true, the load balancer will send a 301 redirect for all http connections, asking the clients to use HTTPS."),
-    f("insecureSkipVerify", .boolean, "Optional: If set to true, the proxy will try to validate the certificate, but even if the validation fails, it will allow the connection through."),
+    f("insecureSkipVerify", .boolean, nullable: true, "Optional: If set to true, the proxy will try to validate the certificate, but even if the validation fails, it will allow the connection through."),
     f("maxProtocolVersion", .enumeration(["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"]), "Optional: Maximum TLS protocol version."),
     f("minProtocolVersion", .enumeration(["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"]), "Optional: Minimum TLS protocol version."),
     f("mode", .enumeration(["PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL"]), "Optional: Indicates whether connections to this port should be secured using TLS."),
@@ -506,7 +506,7 @@ let s_Sidecar_ingress_tls = ObjectSchema("Sidecar.ingress[].tls", [
     f("verifyCertificateHash", .array(.string()), "An optional list of hex-encoded SHA-256 hashes of the authorized client certificates."),
     f("verifyCertificateSpki", .array(.string()), "An optional list of base64-encoded SHA-256 hashes of the SPKIs of authorized client certificates."),
 ])
-let s_Sidecar_ingress = ObjectSchema("Sidecar.ingress[]", [
+let s_Sidecar_ingress = ObjectSchema("Sidecar.ingress[]", nullsRefused: true, [
     f("bind", .string(), "The IP(IPv4 or IPv6) to which the listener should be bound."),
     f("captureMode", .enumeration(["DEFAULT", "IPTABLES", "NONE"]), "The captureMode option dictates how traffic to the listener is expected to be captured (or not)."),
     f("connectionPool", .object(s_Sidecar_inboundConnectionPool), "Settings controlling the volume of connections Envoy will accept from the network."),
@@ -514,35 +514,35 @@ let s_Sidecar_ingress = ObjectSchema("Sidecar.ingress[]", [
     f("port", .object(s_Sidecar_egress_port), required: true, "The port associated with the listener."),
     f("tls", .constrained(.object(s_Sidecar_ingress_tls), Constraints(rules: [ValidationRule("(has(self.tlsCertificates) ? 1 : 0) + (has(self.credentialNames) ? 1 : 0) <= 1", "only one of credentialNames or tlsCertificates can be set"), ValidationRule("(has(self.credentialName) ? 1 : 0) + (has(self.credentialNames) ? 1 : 0) <= 1", "only one of credentialName or credentialNames can be set"), ValidationRule("(has(self.credentialNames) ? 1 : 0) + (has(self.tlsCertificates) ? 1 : 0) <= 1", "only one of credentialName or tlsCertificates can be set")])), "Set of TLS related options that will enable TLS termination on the sidecar for requests originating from outside the mesh."),
 ])
-let s_Sidecar_outboundTrafficPolicy_egressProxy_port = ObjectSchema("Sidecar.outboundTrafficPolicy.egressProxy.port", [
+let s_Sidecar_outboundTrafficPolicy_egressProxy_port = ObjectSchema("Sidecar.outboundTrafficPolicy.egressProxy.port", nullsRefused: true, [
     f("number", .integer(min: 0, max: 65535)),
 ])
-let s_Sidecar_outboundTrafficPolicy_egressProxy = ObjectSchema("Sidecar.outboundTrafficPolicy.egressProxy", [
+let s_Sidecar_outboundTrafficPolicy_egressProxy = ObjectSchema("Sidecar.outboundTrafficPolicy.egressProxy", nullsRefused: true, [
     f("host", .string(), required: true, "The name of a service from the service registry."),
     f("port", .object(s_Sidecar_outboundTrafficPolicy_egressProxy_port), "Specifies the port on the host that is being addressed."),
     f("subset", .string(), "The name of a subset within the service."),
 ])
-let s_Sidecar_outboundTrafficPolicy = ObjectSchema("Sidecar.outboundTrafficPolicy", [
+let s_Sidecar_outboundTrafficPolicy = ObjectSchema("Sidecar.outboundTrafficPolicy", nullsRefused: true, [
     f("egressProxy", .object(s_Sidecar_outboundTrafficPolicy_egressProxy)),
     f("mode", .enumeration(["REGISTRY_ONLY", "ALLOW_ANY"]), "Valid Options: REGISTRY_ONLY, ALLOW_ANY"),
 ])
-let s_Sidecar_workloadSelector = ObjectSchema("Sidecar.workloadSelector", [
+let s_Sidecar_workloadSelector = ObjectSchema("Sidecar.workloadSelector", nullsRefused: true, [
     f("labels", .constrained(.map(key: .labelKey, value: .constrained(.string(.labelValue), Constraints(maxLength: 63, rules: [ValidationRule("!self.contains(\"*\")", "wildcard is not supported in selector")]))), Constraints(maxProperties: 256)), "One or more labels that indicate a specific set of pods/VMs on which the configuration should be applied."),
 ])
-let s_Sidecar = ObjectSchema("Sidecar", [
+let s_Sidecar = ObjectSchema("Sidecar", nullsRefused: true, [
     f("egress", .array(.object(s_Sidecar_egress)), "Egress specifies the configuration of the sidecar for processing outbound traffic from the attached workload instance to other services in the mesh."),
     f("inboundConnectionPool", .object(s_Sidecar_inboundConnectionPool), "Settings controlling the volume of connections Envoy will accept from the network."),
     f("ingress", .array(.object(s_Sidecar_ingress)), "Ingress specifies the configuration of the sidecar for processing inbound traffic to the attached workload instance."),
     f("outboundTrafficPolicy", .object(s_Sidecar_outboundTrafficPolicy), "Set the default behavior of the sidecar for handling outbound traffic from the application."),
     f("workloadSelector", .object(s_Sidecar_workloadSelector), "Criteria used to select the specific set of pods/VMs on which this `Sidecar` configuration should be applied."),
 ])
-let s_VirtualService_http_corsPolicy_allowOrigins = ObjectSchema("VirtualService.http[].corsPolicy.allowOrigins[]", oneOf: [["exact", "prefix", "regex"]], [
+let s_VirtualService_http_corsPolicy_allowOrigins = ObjectSchema("VirtualService.http[].corsPolicy.allowOrigins[]", oneOf: [["exact", "prefix", "regex"]], nullsRefused: true, [
     f("exact", .string()),
     f("prefix", .string()),
     f("regex", .string(.re2), "[RE2 style regex-based match](https://github.com/google/re2/wiki/Syntax)."),
 ])
-let s_VirtualService_http_corsPolicy = ObjectSchema("VirtualService.http[].corsPolicy", [
-    f("allowCredentials", .boolean, "Indicates whether the caller is allowed to send the actual request (not the preflight) using credentials."),
+let s_VirtualService_http_corsPolicy = ObjectSchema("VirtualService.http[].corsPolicy", nullsRefused: true, [
+    f("allowCredentials", .boolean, nullable: true, "Indicates whether the caller is allowed to send the actual request (not the preflight) using credentials."),
     f("allowHeaders", .array(.string()), "List of HTTP headers that can be used when requesting the resource."),
     f("allowMethods", .array(.string()), "List of HTTP methods allowed to access the resource."),
     f("allowOrigin", .array(.string())),
@@ -551,47 +551,47 @@ let s_VirtualService_http_corsPolicy = ObjectSchema("VirtualService.http[].corsP
     f("maxAge", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "Specifies how long the results of a preflight request can be cached."),
     f("unmatchedPreflights", .enumeration(["UNSPECIFIED", "FORWARD", "IGNORE"]), "Indicates whether preflight requests not matching the configured allowed origin shouldn't be forwarded to the upstream."),
 ])
-let s_VirtualService_http_delegate = ObjectSchema("VirtualService.http[].delegate", [
+let s_VirtualService_http_delegate = ObjectSchema("VirtualService.http[].delegate", nullsRefused: true, [
     f("name", .string(), "Name specifies the name of the delegate VirtualService."),
     f("namespace", .string(), "Namespace specifies the namespace where the delegate VirtualService resides."),
 ])
-let s_VirtualService_http_directResponse_body = ObjectSchema("VirtualService.http[].directResponse.body", oneOf: [["string", "bytes"]], [
+let s_VirtualService_http_directResponse_body = ObjectSchema("VirtualService.http[].directResponse.body", oneOf: [["string", "bytes"]], nullsRefused: true, [
     f("bytes", .string(), "response body as base64 encoded bytes."),
     f("string", .string()),
 ])
-let s_VirtualService_http_directResponse = ObjectSchema("VirtualService.http[].directResponse", [
+let s_VirtualService_http_directResponse = ObjectSchema("VirtualService.http[].directResponse", nullsRefused: true, [
     f("body", .object(s_VirtualService_http_directResponse_body), "Specifies the content of the response body."),
     f("status", .integer(min: 200, max: 599), required: true, "Specifies the HTTP response status to be returned."),
 ])
-let s_VirtualService_http_fault_abort_percentage = ObjectSchema("VirtualService.http[].fault.abort.percentage", [
+let s_VirtualService_http_fault_abort_percentage = ObjectSchema("VirtualService.http[].fault.abort.percentage", nullsRefused: true, [
     f("value", .number(min: 0.0, max: 100.0)),
 ])
-let s_VirtualService_http_fault_abort = ObjectSchema("VirtualService.http[].fault.abort", oneOf: [["httpStatus", "grpcStatus", "http2Error"]], [
+let s_VirtualService_http_fault_abort = ObjectSchema("VirtualService.http[].fault.abort", oneOf: [["httpStatus", "grpcStatus", "http2Error"]], nullsRefused: true, [
     f("grpcStatus", .string(), "GRPC status code to use to abort the request."),
     f("http2Error", .string()),
     f("httpStatus", .integer(min: 200, max: 599), "HTTP status code to use to abort the Http request."),
     f("percentage", .object(s_VirtualService_http_fault_abort_percentage), "Percentage of requests to be aborted with the error code provided."),
 ])
-let s_VirtualService_http_fault_delay = ObjectSchema("VirtualService.http[].fault.delay", oneOf: [["fixedDelay", "exponentialDelay"]], [
+let s_VirtualService_http_fault_delay = ObjectSchema("VirtualService.http[].fault.delay", oneOf: [["fixedDelay", "exponentialDelay"]], nullsRefused: true, [
     f("exponentialDelay", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")]))),
     f("fixedDelay", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "Add a fixed delay before forwarding the request."),
     f("percent", .integer(min: 0, max: 100), "Percentage of requests on which the delay will be injected (0-100)."),
     f("percentage", .object(s_VirtualService_http_fault_abort_percentage), "Percentage of requests on which the delay will be injected."),
 ])
-let s_VirtualService_http_fault = ObjectSchema("VirtualService.http[].fault", [
+let s_VirtualService_http_fault = ObjectSchema("VirtualService.http[].fault", nullsRefused: true, [
     f("abort", .object(s_VirtualService_http_fault_abort), "Abort Http request attempts and return error codes back to downstream service, giving the impression that the upstream service is faulty."),
     f("delay", .object(s_VirtualService_http_fault_delay), "Delay requests before forwarding, emulating various failures such as network issues, overloaded upstream service, etc."),
 ])
-let s_VirtualService_http_headers_request = ObjectSchema("VirtualService.http[].headers.request", [
+let s_VirtualService_http_headers_request = ObjectSchema("VirtualService.http[].headers.request", nullsRefused: true, [
     f("add", .map(value: .string())),
     f("remove", .array(.string())),
     f("set", .map(value: .string())),
 ])
-let s_VirtualService_http_headers = ObjectSchema("VirtualService.http[].headers", [
+let s_VirtualService_http_headers = ObjectSchema("VirtualService.http[].headers", nullsRefused: true, [
     f("request", .object(s_VirtualService_http_headers_request)),
     f("response", .object(s_VirtualService_http_headers_request)),
 ])
-let s_VirtualService_http_match = ObjectSchema("VirtualService.http[].match[]", [
+let s_VirtualService_http_match = ObjectSchema("VirtualService.http[].match[]", nullsRefused: true, [
     f("authority", .object(s_VirtualService_http_corsPolicy_allowOrigins), "HTTP Authority values are case-sensitive and formatted as follows: - `exact: \"value\"` for exact string match - `prefix: \"value\"` for prefix-based match - `regex: \"value\"` for [RE2 style regex-based..."),
     f("gateways", .array(.string()), "Names of gateways where the rule should be applied."),
     f("headers", .map(value: .object(s_VirtualService_http_corsPolicy_allowOrigins)), "The header keys must be lowercase and use hyphen as the separator, e.g."),
@@ -607,19 +607,19 @@ let s_VirtualService_http_match = ObjectSchema("VirtualService.http[].match[]", 
     f("uri", .object(s_VirtualService_http_corsPolicy_allowOrigins), "URI to match values are case-sensitive and formatted as follows: - `exact: \"value\"` for exact string match - `prefix: \"value\"` for prefix-based match - `regex: \"value\"` for [RE2 style regex-based m..."),
     f("withoutHeaders", .map(value: .object(s_VirtualService_http_corsPolicy_allowOrigins)), "withoutHeader has the same syntax with the header, but has opposite meaning."),
 ])
-let s_VirtualService_http_mirror_port = ObjectSchema("VirtualService.http[].mirror.port", [
+let s_VirtualService_http_mirror_port = ObjectSchema("VirtualService.http[].mirror.port", nullsRefused: true, [
     f("number", .integer(min: 1, max: 65535)),
 ])
-let s_VirtualService_http_mirror = ObjectSchema("VirtualService.http[].mirror", [
+let s_VirtualService_http_mirror = ObjectSchema("VirtualService.http[].mirror", nullsRefused: true, [
     f("host", .string(), required: true, "The name of a service from the service registry."),
     f("port", .object(s_VirtualService_http_mirror_port), "Specifies the port on the host that is being addressed."),
     f("subset", .string(), "The name of a subset within the service."),
 ])
-let s_VirtualService_http_mirrors = ObjectSchema("VirtualService.http[].mirrors[]", [
+let s_VirtualService_http_mirrors = ObjectSchema("VirtualService.http[].mirrors[]", nullsRefused: true, [
     f("destination", .object(s_VirtualService_http_mirror), required: true, "Destination specifies the target of the mirror operation."),
     f("percentage", .object(s_VirtualService_http_fault_abort_percentage), "Percentage of the traffic to be mirrored by the `destination` field."),
 ])
-let s_VirtualService_http_redirect = ObjectSchema("VirtualService.http[].redirect", oneOf: [["port", "derivePort"]], [
+let s_VirtualService_http_redirect = ObjectSchema("VirtualService.http[].redirect", oneOf: [["port", "derivePort"]], nullsRefused: true, [
     f("authority", .string(), "On a redirect, overwrite the Authority/Host portion of the URL with this value."),
     f("derivePort", .enumeration(["FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT"]), "On a redirect, dynamically set the port: * FROM_PROTOCOL_DEFAULT: automatically set to 80 for HTTP and 443 for HTTPS."),
     f("port", .integer(min: 0, max: 65535), "On a redirect, overwrite the port portion of the URL with this value."),
@@ -628,29 +628,29 @@ let s_VirtualService_http_redirect = ObjectSchema("VirtualService.http[].redirec
     f("scheme", .string(), "On a redirect, overwrite the scheme portion of the URL with this value."),
     f("uri", .string(), "On a redirect, overwrite the Path portion of the URL with this value."),
 ])
-let s_VirtualService_http_retries = ObjectSchema("VirtualService.http[].retries", [
+let s_VirtualService_http_retries = ObjectSchema("VirtualService.http[].retries", nullsRefused: true, [
     f("attempts", .integer(), "Number of retries to be allowed for a given request."),
     f("backoff", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "Specifies the minimum duration between retry attempts."),
     f("perTryTimeout", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "Timeout per attempt for a given request, including the initial call and any retries."),
-    f("retryIgnorePreviousHosts", .boolean, "Flag to specify whether the retries should ignore previously tried hosts during retry."),
+    f("retryIgnorePreviousHosts", .boolean, nullable: true, "Flag to specify whether the retries should ignore previously tried hosts during retry."),
     f("retryOn", .string(), "Specifies the conditions under which retry takes place."),
-    f("retryRemoteLocalities", .boolean, "Flag to specify whether the retries should retry to other localities."),
+    f("retryRemoteLocalities", .boolean, nullable: true, "Flag to specify whether the retries should retry to other localities."),
 ])
-let s_VirtualService_http_rewrite_uriRegexRewrite = ObjectSchema("VirtualService.http[].rewrite.uriRegexRewrite", [
+let s_VirtualService_http_rewrite_uriRegexRewrite = ObjectSchema("VirtualService.http[].rewrite.uriRegexRewrite", nullsRefused: true, [
     f("match", .string(.re2), "[RE2 style regex-based match](https://github.com/google/re2/wiki/Syntax)."),
     f("rewrite", .string(), "The string that should replace into matching portions of original URI."),
 ])
-let s_VirtualService_http_rewrite = ObjectSchema("VirtualService.http[].rewrite", [
+let s_VirtualService_http_rewrite = ObjectSchema("VirtualService.http[].rewrite", nullsRefused: true, [
     f("authority", .string(), "rewrite the Authority/Host header with this value."),
     f("uri", .string(), "rewrite the path (or the prefix) portion of the URI with this value."),
     f("uriRegexRewrite", .object(s_VirtualService_http_rewrite_uriRegexRewrite), "rewrite the path portion of the URI with the specified regex."),
 ])
-let s_VirtualService_http_route = ObjectSchema("VirtualService.http[].route[]", [
+let s_VirtualService_http_route = ObjectSchema("VirtualService.http[].route[]", nullsRefused: true, [
     f("destination", .object(s_VirtualService_http_mirror), required: true, "Destination uniquely identifies the instances of a service to which the request/connection should be forwarded to."),
     f("headers", .object(s_VirtualService_http_headers)),
     f("weight", .integer(min: 0), "Weight specifies the relative proportion of traffic to be forwarded to the destination."),
 ])
-let s_VirtualService_http = ObjectSchema("VirtualService.http[]", [
+let s_VirtualService_http = ObjectSchema("VirtualService.http[]", nullsRefused: true, [
     f("corsPolicy", .object(s_VirtualService_http_corsPolicy), "Cross-Origin Resource Sharing policy (CORS)."),
     f("delegate", .object(s_VirtualService_http_delegate), "Delegate is used to specify the particular VirtualService which can be used to define delegate HTTPRoute."),
     f("directResponse", .object(s_VirtualService_http_directResponse), "A HTTP rule can either return a direct_response, redirect or forward (default) traffic."),
@@ -658,8 +658,8 @@ let s_VirtualService_http = ObjectSchema("VirtualService.http[]", [
     f("headers", .object(s_VirtualService_http_headers)),
     f("match", .array(.object(s_VirtualService_http_match)), "Match conditions to be satisfied for the rule to be activated."),
     f("mirror", .object(s_VirtualService_http_mirror), "Mirror HTTP traffic to a another destination in addition to forwarding the requests to the intended destination."),
-    f("mirror_percent", .integer(min: 0, max: 4294967295)),
-    f("mirrorPercent", .integer(min: 0, max: 100)),
+    f("mirror_percent", .integer(min: 0, max: 4294967295), nullable: true),
+    f("mirrorPercent", .integer(min: 0, max: 100), nullable: true),
     f("mirrorPercentage", .object(s_VirtualService_http_fault_abort_percentage), "Percentage of the traffic to be mirrored by the `mirror` field."),
     f("mirrors", .array(.object(s_VirtualService_http_mirrors)), "Specifies the destinations to mirror HTTP traffic in addition to the original destination."),
     f("name", .string(), "The name assigned to the route for debugging purposes."),
@@ -669,7 +669,7 @@ let s_VirtualService_http = ObjectSchema("VirtualService.http[]", [
     f("route", .array(.object(s_VirtualService_http_route)), "A HTTP rule can either return a direct_response, redirect or forward (default) traffic."),
     f("timeout", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "Timeout for HTTP requests, default is disabled."),
 ])
-let s_VirtualService_tcp_match = ObjectSchema("VirtualService.tcp[].match[]", [
+let s_VirtualService_tcp_match = ObjectSchema("VirtualService.tcp[].match[]", nullsRefused: true, [
     f("destinationSubnets", .array(.string()), "IPv4 or IPv6 ip addresses of destination with optional subnet."),
     f("gateways", .array(.string()), "Names of gateways where the rule should be applied."),
     f("port", .integer(min: 0, max: 65535), "Specifies the port on the host that is being addressed."),
@@ -677,15 +677,15 @@ let s_VirtualService_tcp_match = ObjectSchema("VirtualService.tcp[].match[]", [
     f("sourceNamespace", .string(), "Source namespace constraining the applicability of a rule to workloads in that namespace."),
     f("sourceSubnet", .string()),
 ])
-let s_VirtualService_tcp_route = ObjectSchema("VirtualService.tcp[].route[]", [
+let s_VirtualService_tcp_route = ObjectSchema("VirtualService.tcp[].route[]", nullsRefused: true, [
     f("destination", .object(s_VirtualService_http_mirror), required: true, "Destination uniquely identifies the instances of a service to which the request/connection should be forwarded to."),
     f("weight", .integer(min: 0), "Weight specifies the relative proportion of traffic to be forwarded to the destination."),
 ])
-let s_VirtualService_tcp = ObjectSchema("VirtualService.tcp[]", [
+let s_VirtualService_tcp = ObjectSchema("VirtualService.tcp[]", nullsRefused: true, [
     f("match", .array(.object(s_VirtualService_tcp_match)), "Match conditions to be satisfied for the rule to be activated."),
     f("route", .array(.object(s_VirtualService_tcp_route)), "The destination to which the connection should be forwarded to."),
 ])
-let s_VirtualService_tls_match = ObjectSchema("VirtualService.tls[].match[]", [
+let s_VirtualService_tls_match = ObjectSchema("VirtualService.tls[].match[]", nullsRefused: true, [
     f("destinationSubnets", .array(.string()), "IPv4 or IPv6 ip addresses of destination with optional subnet."),
     f("gateways", .array(.string()), "Names of gateways where the rule should be applied."),
     f("port", .integer(min: 0, max: 65535), "Specifies the port on the host that is being addressed."),
@@ -693,11 +693,11 @@ let s_VirtualService_tls_match = ObjectSchema("VirtualService.tls[].match[]", [
     f("sourceLabels", .map(key: .labelKey, value: .string(.labelValue)), "One or more labels that constrain the applicability of a rule to workloads with the given labels."),
     f("sourceNamespace", .string(), "Source namespace constraining the applicability of a rule to workloads in that namespace."),
 ])
-let s_VirtualService_tls = ObjectSchema("VirtualService.tls[]", [
+let s_VirtualService_tls = ObjectSchema("VirtualService.tls[]", nullsRefused: true, [
     f("match", .array(.object(s_VirtualService_tls_match)), required: true, "Match conditions to be satisfied for the rule to be activated."),
     f("route", .array(.object(s_VirtualService_tcp_route)), "The destination to which the connection should be forwarded to."),
 ])
-let s_VirtualService = ObjectSchema("VirtualService", [
+let s_VirtualService = ObjectSchema("VirtualService", nullsRefused: true, [
     f("exportTo", .array(.string()), "A list of namespaces to which this virtual service is exported."),
     f("gateways", .array(.string()), "The names of gateways and sidecars that should apply these routes."),
     f("hosts", .array(.string()), "The destination hosts to which traffic is being sent."),
@@ -705,7 +705,7 @@ let s_VirtualService = ObjectSchema("VirtualService", [
     f("tcp", .array(.object(s_VirtualService_tcp)), "An ordered list of route rules for opaque TCP traffic."),
     f("tls", .array(.object(s_VirtualService_tls)), "An ordered list of route rule for non-terminated TLS & HTTPS traffic."),
 ])
-let s_WorkloadEntry = ObjectSchema("WorkloadEntry", [
+let s_WorkloadEntry = ObjectSchema("WorkloadEntry", nullsRefused: true, [
     f("address", .constrained(.string(), Constraints(maxLength: 256, rules: [ValidationRule("self.startsWith(\"unix://\") ? (self.substring(7, 8) == \"/\" || self.substring(7, 8) == \"@\") : true", "UDS must be an absolute path or abstract socket"), ValidationRule("self.startsWith(\"unix://\") ? !self.endsWith(\"/\") : true", "UDS may not be a dir")])), "Address associated with the network endpoint without the port."),
     f("labels", .constrained(.map(key: .labelKey, value: .string(.labelValue)), Constraints(maxProperties: 256)), "One or more labels associated with the endpoint."),
     f("locality", .constrained(.string(), Constraints(maxLength: 2048)), "The locality associated with the endpoint."),
@@ -714,33 +714,33 @@ let s_WorkloadEntry = ObjectSchema("WorkloadEntry", [
     f("serviceAccount", .constrained(.string(), Constraints(maxLength: 253)), "The service account associated with the workload if a sidecar is present in the workload."),
     f("weight", .integer(min: 0, max: 4294967295), "The load balancing weight associated with the endpoint."),
 ])
-let s_WorkloadGroup_metadata = ObjectSchema("WorkloadGroup.metadata", [
+let s_WorkloadGroup_metadata = ObjectSchema("WorkloadGroup.metadata", nullsRefused: true, [
     f("annotations", .constrained(.map(value: .string()), Constraints(maxProperties: 256))),
     f("labels", .constrained(.map(key: .labelKey, value: .string(.labelValue)), Constraints(maxProperties: 256))),
 ])
-let s_WorkloadGroup_probe_exec = ObjectSchema("WorkloadGroup.probe.exec", [
+let s_WorkloadGroup_probe_exec = ObjectSchema("WorkloadGroup.probe.exec", nullsRefused: true, [
     f("command", .array(.constrained(.string(), Constraints(minLength: 1))), required: true, "Command to run."),
 ])
-let s_WorkloadGroup_probe_grpc = ObjectSchema("WorkloadGroup.probe.grpc", [
+let s_WorkloadGroup_probe_grpc = ObjectSchema("WorkloadGroup.probe.grpc", nullsRefused: true, [
     f("port", .constrained(.integer(min: 0, max: 65535), Constraints(rules: [ValidationRule("0 < self && self <= 65535", "port must be between 1-65535")])), "Port on which the endpoint lives."),
     f("service", .string()),
 ])
-let s_WorkloadGroup_probe_httpGet_httpHeaders = ObjectSchema("WorkloadGroup.probe.httpGet.httpHeaders[]", [
+let s_WorkloadGroup_probe_httpGet_httpHeaders = ObjectSchema("WorkloadGroup.probe.httpGet.httpHeaders[]", nullsRefused: true, [
     f("name", .constrained(.string(), Constraints(pattern: "^[-_A-Za-z0-9]+$"))),
     f("value", .string()),
 ])
-let s_WorkloadGroup_probe_httpGet = ObjectSchema("WorkloadGroup.probe.httpGet", [
+let s_WorkloadGroup_probe_httpGet = ObjectSchema("WorkloadGroup.probe.httpGet", nullsRefused: true, [
     f("host", .string(), "Host name to connect to, defaults to the pod IP."),
     f("httpHeaders", .array(.object(s_WorkloadGroup_probe_httpGet_httpHeaders)), "Headers the proxy will pass on to make the request."),
     f("path", .string(), "Path to access on the HTTP server."),
     f("port", .constrained(.integer(min: 0, max: 65535), Constraints(rules: [ValidationRule("0 < self && self <= 65535", "port must be between 1-65535")])), required: true, "Port on which the endpoint lives."),
     f("scheme", .constrained(.string(), Constraints(rules: [ValidationRule("self in [\"\", \"HTTP\", \"HTTPS\"]", "scheme must be one of [HTTP, HTTPS]")]))),
 ])
-let s_WorkloadGroup_probe_tcpSocket = ObjectSchema("WorkloadGroup.probe.tcpSocket", [
+let s_WorkloadGroup_probe_tcpSocket = ObjectSchema("WorkloadGroup.probe.tcpSocket", nullsRefused: true, [
     f("host", .string()),
     f("port", .constrained(.integer(min: 0, max: 65535), Constraints(rules: [ValidationRule("0 < self && self <= 65535", "port must be between 1-65535")])), required: true),
 ])
-let s_WorkloadGroup_probe = ObjectSchema("WorkloadGroup.probe", oneOf: [["httpGet", "tcpSocket", "exec", "grpc"]], [
+let s_WorkloadGroup_probe = ObjectSchema("WorkloadGroup.probe", oneOf: [["httpGet", "tcpSocket", "exec", "grpc"]], nullsRefused: true, [
     f("exec", .object(s_WorkloadGroup_probe_exec), "Health is determined by how the command that is executed exited."),
     f("failureThreshold", .integer(min: 0), "Minimum consecutive failures for the probe to be considered failed after having succeeded."),
     f("grpc", .object(s_WorkloadGroup_probe_grpc), "GRPC call is made and response/error is used to determine health."),
@@ -751,7 +751,7 @@ let s_WorkloadGroup_probe = ObjectSchema("WorkloadGroup.probe", oneOf: [["httpGe
     f("tcpSocket", .object(s_WorkloadGroup_probe_tcpSocket), "Health is determined by if the proxy is able to connect."),
     f("timeoutSeconds", .integer(min: 0), "Number of seconds after which the probe times out."),
 ])
-let s_WorkloadGroup_template = ObjectSchema("WorkloadGroup.template", [
+let s_WorkloadGroup_template = ObjectSchema("WorkloadGroup.template", nullsRefused: true, [
     f("address", .constrained(.string(), Constraints(maxLength: 256, rules: [ValidationRule("self.startsWith(\"unix://\") ? (self.substring(7, 8) == \"/\" || self.substring(7, 8) == \"@\") : true", "UDS must be an absolute path or abstract socket"), ValidationRule("self.startsWith(\"unix://\") ? !self.endsWith(\"/\") : true", "UDS may not be a dir")])), "Address associated with the network endpoint without the port."),
     f("labels", .constrained(.map(key: .labelKey, value: .string(.labelValue)), Constraints(maxProperties: 256)), "One or more labels associated with the endpoint."),
     f("locality", .constrained(.string(), Constraints(maxLength: 2048)), "The locality associated with the endpoint."),
@@ -760,15 +760,15 @@ let s_WorkloadGroup_template = ObjectSchema("WorkloadGroup.template", [
     f("serviceAccount", .constrained(.string(), Constraints(maxLength: 253)), "The service account associated with the workload if a sidecar is present in the workload."),
     f("weight", .integer(min: 0, max: 4294967295), "The load balancing weight associated with the endpoint."),
 ])
-let s_WorkloadGroup = ObjectSchema("WorkloadGroup", [
+let s_WorkloadGroup = ObjectSchema("WorkloadGroup", nullsRefused: true, [
     f("metadata", .object(s_WorkloadGroup_metadata), "Metadata that will be used for all corresponding `WorkloadEntries`."),
     f("probe", .object(s_WorkloadGroup_probe), "`ReadinessProbe` describes the configuration the user must provide for healthchecking on their workload."),
     f("template", .constrained(.object(s_WorkloadGroup_template), Constraints(rules: [ValidationRule("(has(self.address) ? self.address : \"\").startsWith(\"unix://\") ? !has(self.ports) : true", "UDS may not include ports")])), required: true, "Template to be used for the generation of `WorkloadEntry` resources that belong to this `WorkloadGroup`."),
 ])
-let s_AuthorizationPolicy_provider = ObjectSchema("AuthorizationPolicy.provider", [
+let s_AuthorizationPolicy_provider = ObjectSchema("AuthorizationPolicy.provider", nullsRefused: true, [
     f("name", .string(), "Specifies the name of the extension provider."),
 ])
-let s_AuthorizationPolicy_rules_from_source = ObjectSchema("AuthorizationPolicy.rules[].from[].source", [
+let s_AuthorizationPolicy_rules_from_source = ObjectSchema("AuthorizationPolicy.rules[].from[].source", nullsRefused: true, [
     f("ipBlocks", .array(.string()), "Optional."),
     f("namespaces", .array(.string()), "Optional."),
     f("notIpBlocks", .array(.string()), "Optional."),
@@ -784,10 +784,10 @@ let s_AuthorizationPolicy_rules_from_source = ObjectSchema("AuthorizationPolicy.
     f("serviceAccounts", .constrained(.array(.constrained(.string(), Constraints(maxLength: 320))), Constraints(maxItems: 16)), "Optional."),
     f("trustDomains", .array(.string()), "Optional."),
 ])
-let s_AuthorizationPolicy_rules_from = ObjectSchema("AuthorizationPolicy.rules[].from[]", [
+let s_AuthorizationPolicy_rules_from = ObjectSchema("AuthorizationPolicy.rules[].from[]", nullsRefused: true, [
     f("source", .constrained(.object(s_AuthorizationPolicy_rules_from_source), Constraints(rules: [ValidationRule("(has(self.serviceAccounts) || has(self.notServiceAccounts)) ? (!has(self.principals) && !has(self.notPrincipals) && !has(self.namespaces) && !has(self.notNamespaces)) : true", "Cannot set serviceAccounts with namespaces or principals")])), "Source specifies the source of a request."),
 ])
-let s_AuthorizationPolicy_rules_to_operation = ObjectSchema("AuthorizationPolicy.rules[].to[].operation", [
+let s_AuthorizationPolicy_rules_to_operation = ObjectSchema("AuthorizationPolicy.rules[].to[].operation", nullsRefused: true, [
     f("hosts", .array(.string()), "Optional."),
     f("methods", .array(.string()), "Optional."),
     f("notHosts", .array(.string()), "Optional."),
@@ -797,29 +797,29 @@ let s_AuthorizationPolicy_rules_to_operation = ObjectSchema("AuthorizationPolicy
     f("paths", .array(.string()), "Optional."),
     f("ports", .array(.string()), "Optional."),
 ])
-let s_AuthorizationPolicy_rules_to = ObjectSchema("AuthorizationPolicy.rules[].to[]", [
+let s_AuthorizationPolicy_rules_to = ObjectSchema("AuthorizationPolicy.rules[].to[]", nullsRefused: true, [
     f("operation", .object(s_AuthorizationPolicy_rules_to_operation), "Operation specifies the operation of a request."),
 ])
-let s_AuthorizationPolicy_rules_when = ObjectSchema("AuthorizationPolicy.rules[].when[]", [
+let s_AuthorizationPolicy_rules_when = ObjectSchema("AuthorizationPolicy.rules[].when[]", nullsRefused: true, [
     f("key", .string(), required: true, "The name of an Istio attribute."),
     f("notValues", .array(.string()), "Optional."),
     f("values", .array(.string()), "Optional."),
 ])
-let s_AuthorizationPolicy_rules = ObjectSchema("AuthorizationPolicy.rules[]", [
+let s_AuthorizationPolicy_rules = ObjectSchema("AuthorizationPolicy.rules[]", nullsRefused: true, [
     f("from", .constrained(.array(.object(s_AuthorizationPolicy_rules_from)), Constraints(maxItems: 512)), "Optional."),
     f("to", .array(.object(s_AuthorizationPolicy_rules_to)), "Optional."),
     f("when", .array(.object(s_AuthorizationPolicy_rules_when)), "Optional."),
 ])
-let s_AuthorizationPolicy_selector = ObjectSchema("AuthorizationPolicy.selector", [
+let s_AuthorizationPolicy_selector = ObjectSchema("AuthorizationPolicy.selector", nullsRefused: true, [
     f("matchLabels", .constrained(.map(key: .labelKey, value: .constrained(.string(.labelValue), Constraints(maxLength: 63, rules: [ValidationRule("!self.contains(\"*\")", "wildcard not allowed in label value match")]))), Constraints(maxProperties: 4096, rules: [ValidationRule("self.all(key, !key.contains(\"*\"))", "wildcard not allowed in label key match"), ValidationRule("self.all(key, key.size() != 0)", "key must not be empty")])), "One or more labels that indicate a specific set of pods/VMs on which a policy should be applied."),
 ])
-let s_AuthorizationPolicy_targetRef = ObjectSchema("AuthorizationPolicy.targetRef", [
+let s_AuthorizationPolicy_targetRef = ObjectSchema("AuthorizationPolicy.targetRef", nullsRefused: true, [
     f("group", .constrained(.string(), Constraints(maxLength: 253, pattern: "^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")), "group is the group of the target resource."),
     f("kind", .constrained(.string(), Constraints(minLength: 1, maxLength: 63, pattern: "^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")), required: true, "kind is kind of the target resource."),
     f("name", .constrained(.string(), Constraints(minLength: 1, maxLength: 253)), required: true, "name is the name of the target resource."),
     f("namespace", .constrained(.string(), Constraints(rules: [ValidationRule("self.size() == 0", "cross namespace referencing is not currently supported")])), "namespace is the namespace of the referent."),
 ])
-let s_AuthorizationPolicy = ObjectSchema("AuthorizationPolicy", oneOf: [["provider"]], [
+let s_AuthorizationPolicy = ObjectSchema("AuthorizationPolicy", oneOf: [["provider"]], nullsRefused: true, [
     f("action", .enumeration(["ALLOW", "DENY", "AUDIT", "CUSTOM"]), "Optional."),
     f("provider", .object(s_AuthorizationPolicy_provider), "Specifies detailed configuration of the CUSTOM action."),
     f("rules", .constrained(.array(.object(s_AuthorizationPolicy_rules)), Constraints(maxItems: 512)), "Optional."),
@@ -827,26 +827,26 @@ let s_AuthorizationPolicy = ObjectSchema("AuthorizationPolicy", oneOf: [["provid
     f("targetRef", .object(s_AuthorizationPolicy_targetRef)),
     f("targetRefs", .constrained(.array(.object(s_AuthorizationPolicy_targetRef)), Constraints(maxItems: 16)), "Optional."),
 ])
-let s_PeerAuthentication_mtls = ObjectSchema("PeerAuthentication.mtls", [
+let s_PeerAuthentication_mtls = ObjectSchema("PeerAuthentication.mtls", nullsRefused: true, [
     f("mode", .enumeration(["UNSET", "DISABLE", "PERMISSIVE", "STRICT"]), "Defines the mTLS mode used for peer authentication."),
 ])
-let s_PeerAuthentication_selector = ObjectSchema("PeerAuthentication.selector", [
+let s_PeerAuthentication_selector = ObjectSchema("PeerAuthentication.selector", nullsRefused: true, [
     f("matchLabels", .constrained(.map(key: .labelKey, value: .constrained(.string(.labelValue), Constraints(maxLength: 63, rules: [ValidationRule("!self.contains(\"*\")", "wildcard not allowed in label value match")]))), Constraints(maxProperties: 4096, rules: [ValidationRule("self.all(key, !key.contains(\"*\"))", "wildcard not allowed in label key match"), ValidationRule("self.all(key, key.size() != 0)", "key must not be empty")])), "One or more labels that indicate a specific set of pods/VMs on which a policy should be applied."),
 ])
-let s_PeerAuthentication = ObjectSchema("PeerAuthentication", [
+let s_PeerAuthentication = ObjectSchema("PeerAuthentication", nullsRefused: true, [
     f("mtls", .object(s_PeerAuthentication_mtls), "Mutual TLS settings for workload."),
     f("portLevelMtls", .constrained(.map(value: .object(s_PeerAuthentication_mtls)), Constraints(minProperties: 1, rules: [ValidationRule("self.all(key, 0 < int(key) && int(key) <= 65535)", "port must be between 1-65535")])), "Port specific mutual TLS settings."),
     f("selector", .object(s_PeerAuthentication_selector), "The selector determines the workloads to apply the PeerAuthentication on."),
 ])
-let s_RequestAuthentication_jwtRules_fromHeaders = ObjectSchema("RequestAuthentication.jwtRules[].fromHeaders[]", [
+let s_RequestAuthentication_jwtRules_fromHeaders = ObjectSchema("RequestAuthentication.jwtRules[].fromHeaders[]", nullsRefused: true, [
     f("name", .constrained(.string(), Constraints(minLength: 1)), required: true, "The HTTP header name."),
     f("prefix", .string(), "The prefix that should be stripped before decoding the token."),
 ])
-let s_RequestAuthentication_jwtRules_outputClaimToHeaders = ObjectSchema("RequestAuthentication.jwtRules[].outputClaimToHeaders[]", [
+let s_RequestAuthentication_jwtRules_outputClaimToHeaders = ObjectSchema("RequestAuthentication.jwtRules[].outputClaimToHeaders[]", nullsRefused: true, [
     f("claim", .constrained(.string(), Constraints(minLength: 1)), required: true, "The name of the claim to be copied from."),
     f("header", .constrained(.string(), Constraints(minLength: 1, pattern: "^[-_A-Za-z0-9]+$")), required: true, "The name of the header to be created."),
 ])
-let s_RequestAuthentication_jwtRules = ObjectSchema("RequestAuthentication.jwtRules[]", [
+let s_RequestAuthentication_jwtRules = ObjectSchema("RequestAuthentication.jwtRules[]", nullsRefused: true, [
     f("audiences", .array(.constrained(.string(), Constraints(minLength: 1))), "The list of JWT [audiences](https://tools.ietf.org/html/rfc7519#section-4.1.3) that are allowed to access."),
     f("forwardOriginalToken", .boolean, "If set to true, the original token will be kept for the upstream request."),
     f("fromCookies", .array(.constrained(.string(), Constraints(minLength: 1))), "List of cookie names from which JWT is expected."),
@@ -862,98 +862,98 @@ let s_RequestAuthentication_jwtRules = ObjectSchema("RequestAuthentication.jwtRu
     f("spaceDelimitedClaims", .constrained(.array(.constrained(.string(), Constraints(minLength: 1))), Constraints(maxItems: 64)), "List of JWT claim names that should be treated as space-delimited strings."),
     f("timeout", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "The maximum amount of time that the resolver, determined by the PILOT_JWT_ENABLE_REMOTE_JWKS environment variable, will spend waiting for the JWKS to be fetched."),
 ])
-let s_RequestAuthentication_selector = ObjectSchema("RequestAuthentication.selector", [
+let s_RequestAuthentication_selector = ObjectSchema("RequestAuthentication.selector", nullsRefused: true, [
     f("matchLabels", .constrained(.map(key: .labelKey, value: .constrained(.string(.labelValue), Constraints(maxLength: 63, rules: [ValidationRule("!self.contains(\"*\")", "wildcard not allowed in label value match")]))), Constraints(maxProperties: 4096, rules: [ValidationRule("self.all(key, !key.contains(\"*\"))", "wildcard not allowed in label key match"), ValidationRule("self.all(key, key.size() != 0)", "key must not be empty")])), "One or more labels that indicate a specific set of pods/VMs on which a policy should be applied."),
 ])
-let s_RequestAuthentication_targetRef = ObjectSchema("RequestAuthentication.targetRef", [
+let s_RequestAuthentication_targetRef = ObjectSchema("RequestAuthentication.targetRef", nullsRefused: true, [
     f("group", .constrained(.string(), Constraints(maxLength: 253, pattern: "^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")), "group is the group of the target resource."),
     f("kind", .constrained(.string(), Constraints(minLength: 1, maxLength: 63, pattern: "^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")), required: true, "kind is kind of the target resource."),
     f("name", .constrained(.string(), Constraints(minLength: 1, maxLength: 253)), required: true, "name is the name of the target resource."),
     f("namespace", .constrained(.string(), Constraints(rules: [ValidationRule("self.size() == 0", "cross namespace referencing is not currently supported")])), "namespace is the namespace of the referent."),
 ])
-let s_RequestAuthentication = ObjectSchema("RequestAuthentication", [
+let s_RequestAuthentication = ObjectSchema("RequestAuthentication", nullsRefused: true, [
     f("jwtRules", .constrained(.array(.constrained(.object(s_RequestAuthentication_jwtRules), Constraints(rules: [ValidationRule("(has(self.jwksUri) ? 1 : 0) + (has(self.jwks_uri) ? 1 : 0) + (has(self.jwks) ? 1 : 0) <= 1", "only one of jwks or jwksUri can be set")]))), Constraints(maxItems: 4096)), "Define the list of JWTs that can be validated at the selected workloads' proxy."),
     f("selector", .object(s_RequestAuthentication_selector), "Optional."),
     f("targetRef", .object(s_RequestAuthentication_targetRef)),
     f("targetRefs", .constrained(.array(.object(s_RequestAuthentication_targetRef)), Constraints(maxItems: 16)), "Optional."),
 ])
-let s_Telemetry_accessLogging_filter = ObjectSchema("Telemetry.accessLogging[].filter", [
+let s_Telemetry_accessLogging_filter = ObjectSchema("Telemetry.accessLogging[].filter", nullsRefused: true, [
     f("expression", .string(), "CEL expression for selecting when requests/connections should be logged."),
 ])
-let s_Telemetry_accessLogging_match = ObjectSchema("Telemetry.accessLogging[].match", [
+let s_Telemetry_accessLogging_match = ObjectSchema("Telemetry.accessLogging[].match", nullsRefused: true, [
     f("mode", .enumeration(["CLIENT_AND_SERVER", "CLIENT", "SERVER"]), "This determines whether or not to apply the access logging configuration based on the direction of traffic relative to the proxied workload."),
 ])
-let s_Telemetry_accessLogging_providers = ObjectSchema("Telemetry.accessLogging[].providers[]", [
+let s_Telemetry_accessLogging_providers = ObjectSchema("Telemetry.accessLogging[].providers[]", nullsRefused: true, [
     f("name", .constrained(.string(), Constraints(minLength: 1)), required: true, "Required."),
 ])
-let s_Telemetry_accessLogging = ObjectSchema("Telemetry.accessLogging[]", [
-    f("disabled", .boolean, "Controls logging."),
+let s_Telemetry_accessLogging = ObjectSchema("Telemetry.accessLogging[]", nullsRefused: true, [
+    f("disabled", .boolean, nullable: true, "Controls logging."),
     f("filter", .object(s_Telemetry_accessLogging_filter), "Optional."),
     f("match", .object(s_Telemetry_accessLogging_match), "Allows tailoring of logging behavior to specific conditions."),
     f("providers", .array(.object(s_Telemetry_accessLogging_providers)), "Optional."),
 ])
-let s_Telemetry_metrics_overrides_match = ObjectSchema("Telemetry.metrics[].overrides[].match", oneOf: [["metric", "customMetric"]], [
+let s_Telemetry_metrics_overrides_match = ObjectSchema("Telemetry.metrics[].overrides[].match", oneOf: [["metric", "customMetric"]], nullsRefused: true, [
     f("customMetric", .constrained(.string(), Constraints(minLength: 1)), "Allows free-form specification of a metric."),
     f("metric", .enumeration(["ALL_METRICS", "REQUEST_COUNT", "REQUEST_DURATION", "REQUEST_SIZE", "RESPONSE_SIZE", "TCP_OPENED_CONNECTIONS", "TCP_CLOSED_CONNECTIONS", "TCP_SENT_BYTES", "TCP_RECEIVED_BYTES", "GRPC_REQUEST_MESSAGES", "GRPC_RESPONSE_MESSAGES"]), "One of the well-known [Istio Standard Metrics](https://istio.io/latest/docs/reference/config/metrics/)."),
     f("mode", .enumeration(["CLIENT_AND_SERVER", "CLIENT", "SERVER"]), "Controls which mode of metrics generation is selected: `CLIENT`, `SERVER`, or `CLIENT_AND_SERVER`."),
 ])
-let s_Telemetry_metrics_overrides_tagOverrides = ObjectSchema("Telemetry.metrics[].overrides[].tagOverrides{}", [
+let s_Telemetry_metrics_overrides_tagOverrides = ObjectSchema("Telemetry.metrics[].overrides[].tagOverrides{}", nullsRefused: true, [
     f("operation", .enumeration(["UPSERT", "REMOVE"]), "Operation controls whether or not to update/add a tag, or to remove it."),
     f("value", .string(), "Value is only considered if the operation is `UPSERT`."),
 ])
-let s_Telemetry_metrics_overrides = ObjectSchema("Telemetry.metrics[].overrides[]", [
-    f("disabled", .boolean, "Optional."),
+let s_Telemetry_metrics_overrides = ObjectSchema("Telemetry.metrics[].overrides[]", nullsRefused: true, [
+    f("disabled", .boolean, nullable: true, "Optional."),
     f("match", .object(s_Telemetry_metrics_overrides_match), "Match allows providing the scope of the override."),
     f("tagOverrides", .map(value: .constrained(.object(s_Telemetry_metrics_overrides_tagOverrides), Constraints(rules: [ValidationRule("((has(self.operation) ? self.operation : \"\") == \"UPSERT\") ? (self.value != \"\") : true", "value must be set when operation is UPSERT"), ValidationRule("((has(self.operation) ? self.operation : \"\") == \"REMOVE\") ? !has(self.value) : true", "value must not be set when operation is REMOVE")]))), "Optional."),
 ])
-let s_Telemetry_metrics = ObjectSchema("Telemetry.metrics[]", [
+let s_Telemetry_metrics = ObjectSchema("Telemetry.metrics[]", nullsRefused: true, [
     f("overrides", .array(.object(s_Telemetry_metrics_overrides)), "Optional."),
     f("providers", .array(.object(s_Telemetry_accessLogging_providers)), "Optional."),
     f("reportingInterval", .constrained(.string(.duration), Constraints(rules: [ValidationRule("duration(self) >= duration('1ms')", "must be a valid duration greater than 1ms")])), "Optional."),
 ])
-let s_Telemetry_selector = ObjectSchema("Telemetry.selector", [
+let s_Telemetry_selector = ObjectSchema("Telemetry.selector", nullsRefused: true, [
     f("matchLabels", .constrained(.map(key: .labelKey, value: .constrained(.string(.labelValue), Constraints(maxLength: 63, rules: [ValidationRule("!self.contains(\"*\")", "wildcard not allowed in label value match")]))), Constraints(maxProperties: 4096, rules: [ValidationRule("self.all(key, !key.contains(\"*\"))", "wildcard not allowed in label key match"), ValidationRule("self.all(key, key.size() != 0)", "key must not be empty")])), "One or more labels that indicate a specific set of pods/VMs on which a policy should be applied."),
 ])
-let s_Telemetry_targetRef = ObjectSchema("Telemetry.targetRef", [
+let s_Telemetry_targetRef = ObjectSchema("Telemetry.targetRef", nullsRefused: true, [
     f("group", .constrained(.string(), Constraints(maxLength: 253, pattern: "^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")), "group is the group of the target resource."),
     f("kind", .constrained(.string(), Constraints(minLength: 1, maxLength: 63, pattern: "^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")), required: true, "kind is kind of the target resource."),
     f("name", .constrained(.string(), Constraints(minLength: 1, maxLength: 253)), required: true, "name is the name of the target resource."),
     f("namespace", .constrained(.string(), Constraints(rules: [ValidationRule("self.size() == 0", "cross namespace referencing is not currently supported")])), "namespace is the namespace of the referent."),
 ])
-let s_Telemetry_tracing_customTags_environment = ObjectSchema("Telemetry.tracing[].customTags{}.environment", [
+let s_Telemetry_tracing_customTags_environment = ObjectSchema("Telemetry.tracing[].customTags{}.environment", nullsRefused: true, [
     f("defaultValue", .string(), "Optional."),
     f("name", .constrained(.string(), Constraints(minLength: 1)), required: true, "Name of the environment variable from which to extract the tag value."),
 ])
-let s_Telemetry_tracing_customTags_formatter = ObjectSchema("Telemetry.tracing[].customTags{}.formatter", [
+let s_Telemetry_tracing_customTags_formatter = ObjectSchema("Telemetry.tracing[].customTags{}.formatter", nullsRefused: true, [
     f("value", .constrained(.string(), Constraints(minLength: 1)), required: true, "The formatter tag value to use, same formatter as HTTP access logging (e.g."),
 ])
-let s_Telemetry_tracing_customTags_header = ObjectSchema("Telemetry.tracing[].customTags{}.header", [
+let s_Telemetry_tracing_customTags_header = ObjectSchema("Telemetry.tracing[].customTags{}.header", nullsRefused: true, [
     f("defaultValue", .string(), "Optional."),
     f("name", .constrained(.string(), Constraints(minLength: 1)), required: true, "Name of the header from which to extract the tag value."),
 ])
-let s_Telemetry_tracing_customTags_literal = ObjectSchema("Telemetry.tracing[].customTags{}.literal", [
+let s_Telemetry_tracing_customTags_literal = ObjectSchema("Telemetry.tracing[].customTags{}.literal", nullsRefused: true, [
     f("value", .constrained(.string(), Constraints(minLength: 1)), required: true, "The tag value to use."),
 ])
-let s_Telemetry_tracing_customTags = ObjectSchema("Telemetry.tracing[].customTags{}", oneOf: [["literal", "environment", "header", "formatter"]], [
+let s_Telemetry_tracing_customTags = ObjectSchema("Telemetry.tracing[].customTags{}", oneOf: [["literal", "environment", "header", "formatter"]], nullsRefused: true, [
     f("environment", .object(s_Telemetry_tracing_customTags_environment), "Environment adds the value of an environment variable to each span."),
     f("formatter", .object(s_Telemetry_tracing_customTags_formatter), "Formatter adds the value of access logging substitution formatter."),
     f("header", .object(s_Telemetry_tracing_customTags_header), "RequestHeader adds the value of an header from the request to each span."),
     f("literal", .object(s_Telemetry_tracing_customTags_literal), "Literal adds the same, hard-coded value to each span."),
 ])
-let s_Telemetry_tracing_match = ObjectSchema("Telemetry.tracing[].match", [
+let s_Telemetry_tracing_match = ObjectSchema("Telemetry.tracing[].match", nullsRefused: true, [
     f("mode", .enumeration(["CLIENT_AND_SERVER", "CLIENT", "SERVER"]), "This determines whether or not to apply the tracing configuration based on the direction of traffic relative to the proxied workload."),
 ])
-let s_Telemetry_tracing = ObjectSchema("Telemetry.tracing[]", [
+let s_Telemetry_tracing = ObjectSchema("Telemetry.tracing[]", nullsRefused: true, [
     f("customTags", .map(value: .object(s_Telemetry_tracing_customTags)), "Optional."),
-    f("disableContextPropagation", .boolean, "Controls whether trace context headers (e.g., `traceparent`/`tracestate` for W3C, `X-B3-*` for Zipkin) are propagated in forwarded requests."),
-    f("disableSpanReporting", .boolean, "Controls span reporting."),
-    f("enableIstioTags", .boolean, "Determines whether or not trace spans generated by Envoy will include Istio specific tags."),
+    f("disableContextPropagation", .boolean, nullable: true, "Controls whether trace context headers (e.g., `traceparent`/`tracestate` for W3C, `X-B3-*` for Zipkin) are propagated in forwarded requests."),
+    f("disableSpanReporting", .boolean, nullable: true, "Controls span reporting."),
+    f("enableIstioTags", .boolean, nullable: true, "Determines whether or not trace spans generated by Envoy will include Istio specific tags."),
     f("match", .object(s_Telemetry_tracing_match), "Allows tailoring of behavior to specific conditions."),
     f("providers", .array(.object(s_Telemetry_accessLogging_providers)), "Optional."),
-    f("randomSamplingPercentage", .number(min: 0.0, max: 100.0), "Controls the rate at which traffic will be selected for tracing if no prior sampling decision has been made."),
-    f("useRequestIdForTraceSampling", .boolean),
+    f("randomSamplingPercentage", .number(min: 0.0, max: 100.0), nullable: true, "Controls the rate at which traffic will be selected for tracing if no prior sampling decision has been made."),
+    f("useRequestIdForTraceSampling", .boolean, nullable: true),
 ])
-let s_Telemetry = ObjectSchema("Telemetry", [
+let s_Telemetry = ObjectSchema("Telemetry", nullsRefused: true, [
     f("accessLogging", .array(.object(s_Telemetry_accessLogging)), "Optional."),
     f("metrics", .array(.object(s_Telemetry_metrics)), "Optional."),
     f("selector", .object(s_Telemetry_selector), "Optional."),

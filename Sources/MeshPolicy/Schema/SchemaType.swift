@@ -44,11 +44,15 @@ public struct Field: Sendable {
     public var type: SchemaType
     public var required: Bool
     public var doc: String
+    /// `nullable: true` in the CRD (protobuf wrapper types): an explicit null is accepted
+    /// where the object refuses nulls (`ObjectSchema.nullsRefused`).
+    public var nullable: Bool
 
-    public init(_ name: String, _ type: SchemaType, required: Bool = false, doc: String = "") {
+    public init(_ name: String, _ type: SchemaType, required: Bool = false, nullable: Bool = false, doc: String = "") {
         self.name = name
         self.type = type
         self.required = required
+        self.nullable = nullable
         self.doc = doc
     }
 }
@@ -61,17 +65,22 @@ public final class ObjectSchema: Sendable {
     /// Kubernetes objects carry many fields meshc does not model; they stay open.
     public let open: Bool
     public let oneOf: [[String]]
+    /// A CRD's structural schema: the API server refuses `null` for a field that is not
+    /// `nullable` (`must be of type object: "null"`), where a built-in kind's decoder reads
+    /// null as unset.
+    public let nullsRefused: Bool
     let byName: [String: Field]
     /// Position of each field, for the checker's bitmask of present fields.
     let positions: [String: Int]
     /// Each field's name as UTF-8, to find a key's field without making a String of it.
     let names: [[UInt8]]
 
-    public init(_ title: String, open: Bool = false, oneOf: [[String]] = [], _ fields: [Field]) {
+    public init(_ title: String, open: Bool = false, oneOf: [[String]] = [], nullsRefused: Bool = false, _ fields: [Field]) {
         self.title = title
         self.fields = fields
         self.open = open
         self.oneOf = oneOf
+        self.nullsRefused = nullsRefused
         var byName: [String: Field] = [:]
         var positions: [String: Int] = [:]
         for (i, f) in fields.enumerated() {

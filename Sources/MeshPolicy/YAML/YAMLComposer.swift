@@ -307,6 +307,15 @@ private struct Builder {
         }
     }
 
+    /// Whether two nodes are scalars with the same text.
+    func sameScalar(_ a: Int32, _ b: Int32) -> Bool {
+        let ra = records[Int(a)], rb = records[Int(b)]
+        guard ra.kind == .scalar, rb.kind == .scalar, ra.count == rb.count else { return false }
+        return pool.withUnsafeBufferPointer {
+            $0[Int(ra.payload)..<Int(ra.payload + ra.count)].elementsEqual($0[Int(rb.payload)..<Int(rb.payload + rb.count)])
+        }
+    }
+
     func scalarText(_ idx: Int32) -> String? {
         let r = records[Int(idx)]
         guard r.kind == .scalar else { return nil }
@@ -359,10 +368,10 @@ private struct Builder {
         let n = items.count / 2
         guard n > 1 else { return }
         if n <= 8 {
+            // Few keys: compared pairwise on the pool's bytes, no String made unless one repeats.
             for a in 1..<n {
-                guard let ka = scalarText(items[a * 2]) else { continue }
-                for b in 0..<a where scalarText(items[b * 2]) == ka {
-                    reportDuplicate(ka, items[a * 2], first: items[b * 2])
+                for b in 0..<a where sameScalar(items[a * 2], items[b * 2]) {
+                    if let key = scalarText(items[a * 2]) { reportDuplicate(key, items[a * 2], first: items[b * 2]) }
                     break
                 }
             }

@@ -78,6 +78,24 @@ public struct YAMLNode: Sendable {
     /// An explicit tag such as `!!str`, if the source gave one.
     public var tag: String? { tree.tags[index] }
 
+    /// Whether the scalar evidently types as a string, decided on its first byte without
+    /// building its text: quoted, or plain and starting with no byte that could begin a
+    /// number, boolean or null. False means "look at `value`", not "not a string".
+    public var isEvidentString: Bool {
+        let r = record
+        guard r.kind == .scalar, tree.tags.isEmpty || tree.tags[index] == nil else { return false }
+        if r.style != .plain { return true }
+        guard r.count > 0 else { return false }
+        switch tree.pool[Int(r.payload)] {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."),
+             UInt8(ascii: "t"), UInt8(ascii: "T"), UInt8(ascii: "f"), UInt8(ascii: "F"),
+             UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "~"):
+            return false
+        default:
+            return true
+        }
+    }
+
     public var start: SourceLocation {
         let r = record
         return SourceLocation(line: Int(r.startLine), column: Int(r.startColumn), offset: Int(r.startOffset))
