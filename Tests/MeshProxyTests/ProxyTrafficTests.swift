@@ -424,15 +424,15 @@ import Testing
         let seen = try #require(up.lastHeaders.withLockedValue { $0 })
         for name in ["keep-alive", "proxy-connection", "te", "upgrade"] { #expect(!seen.contains(name: name), "\(name)") }
         #expect(seen["x-kept"] == ["1"])
-        #expect(Exchange.isHopByHop("Connection") && Exchange.isHopByHop("PROXY-AUTHORIZATION") && Exchange.isHopByHop("te"))
-        #expect(!Exchange.isHopByHop("content-length") && !Exchange.isHopByHop("tex") && !Exchange.isHopByHop("x-upgrade") && !Exchange.isHopByHop(""))
+        #expect(HeaderRules.isHopByHop("Connection") && HeaderRules.isHopByHop("PROXY-AUTHORIZATION") && HeaderRules.isHopByHop("te"))
+        #expect(!HeaderRules.isHopByHop("content-length") && !HeaderRules.isHopByHop("tex") && !HeaderRules.isHopByHop("x-upgrade") && !HeaderRules.isHopByHop(""))
         // A response passes as it is only when its one hop-by-hop header is the connection
         // header the client is to get anyway.
-        #expect(Exchange.hasOnlyConnection(HTTPHeaders([("Connection", "Keep-Alive"), ("x", "1")]), saying: "keep-alive"))
-        #expect(!Exchange.hasOnlyConnection(HTTPHeaders([("Connection", "keep-alive")]), saying: "close"))
-        #expect(!Exchange.hasOnlyConnection(HTTPHeaders([("connection", "keep-alive"), ("keep-alive", "timeout=5")]), saying: "keep-alive"))
-        #expect(!Exchange.hasOnlyConnection(HTTPHeaders([("connection", "keep-alive"), ("connection", "keep-alive")]), saying: "keep-alive"))
-        #expect(!Exchange.hasOnlyConnection(HTTPHeaders([("x", "1")]), saying: "keep-alive"))
+        #expect(HeaderRules.hasOnlyConnection(HTTPHeaders([("Connection", "Keep-Alive"), ("x", "1")]), saying: "keep-alive"))
+        #expect(!HeaderRules.hasOnlyConnection(HTTPHeaders([("Connection", "keep-alive")]), saying: "close"))
+        #expect(!HeaderRules.hasOnlyConnection(HTTPHeaders([("connection", "keep-alive"), ("keep-alive", "timeout=5")]), saying: "keep-alive"))
+        #expect(!HeaderRules.hasOnlyConnection(HTTPHeaders([("connection", "keep-alive"), ("connection", "keep-alive")]), saying: "keep-alive"))
+        #expect(!HeaderRules.hasOnlyConnection(HTTPHeaders([("x", "1")]), saying: "keep-alive"))
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrder() throws {

@@ -93,7 +93,7 @@ final class ForwardingHandler: ChannelInboundHandler {
         let state = runtime.state(of: context.eventLoop)
         let runtime = self.runtime
         runtime.inFlight.withLockedValue { $0 += 1 }
-        if !Exchange.keepsAlive(h) { closing = true }
+        if !HeaderRules.keepsAlive(h) { closing = true }
         let e = Exchange(context: context, state: state, snapshot: runtime.snapshot, head: h, facts: facts, body: b, streamed: streamed,
                          limits: runtime.limits, telemetry: runtime.telemetry, target: target, downstream: downstream) { [weak self] in
             runtime.inFlight.withLockedValue { $0 -= 1 }

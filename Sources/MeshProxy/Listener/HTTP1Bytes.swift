@@ -63,8 +63,8 @@ enum HTTP1Bytes {
     static func framing(_ headers: inout HTTPHeaders) -> (hasLength: Bool, chunked: Bool) {
         var hasLength = false, chunked = false
         for (name, _) in headers {
-            if Exchange.named(name, "content-length") { hasLength = true }
-            else if Exchange.named(name, "transfer-encoding") { chunked = true }
+            if HeaderRules.named(name, "content-length") { hasLength = true }
+            else if HeaderRules.named(name, "transfer-encoding") { chunked = true }
         }
         if chunked && hasLength {
             headers.remove(name: "content-length")

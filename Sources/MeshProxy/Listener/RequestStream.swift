@@ -45,4 +45,20 @@ final class RequestStream {
     }
 
     var waiting: Int { pendingBytes + inFlight }
+
+    enum Reading { case pause, resume, unchanged }
+
+    /// Whether reading from the client should pause (more than `highWater` waits) or resume
+    /// (under `lowWater`, or the exchange is over).
+    func reading(finished: Bool) -> Reading {
+        if !paused, !finished, waiting > Self.highWater {
+            paused = true
+            return .pause
+        }
+        if paused, finished || waiting < Self.lowWater {
+            paused = false
+            return .resume
+        }
+        return .unchanged
+    }
 }

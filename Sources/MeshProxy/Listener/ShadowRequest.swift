@@ -4,20 +4,20 @@ import NIOHTTP1
 /// Traffic mirroring: a copy of the request goes to the mirror cluster, fire and forget. Its
 /// answer is read and dropped, its failure ignored; the real request never waits for it.
 /// As Envoy does, the copy's authority gets `-shadow` appended.
-final class Mirror: UpstreamDelegate {
+final class ShadowRequest: UpstreamDelegate {
     private let state: LoopState
     private var conn: UpstreamConnection?
-    private var selfReference: Mirror?
+    private var selfReference: ShadowRequest?
 
     private init(state: LoopState) { self.state = state }
 
     static func send(_ head: HTTPRequestHead, body: ByteBuffer?, to prepared: PreparedCluster, http2: Bool, state: LoopState, limits: ProxyLimits) {
         let rt = state.runtime(for: prepared)
         guard let (target, _) = rt.pick(now: LoopState.now(), rng: &state.rng) else { return }
-        let m = Mirror(state: state)
+        let m = ShadowRequest(state: state)
         m.selfReference = m
         var h = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: head.headers)
-        Exchange.stripHopByHop(&h.headers)
+        HeaderRules.stripHopByHop(&h.headers)
         h.headers.replaceOrAdd(name: "host", value: (head.headers.first(name: "host") ?? prepared.cluster.host) + "-shadow")
         if let body { h.headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes)) }
         let timeout = TimeAmount.milliseconds(Int64(prepared.cluster.connectionPool?.connectTimeoutMs ?? limits.connectTimeoutMs))
