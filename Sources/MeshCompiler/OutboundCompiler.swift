@@ -161,7 +161,7 @@ struct OutboundCompiler: Sendable {
             route.destinations = zip(rule.destinations, rule.weights).map { dest, weight in
                 WeightedCluster(cluster: clusterName(dest, fallbackPort: port.number, from: vs.resource), weight: weight)
             }
-            route.mirrors = rule.mirrors.map { Mirror(cluster: clusterName($0, fallbackPort: port.number, from: vs.resource), percent: $0.percent ?? 100) }
+            route.mirrors = rule.mirrors.map { MirrorPolicy(cluster: clusterName($0, fallbackPort: port.number, from: vs.resource), percent: $0.percent ?? 100) }
             out.append(route)
         }
         if out.isEmpty { out.append(implicit(SourceRef(file: vs.resource.file, line: vs.resource.root.start.line, resource: vs.resource.ref.description))) }

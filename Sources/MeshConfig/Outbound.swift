@@ -53,7 +53,7 @@ public struct Route: Codable, Equatable, Sendable {
     public var timeoutMs: Int?
     public var retries: RetryPolicy?
     public var fault: Fault?
-    public var mirrors: [Mirror]
+    public var mirrors: [MirrorPolicy]
     public var requestHeaders: HeaderOperations?
     public var responseHeaders: HeaderOperations?
     public var source: SourceRef
@@ -158,7 +158,7 @@ public struct Fault: Codable, Equatable, Sendable {
     }
 }
 
-public struct Mirror: Codable, Equatable, Sendable {
+public struct MirrorPolicy: Codable, Equatable, Sendable {
     public var cluster: String
     public var percent: Double
     public init(cluster: String, percent: Double) {

@@ -311,7 +311,7 @@ import Testing
         let real = try TestUpstream("real"), shadow = try TestUpstream("shadow", .slow(milliseconds: 1_500))
         let p = try Running(Self.config(v1: [real.port], v2: [shadow.port]) { r in
             r.destinations = [WeightedCluster(cluster: "outbound|8080|v1|orders.shop.svc.cluster.local", weight: 100)]
-            r.mirrors = [MeshConfig.Mirror(cluster: "outbound|8080|v2|orders.shop.svc.cluster.local", percent: 100)]
+            r.mirrors = [MeshConfig.MirrorPolicy(cluster: "outbound|8080|v2|orders.shop.svc.cluster.local", percent: 100)]
         })
         let t0 = Date()
         let r = try p.get()

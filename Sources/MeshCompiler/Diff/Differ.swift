@@ -481,7 +481,7 @@ public struct Differ {
         return parts.isEmpty ? "none" : parts.joined(separator: ", ")
     }
 
-    func describe(_ m: [Mirror]) -> String {
+    func describe(_ m: [MirrorPolicy]) -> String {
         m.isEmpty ? "none" : m.map { "\(label($0.cluster)) \($0.percent)%" }.joined(separator: ", ")
     }
 

@@ -60,9 +60,7 @@ struct ExchangeStateMachine {
     private(set) var timerArmed = false
     /// The breaker's request slot was taken (and is given back at the end).
     private(set) var holdsRequestSlot = false
-    private var policy: RetryPolicy?
     private var routeTimeoutMs: Int?
-    private var conditions: RetryConditions?
     /// The request body comes as a stream; `bodyEnded`: all of it arrived; `bodySent`: part
     /// of it left on a try (it cannot be sent again).
     private let streamed: Bool
@@ -104,9 +102,7 @@ struct ExchangeStateMachine {
     mutating func routed(retries: RetryPolicy?, timeoutMs: Int?, conditions: RetryConditions?, delayMs: Int?,
                          admitted: Bool, cluster: String, now: Int64) -> Action {
         guard state == .idle else { return .none }
-        policy = retries
         routeTimeoutMs = timeoutMs
-        self.conditions = conditions
         retry = RetryState(policy: retries, routeTimeoutMs: timeoutMs, startedAt: now, conditions: conditions)
         guard admitted else {
             return answer(LocalAnswer(503, "upstream overflow: cluster \(cluster) is at its request limit", flags: "UO"))
@@ -163,10 +159,8 @@ struct ExchangeStateMachine {
     mutating func requestBodyEnded(now: Int64) -> Action {
         guard streamed, !bodyEnded else { return .none }
         bodyEnded = true
-        // A route's timeouts restart (the local app and a passthrough host have none).
-        if holdsRequestSlot {
-            retry = RetryState(policy: policy, routeTimeoutMs: routeTimeoutMs, startedAt: now, conditions: conditions)
-        }
+        // A route's timeout counts from here (the local app and a passthrough host have none).
+        if holdsRequestSlot { retry.restartDeadline(routeTimeoutMs: routeTimeoutMs, now: now) }
         guard state == .trying, !timerArmed, let timeout = retry.tryTimeout(now: now) else { return .none }
         timerArmed = true
         return .armTimer(ms: timeout)

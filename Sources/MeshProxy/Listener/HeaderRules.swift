@@ -80,6 +80,24 @@ enum HeaderRules {
         apply(route.requestHeaders, to: &h.headers)
     }
 
+    /// The request head a try sends: hop-by-hop headers out (HTTP/2's `te: trailers` in), the
+    /// route's rewrite and header operations, the body's length, the trace context, and the
+    /// attempt count on a retry. A copy: the original stays as it came, for the next try.
+    static func upstreamHead(_ head: HTTPRequestHead, facts: RequestFacts, http2: Bool, route: Route?, bodyLength: Int?,
+                             trace: TraceContext?, attempt: Int) -> HTTPRequestHead {
+        var h = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: head.headers)
+        // Room for what is added.
+        h.headers.reserveCapacity(h.headers.count + 4)
+        if facts.hopByHop { stripHopByHop(&h.headers) }
+        // The one `te` HTTP/2 allows, and gRPC servers require.
+        if http2, facts.te { h.headers.add(name: "te", value: "trailers") }
+        if let route { applyRoute(route, to: &h) }
+        if let bodyLength { h.headers.replaceOrAdd(name: "content-length", value: String(bodyLength)) }
+        trace?.write(into: &h.headers)
+        if attempt > 1 { h.headers.replaceOrAdd(name: "x-envoy-attempt-count", value: String(attempt)) }
+        return h
+    }
+
     /// The prefix the route matched on, which a URI rewrite replaces.
     static func matchedPrefix(_ route: Route, _ uri: String) -> String? {
         for m in route.match {

@@ -118,4 +118,29 @@ struct ResponseWriter {
         }
         context.flush()
     }
+
+    /// An answer made by the proxy (`text/plain`; the message and, unless plain, the response
+    /// flags header). Returns the body's size.
+    @discardableResult
+    mutating func answer(_ a: LocalAnswer, keepAlive: Bool) -> Int {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "text/plain")
+        let text = a.plain ? a.message : a.message + "\n"
+        headers.add(name: "content-length", value: String(text.utf8.count))
+        headers.add(name: "connection", value: keepAlive ? "keep-alive" : "close")
+        if !a.plain { headers.add(name: "x-mesh-response-flags", value: a.flags) }
+        for (name, value) in a.headers { headers.add(name: name, value: value) }
+        head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: a.status), headers: headers))
+        body(context.channel.allocator.buffer(string: text))
+        end()
+        return text.utf8.count
+    }
+
+    mutating func redirect(to location: String, status: Int) {
+        var headers = HTTPHeaders()
+        headers.add(name: "location", value: location)
+        headers.add(name: "content-length", value: "0")
+        head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))
+        end()
+    }
 }

@@ -12,7 +12,7 @@ public struct RetryState: Sendable {
     public let conditions: RetryConditions
     public let perTryTimeoutMs: Int64?
     /// When the whole request must be answered (route timeout), if it has one.
-    public let deadline: Int64?
+    public private(set) var deadline: Int64?
     public let backoff: Backoff
     /// Retries made so far.
     public private(set) var retries = 0
@@ -47,6 +47,12 @@ public struct RetryState: Sendable {
         perTryTimeoutMs = p.perTryTimeoutMs.flatMap { $0 > 0 ? Int64($0) : nil }
         deadline = routeTimeoutMs.flatMap { $0 > 0 ? now + Int64($0) : nil }
         self.backoff = backoff
+    }
+
+    /// The route timeout counts from `now` (a streamed body's end); the retries made so far stay
+    /// counted.
+    public mutating func restartDeadline(routeTimeoutMs: Int?, now: Int64) {
+        deadline = routeTimeoutMs.flatMap { $0 > 0 ? now + Int64($0) : nil }
     }
 
     /// How long the next try may take from `now`: the per-try timeout, cut to what is left of

@@ -21,15 +21,13 @@ struct ExchangeRecord {
     let host: String
     let outbound: Bool
     let identity: Identity?
-    let trace: TraceContext?
-    let requestID: String?
-    /// When the request arrived, by the wall clock (taken only when a span or a log line needs it).
-    let startedWall: Date?
+    let request: RequestTelemetry
     let endpoint: UpstreamTarget?
     let cluster: String?
     let routeName: String?
 
     func report(to state: LoopState, _ telemetry: ProxyRuntime.Telemetry) {
+        let trace = request.trace, startedWall = request.startedWall, requestID = request.requestID
         state.metrics.record(labels, code: status, flags: flags, milliseconds: milliseconds, requestBytes: requestBytes, responseBytes: responseBytes)
         if let trace, trace.sampled, let exporter = telemetry.exporter, let startedWall {
             exporter.submit(.init(traceId: trace.traceID, id: trace.spanID, parentId: trace.parentID,
@@ -50,10 +48,29 @@ struct ExchangeRecord {
         }
     }
 
+    /// Rendered to the wall clock's second and millisecond (RFC 3339, UTC).
     static func rfc3339(_ d: Date) -> String {
         let ms = Int64((d.timeIntervalSince1970 * 1000).rounded(.down))
         let base = Timestamp.format(Date(timeIntervalSince1970: TimeInterval(ms / 1000)))
         let frac = String(ms % 1000)
         return base.dropLast() + "." + String(repeating: "0", count: 3 - frac.count) + frac + "Z"
+    }
+}
+
+/// A request's trace context and id, and its start by the wall clock (taken only when a span
+/// or an access log line will need it).
+struct RequestTelemetry {
+    /// The caller's trace continued, or one started when a collector is configured.
+    let trace: TraceContext?
+    /// The caller's `x-request-id`, or the one given to the request on its way out.
+    var requestID: String?
+    let startedWall: Date?
+
+    init(facts: RequestFacts, head: HTTPRequestHead, telemetry: ProxyRuntime.Telemetry, rng: inout FastRandom) {
+        var trace = facts.traced ? TraceContext.incoming(head.headers, rng: &rng) : nil
+        if trace == nil, telemetry.exporter != nil { trace = TraceContext.start(samplingPercent: telemetry.samplingPercent, rng: &rng) }
+        self.trace = trace
+        requestID = facts.requestID
+        startedWall = telemetry.accessLog != nil || telemetry.exporter != nil ? Date() : nil
     }
 }

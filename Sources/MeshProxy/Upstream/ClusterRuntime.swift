@@ -38,6 +38,41 @@ final class ClusterRuntime {
         guard outliers != nil else { return }
         _ = outliers?.record(result, for: target.description, among: prepared.keys, now: now)
     }
+
+    // MARK: a request's slots
+
+    /// A request takes a slot of the breaker's request limit (false: the cluster is full).
+    func admit() -> Bool {
+        guard breaker.acquire(.requests) else { return false }
+        budget.requestStarted()
+        return true
+    }
+
+    /// The admitted request is over.
+    func requestFinished() {
+        breaker.release(.requests)
+        budget.requestFinished()
+    }
+
+    /// A retry, if the breaker's retry limit and the retry budget both allow one.
+    func takeRetry() -> Bool {
+        guard breaker.acquire(.retries) else { return false }
+        if budget.startRetry() { return true }
+        breaker.release(.retries)
+        return false
+    }
+
+    /// The retry taken is under way (its backoff is over).
+    func retryStarted() {
+        budget.retryFinished()
+        breaker.release(.retries)
+    }
+
+    /// A try to `target` is over: one fewer in flight there; a failure counts for outlier detection.
+    func tryEnded(_ target: UpstreamTarget, failure: Bool, now: Int64) {
+        if let n = active[target] { active[target] = max(0, n - 1) }
+        if failure { record(.localFailure, for: target, now: now) }
+    }
 }
 
 /// What one event loop owns: cluster runtimes, idle upstream connections, metrics, and a

@@ -1,0 +1,162 @@
+import NIOCore
+import NIOHTTP1
+
+/// An exchange's tries: an endpoint picked, a pooled connection, the request sent, the per-try
+/// timer, and the upstream's response (`UpstreamDelegate`), each outcome handed to the state
+/// machine and its answer carried out.
+extension Exchange {
+    func startTry(_ number: Int, timerMs: Int64?) {
+        if number == 1, let f = forwarding {
+            for m in f.mirrors { ShadowRequest.send(head, body: body, to: m, http2: upstreamHTTP2, state: state, limits: limits) }
+        }
+        let now = LoopState.now()
+        let rt = runtime
+        var chosen = directTarget
+        if let rt {
+            guard let (t, panic) = rt.pick(now: now, rng: &state.rng) else {
+                return perform(machine.noEndpoint("no healthy upstream: cluster \(clusterName ?? "") has no endpoint"))
+            }
+            if panic { state.metrics.count("meshc_proxy_lb_panic_total", cluster: clusterName) }
+            chosen = t
+        }
+        guard let t = chosen else { return perform(machine.noEndpoint("no upstream")) }
+        endpoint = t
+        rt?.active[t, default: 0] += 1
+        if let timerMs { armTimer(timerMs) }
+        if !upstreamHTTP2, let idle = state.pool.idle(t) { return send(on: idle) }
+        let connectTimeout = TimeAmount.milliseconds(Int64(forwarding?.cluster.cluster.connectionPool?.connectTimeoutMs ?? limits.connectTimeoutMs))
+        state.pool.acquire(t, http2: upstreamHTTP2, connectTimeout: connectTimeout).hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+            // A connection that arrives after its try ended (timed out, the client left) is given back, not used.
+            guard number == self.machine.tries, self.machine.state == .trying, self.upstream == nil else {
+                if case .success(let conn) = result { self.state.pool.release(conn, reusable: true) }
+                return
+            }
+            switch result {
+            case .success(let conn): self.send(on: conn)
+            case .failure: self.tryFailed(.connectFailure)
+            }
+        }
+    }
+
+    func armTimer(_ ms: Int64) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(ms)) { self.tryTimedOut() }
+    }
+
+    func send(on conn: UpstreamConnection) {
+        upstream = conn
+        conn.requests += 1
+        conn.handler.delegate = self
+        var h = HeaderRules.upstreamHead(head, facts: facts, http2: upstreamHTTP2, route: forwarding?.route, bodyLength: body?.readableBytes,
+                                         trace: request.trace, attempt: machine.tries)
+        if request.requestID == nil, case .route = target {
+            // As Envoy does: every request gets an id the app can log.
+            let id = TraceContext.hex(state.rng.next(), state.rng.next())
+            request.requestID = id
+            h.headers.add(name: "x-request-id", value: id)
+        }
+        guard let stream else { return conn.send(h, body: body) }
+        if stream.start(h, on: conn.channel) { machine.bodySentUpstream() }
+    }
+
+    /// The try in progress is over without a response to pass on: its connection closed, its
+    /// endpoint's in-flight count and (for a failure) outlier record updated.
+    func dropTry(failure: Bool, now: Int64) {
+        timer?.cancel()
+        timer = nil
+        if let conn = upstream {
+            conn.handler.delegate = nil
+            conn.channel.close(promise: nil)
+            upstream = nil
+        }
+        if let t = endpoint { runtime?.tryEnded(t, failure: failure, now: now) }
+        stream?.attached = false
+    }
+
+    func tryTimedOut() {
+        timer = nil
+        guard machine.state == .trying else { return }
+        let now = LoopState.now()
+        dropTry(failure: true, now: now)
+        perform(decided(machine.tryTimedOut(now: now, budget: { self.takeRetry() }, rng: &state.rng)))
+    }
+
+    func tryFailed(_ outcome: TryOutcome) {
+        if machine.isForwarding { return perform(machine.tryFailed(outcome, now: 0, budget: { false }, rng: &state.rng)) }
+        guard machine.state == .trying else { return }
+        let now = LoopState.now()
+        dropTry(failure: true, now: now)
+        perform(decided(machine.tryFailed(outcome, now: now, budget: { self.takeRetry() }, rng: &state.rng)))
+    }
+
+    /// The cluster's retry budget and breaker, asked when everything else allows a retry.
+    func takeRetry() -> Bool { runtime?.takeRetry() ?? false }
+
+    var clusterName: String? { forwarding?.cluster.cluster.name }
+
+    /// Counts a retry the budget refused.
+    func decided(_ action: ExchangeStateMachine.Action) -> ExchangeStateMachine.Action {
+        if machine.gaveUp == .budgetExhausted {
+            state.metrics.count("meshc_proxy_retry_budget_exhausted_total", cluster: clusterName)
+        }
+        return action
+    }
+
+    // MARK: the upstream's response
+
+    func upstreamHead(_ h: HTTPResponseHead) {
+        guard machine.state == .trying else { return }
+        timer?.cancel()
+        timer = nil
+        let code = Int(h.status.code)
+        // Read only where a retry condition names gRPC statuses.
+        let grpc = forwarding?.conditions?.grpcStatuses.isEmpty == false ? h.headers.first(name: "grpc-status").flatMap(Int.init) : nil
+        let now = LoopState.now()
+        if let t = endpoint, let rt = runtime { rt.record((500...599).contains(code) ? .status(code) : .success, for: t, now: now) }
+        let action = decided(machine.upstreamHead(status: code, grpcStatus: grpc, now: now, budget: { self.takeRetry() }, rng: &state.rng))
+        guard case .forward = action else {
+            // This response is dropped: its connection is closed rather than drained.
+            if case .retry = action { dropTry(failure: false, now: now) }
+            return perform(action)
+        }
+        writer.head(HeaderRules.responseHead(h, keepAlive: keepsConnection(), operations: forwarding?.route.responseHeaders))
+        if writer.closesConnection { closeAfter = true }
+    }
+
+    func upstreamBody(_ b: ByteBuffer) {
+        guard machine.isForwarding else { return }
+        responseBytes += b.readableBytes
+        writer.body(b)
+    }
+
+    /// A streamed response (server-sent events, gRPC server streaming) moves on as it
+    /// arrives: each upstream read is flushed downstream, not held until the end.
+    func upstreamReadComplete() {
+        if machine.isForwarding { writer.flush() }
+    }
+
+    func upstreamEnd(_ trailers: HTTPHeaders?) {
+        let conn = upstream
+        upstream = nil
+        if let t = endpoint { runtime?.tryEnded(t, failure: false, now: 0) }
+        if let conn {
+            let max = forwarding?.cluster.cluster.connectionPool?.maxRequestsPerConnection
+            // A connection that carried part of a streamed body not yet ended is not reused.
+            let whole = stream.map { $0.ended } ?? true
+            state.pool.release(conn, reusable: whole && (max.map { conn.requests < $0 } ?? true))
+        }
+        stream?.attached = false
+        guard case .finish = machine.upstreamEnd() else { return }
+        writer.end(trailers)
+        finish()
+    }
+
+    func upstreamFailed(_ error: (any Error)?) {
+        upstream = nil
+        tryFailed(.reset)
+    }
+
+    /// The client went away.
+    func downstreamClosed() {
+        perform(machine.downstreamClosed())
+    }
+}
