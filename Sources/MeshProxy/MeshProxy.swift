@@ -142,7 +142,7 @@ public final class MeshProxy: @unchecked Sendable {
 
     /// Makes a verified config the one in force: new requests take it, requests in flight
     /// finish on the one they started with. Listeners are never re-bound.
-    public func apply(_ snapshot: ConfigStore.Snapshot) {
+    public func apply(_ snapshot: ConfigStore.AppliedBundle) {
         runtime.install(Snapshot(config: snapshot.config, version: snapshot.version, endpoints: endpointsBox.withLockedValue { $0 }))
         reloads.withLockedValue { $0 += 1 }
         updateTCPListeners(snapshot.config)

@@ -22,7 +22,8 @@ import NIOConcurrencyHelpers
 /// never below the one applied, each part's digest. A rejected bundle leaves the snapshot
 /// and the persisted bytes as they were.
 public final class ConfigStore: @unchecked Sendable {
-    public struct Snapshot: Sendable {
+    /// The bundle in force: verified, with its config assembled.
+    public struct AppliedBundle: Sendable {
         public let manifest: Manifest
         /// The assembled config (parts merged in).
         public let config: WorkloadConfig
@@ -41,7 +42,7 @@ public final class ConfigStore: @unchecked Sendable {
     public let workload: String
     public let verifier: Verifier
     public let stateDirectory: String
-    private let box = NIOLockedValueBox<Snapshot?>(nil)
+    private let box = NIOLockedValueBox<AppliedBundle?>(nil)
 
     public init(workload: String, verifier: Verifier, stateDirectory: String) {
         self.workload = workload
@@ -53,7 +54,7 @@ public final class ConfigStore: @unchecked Sendable {
     public var parts: PartDirectory { PartDirectory(path: "\(stateDirectory)/parts") }
 
     /// The snapshot in force (nil before any config verified).
-    public var current: Snapshot? { box.withLockedValue { $0 } }
+    public var current: AppliedBundle? { box.withLockedValue { $0 } }
 
     /// Verifies `bundle`, whose parts come from the state directory or `fetched`, and makes it
     /// the config in force; persists its bytes and parts first.
@@ -88,7 +89,7 @@ public final class ConfigStore: @unchecked Sendable {
         } catch {
             return .rejected(reason: "verified, but cannot be kept in \(stateDirectory): \(error)")
         }
-        box.withLockedValue { $0 = Snapshot(manifest: verified.manifest, config: verified.config, bytes: bundle) }
+        box.withLockedValue { $0 = AppliedBundle(manifest: verified.manifest, config: verified.config, bytes: bundle) }
         return .applied(version: verified.manifest.version)
     }
 

@@ -1,0 +1,17 @@
+import MeshConfig
+
+/// A cluster as the request path uses it: its endpoints (with their keys for the outlier
+/// detector) and its metric labels, worked out when the snapshot is built.
+final class PreparedCluster: Sendable {
+    let cluster: Cluster
+    let targets: [UpstreamTarget]
+    let keys: [String]
+    let labels: MetricLabels
+
+    init(cluster: Cluster, targets: [UpstreamTarget], keys: [String], labels: MetricLabels) {
+        self.cluster = cluster
+        self.targets = targets
+        self.keys = keys
+        self.labels = labels
+    }
+}
