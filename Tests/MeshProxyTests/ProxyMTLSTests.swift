@@ -235,32 +235,34 @@ import Testing
                 guard rename(from, to) == 0 else { throw Failure("rename \(from) → \(to): errno \(errno)") }
             }
         }
-        func settle() {
-            Thread.sleep(forTimeInterval: 0.3)
+        /// Both proxies take the rewritten files (the watch tells a renamed file by its inode),
+        /// then requests flow on new handshakes before the next rotation.
+        func settle() throws {
             serverFiles.reload(into: server.proxy.identity, watch: &serverWatch, log: { _ in })
             clientFiles.reload(into: client.proxy.identity, watch: &clientWatch, log: { _ in })
-            Thread.sleep(forTimeInterval: 0.3)
+            let target = done.withLockedValue { $0 } + 8
+            try waitUntil("8 requests after a rotation") { done.withLockedValue { $0 } >= target }
         }
         // 1. New leaf certificates from the same root, three times.
         for _ in 0..<3 {
             try rewrite(serverFiles, "shop", "orders", ca: Self.ca, roots: [Self.ca])
             try rewrite(clientFiles, "web", "frontend", ca: Self.ca, roots: [Self.ca])
-            settle()
+            try settle()
         }
         // 2. A root rotation: both roots trusted, then certificates from the new root, then
         //    the old root dropped.
         let next = try CertificateAuthority.create(trustDomain: "cluster.local")
         try rewrite(serverFiles, "shop", "orders", ca: Self.ca, roots: [Self.ca, next])
         try rewrite(clientFiles, "web", "frontend", ca: Self.ca, roots: [Self.ca, next])
-        settle()
+        try settle()
         try rewrite(serverFiles, "shop", "orders", ca: next, roots: [Self.ca, next])
         try rewrite(clientFiles, "web", "frontend", ca: next, roots: [Self.ca, next])
-        settle()
+        try settle()
         try rewrite(serverFiles, "shop", "orders", ca: next, roots: [next])
         try rewrite(clientFiles, "web", "frontend", ca: next, roots: [next])
-        settle()
+        try settle()
         stop.withLockedValue { $0 = true }
-        while workers.contains(where: { !$0.isFinished }) { Thread.sleep(forTimeInterval: 0.05) }
+        try waitUntil("the workers to finish") { workers.allSatisfy(\.isFinished) }
         #expect(failures.withLockedValue { $0 }.isEmpty, "failed: \(failures.withLockedValue { $0.prefix(5) })")
         #expect(done.withLockedValue { $0 } > 20)
         #expect(server.proxy.identity.installed == 7 && client.proxy.identity.installed == 7, "every rotation was installed")

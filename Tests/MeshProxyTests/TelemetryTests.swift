@@ -77,8 +77,7 @@ import Testing
         _ = try HTTPConnection(host: "127.0.0.1", port: ports["outbound"]!).request("GET", "/", headers: [("Host", "orders.shop:8080")])
         #expect(up.lastHeaders.withLockedValue { $0?.first(name: "x-request-id")?.count } == 32)
 
-        let deadline = Date().addingTimeInterval(5)
-        while collector.bodies.withLockedValue({ $0.isEmpty }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        try waitUntil("the span exporter's POST") { !collector.bodies.withLockedValue { $0.isEmpty } }
         let posted = collector.bodies.withLockedValue { $0 }.joined()
         let spans = try JSONSerialization.jsonObject(with: Data(posted.utf8)) as? [[String: Any]] ?? []
         let span = try #require(spans.first { $0["traceId"] as? String == "4bf92f3577b34da6a3ce929d0e0e4736" })
@@ -87,7 +86,8 @@ import Testing
         #expect((span["tags"] as? [String: String])?["http.status_code"] == "200")
         #expect(collector.lastURI.withLockedValue { $0 } == "/api/v2/spans")
 
-        Thread.sleep(forTimeInterval: 0.3)
+        // The access log is written off the event loop: wait for both lines.
+        try waitUntil("two access log lines") { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count >= 2 }
         let lines = (try String(contentsOfFile: log, encoding: .utf8)).split(separator: "\n")
         #expect(lines.count == 2)
         let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])

@@ -27,6 +27,8 @@ final class TestUpstream: @unchecked Sendable {
     private(set) var port = 0
     private var channel: (any Channel)?
     let requests = NIOLockedValueBox(0)
+    /// Responses written (a slow upstream's come after its delay).
+    let answered = NIOLockedValueBox(0)
     let lastHeaders = NIOLockedValueBox<HTTPHeaders?>(nil)
     let lastURI = NIOLockedValueBox<String?>(nil)
     /// Every request body received, in order.
@@ -69,6 +71,20 @@ final class TestUpstream: @unchecked Sendable {
 
     var count: Int { requests.withLockedValue { $0 } }
 
+    /// Signalled at each request's arrival (its end read), for `waitForRequests`.
+    fileprivate let arrivals = NSCondition()
+
+    /// Returns once `n` requests have arrived (woken by each arrival, not by polling); throws
+    /// after `seconds`.
+    func waitForRequests(_ n: Int, seconds: Double = 10) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        arrivals.lock()
+        defer { arrivals.unlock() }
+        while count < n {
+            guard arrivals.wait(until: deadline) else { throw TestUpstreamError.timedOut("\(name): \(count) of \(n) requests arrived") }
+        }
+    }
+
     private let stopped = NIOLockedValueBox(false)
 
     func stop() {
@@ -106,6 +122,9 @@ final class TestUpstream: @unchecked Sendable {
 
         private func answer(_ context: ChannelHandlerContext) {
             let n = upstream.requests.withLockedValue { $0 += 1; return $0 }
+            upstream.arrivals.lock()
+            upstream.arrivals.broadcast()
+            upstream.arrivals.unlock()
             let status: Int
             switch upstream.behaviour.withLockedValue({ $0 }) {
             case .ok: status = 200
@@ -133,6 +152,7 @@ final class TestUpstream: @unchecked Sendable {
         }
 
         private func write(_ context: ChannelHandlerContext, _ status: Int) {
+            upstream.answered.withLockedValue { $0 += 1 }
             let body = "\(upstream.name) \(status)"
             var headers = HTTPHeaders()
             headers.add(name: "content-length", value: String(body.utf8.count))
@@ -141,5 +161,18 @@ final class TestUpstream: @unchecked Sendable {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(upstream.http2 ? ["grpc-status": "0"] : nil)), promise: nil)
         }
+    }
+}
+
+enum TestUpstreamError: Error { case timedOut(String) }
+
+/// Waits for a condition another thread makes true (a worker's count, a file written by a
+/// background writer), checking it every few milliseconds and failing after `seconds`: a
+/// wait for an event, never a fixed sleep for things to settle.
+func waitUntil(_ what: String, seconds: Double = 10, _ condition: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while try !condition() {
+        guard Date() < deadline else { throw TestUpstreamError.timedOut("waited \(seconds) s for \(what)") }
+        usleep(2_000)
     }
 }

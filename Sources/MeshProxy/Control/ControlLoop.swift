@@ -173,69 +173,53 @@ public final class ControlLoop: @unchecked Sendable {
         try HTTPConnection(address, tls: options.serverTLS, timeout: timeout)
     }
 
-    private func followBundle(_ address: ServerAddress) {
-        var etag: String?
-        var backoff = PollBackoff()
+    /// Follows one resource of the server by long polls (`LongPoller` decides the headers and
+    /// the waits); `handle` applies a 200 and says what it made of it.
+    private func follow(_ address: ServerAddress, _ path: String, unreachable: (any Error) -> Void = { _ in },
+                        _ handle: (HTTPConnection.Response) -> LongPoller.Result) {
+        var poller = LongPoller(wait: options.wait)
+        var rng = SystemRandomNumberGenerator()
         while !isStopped {
+            let result: LongPoller.Result
             do {
-                let conn = try connect(address, timeout: TimeInterval(options.wait + 15))
-                var headers: [(String, String)] = []
-                if let etag { headers += [("If-None-Match", etag), ("Prefer", "wait=\(options.wait)")] }
-                let r = try conn.request("GET", "/v1/bundles/\(workloadPath)", headers: headers)
-                switch r.status {
-                case 200:
-                    let data = Data(r.body)
-                    var unfetched = 0
-                    let changed = offer(data) { digest in
-                        let part = (try? self.connect(address).request("GET", "/v1/parts/\(digest)")).flatMap { $0.status == 200 ? Data($0.body) : nil }
-                        if part == nil { unfetched += 1 }
-                        return part
-                    }
-                    if changed { report(address) }
-                    if unfetched > 0, store.missingParts(of: data).count > 0 {
-                        // A part the server did not have yet (behind a load balancer, a replica
-                        // that has not published this revision): ask again, not for a newer one.
-                        etag = nil
-                        pause(backoff.failed())
-                    } else {
-                        // A rejected bundle is not asked for again until a newer one exists.
-                        etag = r.header("etag")
-                        backoff.succeeded()
-                    }
-                case 304:
-                    backoff.succeeded()
-                default:
-                    options.log("GET /v1/bundles/\(workloadPath) answered \(r.status): \(r.text.prefix(300))")
-                    pause(backoff.failed())
-                }
+                let r = try connect(address, timeout: TimeInterval(options.wait + 15)).request("GET", path, headers: poller.requestHeaders)
+                result = r.status == 304 ? .notModified : handle(r)
             } catch {
-                options.log("cannot reach the server at \(address): \(error); keeping version \(store.current.map { String($0.version) } ?? "none")")
-                pause(backoff.failed())
+                unreachable(error)
+                result = .failed
             }
+            if case .wait(let seconds) = poller.next(after: result, rng: &rng) { pause(seconds) }
+        }
+    }
+
+    private func followBundle(_ address: ServerAddress) {
+        follow(address, "/v1/bundles/\(workloadPath)", unreachable: { error in
+            self.options.log("cannot reach the server at \(address): \(error); keeping version \(self.store.current.map { String($0.version) } ?? "none")")
+        }) { r in
+            guard r.status == 200 else {
+                options.log("GET /v1/bundles/\(workloadPath) answered \(r.status): \(r.text.prefix(300))")
+                return .failed
+            }
+            let data = Data(r.body)
+            var unfetched = 0
+            let changed = offer(data) { digest in
+                let part = (try? self.connect(address).request("GET", "/v1/parts/\(digest)")).flatMap { $0.status == 200 ? Data($0.body) : nil }
+                if part == nil { unfetched += 1 }
+                return part
+            }
+            if changed { report(address) }
+            // A part the server did not have yet (behind a load balancer, a replica that has not
+            // published this revision): asked again, not for a newer one. A rejected bundle is
+            // not asked for again until a newer one exists.
+            return unfetched > 0 && !store.missingParts(of: data).isEmpty ? .incomplete : .changed(etag: r.header("etag"))
         }
     }
 
     private func followEndpoints(_ address: ServerAddress) {
-        var etag: String?
-        var backoff = PollBackoff()
-        while !isStopped {
-            do {
-                let conn = try connect(address, timeout: TimeInterval(options.wait + 15))
-                var headers: [(String, String)] = []
-                if let etag { headers += [("If-None-Match", etag), ("Prefer", "wait=\(options.wait)")] }
-                let r = try conn.request("GET", "/v1/endpoints/\(workloadPath)", headers: headers)
-                if r.status == 200, let doc = try? JSONDecoder().decode(EndpointsDocument.self, from: Data(r.body)) {
-                    proxy.apply(endpoints: doc)
-                    etag = r.header("etag")
-                    backoff.succeeded()
-                } else if r.status == 304 {
-                    backoff.succeeded()
-                } else {
-                    pause(backoff.failed())
-                }
-            } catch {
-                pause(backoff.failed())
-            }
+        follow(address, "/v1/endpoints/\(workloadPath)") { r in
+            guard r.status == 200, let doc = try? JSONDecoder().decode(EndpointsDocument.self, from: Data(r.body)) else { return .failed }
+            proxy.apply(endpoints: doc)
+            return .changed(etag: r.header("etag"))
         }
     }
 
@@ -271,28 +255,5 @@ public final class ControlLoop: @unchecked Sendable {
             options.log("the server refused the status report (\(refusal))")
         }
         return accepted
-    }
-}
-
-/// Backoff for the control plane's calls: exponential from 0.5 s to 30 s, fully jittered;
-/// reset by a success.
-public struct PollBackoff: Sendable {
-    public var baseSeconds = 0.5
-    public var maxSeconds = 30.0
-    public private(set) var failures = 0
-    public init() {}
-
-    public mutating func succeeded() { failures = 0 }
-
-    /// The wait after one more failure.
-    public mutating func failed() -> TimeInterval {
-        var rng = SystemRandomNumberGenerator()
-        return failed(using: &rng)
-    }
-
-    public mutating func failed(using rng: inout some RandomNumberGenerator) -> TimeInterval {
-        failures += 1
-        let ceiling = min(maxSeconds, baseSeconds * Double(1 << min(failures - 1, 20)))
-        return Double.random(in: (ceiling / 2)...ceiling, using: &rng)
     }
 }
