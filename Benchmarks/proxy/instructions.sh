@@ -8,7 +8,8 @@
 # Usage: Benchmarks/proxy/instructions.sh [N] (default 3000); ends with one line:
 #   mesh-proxy instructions per request: I (N requests)
 # With PROFILE=1 it also prints the functions that cost most, callees included; PROXY=path
-# counts another mesh-proxy binary instead (an older build, to compare).
+# counts another mesh-proxy binary instead (an older build, to compare); KEEP=path keeps the
+# callgrind output there (callgrind_annotate --tree=calling reads who costs what).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source Benchmarks/proxy/common.sh
@@ -42,6 +43,7 @@ for _ in range(n):
 PY
 kill -TERM $pid; wait $pid || true
 total=$(awk '/^(summary|totals):/{print $2; exit}' "$work/callgrind.out")
+[[ -n ${KEEP:-} ]] && cp "$work/callgrind.out" "$KEEP"
 if [[ ${PROFILE:-0} == 1 ]]; then
   callgrind_annotate --inclusive=yes "$work/callgrind.out" 2>/dev/null | sed -n '20,80p' | swift demangle --simplified | cut -c1-160
 fi

@@ -109,6 +109,6 @@ import Testing
     @Test func theRoutesRetryConditionsAndProtocolComeAlong() {
         let s = Self.snapshot([Self.route { $0.retries = RetryPolicy(attempts: 3, perTryTimeoutMs: 100, retryOn: ["unavailable"]) }])
         guard case .forward(let f) = Self.decide(s) else { Issue.record("not forwarded"); return }
-        #expect(f.conditions?.grpcStatuses == [14] && !f.http2 && f.route.retries?.attempts == 3)
+        #expect(f.prepared.conditions.grpcStatuses == [14] && !f.http2 && f.route.retries?.attempts == 3)
     }
 }

@@ -43,8 +43,11 @@ final class Exchange: UpstreamDelegate {
     let facts: RequestFacts
 
     var machine: ExchangeStateMachine
-    /// The route's cluster and what else it asks (a reference: never copies a `Cluster`).
-    var forwarding: RouteDecision.Forwarding?
+    /// The route taken and its cluster (references: never copies of a `Route` or a `Cluster`).
+    var route: PreparedRoute?
+    var cluster: PreparedCluster?
+    /// Clusters that get a copy of the request, sent with the first try.
+    var mirrors: [PreparedCluster] = []
     var runtime: ClusterRuntime?
     /// The one target without a route: the local app inbound, a passthrough host outbound.
     var directTarget: UpstreamTarget?
@@ -102,14 +105,16 @@ final class Exchange: UpstreamDelegate {
                 upstreamHTTP2 = head.version.major == 2
                 perform(machine.direct(now: LoopState.now()))
             case .forward(let f):
-                forwarding = f
+                route = f.prepared
+                cluster = f.cluster
+                mirrors = f.mirrors
                 upstreamHTTP2 = f.http2
                 labels = f.cluster.labels
                 let rt = state.runtime(for: f.cluster)
                 runtime = rt
                 let admitted = rt.admit()
                 if !admitted { state.metrics.count("meshc_proxy_upstream_overflow_total", cluster: clusterName) }
-                perform(machine.routed(retries: f.route.retries, timeoutMs: f.route.timeoutMs, conditions: f.conditions, delayMs: f.delayMs,
+                perform(machine.routed(retries: f.prepared.route.retries, timeoutMs: f.prepared.route.timeoutMs, conditions: f.prepared.conditions, delayMs: f.delayMs,
                                        admitted: admitted, cluster: f.cluster.cluster.name, now: LoopState.now()))
             }
         }
@@ -179,13 +184,14 @@ final class Exchange: UpstreamDelegate {
         if machine.holdsRequestSlot { runtime?.requestFinished() }
         let ms = Double(NIODeadline.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
         let outbound: Bool = { if case .route = target { return true }; return false }()
-        ExchangeRecord(labels: labels ?? (outbound ? snapshot?.unroutedLabels ?? Snapshot.noConfigOutbound : snapshot?.inboundLabels ?? Snapshot.noConfigInbound),
-                       status: machine.status, flags: machine.flags, milliseconds: ms,
-                       requestBytes: body?.readableBytes ?? stream?.bytes ?? 0, responseBytes: responseBytes, attempts: machine.tries,
-                       head: head, host: facts.host ?? "", outbound: outbound, identity: snapshot?.config.identity,
-                       request: request,
-                       endpoint: endpoint, cluster: clusterName,
-                       routeName: forwarding?.route.name).report(to: state, telemetry)
+        let l = labels ?? (outbound ? snapshot?.unroutedLabels ?? Snapshot.noConfigOutbound : snapshot?.inboundLabels ?? Snapshot.noConfigInbound)
+        let requestBytes = body?.readableBytes ?? stream?.bytes ?? 0
+        state.metrics.record(l, code: machine.status, flags: machine.flags, milliseconds: ms, requestBytes: requestBytes, responseBytes: responseBytes)
+        if telemetry.accessLog != nil || telemetry.exporter != nil {
+            ExchangeRecord(status: machine.status, flags: machine.flags, milliseconds: ms, requestBytes: requestBytes, responseBytes: responseBytes,
+                           attempts: machine.tries, head: head, host: facts.host ?? "", outbound: outbound, identity: snapshot?.config.identity,
+                           request: request, endpoint: endpoint, cluster: clusterName, routeName: route?.route.name).report(telemetry)
+        }
         stream?.exchangeEnded()
         if closeAfter { context.close(promise: nil) }
         onDone()

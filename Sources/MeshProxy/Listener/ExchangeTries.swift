@@ -6,8 +6,8 @@ import NIOHTTP1
 /// machine and its answer carried out.
 extension Exchange {
     func startTry(_ number: Int, timerMs: Int64?) {
-        if number == 1, let f = forwarding {
-            for m in f.mirrors { ShadowRequest.send(head, body: body, to: m, http2: upstreamHTTP2, state: state, limits: limits) }
+        if number == 1, !mirrors.isEmpty {
+            for m in mirrors { ShadowRequest.send(head, body: body, to: m, http2: upstreamHTTP2, state: state, limits: limits) }
         }
         let now = LoopState.now()
         let rt = runtime
@@ -24,7 +24,7 @@ extension Exchange {
         rt?.active[t, default: 0] += 1
         if let timerMs { armTimer(timerMs) }
         if !upstreamHTTP2, let idle = state.pool.idle(t) { return send(on: idle) }
-        let connectTimeout = TimeAmount.milliseconds(Int64(forwarding?.cluster.cluster.connectionPool?.connectTimeoutMs ?? limits.connectTimeoutMs))
+        let connectTimeout = TimeAmount.milliseconds(Int64(cluster?.cluster.connectionPool?.connectTimeoutMs ?? limits.connectTimeoutMs))
         state.pool.acquire(t, http2: upstreamHTTP2, connectTimeout: connectTimeout).hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
             // A connection that arrives after its try ended (timed out, the client left) is given back, not used.
             guard number == self.machine.tries, self.machine.state == .trying, self.upstream == nil else {
@@ -46,7 +46,7 @@ extension Exchange {
         upstream = conn
         conn.requests += 1
         conn.handler.delegate = self
-        var h = HeaderRules.upstreamHead(head, facts: facts, http2: upstreamHTTP2, route: forwarding?.route, bodyLength: body?.readableBytes,
+        var h = HeaderRules.upstreamHead(head, facts: facts, http2: upstreamHTTP2, route: route, bodyLength: body?.readableBytes,
                                          trace: request.trace, attempt: machine.tries)
         if request.requestID == nil, case .route = target {
             // As Envoy does: every request gets an id the app can log.
@@ -91,7 +91,7 @@ extension Exchange {
     /// The cluster's retry budget and breaker, asked when everything else allows a retry.
     func takeRetry() -> Bool { runtime?.takeRetry() ?? false }
 
-    var clusterName: String? { forwarding?.cluster.cluster.name }
+    var clusterName: String? { cluster?.cluster.name }
 
     /// Counts a retry the budget refused.
     func decided(_ action: ExchangeStateMachine.Action) -> ExchangeStateMachine.Action {
@@ -109,7 +109,7 @@ extension Exchange {
         timer = nil
         let code = Int(h.status.code)
         // Read only where a retry condition names gRPC statuses.
-        let grpc = forwarding?.conditions?.grpcStatuses.isEmpty == false ? h.headers.first(name: "grpc-status").flatMap(Int.init) : nil
+        let grpc = route?.conditions.grpcStatuses.isEmpty == false ? h.headers.first(name: "grpc-status").flatMap(Int.init) : nil
         let now = LoopState.now()
         if let t = endpoint, let rt = runtime { rt.record((500...599).contains(code) ? .status(code) : .success, for: t, now: now) }
         let action = decided(machine.upstreamHead(status: code, grpcStatus: grpc, now: now, budget: { self.takeRetry() }, rng: &state.rng))
@@ -118,7 +118,7 @@ extension Exchange {
             if case .retry = action { dropTry(failure: false, now: now) }
             return perform(action)
         }
-        writer.head(HeaderRules.responseHead(h, keepAlive: keepsConnection(), operations: forwarding?.route.responseHeaders))
+        writer.head(HeaderRules.responseHead(h, keepAlive: keepsConnection(), operations: route?.route.responseHeaders))
         if writer.closesConnection { closeAfter = true }
     }
 
@@ -139,7 +139,7 @@ extension Exchange {
         upstream = nil
         if let t = endpoint { runtime?.tryEnded(t, failure: false, now: 0) }
         if let conn {
-            let max = forwarding?.cluster.cluster.connectionPool?.maxRequestsPerConnection
+            let max = cluster?.cluster.connectionPool?.maxRequestsPerConnection
             // A connection that carried part of a streamed body not yet ended is not reused.
             let whole = stream.map { $0.ended } ?? true
             state.pool.release(conn, reusable: whole && (max.map { conn.requests < $0 } ?? true))

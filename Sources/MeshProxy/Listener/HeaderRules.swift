@@ -83,7 +83,7 @@ enum HeaderRules {
     /// The request head a try sends: hop-by-hop headers out (HTTP/2's `te: trailers` in), the
     /// route's rewrite and header operations, the body's length, the trace context, and the
     /// attempt count on a retry. A copy: the original stays as it came, for the next try.
-    static func upstreamHead(_ head: HTTPRequestHead, facts: RequestFacts, http2: Bool, route: Route?, bodyLength: Int?,
+    static func upstreamHead(_ head: HTTPRequestHead, facts: RequestFacts, http2: Bool, route: PreparedRoute?, bodyLength: Int?,
                              trace: TraceContext?, attempt: Int) -> HTTPRequestHead {
         var h = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: head.headers)
         // Room for what is added.
@@ -91,7 +91,7 @@ enum HeaderRules {
         if facts.hopByHop { stripHopByHop(&h.headers) }
         // The one `te` HTTP/2 allows, and gRPC servers require.
         if http2, facts.te { h.headers.add(name: "te", value: "trailers") }
-        if let route { applyRoute(route, to: &h) }
+        if let route { applyRoute(route.route, to: &h) }
         if let bodyLength { h.headers.replaceOrAdd(name: "content-length", value: String(bodyLength)) }
         trace?.write(into: &h.headers)
         if attempt > 1 { h.headers.replaceOrAdd(name: "x-envoy-attempt-count", value: String(attempt)) }

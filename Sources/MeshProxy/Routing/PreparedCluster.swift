@@ -15,3 +15,16 @@ final class PreparedCluster: Sendable {
         self.labels = labels
     }
 }
+
+/// A route as the request path uses it, made once per snapshot: requests hold a reference,
+/// never a copy of the route (a `Route` copied retains a dozen of its fields).
+final class PreparedRoute: Sendable {
+    let route: Route
+    /// Its `retryOn`, parsed.
+    let conditions: RetryConditions
+
+    init(_ route: Route) {
+        self.route = route
+        conditions = RetryConditions((route.retries ?? .istioDefault).retryOn)
+    }
+}

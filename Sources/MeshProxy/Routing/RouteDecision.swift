@@ -18,15 +18,15 @@ enum RouteDecision {
 
     /// A cluster and how to reach it.
     struct Forwarding {
-        let route: Route
+        let prepared: PreparedRoute
         let cluster: PreparedCluster
         /// Clusters that get a copy of the request (a streamed body is never mirrored).
         let mirrors: [PreparedCluster]
         /// A fault's delay before the request goes on.
         let delayMs: Int?
-        let conditions: RetryConditions?
         /// Tries go over HTTP/2 (the service port speaks http2, grpc, grpc-web).
         let http2: Bool
+        var route: Route { prepared.route }
     }
 
     /// The request facts routing reads.
@@ -44,39 +44,40 @@ enum RouteDecision {
         guard let snapshot else { return .answer(LocalAnswer(503, "no configuration applied yet", flags: "NC")) }
         let authority = request.authority
         guard let si = snapshot.serviceIndex(authority: authority) else { return passthrough(authority, snapshot, localAddress()) }
-        let svc = snapshot.config.outbound[si]
         let head = request.head
         // A first route that matches everything (the common single-route service) is taken
-        // without building the request as matching sees it.
-        let r: Route, ri: Int
-        if let first = svc.routes.first, first.match.isEmpty {
-            (r, ri) = (first, 0)
+        // without building the request as matching sees it; routes are read by reference.
+        let routes = snapshot.routes[si]
+        let prepared: PreparedRoute
+        if let first = routes.first, first.route.match.isEmpty {
+            prepared = first
         } else {
+            let svc = snapshot.config.outbound[si]
             let matching = routeRequest(head, host: authority, withHeaders: snapshot.readsHeaders[si])
             guard let found = snapshot.config.route(in: svc, for: matching, regexes: snapshot.regexes) else {
                 return .answer(LocalAnswer(404, "no route of \(svc.host):\(svc.port) matches \(head.method.rawValue) \(matching.path.prefix(200))", flags: "NR"))
             }
-            (r, ri) = found
+            prepared = routes[found.index]
         }
-        if let direct = r.directResponse { return .answer(LocalAnswer(direct.status, direct.body ?? "", flags: "-", plain: true)) }
-        if let redirect = r.redirect {
+        if let direct = prepared.route.directResponse { return .answer(LocalAnswer(direct.status, direct.body ?? "", flags: "-", plain: true)) }
+        if let redirect = prepared.route.redirect {
             return .redirect(location: location(redirect, request: routeRequest(head, host: authority, withHeaders: false), uri: head.uri), status: redirect.code)
         }
         var delayMs: Int?
-        if let fault = r.fault {
+        if let fault = prepared.route.fault {
             if let abort = fault.abortStatus, Double.random(in: 0..<100, using: &rng) < (fault.abortPercent ?? 100) {
                 return .answer(LocalAnswer(abort, "fault filter abort", flags: "FI"))
             }
             if let delay = fault.delayMs, Double.random(in: 0..<100, using: &rng) < (fault.delayPercent ?? 100) { delayMs = delay }
         }
         var mirrors: [PreparedCluster] = []
-        for m in r.mirrors where !request.streamed && Double(rng.next() >> 11) / Double(1 << 53) * 100 < m.percent {
-            if let prepared = snapshot.prepared[m.cluster] { mirrors.append(prepared) }
+        for m in prepared.route.mirrors where !request.streamed && Double(rng.next() >> 11) / Double(1 << 53) * 100 < m.percent {
+            if let cluster = snapshot.prepared[m.cluster] { mirrors.append(cluster) }
         }
-        guard let chosen = pickByWeight(r, rng: &rng) else { return .answer(LocalAnswer(503, "the route has no destination with weight", flags: "NR")) }
-        guard let prepared = snapshot.prepared[chosen] else { return .answer(LocalAnswer(503, "cluster \(chosen) is not in the configuration", flags: "NR")) }
-        return .forward(Forwarding(route: r, cluster: prepared, mirrors: mirrors, delayMs: delayMs,
-                                   conditions: snapshot.retryConditions[si][ri], http2: ServiceProtocol.speaksHTTP2(svc.protocolName)))
+        guard let chosen = pickByWeight(prepared.route, rng: &rng) else { return .answer(LocalAnswer(503, "the route has no destination with weight", flags: "NR")) }
+        guard let cluster = snapshot.prepared[chosen] else { return .answer(LocalAnswer(503, "cluster \(chosen) is not in the configuration", flags: "NR")) }
+        return .forward(Forwarding(prepared: prepared, cluster: cluster, mirrors: mirrors, delayMs: delayMs,
+                                   http2: snapshot.speaksHTTP2[si]))
     }
 
     /// The cluster of one of the route's destinations, drawn by weight (nil: no weight at all).

@@ -15,8 +15,10 @@ public final class Snapshot: Sendable {
     let prepared: [String: PreparedCluster]
     /// Per service (by index in `config.outbound`): each route's parsed `retryOn`, and
     /// whether any route matches on headers or query parameters.
-    let retryConditions: [[RetryConditions]]
+    let routes: [[PreparedRoute]]
     let readsHeaders: [Bool]
+    /// Per service: its port speaks HTTP/2 upstream (http2, grpc, grpc-web).
+    let speaksHTTP2: [Bool]
     let inboundLabels: MetricLabels
     let unroutedLabels: MetricLabels
     /// Requests to hosts outside the config under ALLOW_ANY (Istio's `PassthroughCluster`).
@@ -48,10 +50,11 @@ public final class Snapshot: Sendable {
                                                labels: MetricLabels(identity: config.identity, cluster: c))
         }
         self.prepared = prepared
-        retryConditions = config.outbound.map { svc in svc.routes.map { RetryConditions(($0.retries ?? .istioDefault).retryOn) } }
+        routes = config.outbound.map { svc in svc.routes.map(PreparedRoute.init) }
         inboundLabels = MetricLabels(identity: config.identity, inbound: true)
         unroutedLabels = MetricLabels(identity: config.identity, inbound: false)
         passthroughLabels = MetricLabels(passthroughFrom: config.identity)
+        speaksHTTP2 = config.outbound.map { ServiceProtocol.speaksHTTP2($0.protocolName) }
         readsHeaders = config.outbound.map { svc in
             svc.routes.contains { r in r.match.contains { !($0.headers ?? [:]).isEmpty || !($0.withoutHeaders ?? [:]).isEmpty || !($0.queryParams ?? [:]).isEmpty || $0.authority != nil } }
         }

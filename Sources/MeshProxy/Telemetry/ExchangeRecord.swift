@@ -7,10 +7,9 @@ import MeshBundle
 import MeshConfig
 import NIOHTTP1
 
-/// What a finished exchange reports: Istio's request metrics, the span (when traced and
-/// sampled) and the access log line (when one is written).
+/// What a finished exchange reports beyond its metrics: the span (when traced and sampled)
+/// and the access log line (when one is written). Made only when one of them is on.
 struct ExchangeRecord {
-    let labels: MetricLabels
     let status: Int
     let flags: String
     let milliseconds: Double
@@ -26,9 +25,8 @@ struct ExchangeRecord {
     let cluster: String?
     let routeName: String?
 
-    func report(to state: LoopState, _ telemetry: ProxyRuntime.Telemetry) {
+    func report(_ telemetry: ProxyRuntime.Telemetry) {
         let trace = request.trace, startedWall = request.startedWall, requestID = request.requestID
-        state.metrics.record(labels, code: status, flags: flags, milliseconds: milliseconds, requestBytes: requestBytes, responseBytes: responseBytes)
         if let trace, trace.sampled, let exporter = telemetry.exporter, let startedWall {
             exporter.submit(.init(traceId: trace.traceID, id: trace.spanID, parentId: trace.parentID,
                                   name: "\(host)\(head.uri.split(separator: "?").first.map(String.init) ?? "")",
