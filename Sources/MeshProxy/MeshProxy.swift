@@ -76,55 +76,18 @@ public final class MeshProxy: @unchecked Sendable {
         var ports: [String: Int] = [:]
         let runtime = self.runtime
         if let l = options.outbound {
-            ports["outbound"] = try bindTraffic("outbound", l) { channel in
-                try channel.pipeline.syncOperations.addHandler(ForwardingHandler(runtime: runtime, target: .route))
-            }
+            ports["outbound"] = try listen("outbound", l) { channel in try Pipelines.outbound(channel, runtime: runtime) }
         }
         if let l = options.inbound, let app = options.app {
             let identity = self.identity
-            // The inbound pipeline: the port's mTLS mode decides from the first byte (TLS,
-            // with the peer's identity recorded, or plaintext), then HTTP/1 or HTTP/2 as on
-            // any traffic listener, each request with the connection's security for
-            // authorization and metrics.
             ports["inbound"] = try listen("inbound", l) { channel in
-                let downstream = DownstreamConnection(remoteIP: channel.remoteAddress?.ipAddress)
-                let add: @Sendable (any Channel) throws -> Void = { c in
-                    try c.pipeline.syncOperations.addHandler(ForwardingHandler(runtime: runtime, target: .app(app), downstream: downstream))
-                }
-                try channel.pipeline.syncOperations.addHandler(InboundTLSDetector(
-                    mode: { runtime.snapshot?.inbound(port: app.port)?.mtls },
-                    identity: identity, downstream: downstream,
-                    refused: { why in
-                        runtime.state(of: channel.eventLoop).metrics.count("meshc_proxy_inbound_connections_refused_total", labels: "reason=\"\(why)\"")
-                    },
-                    next: { c in try c.pipeline.syncOperations.addHandler(ProtocolDetector(http1: add, stream: add)) }))
+                try Pipelines.inbound(channel, runtime: runtime, app: app, identity: identity)
             }
         }
         if let l = options.admin {
-            ports["admin"] = try bind("admin", l) { [unowned self] channel in
-                try channel.pipeline.syncOperations.addHandler(AdminHandler(proxy: self))
-            }
+            ports["admin"] = try listen("admin", l) { [unowned self] channel in try Pipelines.admin(channel, proxy: self) }
         }
         return ports
-    }
-
-    /// The admin listener's pipeline: NIO's HTTP/1 server codec (with its pipelining helper
-    /// and protocol-error answers), then the admin handler.
-    private func bind(_ name: String, _ l: Listen, _ add: @escaping @Sendable (any Channel) throws -> Void) throws -> Int {
-        try listen(name, l) { channel in
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-            try add(channel)
-        }
-    }
-
-    /// A traffic listener: HTTP/1.1 or h2c by the first bytes (`ProtocolDetector`), then
-    /// `add` on the connection (HTTP/1) or on each stream (HTTP/2). HTTP/1 connections order
-    /// pipelined requests themselves (`ForwardingHandler` queues them), which spares NIO's
-    /// pipelining helper two epoll_ctl calls per request.
-    private func bindTraffic(_ name: String, _ l: Listen, _ add: @escaping @Sendable (any Channel) throws -> Void) throws -> Int {
-        try listen(name, l) { channel in
-            try channel.pipeline.syncOperations.addHandler(ProtocolDetector(http1: add, stream: add))
-        }
     }
 
     private func listen(_ name: String, _ l: Listen, pipeline: @escaping @Sendable (any Channel) throws -> Void) throws -> Int {
@@ -171,7 +134,7 @@ public final class MeshProxy: @unchecked Sendable {
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer({ ch in
-                    ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(TCPForwarder(runtime: runtime, host: svcHost, port: svcPort)) }
+                    ch.eventLoop.makeCompletedFuture { try Pipelines.tcp(ch, runtime: runtime, host: svcHost, port: svcPort) }
                 })
                 .bind(host: host, port: port).wait() else { continue }
             tcpListeners.withLockedValue { $0[port] = (w.name, channel) }

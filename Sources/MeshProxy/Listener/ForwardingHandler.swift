@@ -67,7 +67,7 @@ final class ForwardingHandler: ChannelInboundHandler {
             // send `Upgrade: h2c` unasked: envoy#7161).
             if upgradeAsked {
                 upgradeAsked = false
-                Self.renewDecoder(context)
+                Pipelines.renewHTTP1Decoder(context)
             }
             if let streaming {
                 self.streaming = nil
@@ -107,19 +107,6 @@ final class ForwardingHandler: ChannelInboundHandler {
     /// Whether `headers` ask to upgrade the connection (`Connection` naming `upgrade`, and an
     /// `Upgrade` header).
     static func asksUpgrade(_ headers: HTTPHeaders) -> Bool { RequestFacts(headers).asksUpgrade }
-
-    /// Replaces the connection's HTTP/1 decoder (stopped after an upgrade request) with a new
-    /// one behind it, which gets the bytes the old one held. Nothing to do on an HTTP/2 stream.
-    static func renewDecoder(_ context: ChannelHandlerContext) {
-        let sync = context.pipeline.syncOperations
-        guard let old = try? sync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) else { return }
-        do {
-            try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)), position: .after(old))
-            sync.removeHandler(old, promise: nil)
-        } catch {
-            context.close(promise: nil)
-        }
-    }
 
     /// The current exchange ended: start the next queued request, if any.
     private func next(_ context: ChannelHandlerContext) {

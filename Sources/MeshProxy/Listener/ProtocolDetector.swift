@@ -1,6 +1,4 @@
 import NIOCore
-import NIOHTTP1
-import NIOHTTP2
 
 /// The first handler of a traffic connection: reads until the first bytes tell HTTP/1 from
 /// HTTP/2 with prior knowledge (h2c, what gRPC clients speak in cleartext: the connection
@@ -38,39 +36,15 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
         self.stream = stream
     }
 
-    /// NIO's HTTP/1 request decoder and nothing else: responses are serialized by
-    /// `ResponseWriter` (no encoder), with no per-message header validators (what a config may
-    /// add is checked once per bundle, `HeaderSafety`; what a peer sent was checked by the
-    /// parser) and no protocol-error handler (`ForwardingHandler` answers a request it cannot
-    /// parse with 400 itself). Each handler a response passed cost a dynamic cast per part;
-    /// together they were a fifth of the proxy's own instructions.
-    static func addHTTP1Codec(_ sync: ChannelPipeline.SynchronousOperations) throws {
-        // Bytes after an upgrade request go on to the decoder that replaces this one
-        // (`ForwardingHandler.renewDecoder`).
-        try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))
-    }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var chunk = unwrapInboundIn(data)
         if buffered == nil { buffered = chunk } else { buffered!.writeBuffer(&chunk) }
         guard let detected = Self.detect(buffered!.readableBytesView) else { return }
         do {
             // The detector is the connection's only handler: what goes last goes behind it.
-            let sync = context.pipeline.syncOperations
             switch detected {
-            case .http1:
-                try Self.addHTTP1Codec(sync)
-                try http1(context.channel)
-            case .http2:
-                let stream = self.stream
-                _ = try sync.configureHTTP2Pipeline(
-                    mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()
-                ) { child in
-                    child.eventLoop.makeCompletedFuture {
-                        try child.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                        try stream(child)
-                    }
-                }
+            case .http1: try Pipelines.http1Server(context.channel, http1)
+            case .http2: try Pipelines.http2Server(context.channel, stream)
             }
         } catch {
             context.close(promise: nil)

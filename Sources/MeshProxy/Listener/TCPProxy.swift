@@ -50,7 +50,7 @@ final class TCPForwarder: ChannelInboundHandler {
         ClientBootstrap(group: context.eventLoop)
             .connectTimeout(timeout)
             .channelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(TCPBackward(downstream: downstream)) }
+                ch.eventLoop.makeCompletedFuture { try Pipelines.tcpUpstream(ch, downstream: downstream) }
             }
             .connect(host: target.host, port: target.port)
             .hop(to: context.eventLoop).assumeIsolated().whenComplete { result in

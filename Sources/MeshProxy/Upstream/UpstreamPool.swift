@@ -35,11 +35,7 @@ final class UpstreamPool {
             context = try OriginationContexts.shared.context(for: tls, http2: http2)
         }
         let ready = channel.eventLoop.makePromise(of: Void.self)
-        let sync = channel.pipeline.syncOperations
-        // SNI carries a name, never an address.
-        let sni = tls.sni.flatMap { (try? SocketAddress(ipAddress: $0, port: 0)) == nil ? $0 : nil }
-        try sync.addHandler(try NIOSSLClientHandler(context: context, serverHostname: sni))
-        try sync.addHandler(UpstreamIdentityCheck(tls, ready: ready))
+        try Pipelines.upstreamTLS(channel, context: context, tls, ready: ready)
         return ready.futureResult
     }
 
@@ -64,13 +60,7 @@ final class UpstreamPool {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls = target.tls { secured.value = try pool.value.secure(channel, tls, http2: false) }
-                    // Our encoder (requests leave as one buffer), NIO's response decoder, and no
-                    // header validator: headers are checked where they come from (the parser,
-                    // HPACK, `HeaderSafety`), not again per request.
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(RequestEncoder())
-                    try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
-                    try sync.addHandler(UpstreamHandler())
+                    try Pipelines.upstreamHTTP1(channel)
                 }
             }
             .connect(host: target.host, port: target.port)
@@ -99,10 +89,7 @@ final class UpstreamPool {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let tls = target.tls { secured.value = try pool.value.secure(channel, tls, http2: true) }
-                        // Streams are only opened by this side: pushed or peer-opened ones are refused.
-                        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-                            mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
-                        ) { stream in stream.close() }
+                        try Pipelines.upstreamHTTP2(channel)
                     }
                 }
                 .connect(host: target.host, port: target.port)
@@ -127,10 +114,7 @@ final class UpstreamPool {
         return connection.assumeIsolated().flatMap { multiplexer in
             let promise = loop.makePromise(of: (any Channel).self)
             multiplexer.createStreamChannel(promise: promise) { stream in
-                stream.eventLoop.makeCompletedFuture {
-                    try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http))
-                    try stream.pipeline.syncOperations.addHandler(UpstreamHandler())
-                }
+                stream.eventLoop.makeCompletedFuture { try Pipelines.upstreamStream(stream) }
             }
             return promise.futureResult
         }.flatMapThrowing { stream in
