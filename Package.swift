@@ -55,7 +55,7 @@ let package = Package(
         // A small blocking HTTP/1.1 client (POSIX sockets; TLS through NIOSSL): `meshc
         // proxy-status`, the proxy's control-plane calls, tests and benchmarks.
         .target(name: "MeshHTTP", dependencies: [
-            "MeshBundle",
+            "MeshConfig", "MeshBundle",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -94,7 +94,7 @@ let package = Package(
         ]),
         // The mesh CA: root, workload certificates, CSR signing.
         .target(name: "MeshCA", dependencies: [
-            "MeshBundle",
+            "MeshConfig", "MeshBundle",
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Crypto", package: "swift-crypto"),

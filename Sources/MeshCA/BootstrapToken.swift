@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import MeshConfig
 import Crypto
 
 /// The short-lived token that authorises a workload's first certificate (`meshc ca token`),

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import MeshConfig
 import Crypto
 #if canImport(Glibc)
 import Glibc
@@ -81,8 +82,8 @@ public struct CertificateAuthority: Sendable {
         let sans = (try? root.extensions.subjectAlternativeNames) ?? nil
         let names: [GeneralName] = sans.map { Array($0) } ?? []
         let domains: [String] = names.compactMap {
-            guard case .uniformResourceIdentifier(let uri) = $0, uri.hasPrefix("spiffe://") else { return nil }
-            return String(uri.dropFirst("spiffe://".count))
+            guard case .uniformResourceIdentifier(let uri) = $0, SPIFFEID.isSPIFFE(uri) else { return nil }
+            return SPIFFEID.principal(uri)
         }
         guard let trustDomain = domains.first, SPIFFEID.isName(trustDomain) else {
             throw .invalid("\(certPath) names no trust domain (a URI SAN spiffe://<trust domain>)")

@@ -1,3 +1,4 @@
+import MeshConfig
 import Crypto
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -48,7 +49,7 @@ public enum RenewalProof {
     static func uri(of cert: Certificate) -> String? {
         let sans = (try? cert.extensions.subjectAlternativeNames) ?? nil
         return sans?.lazy.compactMap { name -> String? in
-            if case .uniformResourceIdentifier(let uri) = name, uri.hasPrefix("spiffe://") { return uri }
+            if case .uniformResourceIdentifier(let uri) = name, SPIFFEID.isSPIFFE(uri) { return uri }
             return nil
         }.first
     }

@@ -34,8 +34,11 @@ public final class Compiler {
         self.restrictedExports = index.restrictedExports
     }
 
+    /// A workload's SPIFFE ID; written as given when a part is not a name SPIFFE allows (the
+    /// type check reported it).
     public static func spiffeID(trustDomain: String, namespace: String, serviceAccount: String) -> String {
-        "spiffe://\(trustDomain)/ns/\(namespace)/sa/\(serviceAccount)"
+        SPIFFEID(trustDomain: trustDomain, namespace: namespace, serviceAccount: serviceAccount)?.description
+            ?? "\(SPIFFEID.scheme)\(trustDomain)/ns/\(namespace)/sa/\(serviceAccount)"
     }
 
     /// Every workload of the repository, sorted by namespace and name.

@@ -1,3 +1,4 @@
+import MeshConfig
 import NIOSSL
 
 extension NIOSSLCertificate {
@@ -6,7 +7,7 @@ extension NIOSSLCertificate {
     public var spiffeID: String? {
         for name in _subjectAlternativeNames() where name.nameType == .uri {
             let text = String(decoding: Array(name.contents), as: UTF8.self)
-            if text.hasPrefix("spiffe://") { return text }
+            if SPIFFEID.isSPIFFE(text) { return text }
         }
         return nil
     }

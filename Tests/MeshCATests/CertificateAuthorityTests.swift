@@ -1,3 +1,4 @@
+import MeshConfig
 import Crypto
 import Foundation
 import Testing

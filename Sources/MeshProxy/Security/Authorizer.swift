@@ -47,8 +47,8 @@ enum Authorizer {
     }
 
     static func matches(_ s: AuthorizationRule.Source, _ r: AuthorizationRequest) -> Bool {
-        let principal = r.peer.map(SPIFFE.principal)
-        let namespace = r.peer.flatMap(SPIFFE.namespace)
+        let principal = r.peer.map(SPIFFEID.principal)
+        let namespace = r.peer.flatMap { SPIFFEID($0)?.namespace }
         return field(s.principals, s.notPrincipals, principal, matcher: wildcard)
             && field(s.requestPrincipals, s.notRequestPrincipals, r.requestPrincipal, matcher: wildcard)
             && field(s.namespaces, s.notNamespaces, namespace, matcher: wildcard)
@@ -73,8 +73,8 @@ enum Authorizer {
         case "source.ip", "remote.ip":
             actual = r.sourceIP.map { [$0] } ?? []
             matcher = cidr
-        case "source.principal": actual = r.peer.map { [SPIFFE.principal($0)] } ?? []
-        case "source.namespace": actual = r.peer.flatMap(SPIFFE.namespace).map { [$0] } ?? []
+        case "source.principal": actual = r.peer.map { [SPIFFEID.principal($0)] } ?? []
+        case "source.namespace": actual = r.peer.flatMap { SPIFFEID($0)?.namespace }.map { [$0] } ?? []
         case "destination.port": actual = [String(r.port)]
         case "request.auth.principal": actual = r.requestPrincipal.map { [$0] } ?? []
         default:

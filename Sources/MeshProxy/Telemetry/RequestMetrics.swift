@@ -39,7 +39,7 @@ final class MetricLabels: Sendable {
         self.init(pairs: [
             ("reporter", inbound ? "destination" : "source"),
             ("source_workload", inbound ? "unknown" : id?.name ?? "unknown"),
-            ("source_workload_namespace", inbound ? peer.flatMap(SPIFFE.namespace) ?? "unknown" : id?.namespace ?? "unknown"),
+            ("source_workload_namespace", inbound ? peer.flatMap { SPIFFEID($0)?.namespace } ?? "unknown" : id?.namespace ?? "unknown"),
             ("source_principal", inbound ? peer ?? "unknown" : id?.spiffeID ?? "unknown"),
             ("destination_service", inbound ? id.map { "\($0.name).\($0.namespace)" } ?? "unknown" : "unknown"),
             ("destination_service_name", inbound ? id?.name ?? "unknown" : "unknown"),
