@@ -53,6 +53,6 @@ public struct BundleDirectory: Sendable {
     /// bundle may have).
     static func isBundle(at path: String) -> Bool {
         guard let data = FileOutput.read(path, maxBytes: Verifier.bundleLimit) else { return false }
-        return (try? JSONDecoder().decode(Envelope.self, from: data))?.payloadType == Envelope.payloadType
+        return (try? Envelope.decode(data)) != nil
     }
 }

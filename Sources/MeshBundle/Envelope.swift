@@ -32,6 +32,32 @@ public struct Envelope: Codable, Equatable, Sendable {
         self.signatures = signatures
     }
 
+    /// The one decoder of bundle envelopes (the verifier, the proxy's part fetch, the server,
+    /// the bundle directory): JSON into an envelope of a meshc bundle, its payload base64.
+    /// Nothing here is verified; `Verifier` checks the signatures over what this returns.
+    public static func decode(_ data: Data) throws(BundleError) -> (envelope: Envelope, payload: Data) {
+        let envelope: Envelope
+        do {
+            envelope = try JSONDecoder().decode(Envelope.self, from: data)
+        } catch {
+            throw .malformedEnvelope(Verifier.reason(error))
+        }
+        guard envelope.payloadType == payloadType else { throw .unknownPayloadType(envelope.payloadType) }
+        guard let payload = Data(base64Encoded: envelope.payload) else { throw .malformedPayload("payload is not base64") }
+        return (envelope, payload)
+    }
+
+    /// The payload of a bundle, decoded but not verified (to read which parts to fetch first,
+    /// or a bundle this server signed itself).
+    public static func unverifiedPayload(_ data: Data) throws(BundleError) -> BundlePayload {
+        let payload = try decode(data).payload
+        do {
+            return try JSONDecoder().decode(BundlePayload.self, from: payload)
+        } catch {
+            throw .malformedPayload(Verifier.reason(error))
+        }
+    }
+
     /// DSSE's pre-authentication encoding:
     /// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body`, lengths in ASCII decimal bytes.
     public static func pae(type: String, body: Data) -> Data {

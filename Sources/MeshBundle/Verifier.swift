@@ -35,14 +35,7 @@ public struct Verifier: Sendable {
     public func verify(_ data: Data, workload: String? = nil, minVersion: Int? = nil, now: Date = Date(),
                        parts: (String) -> Data? = { _ in nil }) throws(BundleError) -> Verified {
         guard data.count <= maxBytes else { throw .tooLarge(bytes: data.count, limit: maxBytes) }
-        let envelope: Envelope
-        do {
-            envelope = try JSONDecoder().decode(Envelope.self, from: data)
-        } catch {
-            throw .malformedEnvelope(Self.reason(error))
-        }
-        guard envelope.payloadType == Envelope.payloadType else { throw .unknownPayloadType(envelope.payloadType) }
-        guard let payload = Data(base64Encoded: envelope.payload) else { throw .malformedPayload("payload is not base64") }
+        let (envelope, payload) = try Envelope.decode(data)
         guard !envelope.signatures.isEmpty else { throw .unsigned }
 
         let signers = try verifiedSigners(envelope, payload: payload)

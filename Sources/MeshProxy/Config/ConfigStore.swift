@@ -116,9 +116,6 @@ extension WorkloadConfig {
     /// The part digests a bundle's (unverified) payload lists: which parts to fetch before
     /// verifying it. Verification checks them again against the signed config.
     static func outboundPartDigests(ofBundle bundle: Data) -> [String]? {
-        guard let envelope = try? JSONDecoder().decode(Envelope.self, from: bundle),
-              let payload = Data(base64Encoded: envelope.payload),
-              let decoded = try? JSONDecoder().decode(BundlePayload.self, from: payload) else { return nil }
-        return decoded.config.outboundParts
+        (try? Envelope.unverifiedPayload(bundle))?.config.outboundParts
     }
 }
