@@ -21,6 +21,8 @@ public final class MeshServer: @unchecked Sendable {
     let metrics = ServerMetrics()
     let bundleWaiters = WaitHub<APIResponse>()
     let endpointWaiters = WaitHub<APIResponse>()
+    /// Long polls held now, for bundles and endpoints (also the long-poll waiters gauge).
+    public var longPollsWaiting: Int { bundleWaiters.count + endpointWaiters.count }
     private let http: HTTPServer
     /// The mesh CA in force (re-read from its directory on a rotation) and the HTTPS identity
     /// it gives the server.
@@ -370,7 +372,7 @@ public final class MeshServer: @unchecked Sendable {
             return (lapsed, live)
         }
         metrics.instancesLive.set(Double(live))
-        metrics.longPollWaiters.set(Double(bundleWaiters.count + endpointWaiters.count))
+        metrics.longPollWaiters.set(Double(longPollsWaiting))
         if let last = state.withLockedValue({ $0.lastFetch }) { metrics.syncLag.set(now.timeIntervalSince(last)) }
         if lapsed { endpointWaiters.wake() }
     }

@@ -131,6 +131,15 @@ final class TestServer {
         return try waitForAttempts(count)
     }
 
+    /// Waits until `n` long polls are held by the server (its waiter count, not a sleep).
+    func waitForLongPolls(_ n: Int, timeout: TimeInterval = 10) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while server.longPollsWaiting < n {
+            guard Date() < deadline else { throw TestFailure("no \(n) long polls held within \(timeout) s") }
+            usleep(2_000)
+        }
+    }
+
     func servedVersion() throws -> Int? {
         (try json("/v1/revisions")["serving"] as? [String: Any])?["version"] as? Int
     }
