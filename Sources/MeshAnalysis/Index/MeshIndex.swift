@@ -333,7 +333,7 @@ public final class MeshIndex: Sendable {
                 if w.matches(services[i].selector) { out.append(services[i]) }
             }
         }
-        return out.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
+        return out.count < 2 ? out : out.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
     }
 
     public func workloads(in namespace: String) -> [Workload] { workloadsByNamespace[namespace] ?? [] }
@@ -353,6 +353,8 @@ public final class MeshIndex: Sendable {
     let annotationUses: [AnnotationUse]
     /// Every PeerAuthentication, read once.
     public let peerAuthentications: [PeerAuthenticationInfo]
+    /// Each meshed Deployment with the ports of the Services that select it (IST0116, IST0137).
+    let deploymentPorts = Memo<[(workload: Workload, uses: [ServiceAssociation.PortUse])]>()
 }
 
 /// A value filled in by one concurrent job and read after all jobs finished.

@@ -71,8 +71,7 @@ public struct ConflictingTargetPortsRule: Rule {
     public init() {}
 
     public func analyze(_ context: AnalysisContext) {
-        for w in ServiceAssociation.deployments(context.index) {
-            let uses = ServiceAssociation.ports(of: w, index: context.index)
+        for (w, uses) in ServiceAssociation.portsByDeployment(context.index) {
             // One port of one Service cannot conflict with anything (the common case).
             guard uses.count > 1 else { continue }
             for (target, group) in Dictionary(grouping: uses, by: \.targetPort).sorted(by: { $0.key < $1.key }) {

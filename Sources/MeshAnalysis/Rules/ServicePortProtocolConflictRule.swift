@@ -2,7 +2,7 @@ import MeshPolicy
 
 /// IST0116 and IST0137 share the work of matching Services to a Deployment's pods.
 enum ServiceAssociation {
-    struct PortUse {
+    struct PortUse: Sendable {
         let service: Resource
         let port: Int
         let protocolName: String
@@ -24,6 +24,11 @@ enum ServiceAssociation {
 
     static func deployments(_ index: MeshIndex) -> [Workload] {
         index.workloads.filter { $0.resource.kind == .deployment && $0.inMesh }
+    }
+
+    /// Every meshed Deployment with its Services' ports, worked out once for both rules.
+    static func portsByDeployment(_ index: MeshIndex) -> [(workload: Workload, uses: [PortUse])] {
+        index.deploymentPorts.value { deployments(index).map { ($0, ports(of: $0, index: index)) } }
     }
 }
 
@@ -98,8 +103,7 @@ public struct ServicePortProtocolConflictRule: Rule {
     public init() {}
 
     public func analyze(_ context: AnalysisContext) {
-        for w in ServiceAssociation.deployments(context.index) {
-            let uses = ServiceAssociation.ports(of: w, index: context.index)
+        for (w, uses) in ServiceAssociation.portsByDeployment(context.index) {
             // One port of one Service cannot conflict with anything (the common case).
             guard uses.count > 1 else { continue }
             for (port, group) in Dictionary(grouping: uses, by: \.port).sorted(by: { $0.key < $1.key }) {

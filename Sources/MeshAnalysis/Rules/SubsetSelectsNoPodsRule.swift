@@ -129,13 +129,21 @@ public struct SubsetSelectsNoPodsRule: Rule {
         guard index.hasRepositoryWorkloads else { return }
         var nodes: [String: [String: String]]?
         // Where routes send traffic: (host FQDN, subset) → the first destination naming it.
-        var routed: [String: (VirtualServiceModel, RouteDestination)] = [:]
-        for vs in index.virtualServices {
-            for d in vs.allDestinations where (d.weight ?? 1) > 0 {
-                guard let host = d.host, let subset = d.subset else { continue }
-                let key = Hosts.fqdn(host, namespace: vs.resource.namespace) + "|" + subset
-                if routed[key] == nil { routed[key] = (vs, d) }
+        // Worked out only when some subset selects nothing (most repositories: never).
+        var routes: [String: (VirtualServiceModel, RouteDestination)]?
+        func routed(_ key: String) -> (VirtualServiceModel, RouteDestination)? {
+            if routes == nil {
+                var found: [String: (VirtualServiceModel, RouteDestination)] = [:]
+                for vs in index.virtualServices {
+                    for d in vs.allDestinations where (d.weight ?? 1) > 0 {
+                        guard let host = d.host, let subset = d.subset else { continue }
+                        let key = Hosts.fqdn(host, namespace: vs.resource.namespace) + "|" + subset
+                        if found[key] == nil { found[key] = (vs, d) }
+                    }
+                }
+                routes = found
             }
+            return routes?[key]
         }
         for info in index.destinationRules {
             let dr = info.resource
@@ -150,7 +158,7 @@ public struct SubsetSelectsNoPodsRule: Rule {
                 // An error only where traffic fails: a route sends traffic to the subset and the
                 // repository owns the service's workloads. Otherwise the pods may be deployed
                 // later or from elsewhere (Bookinfo's ratings v2-mysql).
-                let route = routed[Hosts.fqdn(host, namespace: dr.namespace) + "|" + subset.name]
+                let route = routed(Hosts.fqdn(host, namespace: dr.namespace) + "|" + subset.name)
                 let owned = services.allSatisfy { index.ownsSelection($0.selector, inNamespace: $0.namespace) }
                 guard let route, owned else {
                     let why = route == nil ? "no route sends traffic to it" : "the repository holds only part of namespace \(services[0].namespace), so they may come from elsewhere"

@@ -77,7 +77,8 @@ public enum DocumentLoader {
             for item in items.elements { load(document: item, into: &resources, diagnostics: &diagnostics) }
             return
         }
-        let group = apiVersion.firstIndex(of: "/").map { String(apiVersion[..<$0]) } ?? ""
+        // By bytes: a search by Character runs the grapheme breaker on every document.
+        let group = apiVersion.utf8.firstIndex(of: UInt8(ascii: "/")).map { String(apiVersion[..<$0]) } ?? ""
         var kind = ResourceKind(rawValue: kindName)
         // A kind misspelt or mis-cased in an API group whose every kind meshc knows is a
         // mistake, not an unknown kind to carry along: the API server refuses it.
@@ -102,7 +103,7 @@ public enum DocumentLoader {
             labels: metadata?["labels"]?.stringMap ?? [:],
             annotations: metadata?["annotations"]?.stringMap ?? [:])
         if let k = kind {
-            if !k.apiVersions.contains(apiVersion), let node = root["apiVersion"] {
+            if !k.serves(apiVersion: apiVersion), let node = root["apiVersion"] {
                 diagnostics.append(Diagnostic(PolicyRules.unknownVersion,
                     "\(kindName) is served as \(k.apiVersions.joined(separator: ", ")), not \(apiVersion)",
                     at: node.span, resource: resource.ref))

@@ -67,6 +67,17 @@ public enum ResourceKind: String, Sendable, CaseIterable, Codable {
         versions.map { group.isEmpty ? $0 : "\(group)/\($0)" }
     }
 
+    /// Whether `apiVersion` is one of `apiVersions` (asked of every document: no array built).
+    public func serves(apiVersion: String) -> Bool {
+        let bytes = apiVersion.utf8
+        if group.isEmpty { return versions.contains(apiVersion) }
+        let g = group.utf8
+        guard bytes.count > g.count + 1, bytes.starts(with: g),
+              bytes[bytes.index(bytes.startIndex, offsetBy: g.count)] == UInt8(ascii: "/") else { return false }
+        let version = apiVersion.utf8.dropFirst(g.count + 1)
+        return versions.contains { $0.utf8.elementsEqual(version) }
+    }
+
     public var isIstio: Bool { group.hasSuffix("istio.io") }
 
     /// Every kind of `group`, for the API groups whose kinds meshc knows completely (Istio's
