@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import MeshConfig
 
 /// The layout `meshc compile --out` writes: `<namespace>/<workload>.json` bundles and the
 /// shared parts in `_parts/`. Compiling into a directory that holds an earlier compile

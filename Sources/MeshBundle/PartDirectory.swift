@@ -6,6 +6,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import MeshConfig
 
 /// Outbound parts stored as files, content-addressed: `<path>/<hex>.json` holds the bytes
 /// whose SHA-256 is `<hex>`. `meshc compile --out OUT` writes them to `OUT/_parts` (a name

@@ -9,6 +9,7 @@ import Glibc
 import MeshBundle
 import SwiftASN1
 import X509
+import MeshConfig
 
 /// Root rotation without a restart and without a refused handshake, in three steps
 /// (`meshc ca rotate`), each picked up by a running `meshc serve --ca DIR`:

@@ -11,6 +11,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import MeshConfig
 
 /// How `HTTPConnection` speaks TLS to an `https://` server: the roots that verify the server
 /// (PEM file; nil for the system's), and optionally a client certificate and key (PEM files)

@@ -6,6 +6,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import MeshConfig
 
 /// A small blocking HTTP/1.1 client over one TCP connection — plain, or TLS when given a
 /// `HTTPClientTLS` — for `meshc proxy-status`, the proxy's control-plane calls, the tests and the

@@ -3,6 +3,7 @@ import MeshAnalysis
 import MeshBundle
 import MeshCompiler
 import MeshPolicy
+import MeshConfig
 
 /// Compiles, signs and writes workloads' bundles into a bundle directory: parts first, then
 /// bundles (a bundle is never on disk before the parts it pins), then the prune of what the

@@ -10,6 +10,7 @@ import Crypto
 import MeshBundle
 import MeshHTTP
 import X509
+import MeshConfig
 
 /// Obtains the workload certificate from `meshc serve --ca` (`POST /v1/certs`) and renews it
 /// at half its life: each time a new P-256 key made here (it never leaves the proxy) and a

@@ -10,6 +10,7 @@ import Glibc
 import MeshBundle
 import MeshHTTP
 import NIOSSL
+import MeshConfig
 
 /// The proxy's workload identity: its certificate (chain), private key and the mesh's trust
 /// bundle (old and new roots together during a root rotation), with the TLS contexts made

@@ -4,6 +4,7 @@ import MeshBundle
 import MeshHTTP
 import NIOSSL
 import NIOTLS
+import MeshConfig
 
 /// Why an upstream connection was not made secure (each a connect failure to the request:
 /// Istio's default retry policy retries it on another endpoint).

@@ -5,6 +5,7 @@ import MeshCompiler
 import MeshGit
 import MeshPipeline
 import MeshPolicy
+import MeshConfig
 
 /// Turns one commit into a published revision: read the policy directory at the commit (no
 /// checkout), lint it (the gate: any error refuses the commit), compile every workload, sign,

@@ -3,6 +3,7 @@ import MeshBundle
 #if canImport(Glibc)
 import Glibc
 #endif
+import MeshConfig
 
 /// The server's data directory:
 ///
