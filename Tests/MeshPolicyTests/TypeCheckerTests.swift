@@ -205,16 +205,16 @@ import Foundation
     }
 
     @Test func parsesIstioDurations() {
-        #expect(Duration.parseIstio("1.5s") == 1.5)
-        #expect(Duration.parseIstio("1m30s") == 90)
-        #expect(Duration.parseIstio("250ms") == 0.25)
-        #expect(Duration.parseIstio("1.5sec") == nil)
-        #expect(Duration.parseIstio("10") == nil)
-        #expect(Duration.parseIstio("") == nil)
-        #expect(abs((Duration.parseIstio("1h2m3s4ms5us6ns") ?? 0) - 3723.004005006) < 1e-9)
-        #expect(Duration.parseIstio("3µs") == 3e-6 && Duration.parseIstio("3μs") == 3e-6)
-        #expect(Duration.parseIstio("1.2.3s") == nil)
-        #expect(Duration.parseIstio("s") == nil)
+        #expect(IstioDuration.parseIstio("1.5s") == 1.5)
+        #expect(IstioDuration.parseIstio("1m30s") == 90)
+        #expect(IstioDuration.parseIstio("250ms") == 0.25)
+        #expect(IstioDuration.parseIstio("1.5sec") == nil)
+        #expect(IstioDuration.parseIstio("10") == nil)
+        #expect(IstioDuration.parseIstio("") == nil)
+        #expect(abs((IstioDuration.parseIstio("1h2m3s4ms5us6ns") ?? 0) - 3723.004005006) < 1e-9)
+        #expect(IstioDuration.parseIstio("3µs") == 3e-6 && IstioDuration.parseIstio("3μs") == 3e-6)
+        #expect(IstioDuration.parseIstio("1.2.3s") == nil)
+        #expect(IstioDuration.parseIstio("s") == nil)
     }
 
     @Test func readsMeshConfigDirectlyOrFromTheConfigMap() throws {

@@ -142,7 +142,7 @@ public struct RouteRule: Sendable {
 
 /// Milliseconds of an Istio duration node (`1.5s`, `200ms`).
 public func milliseconds(_ node: YAMLNode?) -> Int? {
-    node?.scalar.flatMap { Duration.parseIstio($0) }.map { Int(($0 * 1000).rounded()) }
+    node?.scalar.flatMap { IstioDuration.parseIstio($0) }.map { Int(($0 * 1000).rounded()) }
 }
 
 /// One entry of a route's `match`: the request conditions as the proxy evaluates them, plus

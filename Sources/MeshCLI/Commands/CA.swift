@@ -23,7 +23,7 @@ struct CA: ParsableCommand {
         var workload: String
 
         func validate(ttl: String) throws {
-            guard Duration.parseIstio(ttl).map({ $0 > 0 }) == true else { throw ValidationError("--ttl \"\(ttl)\" is not a positive duration") }
+            guard IstioDuration.parseIstio(ttl).map({ $0 > 0 }) == true else { throw ValidationError("--ttl \"\(ttl)\" is not a positive duration") }
             let parts = workload.split(separator: "/", omittingEmptySubsequences: false)
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("--workload \"\(workload)\" is not namespace/name") }
         }
@@ -48,7 +48,7 @@ struct CA: ParsableCommand {
 
         func run() throws {
             let authority = try signer.authority()
-            do { Console.current.out(try BootstrapToken.issue(workload: signer.workload, ttl: Duration.parseIstio(ttl)!, ca: authority)) } catch {
+            do { Console.current.out(try BootstrapToken.issue(workload: signer.workload, ttl: IstioDuration.parseIstio(ttl)!, ca: authority)) } catch {
                 throw PipelineError.usage(error.description)
             }
         }
@@ -101,7 +101,7 @@ struct CA: ParsableCommand {
                 guard let id = SPIFFEID(trustDomain: authority.trustDomain, namespace: namespace, serviceAccount: serviceAccount) else {
                     throw PipelineError.usage("namespace \"\(namespace)\" and service account \"\(serviceAccount)\" make no valid SPIFFE ID")
                 }
-                let paths = try authority.issue(id, ttl: Duration.parseIstio(ttl)!, into: out)
+                let paths = try authority.issue(id, ttl: IstioDuration.parseIstio(ttl)!, into: out)
                 Console.current.out("wrote \(paths.certificate) (\(id)) and \(paths.key)")
             } catch let error as CAError {
                 throw PipelineError.usage(error.description)
@@ -134,7 +134,7 @@ struct CA: ParsableCommand {
         var leafTTL = "24h"
 
         func validate() throws {
-            guard Duration.parseIstio(leafTTL).map({ $0 > 0 }) == true else { throw ValidationError("--leaf-ttl \"\(leafTTL)\" is not a positive duration") }
+            guard IstioDuration.parseIstio(leafTTL).map({ $0 > 0 }) == true else { throw ValidationError("--leaf-ttl \"\(leafTTL)\" is not a positive duration") }
             if force && !retire { throw ValidationError("--force goes with --retire") }
         }
 
@@ -142,7 +142,7 @@ struct CA: ParsableCommand {
             let step: Rotation.Step, bundle: Int
             do {
                 if retire {
-                    step = try Rotation.retire(directory: ca, leafLifetime: Duration.parseIstio(leafTTL)!, force: force)
+                    step = try Rotation.retire(directory: ca, leafLifetime: IstioDuration.parseIstio(leafTTL)!, force: force)
                 } else {
                     step = try Rotation.advance(directory: ca)
                 }

@@ -58,7 +58,7 @@ struct Compile: ParsableCommand {
     func validate() throws {
         guard format == "json" else { throw ValidationError("--format: only json is supported") }
         guard version >= 0 else { throw ValidationError("--bundle-version must not be negative") }
-        guard Duration.parseIstio(expiresIn).map({ $0 > 0 }) == true else { throw ValidationError("--expires-in \"\(expiresIn)\" is not a positive duration") }
+        guard IstioDuration.parseIstio(expiresIn).map({ $0 > 0 }) == true else { throw ValidationError("--expires-in \"\(expiresIn)\" is not a positive duration") }
         if let issuedAt, Timestamp.parse(issuedAt) == nil { throw ValidationError("--issued-at \"\(issuedAt)\" is not an RFC 3339 time") }
         if (key == nil) != (out == nil) { throw ValidationError("--key and --out go together") }
         if key == nil, workload == nil { throw ValidationError("give --workload to print one configuration, or --key and --out to write bundles") }
@@ -113,7 +113,7 @@ struct Compile: ParsableCommand {
         let key: SigningKey
         do { key = try SigningKey(pem: String(decoding: pem, as: UTF8.self)) } catch { throw PipelineError.invalidConfig("\(keyPath): \(error)") }
         let issued = issuedAt.flatMap(Timestamp.parse) ?? Date()
-        let expires = issued.addingTimeInterval(Duration.parseIstio(expiresIn) ?? 0)
+        let expires = issued.addingTimeInterval(IstioDuration.parseIstio(expiresIn) ?? 0)
         let writer = BundleWriter(signer: Signer(keys: [key]), version: version, gitCommit: gitCommit,
                                   issuedAt: issued, expiresAt: expires, timing: environmentTiming())
         // One workload's bundle replaces only that bundle: nothing else is pruned then.

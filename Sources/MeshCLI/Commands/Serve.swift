@@ -82,7 +82,7 @@ struct Serve: ParsableCommand {
     func validate() throws {
         for (flag, value) in [("--poll-interval", pollInterval), ("--bundle-ttl", bundleTTL), ("--report-interval", reportInterval),
                               ("--stale-after", staleAfter), ("--max-wait", maxWait)] {
-            guard Duration.parseIstio(value).map({ $0 > 0 }) == true else { throw ValidationError("\(flag) \"\(value)\" is not a positive duration (10s, 5m, 168h)") }
+            guard IstioDuration.parseIstio(value).map({ $0 > 0 }) == true else { throw ValidationError("\(flag) \"\(value)\" is not a positive duration (10s, 5m, 168h)") }
         }
         guard splitListen(listen) != nil else { throw ValidationError("--listen \"\(listen)\" is not host:port") }
         if let fault, fault != "crash-before-switch" { throw ValidationError("--fault: unknown fault \(fault)") }
@@ -120,11 +120,11 @@ struct Serve: ParsableCommand {
         options.host = host
         options.port = port
         options.settings = try session.loadSettings()
-        options.pollInterval = Duration.parseIstio(pollInterval)!
-        options.bundleTTL = Duration.parseIstio(bundleTTL)!
-        options.reportInterval = Duration.parseIstio(reportInterval)!
-        options.staleGrace = Duration.parseIstio(staleAfter)!
-        options.maxWait = Duration.parseIstio(maxWait)!
+        options.pollInterval = IstioDuration.parseIstio(pollInterval)!
+        options.bundleTTL = IstioDuration.parseIstio(bundleTTL)!
+        options.reportInterval = IstioDuration.parseIstio(reportInterval)!
+        options.staleGrace = IstioDuration.parseIstio(staleAfter)!
+        options.maxWait = IstioDuration.parseIstio(maxWait)!
         options.webhookSecret = webhookSecret
         options.peers = peers.compactMap(ServerAddress.init(url:))
         options.jwksRoots = jwksCA

@@ -47,7 +47,7 @@ public enum CELCheck: String, Sendable, CaseIterable {
         switch self {
         case .durationAtLeast1ms:
             // An unparsable duration is reported by the type check (MESH0014).
-            guard let text = node.scalar, let seconds = Duration.parseIstio(text), seconds < 0.001 else { return nil }
+            guard let text = node.scalar, let seconds = IstioDuration.parseIstio(text), seconds < 0.001 else { return nil }
             return node
         case .noWildcard:
             return (node.scalar ?? "").contains("*") ? node : nil

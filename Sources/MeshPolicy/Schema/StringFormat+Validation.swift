@@ -3,7 +3,7 @@ extension StringFormat {
     public func problem(with text: String) -> String? {
         switch self {
         case .any: return nil
-        case .duration: return Duration.parseIstio(text) == nil ? "is not a duration (write e.g. 10s, 1.5s, 250ms, 1m30s)" : nil
+        case .duration: return IstioDuration.parseIstio(text) == nil ? "is not a duration (write e.g. 10s, 1.5s, 250ms, 1m30s)" : nil
         case .dnsLabel: return NameSyntax.dnsLabelProblem(text)
         case .dnsSubdomain: return NameSyntax.dnsSubdomainProblem(text)
         case .labelKey: return NameSyntax.labelKeyProblem(text)

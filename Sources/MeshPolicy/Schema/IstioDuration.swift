@@ -1,5 +1,5 @@
 /// Durations as Istio reads them (Go's `time.ParseDuration` syntax, no sign).
-public enum Duration {
+public enum IstioDuration {
     /// Seconds, or nil when `text` is not a duration.
     public static func parseIstio(_ text: String) -> Double? {
         // On the bytes: the type checker asks this of every duration of every route.
