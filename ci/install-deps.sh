@@ -28,6 +28,9 @@ $want_test && [[ ! -e /usr/lib/nginx/modules/ngx_stream_module.so ]] && missing+
 # The sidecar smoke test drives the shipped proxy with curl (HTTP/1 and h2c) and reads its ELF.
 $want_test && ! command -v curl >/dev/null && missing+=(curl)
 $want_test && ! command -v readelf >/dev/null && missing+=(binutils)
+# The capture tests write mesh-proxy's iptables rules in network namespaces (ip netns).
+$want_test && [[ ! -x /usr/sbin/iptables-restore ]] && missing+=(iptables)
+$want_test && [[ ! -x /usr/sbin/ip && ! -x /sbin/ip ]] && missing+=(iproute2)
 if $want_test && ! python3 -c 'import yaml, jsonschema' 2>/dev/null; then
   missing+=(python3-yaml python3-jsonschema)
 fi
@@ -53,6 +56,9 @@ fi
 # The sidecar smoke test drives the shipped proxy with curl (HTTP/1 and h2c) and reads its ELF.
 $want_test && ! command -v curl >/dev/null && missing+=(curl)
 $want_test && ! command -v readelf >/dev/null && missing+=(binutils)
+# The capture tests write mesh-proxy's iptables rules in network namespaces (ip netns).
+$want_test && [[ ! -x /usr/sbin/iptables-restore ]] && missing+=(iptables)
+$want_test && [[ ! -x /usr/sbin/ip && ! -x /sbin/ip ]] && missing+=(iproute2)
 if $want_test && ! python3 -c 'import yaml, jsonschema' 2>/dev/null; then
   if python3 -m pip --version >/dev/null 2>&1; then
     echo "meshc: installing Python packages PyYAML, jsonschema with pip" >&2

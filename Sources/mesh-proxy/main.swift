@@ -14,10 +14,19 @@ import MeshProxy
 import Glibc
 #endif
 
-/// `mesh-proxy`: the sidecar (a thin command over `MeshProxy`).
-struct ProxyCommand: ParsableCommand {
+/// `mesh-proxy`: the sidecar (`run`, the default) and the capture rules of its pod (`iptables`).
+struct MeshProxyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mesh-proxy",
+        abstract: "The meshc sidecar.",
+        subcommands: [ProxyCommand.self, IPTablesCommand.self],
+        defaultSubcommand: ProxyCommand.self)
+}
+
+/// `mesh-proxy [run]`: the sidecar (a thin command over `MeshProxy`).
+struct ProxyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "The meshc sidecar: pulls and verifies its signed bundle, hot-applies it, and carries the workload's traffic.",
         discussion: """
         With --server, long-polls the workload's bundle and endpoints from meshc serve and \
@@ -204,10 +213,100 @@ struct ProxyCommand: ParsableCommand {
     }
 }
 
-ProxyCommand.main()
+MeshProxyCommand.main()
 
 func hostName() -> String {
     var buffer = [CChar](repeating: 0, count: 256)
     guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
     return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// `mesh-proxy iptables`: the transparent mesh's capture rules for this network namespace
+/// (what Istio's istio-iptables init container does).
+struct IPTablesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "iptables",
+        abstract: "Writes the rules that send the pod's traffic through the proxy (run in the pod's network namespace, as root).",
+        discussion: """
+        Every TCP connection the application opens goes to --outbound-port, every TCP \
+        connection to the pod to --inbound-port, and DNS (UDP and TCP port 53) to --dns-port; \
+        the proxy's own traffic (--proxy-uid) is never captured. The rules live in chains of \
+        their own in the nat table (MESH_INBOUND, MESH_IN_REDIRECT, MESH_OUTPUT, \
+        MESH_REDIRECT), written with iptables-restore (ip6tables-restore too where IPv6 is up): \
+        running it again replaces them, --cleanup removes exactly them.
+        """)
+
+    @Option(name: .customLong("proxy-uid"), help: "The proxy's uid: its traffic is never captured (no loop).")
+    var proxyUID = 1337
+
+    @Option(name: .customLong("outbound-port"), help: "Where the application's outbound connections go.")
+    var outboundPort = 15001
+
+    @Option(name: .customLong("inbound-port"), help: "Where connections to the pod go.")
+    var inboundPort = 15006
+
+    @Option(name: .customLong("dns-port"), help: "Where DNS (UDP and TCP port 53) from anything but the proxy goes.")
+    var dnsPort = 15053
+
+    @Option(name: .customLong("exclude-inbound-ports"), help: "Inbound ports not captured, besides 15000,15020,15021,15090 (comma-separated).")
+    var excludeInboundPorts = ""
+
+    @Option(name: .customLong("exclude-outbound-ports"), help: "Outbound destination ports not captured (comma-separated).")
+    var excludeOutboundPorts = ""
+
+    @Option(name: .customLong("exclude-outbound-cidrs"), help: "Outbound destinations not captured (comma-separated CIDRs).")
+    var excludeOutboundCIDRs = ""
+
+    @Option(name: .customLong("include-outbound-cidrs"), help: "Outbound destinations captured (comma-separated CIDRs; * for all).")
+    var includeOutboundCIDRs = "*"
+
+    @Flag(name: .customLong("dry-run"), help: "Print the iptables-restore input instead of applying it.")
+    var dryRun = false
+
+    @Flag(help: "Remove the rules this command wrote, and nothing else.")
+    var cleanup = false
+
+    func rules() throws -> CaptureRules {
+        func ports(_ text: String, _ flag: String) throws -> [Int] {
+            try text.split(separator: ",").map { item in
+                let t = item.trimmingBlanks
+                guard let p = Int(t) else { throw ValidationError("--\(flag): \"\(t)\" is not a port") }
+                return p
+            }
+        }
+        var r = CaptureRules()
+        r.proxyUID = proxyUID
+        r.outboundPort = outboundPort
+        r.inboundPort = inboundPort
+        r.dnsPort = dnsPort
+        r.excludeInboundPorts = try ports(excludeInboundPorts, "exclude-inbound-ports")
+        r.excludeOutboundPorts = try ports(excludeOutboundPorts, "exclude-outbound-ports")
+        r.excludeOutboundCIDRs = excludeOutboundCIDRs.split(separator: ",").map { $0.trimmingBlanks }
+        r.includeOutboundCIDRs = includeOutboundCIDRs.split(separator: ",").map { $0.trimmingBlanks }
+        if let problem = r.problem() { throw ValidationError(problem) }
+        return r
+    }
+
+    func run() throws {
+        let r = try rules()
+        if dryRun {
+            if cleanup {
+                print("# removes the chains \(CaptureRules.chains.joined(separator: ", ")) and the jumps to them")
+                return
+            }
+            for family in [CaptureRules.Family.ipv4, .ipv6] {
+                print("# \(family == .ipv4 ? "iptables-restore" : "ip6tables-restore") --noflush")
+                print(r.restoreInput(family, saved: ""), terminator: "")
+            }
+            return
+        }
+        do {
+            let done = cleanup ? try CaptureInstaller.cleanup() : try CaptureInstaller.install(r)
+            for line in done { print("mesh-proxy iptables: \(line)") }
+        } catch {
+            let text = "mesh-proxy iptables: \(error)\n"
+            _ = text.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+            throw ExitCode(1)
+        }
+    }
 }
