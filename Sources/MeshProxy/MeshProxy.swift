@@ -158,6 +158,22 @@ public final class MeshProxy: @unchecked Sendable {
 
     public func notReady(_ why: String) { reason.withLockedValue { $0 = why } }
 
+    /// Why the config in force cannot carry its mTLS traffic: it needs the workload
+    /// certificate (ISTIO_MUTUAL clusters, STRICT inbound ports) and the proxy has none. Nil
+    /// when nothing is missing. Said at apply (the control loop logs it), on /ready and as a
+    /// metric, instead of a 503 UF on every call with nothing in the log.
+    public var missingIdentity: String? {
+        guard let s = runtime.snapshot, identity.current == nil else { return nil }
+        let mutual = s.config.clusters.filter { $0.tls.mode == .istioMutual }.count
+        let strict = s.config.inbound.filter { $0.mtls == .strict }.map { String($0.port) }
+        guard mutual > 0 || !strict.isEmpty else { return nil }
+        var needs: [String] = []
+        if mutual > 0 { needs.append("\(mutual) cluster\(mutual == 1 ? "" : "s") with ISTIO_MUTUAL") }
+        if !strict.isEmpty { needs.append("STRICT mTLS on port\(strict.count == 1 ? "" : "s") \(strict.joined(separator: ", "))") }
+        return "bundle version \(s.version) needs a workload certificate (\(needs.joined(separator: " and "))) but this proxy has none: "
+            + "give it --identity-dir, or a server that issues one (meshc serve with a CA); until then calls through those clusters fail (503 UF) and STRICT ports refuse connections"
+    }
+
     /// Stops accepting, lets requests in flight finish for up to `drain`, then stops.
     public func stop(drain: TimeAmount = .seconds(5)) {
         guard stopped.withLockedValue({ s in defer { s = true }; return !s }) else { return }
@@ -187,10 +203,12 @@ public final class MeshProxy: @unchecked Sendable {
         let exporter = runtime.telemetry.exporter
         let certificate = identity.current
         let rotations = identity.installed
+        let missing = missingIdentity != nil
         return EventLoopFuture.whenAllSucceed(futures, on: group.next()).map { all in
             RequestMetrics.exposition(all, gauges: [
                 ("meshc_proxy_certificate_expiry_seconds", "When the workload certificate expires (0: none loaded).", Double(certificate?.notAfter ?? 0)),
                 ("meshc_proxy_certificate_rotations", "Workload certificates installed since start.", Double(rotations)),
+                ("meshc_proxy_certificate_missing", "1 when the config in force needs a workload certificate (mTLS) and there is none.", missing ? 1 : 0),
                 ("meshc_proxy_config_version", "Bundle version of the config in force.", version),
                 ("meshc_proxy_reloads", "Configs applied since start.", Double(reloadCount)),
                 ("meshc_proxy_rejected_bundles", "Bundles refused since start.", Double(rejectedCount)),

@@ -172,6 +172,29 @@ import Testing
         #expect(try Self.get(none).status == 503)
     }
 
+    /// A proxy whose bundle needs mTLS but that has no certificate says so (on /ready, in a
+    /// metric) instead of only answering every call 503 UF; a certificate arriving clears it.
+    @Test func aMissingWorkloadCertificateIsSaidWhereAnOperatorLooks() throws {
+        let app = try TestUpstream("orders")
+        let server = try Self.orders(app: app, mode: .strict, identity: nil)
+        let ready = try HTTPConnection(host: "127.0.0.1", port: server.ports["admin"]!).request("GET", "/ready")
+        #expect(ready.status == 503)
+        #expect(ready.text.contains("needs a workload certificate (STRICT mTLS on port \(app.port))"), "\(ready.text)")
+        #expect(try server.metrics().contains("meshc_proxy_certificate_missing 1"))
+
+        let client = try Self.caller(to: server.ports["inbound"]!, identity: nil)
+        #expect(client.proxy.missingIdentity?.contains("1 cluster with ISTIO_MUTUAL") == true)
+        #expect(try Self.get(client).status == 503)
+
+        // The certificate comes (the identity files, or the server's CA): ready again.
+        server.proxy.identity.install(try Self.load(Self.files("shop", "orders")))
+        #expect(try HTTPConnection(host: "127.0.0.1", port: server.ports["admin"]!).request("GET", "/ready").status == 200)
+        #expect(try server.metrics().contains("meshc_proxy_certificate_missing 0"))
+        // A config that needs no certificate never asks for one.
+        let plain = try Self.caller(to: server.ports["inbound"]!, expect: nil, identity: nil)
+        #expect(plain.proxy.missingIdentity == nil)
+    }
+
     @Test func authorizationDecidesByThePeersIdentity() throws {
         let app = try TestUpstream("orders")
         var allowFrontend = AuthorizationRule(policy: "shop/orders-allow", from: [], to: [], when: [], source: nil)

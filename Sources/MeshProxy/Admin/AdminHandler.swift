@@ -43,6 +43,9 @@ final class AdminHandler: ChannelInboundHandler {
     private func answer(_ path: String, on loop: any EventLoop) -> EventLoopFuture<(HTTPResponseStatus, String, String)> {
         switch path {
         case "/ready":
+            if let why = proxy.missingIdentity {
+                return loop.makeSucceededFuture((.serviceUnavailable, "text/plain", "not ready: \(why)\n"))
+            }
             if let s = proxy.runtime.snapshot {
                 return loop.makeSucceededFuture((.ok, "text/plain", "ready: version \(s.version)\n"))
             }

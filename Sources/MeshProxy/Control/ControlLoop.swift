@@ -87,6 +87,7 @@ public final class ControlLoop: @unchecked Sendable {
                 proxy.apply(s)
                 outcome.withLockedValue { $0 = (.applied, nil) }
                 options.log("serving the kept bundle, version \(s.version), until the source answers")
+                if let why = proxy.missingIdentity { options.log(why) }
             }
         case .rejected(let why):
             proxy.notReady(why)
@@ -130,6 +131,7 @@ public final class ControlLoop: @unchecked Sendable {
         case .applied(let version):
             if let s = store.current { proxy.apply(s) }
             options.log("applied bundle version \(version)")
+            if let why = proxy.missingIdentity { options.log(why) }
             outcome.withLockedValue { $0 = (.applied, nil) }
             return true
         case .unchanged:
