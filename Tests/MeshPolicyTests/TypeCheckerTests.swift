@@ -204,6 +204,21 @@ import Foundation
         #expect(loaded.resources.map(\.name) == ["a", "b"])
     }
 
+    /// The byte-level check the type checker takes first agrees with the message-giving one
+    /// on every case (a valid name or label must never be reported, an invalid one never missed).
+    @Test func namesAndLabelsAreToldOnTheirBytesAsByTheirMessages() {
+        let samples = ["", "a", "A", "app", "my-app", "-app", "app-", "a.b", "a..b", ".a", "a.", "a_b", "_a", "A1-b_c.D",
+                       String(repeating: "x", count: 63), String(repeating: "x", count: 64), "example.com/name", "example.com/",
+                       "/name", "Example.com/name", "a/b/c", "istio.io/rev", "app.kubernetes.io/name", "x/" + String(repeating: "y", count: 64),
+                       String(repeating: "a.", count: 126) + "a", String(repeating: "a.", count: 127) + "a", "ünï", "a b", "1.2.3"]
+        for format in [StringFormat.labelKey, .labelValue, .dnsLabel, .dnsSubdomain] {
+            for text in samples {
+                let fast = Array(text.utf8).withUnsafeBytes { NameSyntax.isValid(format, $0) }
+                #expect(fast == (format.problem(with: text) == nil), "\(format) \"\(text)\"")
+            }
+        }
+    }
+
     @Test func parsesIstioDurations() {
         #expect(IstioDuration.parseIstio("1.5s") == 1.5)
         #expect(IstioDuration.parseIstio("1m30s") == 90)

@@ -102,8 +102,9 @@ public struct TypeChecker {
                 check(e, element, index: i)
             }
         case .string(let format):
-            // Most strings are free text: no String is built to learn that they are strings.
-            if format == .any, node.isEvidentString { return }
+            // Most strings are free text, names or labels: no String is built to learn that they
+            // are strings, and a valid name or label is told on its bytes.
+            if node.isEvidentString, format == .any || node.withScalarBytes({ NameSyntax.isValid(format, $0) }) == true { return }
             guard let value = node.value else { return mismatch(node, expected: "string") }
             guard case .string(let text) = value else {
                 let hint = node.scalar.map { " (quote it: \"\($0)\")" } ?? ""

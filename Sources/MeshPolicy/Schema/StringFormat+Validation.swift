@@ -97,6 +97,41 @@ public enum NameSyntax {
         return qualifiedNameProblem(name)
     }
 
+    /// Whether `bytes` (a scalar's text) follows `format`, decided without making a String;
+    /// false also for formats not decided here (the caller then asks `problem(with:)`, which
+    /// says what is wrong). The type checker asks this of every name and label.
+    static func isValid(_ format: StringFormat, _ b: UnsafeRawBufferPointer) -> Bool {
+        switch format {
+        case .labelValue:
+            return b.isEmpty || (b.count <= 63 && isRun(b, edge: isAlnum, inner: isQualifiedByte))
+        case .dnsLabel:
+            return !b.isEmpty && b.count <= 63 && isRun(b, edge: isAlnumLower, inner: isLabelByte)
+        case .dnsSubdomain:
+            return isSubdomain(b[...])
+        case .labelKey:
+            guard let slash = b.firstIndex(of: 0x2F) else { return isQualifiedName(b[...]) }
+            let name = b[(slash + 1)...]
+            return !name.contains(0x2F) && isSubdomain(b[..<slash]) && isQualifiedName(name)
+        case .any, .duration, .port, .re2:
+            return false
+        }
+    }
+
+    static func isQualifiedName(_ b: Slice<UnsafeRawBufferPointer>) -> Bool {
+        !b.isEmpty && b.count <= 63 && isRun(b, edge: isAlnum, inner: isQualifiedByte)
+    }
+
+    static func isSubdomain(_ b: Slice<UnsafeRawBufferPointer>) -> Bool {
+        guard !b.isEmpty, b.count <= 253 else { return false }
+        var start = b.startIndex
+        while true {
+            let end = b[start...].firstIndex(of: 0x2E) ?? b.endIndex
+            guard isRun(b[start..<end], edge: isAlnumLower, inner: isLabelByte) else { return false }
+            if end == b.endIndex { return true }
+            start = end + 1
+        }
+    }
+
     public static func labelValueProblem(_ s: String) -> String? {
         s.isEmpty ? nil : qualifiedNameProblem(s[...], what: "")
     }
