@@ -219,6 +219,21 @@ import Foundation
         }
     }
 
+    /// Integers read on the bytes agree with the YAML reading of the same scalars.
+    @Test func plainDecimalsAgreeWithTheirValue() throws {
+        let texts = ["0", "7", "-3", "007", "65535", "123456789012345678", "+5", "1.5", "1e3", "0x10", "-", "", "'8'", "\"8\"", "1_000", "!!str 8", "８"]
+        let doc = try #require(YAMLComposer.compose(path: "n.yaml", text: "[" + texts.map { $0.isEmpty ? "''" : $0 }.joined(separator: ", ") + "]").tree.documents.first)
+        for node in doc.elements {
+            if let n = node.plainDecimal {
+                #expect(node.value == .int(n), "\(node.scalar ?? "")")
+            } else if case .int = node.value {
+                // Only other spellings (a sign, hexadecimal, a tag) fall to the slow path.
+                #expect(node.scalar?.hasPrefix("+") == true || node.scalar?.hasPrefix("0x") == true || node.tag != nil, "\(node.scalar ?? "")")
+            }
+        }
+        #expect(diagnostics(header + "  hosts: [orders]\n  http:\n  - route: [{destination: {host: orders, port: {number: 70000}}}]\n").map(\.code).contains("MESH0016"))
+    }
+
     @Test func parsesIstioDurations() {
         #expect(IstioDuration.parseIstio("1.5s") == 1.5)
         #expect(IstioDuration.parseIstio("1m30s") == 90)

@@ -115,6 +115,10 @@ public struct TypeChecker {
                 report(rule, "\(path) \"\(text)\" \(problem)", node)
             }
         case .integer(let min, let max):
+            // Plain decimal digits are an integer, read on the bytes.
+            if let n = node.plainDecimal {
+                return checkRange(Double(n), min.map(Double.init), max.map(Double.init), node, shown: "\(n)")
+            }
             guard let value = node.value else { return mismatch(node, expected: "integer") }
             guard case .int(let n) = value else {
                 return report(PolicyRules.wrongType, "\(path) must be an integer, found \(value.typeName) \(quoted(node))", node)
@@ -249,9 +253,9 @@ public struct TypeChecker {
         }
     }
 
-    private mutating func checkRange(_ value: Double, _ min: Double?, _ max: Double?, _ node: YAMLNode, shown: String) {
-        if let min, value < min { report(PolicyRules.outOfRange, "\(path) is \(shown), below the minimum \(format(min))\(rangeText(min, max))", node) }
-        if let max, value > max { report(PolicyRules.outOfRange, "\(path) is \(shown), above the maximum \(format(max))\(rangeText(min, max))", node) }
+    private mutating func checkRange(_ value: Double, _ min: Double?, _ max: Double?, _ node: YAMLNode, shown: @autoclosure () -> String) {
+        if let min, value < min { report(PolicyRules.outOfRange, "\(path) is \(shown()), below the minimum \(format(min))\(rangeText(min, max))", node) }
+        if let max, value > max { report(PolicyRules.outOfRange, "\(path) is \(shown()), above the maximum \(format(max))\(rangeText(min, max))", node) }
     }
 
     func rangeText(_ min: Double?, _ max: Double?) -> String {

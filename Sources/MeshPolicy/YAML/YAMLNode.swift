@@ -78,6 +78,26 @@ public struct YAMLNode: Sendable {
     /// An explicit tag such as `!!str`, if the source gave one.
     public var tag: String? { tree.tags[index] }
 
+    /// The value of a plain, untagged scalar of decimal digits (an optional `-` first, at most
+    /// 18 digits), read on the bytes; nil for anything else (then look at `value`).
+    public var plainDecimal: Int? {
+        let r = record
+        guard r.kind == .scalar, r.style == .plain, r.count > 0, r.count <= 19, tree.tags.isEmpty || tree.tags[index] == nil else { return nil }
+        var i = Int(r.payload)
+        let end = i + Int(r.count)
+        let negative = tree.pool[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        guard i < end else { return nil }
+        var n = 0
+        while i < end {
+            let c = tree.pool[i]
+            guard c >= 0x30, c <= 0x39 else { return nil }
+            n = n * 10 + Int(c - 0x30)
+            i += 1
+        }
+        return negative ? -n : n
+    }
+
     /// Whether the scalar evidently types as a string, decided on its first byte without
     /// building its text: quoted, or plain and starting with no byte that could begin a
     /// number, boolean or null. False means "look at `value`", not "not a string".
