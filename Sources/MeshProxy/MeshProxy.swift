@@ -160,8 +160,9 @@ public final class MeshProxy: @unchecked Sendable {
 
     /// Why the config in force cannot carry its mTLS traffic: it needs the workload
     /// certificate (ISTIO_MUTUAL clusters, STRICT inbound ports) and the proxy has none. Nil
-    /// when nothing is missing. Said at apply (the control loop logs it), on /ready and as a
-    /// metric, instead of a 503 UF on every call with nothing in the log.
+    /// when nothing is missing. Said at apply (the control loop logs it), on /ready (a warning
+    /// line: plaintext traffic still flows) and as a metric, instead of a 503 UF on every call
+    /// with nothing in the log.
     public var missingIdentity: String? {
         guard let s = runtime.snapshot, identity.current == nil else { return nil }
         let mutual = s.config.clusters.filter { $0.tls.mode == .istioMutual }.count

@@ -43,11 +43,11 @@ final class AdminHandler: ChannelInboundHandler {
     private func answer(_ path: String, on loop: any EventLoop) -> EventLoopFuture<(HTTPResponseStatus, String, String)> {
         switch path {
         case "/ready":
-            if let why = proxy.missingIdentity {
-                return loop.makeSucceededFuture((.serviceUnavailable, "text/plain", "not ready: \(why)\n"))
-            }
             if let s = proxy.runtime.snapshot {
-                return loop.makeSucceededFuture((.ok, "text/plain", "ready: version \(s.version)\n"))
+                // Ready on the bundle in force (plaintext traffic flows), but an operator
+                // reading /ready learns what its mTLS traffic is missing.
+                let warning = proxy.missingIdentity.map { "warning: \($0)\n" } ?? ""
+                return loop.makeSucceededFuture((.ok, "text/plain", "ready: version \(s.version)\n\(warning)"))
             }
             return loop.makeSucceededFuture((.serviceUnavailable, "text/plain", "not ready: \(proxy.notReadyReason)\n"))
         case "/stats/prometheus":
