@@ -55,6 +55,7 @@ public enum RuleCatalog {
         DenyOnPlaintextPortRule.self,
         AllowNothingPolicyRule.self,
         IngressGatewayDeniedRule.self,
+        CaptureBypassesStrictRule.self,
         DenyShadowsAllowRule.self,
         UnknownServiceAccountPrincipalRule.self,
         ConflictingPeerAuthenticationsRule.self,

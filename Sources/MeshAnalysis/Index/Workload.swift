@@ -25,6 +25,17 @@ public struct Workload: Sendable {
     /// In the mesh either way: policy written for workloads can apply to it.
     public var inMesh: Bool { injected || ambient }
 
+    /// The pods' `metadata` as written (the pod template's, or a Pod's own), to point at a label
+    /// or an annotation.
+    public var podMetadata: YAMLNode? {
+        switch resource.kind {
+        case .deployment?, .statefulSet?, .daemonSet?, .replicaSet?, .job?: return resource.spec?.at("template", "metadata")
+        case .cronJob?: return resource.spec?.at("jobTemplate", "spec", "template", "metadata")
+        case .pod?: return resource.root["metadata"]
+        default: return nil
+        }
+    }
+
     init?(resource r: Resource, namespaces: [String: Resource], settings: MeshSettings) {
         guard let kind = r.kind else { return nil }
         let template: YAMLNode?
