@@ -23,6 +23,12 @@ public final class MeshServer: @unchecked Sendable {
     let endpointWaiters = WaitHub<APIResponse>()
     /// Long polls held now, for bundles and endpoints (also the long-poll waiters gauge).
     public var longPollsWaiting: Int { bundleWaiters.count + endpointWaiters.count }
+
+    /// Returns once `n` bundle polls (or `n` endpoint polls) are held, false after `timeout`:
+    /// woken by the polls' registration, never by polling.
+    public func waitForLongPolls(_ n: Int, endpoints: Bool = false, timeout: Double) -> Bool {
+        (endpoints ? endpointWaiters : bundleWaiters).waitForCount(n, timeoutSeconds: timeout)
+    }
     private let http: HTTPServer
     /// The mesh CA in force (re-read from its directory on a rotation) and the HTTPS identity
     /// it gives the server.
@@ -60,7 +66,7 @@ public final class MeshServer: @unchecked Sendable {
         http = HTTPServer(threads: max(1, options.threads), limits: options.limits)
         authority = NIOLockedValueBox(options.certificateAuthority)
         state = NIOLockedValueBox(State(registry: Registry(lease: 3 * options.reportInterval)))
-        registryWarmUntil = Date().addingTimeInterval(options.registryWarmUp ?? options.reportInterval + 1)
+        registryWarmUntil = options.clock().addingTimeInterval(options.registryWarmUp ?? options.reportInterval + 1)
     }
 
     /// The registry is soft state, rebuilt from proxies' reports: until every live proxy has

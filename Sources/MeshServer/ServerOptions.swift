@@ -25,6 +25,8 @@ public struct ServerOptions: Sendable {
     /// How long after start endpoint lists are withheld while the registry is rebuilt from
     /// reports (nil: one report interval and a second).
     public var registryWarmUp: TimeInterval?
+    /// The wall clock the registry's warm-up is timed by (tests move it instead of sleeping).
+    public var clock: @Sendable () -> Date = { Date() }
     /// A proxy behind the desired version for longer than this is STALE.
     public var staleGrace: TimeInterval = 30
     /// The longest long poll (`Prefer: wait=N` is capped at it).

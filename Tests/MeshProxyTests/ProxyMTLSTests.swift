@@ -229,7 +229,7 @@ import Testing
         let server = try Self.orders(app: app, mode: .strict, identity: try Self.load(serverFiles))
         let client = try Self.caller(to: server.ports["inbound"]!, identity: try Self.load(clientFiles))
         let failures = NIOLockedValueBox<[String]>([])
-        let done = NIOLockedValueBox(0)
+        let done = EventCounter(), finished = EventCounter()
         let stop = NIOLockedValueBox(false)
         let port = client.ports["outbound"]!
         let workers = (0..<4).map { _ in
@@ -242,8 +242,9 @@ import Testing
                     } catch {
                         failures.withLockedValue { $0.append("\(error)") }
                     }
-                    done.withLockedValue { $0 += 1 }
+                    done.increment()
                 }
+                finished.increment()
             }
         }
         workers.forEach { $0.start() }
@@ -263,8 +264,7 @@ import Testing
         func settle() throws {
             serverFiles.reload(into: server.proxy.identity, watch: &serverWatch, log: { _ in })
             clientFiles.reload(into: client.proxy.identity, watch: &clientWatch, log: { _ in })
-            let target = done.withLockedValue { $0 } + 8
-            try waitUntil("8 requests after a rotation") { done.withLockedValue { $0 } >= target }
+            try done.wait(atLeast: done.value + 8, "8 requests after a rotation")
         }
         // 1. New leaf certificates from the same root, three times.
         for _ in 0..<3 {
@@ -285,9 +285,9 @@ import Testing
         try rewrite(clientFiles, "web", "frontend", ca: next, roots: [next])
         try settle()
         stop.withLockedValue { $0 = true }
-        try waitUntil("the workers to finish") { workers.allSatisfy(\.isFinished) }
+        try finished.wait(atLeast: workers.count, "the workers to finish")
         #expect(failures.withLockedValue { $0 }.isEmpty, "failed: \(failures.withLockedValue { $0.prefix(5) })")
-        #expect(done.withLockedValue { $0 } > 20)
+        #expect(done.value > 20)
         #expect(server.proxy.identity.installed == 7 && client.proxy.identity.installed == 7, "every rotation was installed")
     }
 

@@ -77,7 +77,7 @@ import Testing
         _ = try HTTPConnection(host: "127.0.0.1", port: ports["outbound"]!).request("GET", "/", headers: [("Host", "orders.shop:8080")])
         #expect(up.lastHeaders.withLockedValue { $0?.first(name: "x-request-id")?.count } == 32)
 
-        try waitUntil("the span exporter's POST") { !collector.bodies.withLockedValue { $0.isEmpty } }
+        try collector.waitForRequests(1)
         let posted = collector.bodies.withLockedValue { $0 }.joined()
         let spans = try JSONSerialization.jsonObject(with: Data(posted.utf8)) as? [[String: Any]] ?? []
         let span = try #require(spans.first { $0["traceId"] as? String == "4bf92f3577b34da6a3ce929d0e0e4736" })
@@ -86,8 +86,10 @@ import Testing
         #expect((span["tags"] as? [String: String])?["http.status_code"] == "200")
         #expect(collector.lastURI.withLockedValue { $0 } == "/api/v2/spans")
 
-        // The access log is written off the event loop: wait for both lines.
-        try waitUntil("two access log lines") { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").count >= 2 }
+        // Both exchanges have finished once their loops ran a task after them; then the access
+        // log's buffer (written off the loop every 100 ms) is flushed now instead of waited for.
+        for s in proxy.runtime.allLoops { try s.loop.submit {}.wait() }
+        proxy.runtime.telemetry.accessLog?.flush()
         let lines = (try String(contentsOfFile: log, encoding: .utf8)).split(separator: "\n")
         #expect(lines.count == 2)
         let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])

@@ -166,13 +166,27 @@ final class TestUpstream: @unchecked Sendable {
 
 enum TestUpstreamError: Error { case timedOut(String) }
 
-/// Waits for a condition another thread makes true (a worker's count, a file written by a
-/// background writer), checking it every few milliseconds and failing after `seconds`: a
-/// wait for an event, never a fixed sleep for things to settle.
-func waitUntil(_ what: String, seconds: Double = 10, _ condition: () throws -> Bool) throws {
-    let deadline = Date().addingTimeInterval(seconds)
-    while try !condition() {
-        guard Date() < deadline else { throw TestUpstreamError.timedOut("waited \(seconds) s for \(what)") }
-        usleep(2_000)
+/// A count other threads raise, with a wait that is woken by each raise (never a sleep).
+final class EventCounter: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var count = 0
+
+    var value: Int { condition.lock(); defer { condition.unlock() }; return count }
+
+    func increment() {
+        condition.lock()
+        count += 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Returns once the count is at least `n`; throws after `seconds`.
+    func wait(atLeast n: Int, seconds: Double = 10, _ what: String) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        condition.lock()
+        defer { condition.unlock() }
+        while count < n {
+            guard condition.wait(until: deadline) else { throw TestUpstreamError.timedOut("waited \(seconds) s for \(what): \(count) of \(n)") }
+        }
     }
 }

@@ -44,20 +44,19 @@ import Testing
     /// announce itself, so a proxy never swaps the instances it knows for a partial list.
     @Test func endpointsAreWithheldWhileTheRegistryIsRebuilt() throws {
         let repo = try PolicyRepo()
-        let s = try TestServer(repository: repo.path) { $0.registryWarmUp = 1.5 }
+        // The warm-up is timed by the server's clock: the test moves it instead of sleeping.
+        let clock = TestClock()
+        let s = try TestServer(repository: repo.path) { o in
+            o.registryWarmUp = 1.5
+            o.clock = { clock.now }
+        }
         _ = try s.waitForAttempts(1)
         let early = try s.get("/v1/endpoints/web/frontend")
         #expect(early.status == 503)
         #expect(early.header("retry-after").flatMap(Int.init).map { (1...2).contains($0) } == true)
         #expect(try s.get("/v1/bundles/web/frontend").status == 200, "bundles are served meanwhile")
-        // Served once the warm-up is over (waited for, never a fixed sleep).
-        let deadline = Date().addingTimeInterval(10)
-        var served = try s.get("/v1/endpoints/web/frontend").status
-        while served != 200, Date() < deadline {
-            usleep(20_000)
-            served = try s.get("/v1/endpoints/web/frontend").status
-        }
-        #expect(served == 200)
+        clock.advance(1.6)
+        #expect(try s.get("/v1/endpoints/web/frontend").status == 200)
     }
 
     @Test func anEndpointLongPollWakesWhenAnInstanceAppearsAndTheLeaseDropsSilentOnes() throws {
@@ -70,7 +69,7 @@ import Testing
 
         let poll = try s.connection(timeout: 20)
         try poll.send(Array("GET /v1/endpoints/web/frontend HTTP/1.1\r\nHost: t\r\nIf-None-Match: \(etag)\r\nPrefer: wait=15\r\n\r\n".utf8))
-        try s.waitForLongPolls(1)
+        try s.waitForLongPolls(1, endpoints: true)
         #expect(try s.post("/v1/status", report("shop/orders-v1", "orders-v1-a", address: "127.0.0.1:15001", version: 1)).status == 200)
         let woke = try poll.readResponse()
         #expect(woke.status == 200)

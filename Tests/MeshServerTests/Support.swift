@@ -131,12 +131,10 @@ final class TestServer {
         return try waitForAttempts(count)
     }
 
-    /// Waits until `n` long polls are held by the server (its waiter count, not a sleep).
-    func waitForLongPolls(_ n: Int, timeout: TimeInterval = 10) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while server.longPollsWaiting < n {
-            guard Date() < deadline else { throw TestFailure("no \(n) long polls held within \(timeout) s") }
-            usleep(2_000)
+    /// Waits until `n` long polls are held by the server (woken by their registration).
+    func waitForLongPolls(_ n: Int, endpoints: Bool = false, timeout: TimeInterval = 10) throws {
+        guard server.waitForLongPolls(n, endpoints: endpoints, timeout: timeout) else {
+            throw TestFailure("no \(n) long polls held within \(timeout) s")
         }
     }
 
@@ -169,4 +167,12 @@ func eventually(_ what: String, timeout: TimeInterval = 15, log: LogLines? = nil
         Thread.sleep(forTimeInterval: 0.05)
     }
     throw TestFailure("not within \(timeout) s: \(what)" + (log.map { "; log: \($0.lines)" } ?? ""))
+}
+
+/// A wall clock a test moves by hand.
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current = Date()
+    var now: Date { lock.lock(); defer { lock.unlock() }; return current }
+    func advance(_ seconds: TimeInterval) { lock.lock(); current += seconds; lock.unlock() }
 }

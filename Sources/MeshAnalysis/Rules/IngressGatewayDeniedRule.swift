@@ -128,9 +128,9 @@ public struct IngressGatewayDeniedRule: Rule {
     public func analyze(_ context: AnalysisContext) {
         let index = context.index
         let root = index.settings.rootNamespace
-        let policies = index.resources(.authorizationPolicy).map(AuthorizationPolicyInfo.init)
-            .filter { !Selectors.hasTargetRef($0.resource) && $0.resource.spec?["provider"] == nil }
-        let blankets: [Blanket] = policies.compactMap { p in
+        let all = index.resources(.authorizationPolicy).map(AuthorizationPolicyInfo.init)
+        let blankets: [Blanket] = all.compactMap { p in
+            guard !Selectors.hasTargetRef(p.resource), p.resource.spec?["provider"] == nil else { return nil }
             let selector = Selectors.matchLabels(p.resource)?.labels ?? [:]
             switch p.action {
             case .allow where p.rules.isEmpty: return Blanket(policy: p, selector: selector, final: false)
@@ -141,8 +141,7 @@ public struct IngressGatewayDeniedRule: Rule {
         }
         guard !blankets.isEmpty else { return }
         // ALLOW policies with rules, and any policy aimed by targetRefs (it may well open the gateway).
-        let openers = index.resources(.authorizationPolicy).map(AuthorizationPolicyInfo.init)
-            .filter { $0.action == .allow && (!$0.rules.isEmpty || Selectors.hasTargetRef($0.resource)) }
+        let openers = all.filter { $0.action == .allow && (!$0.rules.isEmpty || Selectors.hasTargetRef($0.resource)) }
 
         // Routes through each Istio Gateway, by the Gateway's ref.
         var routed: [ResourceRef: [Resource]] = [:]

@@ -189,7 +189,7 @@ extension MeshServer {
         let answer: @Sendable () -> APIResponse? = { [weak self] in
             guard let self else { return .error(.serviceUnavailable, "the server is stopping") }
             guard let revision = self.current else { return .error(.serviceUnavailable, "no revision is published yet") }
-            let warm = self.registryWarmUntil.timeIntervalSinceNow
+            let warm = self.registryWarmUntil.timeIntervalSince(self.options.clock())
             if warm > 0 {
                 var r = APIResponse.error(.serviceUnavailable, "the registry is being rebuilt from the proxies' reports; endpoints are served in \(Int(warm.rounded(.up))) s (keep the ones you have)")
                 r.headers.add(name: "retry-after", value: String(Int(warm.rounded(.up))))

@@ -12,11 +12,27 @@ final class WaitHub<Answer: Sendable>: @unchecked Sendable {
         var timeout: Scheduled<Void>?
     }
 
-    private let lock = NIOLock()
+    /// Guards `waiters`; its value is their count, so a test (or an operator's tool) can wait
+    /// for a number of held polls instead of polling for it.
+    private let lock = ConditionLock(value: 0)
     private var waiters: [Int: Waiter] = [:]
     private var nextID = 0
     /// Reported as a gauge.
-    var count: Int { lock.withLock { waiters.count } }
+    var count: Int { lock.value }
+
+    private func withWaiters<T>(_ body: (inout [Int: Waiter]) -> T) -> T {
+        lock.lock()
+        let result = body(&waiters)
+        lock.unlock(withValue: waiters.count)
+        return result
+    }
+
+    /// Returns once exactly `n` polls are held, false after `timeoutSeconds`.
+    func waitForCount(_ n: Int, timeoutSeconds: Double) -> Bool {
+        guard lock.lock(whenValue: n, timeoutSeconds: timeoutSeconds) else { return false }
+        lock.unlock()
+        return true
+    }
 
     /// Answers at once when `check` does, else when a later `wake()` makes it, else with
     /// `onTimeout()` after `timeout`.
@@ -24,7 +40,7 @@ final class WaitHub<Answer: Sendable>: @unchecked Sendable {
               onTimeout: @escaping @Sendable () -> Answer) -> EventLoopFuture<Answer> {
         if let now = check() { return loop.makeSucceededFuture(now) }
         let promise = loop.makePromise(of: Answer.self)
-        let id: Int = lock.withLock {
+        let id: Int = withWaiters { waiters in
             nextID += 1
             waiters[nextID] = Waiter(promise: promise, check: check, timeout: nil)
             return nextID
@@ -37,7 +53,7 @@ final class WaitHub<Answer: Sendable>: @unchecked Sendable {
         let scheduled = loop.scheduleTask(in: timeout) { [weak self] in
             if let w = self?.remove(id) { w.promise.succeed(onTimeout()) }
         }
-        lock.withLock {
+        withWaiters { waiters in
             if waiters[id] != nil { waiters[id]?.timeout = scheduled } else { scheduled.cancel() }
         }
         return promise.futureResult
@@ -45,7 +61,7 @@ final class WaitHub<Answer: Sendable>: @unchecked Sendable {
 
     /// Re-checks every waiter; completes those that now have an answer.
     func wake() {
-        let snapshot = lock.withLock { waiters }
+        let snapshot = withWaiters { $0 }
         for (id, w) in snapshot {
             guard let answer = w.check(), let removed = remove(id) else { continue }
             removed.timeout?.cancel()
@@ -55,7 +71,7 @@ final class WaitHub<Answer: Sendable>: @unchecked Sendable {
 
     /// Drops a waiter whose connection went away.
     func cancelAll(_ answer: Answer) {
-        let all = lock.withLock { () -> [Int: Waiter] in
+        let all = withWaiters { waiters -> [Int: Waiter] in
             defer { waiters = [:] }
             return waiters
         }
@@ -66,6 +82,6 @@ final class WaitHub<Answer: Sendable>: @unchecked Sendable {
     }
 
     private func remove(_ id: Int) -> Waiter? {
-        lock.withLock { waiters.removeValue(forKey: id) }
+        withWaiters { $0.removeValue(forKey: id) }
     }
 }
