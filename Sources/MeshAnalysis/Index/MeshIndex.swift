@@ -1,3 +1,4 @@
+import Synchronization
 import Dispatch
 import MeshPolicy
 
@@ -71,6 +72,8 @@ public final class MeshIndex: Sendable {
         let rulePart = Slot<[DestinationRuleInfo]>(), annotationPart = Slot<[AnnotationUse]>()
         let routePart = Slot<MeshRoutePart>(), refPart = Slot<[ResourceRef: Int]>()
         let selectorPart = Slot<[String: SelectorIndex]>(), knownPart = Slot<Set<String>>()
+        let authorizationPart = Slot<[AuthorizationPolicyModel]>(), peerPart = Slot<[PeerAuthenticationInfo]>()
+        let requestAuthPart = Slot<[RequestAuthenticationModel]>()
         let jobs: [@Sendable () -> Void] = [
             { workloadPart.value = WorkloadPart(resources: resources, namespaces: declared, settings: settings) },
             { servicePart.value = ServicePart(byKind: kinds) },
@@ -87,6 +90,11 @@ public final class MeshIndex: Sendable {
                 let policies = kinds[.authorizationPolicy] ?? []
                 selectorPart.value = Dictionary(grouping: policies.indices, by: { policies[$0].namespace })
                     .mapValues { SelectorIndex(policies, members: $0) }
+            },
+            { authorizationPart.value = (kinds[.authorizationPolicy] ?? []).map(AuthorizationPolicyModel.init) },
+            {
+                peerPart.value = (kinds[.peerAuthentication] ?? []).map(PeerAuthenticationInfo.init)
+                requestAuthPart.value = (kinds[.requestAuthentication] ?? []).map(RequestAuthenticationModel.init)
             },
             {
                 guard !declared.isEmpty else { return }
@@ -130,9 +138,9 @@ public final class MeshIndex: Sendable {
         self.destinationRulesByHost = Dictionary(grouping: rules, by: \.host)
         self.annotationUses = annotationPart.value ?? []
         self.meshRoutes = routePart.value ?? MeshRoutePart(kinds[.virtualService] ?? [])
-        self.peerAuthentications = (kinds[.peerAuthentication] ?? []).map(PeerAuthenticationInfo.init)
-        self.authorizationPolicyModels = (kinds[.authorizationPolicy] ?? []).map(AuthorizationPolicyModel.init)
-        self.requestAuthenticationModels = (kinds[.requestAuthentication] ?? []).map(RequestAuthenticationModel.init)
+        self.peerAuthentications = peerPart.value ?? []
+        self.authorizationPolicyModels = authorizationPart.value ?? []
+        self.requestAuthenticationModels = requestAuthPart.value ?? []
     }
 
     /// Resources of one kind, in input order.
@@ -246,6 +254,15 @@ public final class MeshIndex: Sendable {
     /// Services (Kubernetes or ServiceEntry) that `host`, written in `namespace`, names and
     /// that `namespace` can see.
     public func services(host: String, from namespace: String) -> [ServiceInfo] {
+        // Most rules resolve the same destinations: each (host, namespace) is worked out once.
+        let key = HostLookup(host: host, namespace: namespace)
+        if let known = serviceLookups.withLock({ $0[key] }) { return known }
+        let found = resolveServices(host: host, from: namespace)
+        serviceLookups.withLock { $0[key] = found }
+        return found
+    }
+
+    private func resolveServices(host: String, from namespace: String) -> [ServiceInfo] {
         for candidate in Hosts.candidates(host, namespace: namespace) {
             let exact = (servicesByHost[candidate] ?? []).filter { $0.exportTo.isVisible(from: namespace, owner: $0.namespace) }
             if !exact.isEmpty { return exact }
@@ -355,6 +372,12 @@ public final class MeshIndex: Sendable {
     public let peerAuthentications: [PeerAuthenticationInfo]
     /// Each meshed Deployment with the ports of the Services that select it (IST0116, IST0137).
     let deploymentPorts = Memo<[(workload: Workload, uses: [ServiceAssociation.PortUse])]>()
+    /// `services(host:from:)`'s answers so far (rules ask concurrently).
+    private let serviceLookups = Mutex<[HostLookup: [ServiceInfo]]>([:])
+    private struct HostLookup: Hashable, Sendable {
+        let host: String
+        let namespace: String
+    }
 }
 
 /// A value filled in by one concurrent job and read after all jobs finished.

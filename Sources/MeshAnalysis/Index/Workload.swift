@@ -2,7 +2,7 @@ import MeshPolicy
 
 /// A set of identical pods (from a Deployment, StatefulSet, DaemonSet, ReplicaSet, Job,
 /// CronJob or a bare Pod) or a WorkloadEntry: what policy selects by labels.
-public struct Workload: Sendable {
+public final class Workload: Sendable {
     public let resource: Resource
     public let namespace: String
     public let name: String

@@ -26,6 +26,7 @@ public struct VirtualServiceModel: Sendable {
         http = (spec?["http"]?.elements ?? []).enumerated().map { RouteRule(section: .http, index: $0, node: $1, source: source($1)) }
         tcp = (spec?["tcp"]?.elements ?? []).enumerated().map { RouteRule(section: .tcp, index: $0, node: $1, source: source($1)) }
         tls = (spec?["tls"]?.elements ?? []).enumerated().map { RouteRule(section: .tls, index: $0, node: $1, source: source($1)) }
+        allDestinations = (http + tcp + tls).flatMap { $0.destinations + $0.mirrors }
     }
 
     /// Whether it applies to sidecars (no gateways, or `mesh` listed).
@@ -35,7 +36,7 @@ public struct VirtualServiceModel: Sendable {
     public var allRoutes: [RouteRule] { http + tcp + tls }
 
     /// Every destination of every route and every mirror, in order.
-    public var allDestinations: [RouteDestination] { allRoutes.flatMap { $0.destinations + $0.mirrors } }
+    public let allDestinations: [RouteDestination]
 }
 
 /// One entry of `http`, `tcp` or `tls`.

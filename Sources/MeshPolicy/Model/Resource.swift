@@ -1,5 +1,5 @@
 /// One document of a policy repository: a Kubernetes-style object with its source.
-public struct Resource: Sendable {
+public final class Resource: Sendable {
     /// The whole document.
     public let root: YAMLNode
     public let apiVersion: String

@@ -117,11 +117,9 @@ private struct Builder {
     }
 
     func finish() -> YAMLTree {
-        // Exact-size copies: growth by doubling would leave up to half of each array unused,
-        // and a large repository keeps every tree alive for the rules.
-        YAMLTree(path: path, records: records.withUnsafeBufferPointer { Array($0) },
-                 pool: pool.withUnsafeBufferPointer { Array($0) },
-                 children: children.withUnsafeBufferPointer { Array($0) }, tags: tags, documentRoots: roots)
+        // The tree copies each buffer once, at its exact size: growth by doubling would leave
+        // up to half of each array unused, and a large repository keeps every tree alive.
+        YAMLTree(path: path, records: records, pool: pool, children: children, tags: tags, documentRoots: roots)
     }
 
     static func loc(_ m: yaml_mark_t) -> SourceLocation {
@@ -149,6 +147,12 @@ private struct Builder {
         } else {
             yaml_parser_set_input_string(&parser, &empty, 0)
         }
+        // Scalars are at most the input's bytes (escapes only shrink), and a node is rarely
+        // fewer than eight bytes of source: no regrowth while composing.
+        pool.reserveCapacity(bytes.count)
+        records.reserveCapacity(bytes.count / 8)
+        sizes.reserveCapacity(bytes.count / 8)
+        children.reserveCapacity(bytes.count / 8)
         var event = yaml_event_t()
         while true {
             guard yaml_parser_parse(&parser, &event) != 0 else {
@@ -231,19 +235,22 @@ private struct Builder {
                                hasMergeKey: false, anchor: anchor))
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard var frame = stack.popLast() else { return }
-            var items = Array(scratch[frame.scratchStart...])
-            scratch.removeSubrange(frame.scratchStart...)
-            if frame.isMapping {
-                if frame.hasMergeKey { items = applyMergeKeys(items, expanded: &frame.expanded) }
-                checkDuplicateKeys(items)
-            }
             let i = Int(frame.record)
             records[i].payload = UInt32(children.count)
-            records[i].count = UInt32(items.count)
+            if frame.isMapping, frame.hasMergeKey {
+                let items = applyMergeKeys(Array(scratch[frame.scratchStart...]), expanded: &frame.expanded)
+                checkDuplicateKeys(items[...])
+                children.append(contentsOf: items)
+            } else {
+                // The common case: the items move from the scratch stack without a copy of their own.
+                if frame.isMapping { checkDuplicateKeys(scratch[frame.scratchStart...]) }
+                children.append(contentsOf: scratch[frame.scratchStart...])
+            }
+            records[i].count = UInt32(children.count) - records[i].payload
+            scratch.removeSubrange(frame.scratchStart...)
             records[i].endLine = UInt32(event.end_mark.line + 1)
             records[i].endColumn = UInt32(event.end_mark.column + 1)
             records[i].endOffset = UInt32(truncatingIfNeeded: event.end_mark.index)
-            children.append(contentsOf: items)
             sizes[i] = frame.expanded
             if let anchor = frame.anchor { anchors[anchor] = frame.record }
             attach(frame.record, size: frame.expanded, isMergeKey: false)
@@ -364,14 +371,15 @@ private struct Builder {
         return own
     }
 
-    mutating func checkDuplicateKeys(_ items: [Int32]) {
-        let n = items.count / 2
+    mutating func checkDuplicateKeys(_ slice: ArraySlice<Int32>) {
+        let n = slice.count / 2
         guard n > 1 else { return }
+        let base = slice.startIndex
         if n <= 8 {
             // Few keys: compared pairwise on the pool's bytes, no String made unless one repeats.
             for a in 1..<n {
-                for b in 0..<a where sameScalar(items[a * 2], items[b * 2]) {
-                    if let key = scalarText(items[a * 2]) { reportDuplicate(key, items[a * 2], first: items[b * 2]) }
+                for b in 0..<a where sameScalar(slice[base + a * 2], slice[base + b * 2]) {
+                    if let key = scalarText(slice[base + a * 2]) { reportDuplicate(key, slice[base + a * 2], first: slice[base + b * 2]) }
                     break
                 }
             }
@@ -379,11 +387,11 @@ private struct Builder {
         }
         var first: [String: Int32] = [:]
         for p in 0..<n {
-            guard let key = scalarText(items[p * 2]) else { continue }
+            guard let key = scalarText(slice[base + p * 2]) else { continue }
             if let f = first[key] {
-                reportDuplicate(key, items[p * 2], first: f)
+                reportDuplicate(key, slice[base + p * 2], first: f)
             } else {
-                first[key] = items[p * 2]
+                first[key] = slice[base + p * 2]
             }
         }
     }

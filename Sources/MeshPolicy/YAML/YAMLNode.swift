@@ -182,9 +182,8 @@ public struct YAMLNode: Sendable {
         let tree = self.tree
         let r = tree.records[Int(index)]
         guard r.kind == .mapping, r.count > 0 else { return nil }
-        var key = key
         let recs = tree.records, kids = tree.children, pool = tree.pool
-        let found: Int? = key.withUTF8 { k in
+        func find(_ k: UnsafeBufferPointer<UInt8>) -> Int? {
             let base = Int(r.payload), end = base + Int(r.count)
             var i = base
             while i < end {
@@ -198,6 +197,15 @@ public struct YAMLNode: Sendable {
                 i += 2
             }
             return nil
+        }
+        // Borrowed when the key's bytes are contiguous (literals, native strings): no
+        // retain and release of the key's storage on the hottest path.
+        let found: Int?
+        if let direct = key.utf8.withContiguousStorageIfAvailable(find) {
+            found = direct
+        } else {
+            var copy = key
+            found = copy.withUTF8(find)
         }
         guard let i = found else { return nil }
         return (YAMLNode(tree: tree, index: tree.children[i]), YAMLNode(tree: tree, index: tree.children[i + 1]))
