@@ -31,6 +31,9 @@ $want_test && ! command -v readelf >/dev/null && missing+=(binutils)
 # The capture tests write mesh-proxy's iptables rules in network namespaces (ip netns).
 $want_test && [[ ! -x /usr/sbin/iptables-restore ]] && missing+=(iptables)
 $want_test && [[ ! -x /usr/sbin/ip && ! -x /sbin/ip ]] && missing+=(iproute2)
+# The transparent-mesh test runs an application nobody here wrote: Redis, through two sidecars.
+$want_test && ! command -v redis-server >/dev/null && missing+=(redis-server)
+$want_test && ! command -v setpriv >/dev/null && missing+=(util-linux)
 if $want_test && ! python3 -c 'import yaml, jsonschema' 2>/dev/null; then
   missing+=(python3-yaml python3-jsonschema)
 fi

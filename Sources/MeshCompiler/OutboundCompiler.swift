@@ -18,6 +18,7 @@ final class OutboundCache: @unchecked Sendable {
         let port: Int
         let protocolName: String
         let virtualService: YAMLNode.ID?
+        let address: String?
     }
     struct ClusterKey: Hashable {
         let name: String
@@ -122,9 +123,12 @@ struct OutboundCompiler: Sendable {
     /// One service port's outbound entry, compiled once per VirtualService that claims it.
     func service(_ svc: ServiceInfo, port: ServicePort) -> OutboundCache.Entry<OutboundService> {
         let vs = index.virtualService(forHost: svc.host, from: namespace)
-        let key = OutboundCache.ServiceKey(host: svc.host, port: port.number, protocolName: port.protocolName, virtualService: vs?.resource.root.id)
+        let address = index.virtualIPs[svc.host]
+        let key = OutboundCache.ServiceKey(host: svc.host, port: port.number, protocolName: port.protocolName,
+                                           virtualService: vs?.resource.root.id, address: address)
         return cache.service(key) {
-            OutboundService(host: svc.host, port: port.number, protocolName: port.protocolName, routes: routes(host: svc.host, port: port, vs: vs))
+            OutboundService(host: svc.host, port: port.number, protocolName: port.protocolName,
+                            routes: routes(host: svc.host, port: port, vs: vs), address: address)
         }
     }
 

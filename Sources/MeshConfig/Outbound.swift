@@ -5,12 +5,17 @@ public struct OutboundService: Codable, Equatable, Sendable {
     public var protocolName: String
     /// Tried in order; the first match wins. The last route usually matches everything.
     public var routes: [Route]
+    /// The service's virtual IP (`VirtualIPs`): what the DNS proxy answers for its names, and
+    /// how a captured connection that is not HTTP finds its service. Nil in bundles compiled
+    /// before virtual IPs.
+    public var address: String?
 
-    public init(host: String, port: Int, protocolName: String, routes: [Route]) {
+    public init(host: String, port: Int, protocolName: String, routes: [Route], address: String? = nil) {
         self.host = host
         self.port = port
         self.protocolName = protocolName
         self.routes = routes
+        self.address = address
     }
 }
 

@@ -41,6 +41,12 @@ public final class MeshProxy: @unchecked Sendable {
         /// plus `tcpPortOffset` (nil: no TCP listeners).
         public var tcpHost: String?
         public var tcpPortOffset = 0
+        /// Transparent mode: the listeners take connections the pod's capture rules
+        /// redirected (`mesh-proxy iptables`) and read where each was going (SO_ORIGINAL_DST);
+        /// inbound traffic goes to the application on 127.0.0.1 at the port it was dialled on.
+        public var capture = false
+        /// The DNS proxy (UDP and TCP), answering the mesh's names with their virtual IPs.
+        public var dns: Listen?
         public init() {}
     }
 
@@ -75,10 +81,29 @@ public final class MeshProxy: @unchecked Sendable {
     public func start() throws -> [String: Int] {
         var ports: [String: Int] = [:]
         let runtime = self.runtime
-        if let l = options.outbound {
+        if options.capture {
+            let identity = self.identity
+            if let l = options.outbound {
+                ports["outbound"] = try listen("outbound", l) { channel in
+                    OriginalDestination.read(channel).flatMapThrowing { try Pipelines.capturedOutbound(channel, runtime: runtime, original: $0) }
+                }
+            }
+            if let l = options.inbound {
+                ports["inbound"] = try listen("inbound", l) { channel in
+                    OriginalDestination.read(channel).flatMapThrowing {
+                        try Pipelines.capturedInbound(channel, runtime: runtime, identity: identity, original: $0)
+                    }
+                }
+            }
+        } else if let l = options.outbound {
             ports["outbound"] = try listen("outbound", l) { channel in try Pipelines.outbound(channel, runtime: runtime) }
         }
-        if let l = options.inbound, let app = options.app {
+        if let l = options.dns {
+            let server = DNSProxy(runtime: runtime, upstreams: DNSProxy.resolvers(), group: group)
+            ports["dns"] = try server.start(l)
+            dnsProxy = server
+        }
+        if !options.capture, let l = options.inbound, let app = options.app {
             let identity = self.identity
             ports["inbound"] = try listen("inbound", l) { channel in
                 try Pipelines.inbound(channel, runtime: runtime, app: app, identity: identity)
@@ -91,13 +116,17 @@ public final class MeshProxy: @unchecked Sendable {
     }
 
     private func listen(_ name: String, _ l: Listen, pipeline: @escaping @Sendable (any Channel) throws -> Void) throws -> Int {
+        try listen(name, l) { (channel: any Channel) -> EventLoopFuture<Void> in
+            channel.eventLoop.makeCompletedFuture { try pipeline(channel) }
+        }
+    }
+
+    private func listen(_ name: String, _ l: Listen, pipeline: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>) throws -> Int {
         let channel = try ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try pipeline(channel) }
-            }
+            .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer(pipeline)
             .bind(host: l.host, port: l.port).wait()
         channels[name] = channel
         return channel.localAddress?.port ?? l.port
@@ -110,6 +139,8 @@ public final class MeshProxy: @unchecked Sendable {
         reloads.withLockedValue { $0 += 1 }
         updateTCPListeners(snapshot.config)
     }
+
+    private var dnsProxy: DNSProxy?
 
     private let tcpListeners = NIOLockedValueBox<[Int: (service: String, channel: any Channel)]>([:])
 
@@ -132,9 +163,9 @@ public final class MeshProxy: @unchecked Sendable {
             let (svcHost, svcPort) = (w.host, w.port)
             guard let channel = try? ServerBootstrap(group: group)
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer({ ch in
-                    ch.eventLoop.makeCompletedFuture { try Pipelines.tcp(ch, runtime: runtime, host: svcHost, port: svcPort) }
+                    ch.eventLoop.makeCompletedFuture { try Pipelines.tcp(ch, runtime: runtime, destination: .service(host: svcHost, port: svcPort)) }
                 })
                 .bind(host: host, port: port).wait() else { continue }
             tcpListeners.withLockedValue { $0[port] = (w.name, channel) }
@@ -181,6 +212,7 @@ public final class MeshProxy: @unchecked Sendable {
         for (_, c) in channels { try? c.close().wait() }
         channels = [:]
         for (_, l) in tcpListeners.withLockedValue({ $0 }) { try? l.channel.close().wait() }
+        dnsProxy?.stop()
         let deadline = NIODeadline.now() + drain
         while runtime.inFlight.withLockedValue({ $0 }) > 0 && NIODeadline.now() < deadline {
             Background.sleep(0.01)

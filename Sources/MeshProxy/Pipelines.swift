@@ -1,3 +1,4 @@
+import MeshConfig
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
@@ -54,8 +55,62 @@ enum Pipelines {
         try channel.pipeline.syncOperations.addHandler(AdminHandler(proxy: proxy))
     }
 
-    static func tcp(_ channel: any Channel, runtime: ProxyRuntime, host: String, port: Int) throws {
-        try channel.pipeline.syncOperations.addHandler(TCPForwarder(runtime: runtime, host: host, port: port))
+    static func tcp(_ channel: any Channel, runtime: ProxyRuntime, destination: TCPDecision.Destination, first: ByteBuffer? = nil) throws {
+        try channel.pipeline.syncOperations.addHandler(TCPForwarder(runtime: runtime, destination: destination, first: first))
+    }
+
+    /// A captured outbound connection: TCP at once when the service port it dialled is not
+    /// HTTP (server-first protocols speak before the client), else by its first bytes.
+    static func capturedOutbound(_ channel: any Channel, runtime: ProxyRuntime, original: OriginalDestination?) throws {
+        guard let original else { return try outbound(channel, runtime: runtime) }
+        let downstream = DownstreamConnection(remoteIP: channel.remoteAddress?.ipAddress, original: original)
+        let http: Finish = { c in
+            try c.pipeline.syncOperations.addHandler(ForwardingHandler(runtime: runtime, target: .route, downstream: downstream))
+        }
+        if let snapshot = runtime.snapshot, let i = snapshot.serviceIndex(address: original.ip, port: original.port) {
+            let protocolName = snapshot.config.outbound[i].protocolName
+            if ServiceProtocol.isDeclaredHTTP(protocolName) { return try traffic(channel, http) }
+            if !ServiceProtocol.routesHTTP(protocolName) { return try tcp(channel, runtime: runtime, destination: .original(original)) }
+        }
+        try channel.pipeline.syncOperations.addHandler(CaptureSniffer(timeoutMs: runtime.limits.sniffTimeoutMs,
+            http: { c in try traffic(c, http) },
+            tcp: { c, first in try tcp(c, runtime: runtime, destination: .original(original), first: first) }))
+    }
+
+    /// A captured inbound connection: the port the caller dialled is the application's port
+    /// on 127.0.0.1, and that port's policy applies (mTLS mode first, then HTTP or TCP by the
+    /// port's protocol).
+    static func capturedInbound(_ channel: any Channel, runtime: ProxyRuntime, identity: IdentityStore, original: OriginalDestination?) throws {
+        guard let original else {
+            // Dialled directly, not through capture: nothing says which application port.
+            channel.close(promise: nil)
+            return
+        }
+        let app = UpstreamTarget(host: "127.0.0.1", port: original.port)
+        let downstream = DownstreamConnection(remoteIP: channel.remoteAddress?.ipAddress, original: original)
+        let protocolName = runtime.snapshot?.config.inbound.first { $0.port == original.port }?.protocolName ?? "unknown"
+        let finish: Finish = { c in
+            try c.pipeline.syncOperations.addHandler(ForwardingHandler(runtime: runtime, target: .app(app), downstream: downstream))
+        }
+        let next: Finish
+        if ServiceProtocol.isDeclaredHTTP(protocolName) {
+            next = { c in try traffic(c, finish) }
+        } else if ServiceProtocol.routesHTTP(protocolName) {
+            next = { c in
+                try c.pipeline.syncOperations.addHandler(CaptureSniffer(timeoutMs: runtime.limits.sniffTimeoutMs,
+                    http: { c in try traffic(c, finish) },
+                    tcp: { c, first in try tcp(c, runtime: runtime, destination: .app(app), first: first) }))
+            }
+        } else {
+            next = { c in try tcp(c, runtime: runtime, destination: .app(app)) }
+        }
+        try channel.pipeline.syncOperations.addHandler(InboundTLSDetector(
+            mode: { runtime.snapshot?.inbound(port: original.port)?.mtls },
+            identity: identity, downstream: downstream,
+            refused: { why in
+                runtime.state(of: channel.eventLoop).metrics.count("meshc_proxy_inbound_connections_refused_total", labels: "reason=\"\(why)\"")
+            },
+            next: next))
     }
 
     static func tcpUpstream(_ channel: any Channel, downstream: any Channel) throws {

@@ -60,8 +60,14 @@ struct ProxyCommand: ParsableCommand {
     @Option(help: "Admin listener (/ready, /stats/prometheus, /config_dump, /clusters), host:port.")
     var admin = "127.0.0.1:15000"
 
-    @Option(help: "Inbound address announced to the registry (default: the inbound listener).")
+    @Option(help: "Inbound address announced to the registry (default: the inbound listener). With --capture, the pod's address alone (default: its first non-loopback IPv4 address): callers dial it on the workload's ports.")
     var advertise: String?
+
+    @Flag(help: "Transparent mode: take the connections the pod's capture rules (mesh-proxy iptables) redirect — outbound on 0.0.0.0 at --outbound's port, inbound on 0.0.0.0 at --inbound's port, each by its original destination — and answer DNS on 127.0.0.1:--dns-port. Inbound traffic goes to the application on 127.0.0.1 at the port it was dialled on (--app is not used).")
+    var capture = false
+
+    @Option(name: .customLong("dns-port"), help: "With --capture: the DNS proxy's port (UDP and TCP on 127.0.0.1), where the capture rules send the pod's DNS.")
+    var dnsPort = 15053
 
     @Option(help: "Instance id announced to the registry (default: the host name and process id).")
     var instance: String?
@@ -122,6 +128,10 @@ struct ProxyCommand: ParsableCommand {
                 throw ValidationError("an https server is verified against the mesh roots: give --ca-roots (the CA's trust-bundle.pem or root.pem)")
             }
         }
+        if capture, let advertise, advertise.split(separator: ".").count != 4 || advertise.contains(":") {
+            throw ValidationError("--advertise with --capture is the pod's IPv4 address alone, not \"\(advertise)\"")
+        }
+        guard (1...65535).contains(dnsPort) else { throw ValidationError("--dns-port is a port, 1 to 65535") }
         guard trustRefresh > 0 else { throw ValidationError("--trust-refresh is a positive number of seconds") }
         if let zipkin, ServerAddress(url: zipkin).map({ !$0.secure }) != true { throw ValidationError("--zipkin \"\(zipkin)\" is not http://host:port/path") }
         guard (0...100).contains(traceSampling) else { throw ValidationError("--trace-sampling is a percentage, 0 to 100") }
@@ -160,15 +170,33 @@ struct ProxyCommand: ParsableCommand {
         options.accessLog = accessLog
         options.tcpHost = tcpListen == "none" ? nil : tcpListen
         options.tcpPortOffset = tcpPortOffset
+        if capture {
+            options.capture = true
+            options.outbound = MeshProxy.Listen(host: "0.0.0.0", port: options.outbound!.port)
+            options.inbound = MeshProxy.Listen(host: "0.0.0.0", port: options.inbound!.port)
+            options.dns = MeshProxy.Listen(host: "127.0.0.1", port: dnsPort)
+            options.tcpHost = nil
+        }
         let proxy = MeshProxy(options: options)
         let ports = try proxy.start()
-        log("listening: outbound \(outbound.hasSuffix(":0") ? String(ports["outbound"] ?? 0) : outbound), inbound \(ports["inbound"] ?? 0), admin \(ports["admin"] ?? 0)")
+        if capture {
+            log("capturing: outbound 0.0.0.0:\(ports["outbound"] ?? 0), inbound 0.0.0.0:\(ports["inbound"] ?? 0), dns 127.0.0.1:\(ports["dns"] ?? 0), admin \(ports["admin"] ?? 0)")
+        } else {
+            log("listening: outbound \(outbound.hasSuffix(":0") ? String(ports["outbound"] ?? 0) : outbound), inbound \(ports["inbound"] ?? 0), admin \(ports["admin"] ?? 0)")
+        }
         let store = ConfigStore(workload: workload, verifier: Verifier(trust: root), stateDirectory: stateDir)
         let address = server.flatMap(ServerAddress.init(url:))
         let source: ControlLoop.Source = address.map { .server($0) } ?? .files(bundle: bundle!, parts: parts, endpoints: endpoints)
         var control = ControlLoop.Options(source: source, instance: instance ?? "\(hostName())-\(getpid())")
         let inboundHost = options.inbound!.host
-        control.advertise = advertise ?? "\(inboundHost.contains(":") ? "[\(inboundHost)]" : inboundHost):\(ports["inbound"] ?? 0)"
+        if capture {
+            guard let address = advertise ?? podAddress() else {
+                throw ValidationError("--capture: no non-loopback IPv4 address to announce; give --advertise ADDRESS")
+            }
+            control.advertise = address
+        } else {
+            control.advertise = advertise ?? "\(inboundHost.contains(":") ? "[\(inboundHost)]" : inboundHost):\(ports["inbound"] ?? 0)"
+        }
         control.log = log
         control.reportInterval = max(0.1, reportInterval)
         control.trustRefreshInterval = trustRefresh
@@ -214,6 +242,23 @@ struct ProxyCommand: ParsableCommand {
 }
 
 MeshProxyCommand.main()
+
+/// The pod's address: its first non-loopback IPv4 address that is up.
+func podAddress() -> String? {
+    var list: UnsafeMutablePointer<ifaddrs>?
+    guard getifaddrs(&list) == 0, let first = list else { return nil }
+    defer { freeifaddrs(list) }
+    var cursor: UnsafeMutablePointer<ifaddrs>? = first
+    while let entry = cursor {
+        defer { cursor = entry.pointee.ifa_next }
+        guard let sa = entry.pointee.ifa_addr, sa.pointee.sa_family == sa_family_t(AF_INET),
+              entry.pointee.ifa_flags & UInt32(IFF_UP) != 0, entry.pointee.ifa_flags & UInt32(IFF_LOOPBACK) == 0 else { continue }
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        guard getnameinfo(sa, socklen_t(MemoryLayout<sockaddr_in>.size), &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0 else { continue }
+        return String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+    return nil
+}
 
 func hostName() -> String {
     var buffer = [CChar](repeating: 0, count: 256)

@@ -1,5 +1,6 @@
 import Synchronization
 import Dispatch
+import MeshConfig
 import MeshPolicy
 
 /// Everything rules need to know about the repository, built once per lint. Rules read
@@ -372,6 +373,30 @@ public final class MeshIndex: Sendable {
     public let peerAuthentications: [PeerAuthenticationInfo]
     /// Each meshed Deployment with the ports of the Services that select it (IST0116, IST0137).
     let deploymentPorts = Memo<[(workload: Workload, uses: [ServiceAssociation.PortUse])]>()
+    /// Every service host's virtual IP (`VirtualIPs`), worked out once.
+    let virtualIPTable = Memo<[String: String]>()
+
+    /// Each service's virtual IP by host: a Kubernetes Service's `clusterIP`, a ServiceEntry's
+    /// first IPv4 address, else one allocated from `settings.serviceCIDR` by name. Wildcard
+    /// hosts and what meshc assumes of the installation get none.
+    public var virtualIPs: [String: String] {
+        virtualIPTable.value {
+            let cidr = IPv4CIDR(settings.serviceCIDR) ?? IPv4CIDR(VirtualIPs.defaultCIDR)!
+            var pinned: [String: String] = [:]
+            var hosts: [String] = []
+            for s in services where !s.host.hasPrefix("*") && !ClusterFacts.isAssumed(s.resource) {
+                hosts.append(s.host)
+                let own: String?
+                switch s.origin {
+                case .kubernetes: own = s.resource.spec?["clusterIP"]?.scalar
+                case .serviceEntry: own = s.resource.spec?["addresses"]?.stringList.first { IPv4CIDR.parse($0) != nil }
+                }
+                if let own, IPv4CIDR.parse(own) != nil, pinned[s.host] == nil { pinned[s.host] = own }
+            }
+            return VirtualIPs.assign(hosts: hosts, pinned: pinned, cidr: cidr)
+        }
+    }
+
     /// `services(host:from:)`'s answers so far (rules ask concurrently).
     private let serviceLookups = Mutex<[HostLookup: [ServiceInfo]]>([:])
     private struct HostLookup: Hashable, Sendable {

@@ -4,6 +4,7 @@ import Foundation
 import MeshBundle
 import MeshCA
 import MeshHTTP
+import MeshConfig
 import MeshPipeline
 import MeshPolicy
 import MeshServer
@@ -76,6 +77,9 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("tls-name"), help: "With --ca: a DNS name or IP address the server certificate is valid for (repeatable; default: localhost, 127.0.0.1, ::1, the host name, the listen address).")
     var tlsNames: [String] = []
 
+    @Option(name: .customLong("service-cidr"), help: "Where services without a clusterIP (or a ServiceEntry address) get their virtual IP, an IPv4 range: stable per service, served at GET /v1/services and carried in the bundles for the DNS proxy and capture.")
+    var serviceCIDR = "240.240.0.0/16"
+
     @Option(name: .customLong("fault"), help: .hidden)
     var fault: String?
 
@@ -85,6 +89,10 @@ struct Serve: ParsableCommand {
             guard IstioDuration.parseIstio(value).map({ $0 > 0 }) == true else { throw ValidationError("\(flag) \"\(value)\" is not a positive duration (10s, 5m, 168h)") }
         }
         guard splitListen(listen) != nil else { throw ValidationError("--listen \"\(listen)\" is not host:port") }
+        guard let range = IPv4CIDR(serviceCIDR) else {
+            throw ValidationError("--service-cidr \"\(serviceCIDR)\" is not an IPv4 range a.b.c.d/n (n from 8 to 30, host bits zero)")
+        }
+        _ = range
         if let fault, fault != "crash-before-switch" { throw ValidationError("--fault: unknown fault \(fault)") }
         if let webhookSecret, webhookSecret.isEmpty { throw ValidationError("--webhook-secret must not be empty") }
         for peer in peers {
@@ -120,6 +128,7 @@ struct Serve: ParsableCommand {
         options.host = host
         options.port = port
         options.settings = try session.loadSettings()
+        options.settings.serviceCIDR = serviceCIDR
         options.pollInterval = IstioDuration.parseIstio(pollInterval)!
         options.bundleTTL = IstioDuration.parseIstio(bundleTTL)!
         options.reportInterval = IstioDuration.parseIstio(reportInterval)!

@@ -26,6 +26,9 @@ public struct MeshSettings: Sendable, Equatable {
     public var defaultProviders: [String: [String]]
     /// DNS auto-allocation (`ISTIO_META_DNS_AUTO_ALLOCATE` in proxy metadata).
     public var dnsAutoAllocate: Bool
+    /// Where services without an address of their own get their virtual IP
+    /// (`meshc serve --service-cidr`; Istio's auto-allocation range by default).
+    public var serviceCIDR = "240.240.0.0/16"
     /// Whether Istio turns on auto mTLS (`enableAutoMtls`, default true).
     public var enableAutoMtls: Bool
     /// The trust domain used for SPIFFE identities.

@@ -95,7 +95,8 @@ final class Exchange: UpstreamDelegate {
             }
             perform(machine.direct(now: LoopState.now()))
         case .route:
-            let request = RouteDecision.Request(head: head, authority: facts.host ?? "", streamed: stream != nil)
+            let request = RouteDecision.Request(head: head, authority: facts.host ?? "", streamed: stream != nil,
+                                                original: downstream?.original)
             switch RouteDecision.decide(snapshot, request, localAddress: self.context.channel.localAddress, rng: &state.rng) {
             case .answer(let a): perform(machine.answer(a))
             case .redirect(let location, let status): perform(machine.redirect(location: location, status: status))

@@ -51,5 +51,8 @@ public struct ProxyLimits: Sendable {
     public var maxBufferedBody = 16 << 20
     /// Upstream connect timeout when the cluster sets none (Istio's default: 10 s).
     public var connectTimeoutMs = 10_000
+    /// How long a captured connection on a port of undeclared protocol may stay silent before
+    /// it is taken as TCP (a server-first protocol).
+    public var sniffTimeoutMs = 200
     public init() {}
 }

@@ -2,57 +2,127 @@ import MeshConfig
 import NIOCore
 import NIOPosix
 
-/// Non-HTTP service ports pass through as TCP, each on a listener of its own: a connection
-/// takes the port's first route whose source labels match (weighted destinations), an
-/// endpoint of that cluster by the balancer, and bytes are copied both ways until either
-/// side closes. Metrics: Istio's `istio_tcp_*`.
+/// Where a TCP connection goes, decided from the snapshot alone (a pure function, as
+/// `RouteDecision` is for HTTP).
+enum TCPDecision: Equatable {
+    /// A cluster's endpoint (picked by the balancer on the loop).
+    case cluster(String)
+    /// Straight to an address: ALLOW_ANY passthrough, a registry instance, or the local app.
+    case direct(UpstreamTarget)
+    /// Refused (the connection is closed), and why (a metric label).
+    case refuse(String)
+
+    /// What a connection is for.
+    enum Destination: Equatable {
+        /// Explicit mode: the listener of one service port (`--tcp-port-offset`).
+        case service(host: String, port: Int)
+        /// Captured outbound: where the application dialled.
+        case original(OriginalDestination)
+        /// Inbound: the local application's port.
+        case app(UpstreamTarget)
+    }
+
+    /// A service port's first TCP route whose source labels match, its cluster by weight; a
+    /// captured connection to an address that is no service goes to the registry instance it
+    /// names, else through (ALLOW_ANY) or nowhere (REGISTRY_ONLY).
+    static func decide(_ snapshot: Snapshot?, _ destination: Destination, rng: inout some RandomNumberGenerator) -> TCPDecision {
+        if case .app(let app) = destination { return .direct(app) }
+        guard let snapshot else { return .refuse("no_config") }
+        let index: Int?
+        switch destination {
+        case .service(let host, let port): index = snapshot.config.outbound.firstIndex { $0.host == host && $0.port == port }
+        case .original(let o): index = snapshot.serviceIndex(address: o.ip, port: o.port)
+        case .app: index = nil
+        }
+        guard let index else {
+            guard case .original(let o) = destination else { return .refuse("no_service") }
+            if let known = snapshot.cluster(endpoint: o.ip, port: o.port) { return .cluster(known.cluster.name) }
+            return snapshot.config.passesUnknownHosts ? .direct(UpstreamTarget(host: o.ip, port: o.port)) : .refuse("registry_only")
+        }
+        let svc = snapshot.config.outbound[index]
+        let id = snapshot.config.identity
+        let route = svc.routes.first { r in
+            r.match.isEmpty || r.match.contains { m in (m.sourceLabels ?? [:]).allSatisfy { id.labels[$0.key] == $0.value } }
+        }
+        guard let route, let chosen = RouteDecision.pickByWeight(route, rng: &rng) else { return .refuse("no_route") }
+        return .cluster(chosen)
+    }
+}
+
+/// A TCP connection through the proxy: the destination decided once (`TCPDecision`), an
+/// endpoint of the cluster by the balancer (over mTLS when the cluster says ISTIO_MUTUAL),
+/// then bytes copied both ways until either side closes. Bytes that arrived before the
+/// upstream connected (the sniffed first bytes of a captured connection) go first. Metrics:
+/// Istio's `istio_tcp_*`.
 final class TCPForwarder: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let runtime: ProxyRuntime
-    /// The service's host and port (looked up in the snapshot in force at each connection).
-    private let host: String
-    private let port: Int
+    private let destination: TCPDecision.Destination
     private var upstream: (any Channel)?
-    private var pending: [ByteBuffer] = []
-    private var cluster: PreparedCluster?
-    private var sent = 0, received = 0
+    private var pending: [ByteBuffer]
+    private var clusterName = "PassthroughCluster"
+    private var received = 0
+    private var started = false
 
-    init(runtime: ProxyRuntime, host: String, port: Int) {
+    init(runtime: ProxyRuntime, destination: TCPDecision.Destination, first: ByteBuffer? = nil) {
         self.runtime = runtime
-        self.host = host
-        self.port = port
+        self.destination = destination
+        pending = first.map { [$0] } ?? []
+        received = first?.readableBytes ?? 0
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
         let state = runtime.state(of: context.eventLoop)
-        guard let snapshot = runtime.snapshot,
-              let svc = snapshot.config.outbound.first(where: { $0.host == host && $0.port == port }) else { context.close(promise: nil); return }
-        let id = snapshot.config.identity
-        let route = svc.routes.first { r in r.match.isEmpty || r.match.contains { m in (m.sourceLabels ?? [:]).allSatisfy { id.labels[$0.key] == $0.value } } }
-        guard let route, route.totalWeight > 0 else { context.close(promise: nil); return }
-        var pick = Int.random(in: 0..<route.totalWeight, using: &state.rng)
-        var chosen = route.destinations[0].cluster
-        for d in route.destinations where d.weight > 0 {
-            if pick < d.weight { chosen = d.cluster; break }
-            pick -= d.weight
-        }
-        guard let prepared = snapshot.prepared[chosen], let (target, _) = state.runtime(for: prepared).pick(now: LoopState.now(), rng: &state.rng) else {
-            state.metrics.count("meshc_proxy_tcp_no_upstream_total", cluster: chosen)
+        let snapshot = runtime.snapshot
+        var target: UpstreamTarget
+        var timeoutMs = runtime.limits.connectTimeoutMs
+        switch TCPDecision.decide(snapshot, destination, rng: &state.rng) {
+        case .refuse(let why):
+            state.metrics.count("meshc_proxy_tcp_refused_total", labels: "reason=\"\(why)\"")
             context.close(promise: nil)
             return
+        case .direct(let t):
+            target = t
+            if case .app = destination { clusterName = "inbound|\(t.port)||" }
+        case .cluster(let name):
+            guard let prepared = snapshot?.prepared[name], let (picked, _) = state.runtime(for: prepared).pick(now: LoopState.now(), rng: &state.rng) else {
+                state.metrics.count("meshc_proxy_tcp_no_upstream_total", cluster: name)
+                context.close(promise: nil)
+                return
+            }
+            target = picked
+            clusterName = name
+            timeoutMs = prepared.cluster.connectionPool?.connectTimeoutMs ?? timeoutMs
         }
-        cluster = prepared
-        state.metrics.count("istio_tcp_connections_opened_total", cluster: prepared.cluster.name)
+        state.metrics.count("istio_tcp_connections_opened_total", cluster: clusterName)
         let downstream = context.channel
-        let timeout = TimeAmount.milliseconds(Int64(prepared.cluster.connectionPool?.connectTimeoutMs ?? runtime.limits.connectTimeoutMs))
+        let pool = state.pool
+        let secured = NIOLoopBoundBox<EventLoopFuture<Void>?>(nil, eventLoop: context.eventLoop)
+        let name = clusterName
         ClientBootstrap(group: context.eventLoop)
-            .connectTimeout(timeout)
+            .connectTimeout(.milliseconds(Int64(timeoutMs)))
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture { try Pipelines.tcpUpstream(ch, downstream: downstream) }
+                ch.eventLoop.makeCompletedFuture {
+                    if let tls = target.tls { secured.value = try pool.secure(ch, tls, http2: false) }
+                    try Pipelines.tcpUpstream(ch, downstream: downstream)
+                }
             }
             .connect(host: target.host, port: target.port)
+            .flatMap { ch in (secured.value ?? ch.eventLoop.makeSucceededVoidFuture()).map { ch } }
             .hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
                 switch result {
                 case .success(let ch):
@@ -60,8 +130,9 @@ final class TCPForwarder: ChannelInboundHandler {
                     for b in self.pending { ch.write(b, promise: nil) }
                     ch.flush()
                     self.pending = []
+                    if !downstream.isActive { ch.close(promise: nil) }
                 case .failure:
-                    state.metrics.count("meshc_proxy_tcp_connect_failures_total", cluster: prepared.cluster.name)
+                    state.metrics.count("meshc_proxy_tcp_connect_failures_total", cluster: name)
                     downstream.close(promise: nil)
                 }
             }
@@ -75,11 +146,11 @@ final class TCPForwarder: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         upstream?.close(promise: nil)
-        if let c = cluster {
+        if started {
             let state = runtime.state(of: context.eventLoop)
-            state.metrics.count("istio_tcp_connections_closed_total", cluster: c.cluster.name)
-            state.metrics.count("istio_tcp_received_bytes_total", cluster: c.cluster.name, by: received)
-            state.metrics.count("istio_tcp_sent_bytes_total", cluster: c.cluster.name, by: sentBytes)
+            state.metrics.count("istio_tcp_connections_closed_total", cluster: clusterName)
+            state.metrics.count("istio_tcp_received_bytes_total", cluster: clusterName, by: received)
+            state.metrics.count("istio_tcp_sent_bytes_total", cluster: clusterName, by: sentBytes)
         }
         context.fireChannelInactive()
     }

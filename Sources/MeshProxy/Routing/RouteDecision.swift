@@ -35,6 +35,8 @@ enum RouteDecision {
         let authority: String
         /// The body is streamed, not held: not mirrored.
         let streamed: Bool
+        /// Where a captured connection was dialled (nil in explicit mode).
+        var original: OriginalDestination? = nil
     }
 
     /// `localAddress`: the listener the request came in on (read only to refuse a passthrough
@@ -43,7 +45,13 @@ enum RouteDecision {
                        rng: inout some RandomNumberGenerator) -> RouteDecision {
         guard let snapshot else { return .answer(LocalAnswer(503, "no configuration applied yet", flags: "NC")) }
         let authority = request.authority
-        guard let si = snapshot.serviceIndex(authority: authority) else { return passthrough(authority, snapshot, localAddress()) }
+        // By `Host` (a bare name on the port it was dialled on), else by the virtual IP the
+        // application dialled (a `Host` that is an address, or a name the mesh does not know).
+        let original = request.original
+        guard let si = snapshot.serviceIndex(authority: authority, originalPort: original?.port)
+            ?? original.flatMap({ snapshot.serviceIndex(address: $0.ip, port: $0.port) }) else {
+            return passthrough(authority, snapshot, localAddress(), original: original)
+        }
         let head = request.head
         // A first route that matches everything (the common single-route service) is taken
         // without building the request as matching sees it; routes are read by reference.
@@ -95,10 +103,13 @@ enum RouteDecision {
 
     /// A host that is none of the config's services: under ALLOW_ANY straight to that host
     /// (no retries, as Envoy's PassthroughCluster), under REGISTRY_ONLY a 502.
-    static func passthrough(_ authority: String, _ snapshot: Snapshot, _ local: SocketAddress?) -> RouteDecision {
+    static func passthrough(_ authority: String, _ snapshot: Snapshot, _ local: SocketAddress?,
+                            original: OriginalDestination? = nil) -> RouteDecision {
         guard snapshot.config.passesUnknownHosts else {
             return .answer(LocalAnswer(502, "no route to host \"\(authority.prefix(200))\": not a service of this workload's configuration (outboundTrafficPolicy REGISTRY_ONLY)", flags: "NR"))
         }
+        // Captured: where the application was going, as Envoy's ORIGINAL_DST cluster does.
+        if let original { return .passthrough(UpstreamTarget(host: original.ip, port: original.port)) }
         guard let target = Snapshot.passthroughTarget(authority: authority) else {
             return .answer(LocalAnswer(400, "no usable host in \"\(authority.prefix(200))\"", flags: "NR"))
         }

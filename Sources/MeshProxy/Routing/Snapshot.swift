@@ -8,6 +8,10 @@ public final class Snapshot: Sendable {
     public let regexes: RegexCache
     /// `host` and `host:port` → index in `config.outbound`.
     let hosts: [String: Int]
+    /// `virtualIP:port` → index in `config.outbound` (captured connections, DNS answers).
+    let addresses: [String: Int]
+    /// Each service name the DNS proxy answers (lowercased, no trailing dot) → its virtual IP.
+    let names: [String: String]
     let clusters: [String: Cluster]
     /// Cluster name → instances from the registry (or a static endpoints file).
     let registry: [String: [EndpointInstance]]
@@ -39,6 +43,15 @@ public final class Snapshot: Sendable {
         self.version = version
         regexes = RegexCache(config: config)
         hosts = Self.hostNames(config)
+        var addresses: [String: Int] = [:]
+        var names: [String: String] = [:]
+        for (i, svc) in config.outbound.enumerated() {
+            guard let vip = svc.address else { continue }
+            if addresses["\(vip):\(svc.port)"] == nil { addresses["\(vip):\(svc.port)"] = i }
+            for n in Self.dnsNames(svc.host, namespace: config.identity.namespace) where names[n] == nil { names[n] = vip }
+        }
+        self.addresses = addresses
+        self.names = names
         let clusters = Dictionary(config.clusters.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.clusters = clusters
         let registry = endpoints?.clusters ?? [:]
@@ -108,7 +121,48 @@ public final class Snapshot: Sendable {
         return nil
     }
 
-    /// The same config with other endpoints.
+    /// The service a captured connection was dialling, by its virtual IP and port.
+    func serviceIndex(address ip: String, port: Int) -> Int? { addresses["\(ip):\(port)"] }
+
+    /// The service of a request's authority; a bare host means the port the connection was
+    /// dialled on (captured) before the host's first HTTP port.
+    func serviceIndex(authority: String, originalPort: Int?) -> Int? {
+        if let originalPort, !authority.isEmpty, authority.utf8.last != UInt8(ascii: "]"),
+           !authority.utf8.contains(UInt8(ascii: ":")), let i = hosts["\(authority.lowercased()):\(originalPort)"] {
+            return i
+        }
+        return serviceIndex(authority: authority)
+    }
+
+    /// The names an application may look up for a service (Kubernetes' search path from
+    /// the workload's namespace): the FQDN, `name.ns.svc`, `name.ns`, and the short name in
+    /// the workload's own namespace. Other hosts (ServiceEntry) answer to themselves only.
+    static func dnsNames(_ host: String, namespace: String) -> [String] {
+        let fqdn = host.lowercased()
+        let labels = fqdn.split(separator: ".")
+        guard labels.count >= 3, labels[2] == "svc" else { return [fqdn] }
+        let (name, ns) = (String(labels[0]), String(labels[1]))
+        var out = [fqdn, "\(name).\(ns).svc", "\(name).\(ns)"]
+        if ns == namespace { out.append(name) }
+        return out
+    }
+
+    /// The virtual IP of a name the DNS proxy was asked for (any case, trailing dot or not).
+    public func virtualIP(name: String) -> String? {
+        var n = name.lowercased()
+        if n.hasSuffix(".") { n.removeLast() }
+        return names[n]
+    }
+
+    /// Whether `ip` is the address of an instance the registry lists (a captured connection to
+    /// a pod, not a service): the cluster it belongs to.
+    func cluster(endpoint ip: String, port: Int) -> PreparedCluster? {
+        for (name, list) in registry where list.contains(where: { $0.address == ip && ($0.targetPort ?? $0.port) == port }) {
+            if let p = prepared[name] { return p }
+        }
+        return nil
+    }
+
     /// The same config with other endpoints (its key verifiers kept).
     public func with(endpoints: EndpointsDocument?) -> Snapshot {
         Snapshot(config: config, version: version, endpoints: endpoints, authenticator: authenticator)

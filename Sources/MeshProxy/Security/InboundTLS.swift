@@ -14,8 +14,14 @@ final class DownstreamConnection: @unchecked Sendable {
     var mutualTLS = false
     /// The peer's IP address.
     let remoteIP: String?
+    /// Where a captured connection was dialled (outbound: the service's virtual IP and port;
+    /// inbound: the pod's address and the application's port). Nil in explicit mode.
+    let original: OriginalDestination?
 
-    init(remoteIP: String?) { self.remoteIP = remoteIP }
+    init(remoteIP: String?, original: OriginalDestination? = nil) {
+        self.remoteIP = remoteIP
+        self.original = original
+    }
 }
 
 /// The first handler of an inbound connection: from its first byte it tells a TLS

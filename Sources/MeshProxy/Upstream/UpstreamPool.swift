@@ -25,7 +25,7 @@ final class UpstreamPool {
 
     /// Adds TLS origination for an ISTIO_MUTUAL target to a new connection's pipeline, and
     /// returns the future that completes once the server proved the expected identity.
-    private func secure(_ channel: any Channel, _ tls: UpstreamTLS, http2: Bool) throws -> EventLoopFuture<Void> {
+    func secure(_ channel: any Channel, _ tls: UpstreamTLS, http2: Bool) throws -> EventLoopFuture<Void> {
         let context: NIOSSLContext
         switch tls.kind {
         case .istioMutual:
@@ -56,7 +56,7 @@ final class UpstreamPool {
         let pool = NIOLoopBound(self, eventLoop: loop)
         return ClientBootstrap(group: loop)
             .connectTimeout(connectTimeout)
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls = target.tls { secured.value = try pool.value.secure(channel, tls, http2: false) }
@@ -85,7 +85,7 @@ final class UpstreamPool {
             let pool = NIOLoopBound(self, eventLoop: loop)
             let connecting = ClientBootstrap(group: loop)
                 .connectTimeout(connectTimeout)
-                .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let tls = target.tls { secured.value = try pool.value.secure(channel, tls, http2: true) }

@@ -39,7 +39,7 @@ extension MeshServer {
         case "v1":
             break
         default:
-            return ("unknown", loop.makeSucceededFuture(.error(.notFound, "no such endpoint: \(request.path.prefix(200)); see /v1/bundles, /v1/parts, /v1/endpoints, /v1/status, /v1/revisions, /v1/certs, /v1/trust, /v1/hooks/git, /healthz, /readyz, /metrics")))
+            return ("unknown", loop.makeSucceededFuture(.error(.notFound, "no such endpoint: \(request.path.prefix(200)); see /v1/bundles, /v1/parts, /v1/endpoints, /v1/services, /v1/status, /v1/revisions, /v1/certs, /v1/trust, /v1/hooks/git, /healthz, /readyz, /metrics")))
         }
         let rest = Array(segments.dropFirst())
         switch (rest.first, rest.count) {
@@ -58,6 +58,8 @@ extension MeshServer {
             return only(.GET, "status") { fleet() }
         case ("revisions", 1):
             return only(.GET, "revisions") { revisions() }
+        case ("services", 1):
+            return only(.GET, "services") { serviceDirectory() }
         case ("certs", 1):
             return only(.POST, "certs") { certificate(request) }
         case ("trust", 1):
@@ -156,6 +158,14 @@ extension MeshServer {
                            body: ByteBuffer(bytes: bytes))
     }
 
+    // MARK: services
+
+    /// Every service of the revision being served, with its virtual IP and ports.
+    private func serviceDirectory() -> APIResponse {
+        guard let revision = current else { return .error(.serviceUnavailable, "no revision is published yet") }
+        return .json(.ok, ServicesDocument(version: revision.record.version, services: revision.record.directory ?? []))
+    }
+
     // MARK: endpoints
 
     /// The instances behind every cluster of `key`'s configuration whose labels match the
@@ -172,7 +182,8 @@ extension MeshServer {
                     let labels = revision.record.workloads[backend] ?? [:]
                     if let want = c.subsetLabels, !want.allSatisfy({ labels[$0.key] == $0.value }) { continue }
                     for i in registry.liveEndpoints(of: backend, now: now) {
-                        guard let host = i.host, let port = i.port else { continue }
+                        // A captured instance (address alone) is dialled on the target port.
+                        guard let host = i.host, let port = i.port ?? targetPort ?? (i.report.address == nil ? nil : c.port) else { continue }
                         list.append(EndpointInstance(address: host, port: port, workload: backend, instance: i.report.instance,
                                                      targetPort: targetPort, labels: labels))
                     }

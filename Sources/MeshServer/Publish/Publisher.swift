@@ -121,7 +121,7 @@ public struct Publisher {
                                     version: stamp.version, issuedAt: Timestamp.format(stamp.issuedAt),
                                     expiresAt: Timestamp.format(stamp.expiresAt),
                                     workloads: Dictionary(workloads.map { ($0.qualifiedName, $0.labels) }, uniquingKeysWith: { a, _ in a }),
-                                    services: Self.services(index))
+                                    services: Self.services(index), directory: Self.directory(index))
         do {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -137,6 +137,20 @@ public struct Publisher {
             try? FileManager.default.removeItem(atPath: staging)
             throw Refusal(step: .publish, reason: "cannot publish revision \(stamp.version): \(error)")
         }
+    }
+
+    /// Every service the repository defines (wildcard hosts aside), with the names it answers
+    /// to, its virtual IP and its ports, by namespace and host.
+    static func directory(_ index: MeshIndex) -> [ServiceListing] {
+        let addresses = index.virtualIPs
+        return index.services.filter { !$0.host.hasPrefix("*") && !ClusterFacts.isAssumed($0.resource) }.map { s in
+            var hosts = [s.host]
+            if s.origin == .kubernetes {
+                hosts += ["\(s.name).\(s.namespace).svc", "\(s.name).\(s.namespace)", s.name]
+            }
+            return ServiceListing(namespace: s.namespace, name: s.name, hosts: hosts, address: addresses[s.host],
+                                  ports: s.ports.map { ServiceListing.Port(number: $0.number, name: $0.name, protocol: $0.protocolName) })
+        }.sorted { ($0.namespace, $0.hosts[0]) < ($1.namespace, $1.hosts[0]) }
     }
 
     /// Each Kubernetes service's selected workloads and numeric target ports.

@@ -17,6 +17,9 @@ public struct RevisionRecord: Codable, Equatable, Sendable {
     public var workloads: [String: [String: String]]
     /// Service host → the workloads it selects and its port → target port map.
     public var services: [String: ServiceBackends]
+    /// Every service with its virtual IP and ports (`GET /v1/services`); nil in revisions
+    /// published before virtual IPs.
+    public var directory: [ServiceListing]?
 
     public struct ServiceBackends: Codable, Equatable, Sendable {
         public var workloads: [String]

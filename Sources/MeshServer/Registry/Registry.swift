@@ -38,7 +38,7 @@ public struct Registry: Sendable {
         public var description: String {
             switch self {
             case .badInstance(let s): return "instance \"\(s)\" must be 1 to 253 characters of letters, digits, '.', '-', '_' or ':'"
-            case .badAddress(let s): return "address \"\(s)\" is not host:port (use [v6]:port for IPv6) with a port from 1 to 65535"
+            case .badAddress(let s): return "address \"\(s)\" is not host:port (use [v6]:port for IPv6) with a port from 1 to 65535, nor an IPv4 address alone (a captured pod)"
             }
         }
     }
@@ -49,8 +49,15 @@ public struct Registry: Sendable {
         guard Self.validInstance(r.instance) else { throw .badInstance(r.instance) }
         var host: String?, port: Int?
         if let address = r.address {
-            guard let hp = splitHostPort(address), Self.validHost(hp.host) else { throw .badAddress(address) }
-            (host, port) = (hp.host, hp.port)
+            if let hp = splitHostPort(address), Self.validHost(hp.host) {
+                (host, port) = (hp.host, hp.port)
+            } else if IPv4CIDR.parse(address) != nil {
+                // A captured pod announces its address alone: callers dial the service's
+                // target port there (the callee's capture takes it to its proxy).
+                host = address
+            } else {
+                throw .badAddress(address)
+            }
         }
         let before = instances[r.workload]?[r.instance]
         let wasLive = before.map { isLive($0, now: now) } ?? false
@@ -84,7 +91,7 @@ public struct Registry: Sendable {
     /// have not been rejected into having no config at all), sorted by instance id.
     public func liveEndpoints(of workload: String, now: Date) -> [Instance] {
         (instances[workload] ?? [:]).values
-            .filter { isLive($0, now: now) && $0.host != nil && $0.port != nil }
+            .filter { isLive($0, now: now) && $0.host != nil }
             .sorted { $0.report.instance < $1.report.instance }
     }
 

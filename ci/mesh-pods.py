@@ -1,0 +1,426 @@
+#!/usr/bin/env python3
+"""The transparent mesh, end to end, in "pods" of our own: network namespaces linked by veth
+pairs to a bridge that sits in a namespace of its own (never the host's network), addresses
+from 240.241.0.0/16, meshc serve on the bridge with a mesh CA, and in each pod the capture
+rules (`mesh-proxy iptables`), a `mesh-proxy run --capture` as uid 1337 and an unmodified
+application as another uid, with no proxy settings anywhere.
+
+    ci/mesh-pods.py MESHC MESH_PROXY
+
+What it shows, each check failing without the capture:
+  * DNS: `reviews` resolves (through the pod's DNS proxy) to the service's virtual IP, the
+    one GET /v1/services lists;
+  * HTTP: curl in the web pod calls http://reviews:9080/ unchanged and gets an answer through
+    both sidecars, in STRICT mTLS: the route's split (all to v1) and its header route
+    (x-canary: true → v2), an AuthorizationPolicy's deny (403 on /admin), the callee's
+    metrics naming the caller's SPIFFE identity;
+  * TCP: redis-cli in the web pod talks to redis-server in the store pod by name (SET/GET),
+    through both sidecars in STRICT mTLS, with Istio's TCP metrics;
+  * STRICT: a pod without a sidecar cannot reach the store pod's Redis.
+
+Needs root, `ip netns`, iptables-restore, setpriv and redis-server (ci/install-deps.sh --test
+installs them). Without them it says so and exits 0, unless MESHC_REQUIRE_NAMESPACES=1 (CI
+sets it), where that is a failure.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BRIDGE_NS = "mpbr"
+BRIDGE_IP = "240.241.0.1"
+PROXY_UID = 1337
+APP_UID = 1000
+
+POLICY = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {istio-injection: enabled}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: web, namespace: shop}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: reviews, namespace: shop}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: store, namespace: shop}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      serviceAccountName: web
+      containers: [{name: web, image: example/web:1}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: reviews-v1, namespace: shop}
+spec:
+  selector: {matchLabels: {app: reviews, version: v1}}
+  template:
+    metadata: {labels: {app: reviews, version: v1}}
+    spec:
+      serviceAccountName: reviews
+      containers: [{name: reviews, image: example/reviews:1, ports: [{containerPort: 9080}]}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: reviews-v2, namespace: shop}
+spec:
+  selector: {matchLabels: {app: reviews, version: v2}}
+  template:
+    metadata: {labels: {app: reviews, version: v2}}
+    spec:
+      serviceAccountName: reviews
+      containers: [{name: reviews, image: example/reviews:2, ports: [{containerPort: 9080}]}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: store, namespace: shop}
+spec:
+  selector: {matchLabels: {app: store}}
+  template:
+    metadata: {labels: {app: store}}
+    spec:
+      serviceAccountName: store
+      containers: [{name: redis, image: redis:7, ports: [{containerPort: 6379}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: shop}
+spec:
+  selector: {app: reviews}
+  ports: [{name: http, port: 9080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: store, namespace: shop}
+spec:
+  selector: {app: store}
+  ports: [{name: tcp-redis, port: 6379}]
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: shop}
+spec:
+  mtls: {mode: STRICT}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: shop}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{headers: {x-canary: {exact: "true"}}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - route: [{destination: {host: reviews, subset: v1}, weight: 100}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: reviews-admin, namespace: shop}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
+"""
+
+APP = r'''
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+version = sys.argv[1]
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        body = json.dumps({"version": version, "path": self.path}).encode()
+        self.send_response(200); self.send_header("content-length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+ThreadingHTTPServer(("0.0.0.0", 9080), H).serve_forever()
+'''
+
+
+class Failed(Exception):
+    pass
+
+
+def sh(cmd, check=True, timeout=60):
+    r = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise Failed(f"`{cmd}` exited {r.returncode}: {(r.stderr or r.stdout).strip()[:600]}")
+    return r.stdout
+
+
+def available():
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("root")
+    for tool in ("ip", "iptables-restore", "setpriv", "redis-server", "redis-cli", "curl"):
+        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
+            missing.append(tool)
+    return missing
+
+
+class Pods:
+    def __init__(self, meshc, proxy):
+        self.meshc = os.path.abspath(meshc)
+        self.proxy = os.path.abspath(proxy)
+        self.work = tempfile.mkdtemp(prefix="meshc-pods-")
+        os.chmod(self.work, 0o755)
+        self.logs = os.path.join(self.work, "logs")
+        os.makedirs(self.logs)
+        self.procs = []
+        self.pods = {}
+        self.results = []
+        self.tag = str(os.getpid() % 10000)
+
+    def ns(self, name):
+        return f"mp{name}{self.tag}"
+
+    def start(self, name, cmd):
+        log = open(os.path.join(self.logs, name + ".log"), "w")
+        p = subprocess.Popen(cmd, shell=True, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             start_new_session=True)
+        self.procs.append((name, p))
+        return p
+
+    def wait(self, what, check, timeout=60):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            try:
+                got = check()
+                if got:
+                    return got
+            except (Failed, OSError, ValueError, subprocess.TimeoutExpired) as e:
+                last = e
+            time.sleep(0.2)
+        raise Failed(f"timed out waiting for {what}" + (f" (last: {last})" if last else ""))
+
+    def record(self, ok, detail):
+        self.results.append((ok, detail))
+        print(f"   {'✔' if ok else '✘'} {detail}", flush=True)
+        if not ok:
+            raise Failed(detail)
+
+    # -- the network ------------------------------------------------------------------
+
+    def bridge(self):
+        b = self.ns("br")
+        sh(f"ip netns add {b}")
+        sh(f"ip -n {b} link set lo up && ip -n {b} link add br0 type bridge && ip -n {b} link set br0 up "
+           f"&& ip -n {b} addr add {BRIDGE_IP}/16 dev br0")
+
+    def pod(self, name, index):
+        n, b = self.ns(name), self.ns("br")
+        ip = f"240.241.0.{index}"
+        sh(f"ip netns add {n}")
+        # The pod's end of the veth is eth0; the other end joins the bridge.
+        sh(f"ip -n {n} link set lo up && ip -n {n} link add eth0 type veth peer name v{name}{self.tag} netns {b} "
+           f"&& ip -n {b} link set v{name}{self.tag} master br0 && ip -n {b} link set v{name}{self.tag} up "
+           f"&& ip -n {n} link set eth0 up && ip -n {n} addr add {ip}/16 dev eth0 "
+           f"&& ip -n {n} route add default via {BRIDGE_IP} dev eth0")
+        # The pod's resolv.conf (ip netns exec mounts /etc/netns/NAME/resolv.conf over it): a
+        # resolver nobody runs, and Kubernetes' search path. The capture rules send port 53 to
+        # the proxy's DNS.
+        os.makedirs(f"/etc/netns/{n}", exist_ok=True)
+        with open(f"/etc/netns/{n}/resolv.conf", "w") as f:
+            f.write(f"nameserver {BRIDGE_IP}\nsearch shop.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5 timeout:2 attempts:1\n")
+        self.pods[name] = ip
+        return ip
+
+    def in_pod(self, name, cmd, uid=APP_UID):
+        """A command in the pod, as the application's uid, with no proxy settings."""
+        return f"ip netns exec {self.ns(name)} setpriv --reuid={uid} --regid={uid} --clear-groups env -i PATH=/usr/bin:/bin {cmd}"
+
+    def sidecar(self, name, workload):
+        n = self.ns(name)
+        sh(f"ip netns exec {n} {self.proxy} iptables")
+        state = os.path.join(self.work, "state", name)
+        certs = os.path.join(self.work, "certs", name)
+        os.makedirs(state)
+        os.makedirs(certs)
+        token = sh(f"{self.meshc} ca token --ca {self.ca} --workload {workload}").strip()
+        with open(os.path.join(certs, "token"), "w") as f:
+            f.write(token + "\n")
+        sh(f"chown -R {PROXY_UID}:{PROXY_UID} {state} {certs}")
+        self.start(name + "-proxy", self.in_pod(name, f"{self.proxy} run --capture --workload {workload} "
+                   f"--server https://{BRIDGE_IP}:8443 --ca-roots {self.ca}/trust-bundle.pem --trust {self.keys}/trust.json "
+                   f"--state-dir {state} --cert-dir {certs} --ca-token {certs}/token --instance {name} "
+                   f"--admin 127.0.0.1:15000 --report-interval 1", uid=PROXY_UID))
+
+    def admin(self, name, path, code=False):
+        """The pod's proxy admin listener (on the pod's loopback)."""
+        fmt = "-o /dev/null -w '%{http_code}'" if code else ""
+        return sh(f"ip netns exec {self.ns(name)} curl -s {fmt} --max-time 5 http://127.0.0.1:15000{path}", check=False, timeout=20)
+
+    def server(self, path, code=False):
+        """meshc serve, on the bridge (HTTPS, verified against the mesh CA)."""
+        fmt = "-o /dev/null -w '%{http_code}'" if code else ""
+        return sh(f"ip netns exec {self.ns('br')} curl -s {fmt} --max-time 5 --cacert {self.ca}/trust-bundle.pem "
+                  f"https://{BRIDGE_IP}:8443{path}", check=False, timeout=20)
+
+    # -- the steps --------------------------------------------------------------------
+
+    def setup(self):
+        print("== pods: a bridge namespace, web, reviews-v1, reviews-v2, store, and a pod without a sidecar", flush=True)
+        self.bridge()
+        for i, name in enumerate(["web", "rv1", "rv2", "store", "plain"]):
+            self.pod(name, 10 + i)
+        repo = os.path.join(self.work, "repo")
+        os.makedirs(os.path.join(repo, "mesh"))
+        with open(os.path.join(repo, "mesh", "mesh.yaml"), "w") as f:
+            f.write(POLICY)
+        git = "git -c user.email=t@meshc -c user.name=t -c commit.gpgsign=false"
+        sh(f"cd {repo} && git init -q -b main && {git} add -A && {git} commit -qm mesh")
+        lint = subprocess.run([self.meshc, "lint", os.path.join(repo, "mesh")], capture_output=True, text=True)
+        self.record(lint.returncode == 0, f"the mesh's policy lints clean (exit {lint.returncode}) {lint.stdout.strip()[-200:]}")
+        self.keys = os.path.join(self.work, "keys")
+        self.ca = os.path.join(self.work, "ca")
+        sh(f"{self.meshc} keygen --out {self.keys}")
+        sh(f"{self.meshc} ca init --out {self.ca}")
+        # The proxies (uid 1337) read the trust root and the CA's trust bundle, nothing else of it.
+        sh(f"chmod 755 {self.work} {self.keys} {self.ca} && chmod 644 {self.keys}/trust.json {self.ca}/trust-bundle.pem")
+        self.start("serve", f"ip netns exec {self.ns('br')} {self.meshc} serve --repo {repo} --dir mesh "
+                            f"--key {self.keys}/signing.key --listen {BRIDGE_IP}:8443 --data-dir {self.work}/serve "
+                            f"--ca {self.ca} --report-interval 2s --poll-interval 60s")
+        self.wait("meshc serve's first revision", lambda: self.server("/readyz", code=True) == "200")
+        app = os.path.join(self.work, "app.py")
+        with open(app, "w") as f:
+            f.write(APP)
+        os.chmod(app, 0o644)
+        self.start("rv1-app", self.in_pod("rv1", f"python3 {app} v1"))
+        self.start("rv2-app", self.in_pod("rv2", f"python3 {app} v2"))
+        self.start("store-app", self.in_pod("store", "redis-server --port 6379 --bind 0.0.0.0 --protected-mode no --save '' --appendonly no"))
+        for name, workload in [("web", "shop/web"), ("rv1", "shop/reviews-v1"), ("rv2", "shop/reviews-v2"), ("store", "shop/store")]:
+            self.sidecar(name, workload)
+
+        for name in ("web", "rv1", "rv2", "store"):
+            # Ready (its bundle applied) and holding its certificate (no warning about one).
+            self.wait(f"{name}'s proxy ready with its certificate",
+                      lambda: self.admin(name, "/ready", code=True) == "200" and "certificate" not in self.admin(name, "/ready"))
+        services = json.loads(self.server("/v1/services"))
+        self.vips = {s["name"]: s["address"] for s in services["services"]}
+        self.record(all(self.vips.get(n, "").startswith("240.240.") for n in ("reviews", "store")),
+                    f"GET /v1/services: reviews at {self.vips.get('reviews')}, store at {self.vips.get('store')} (240.240.0.0/16)")
+
+        def knows_endpoints():
+            text = self.admin("web", "/clusters")
+            return f"{self.pods['rv1']}:9080" in text and f"{self.pods['rv2']}:9080" in text and f"{self.pods['store']}:6379" in text
+        self.wait("web's proxy to know the instances (captured pods announce their address alone)", knows_endpoints)
+
+    def dns(self):
+        print("== DNS: the application's resolver asks the pod's DNS proxy", flush=True)
+        got = sh(self.in_pod("web", "getent hosts reviews"), check=False).split()
+        self.record(got[:1] == [self.vips["reviews"]], f"`getent hosts reviews` in web → {' '.join(got[:2]) or 'nothing'} (the virtual IP)")
+        full = sh(self.in_pod("web", "getent hosts store.shop.svc.cluster.local"), check=False).split()
+        self.record(full[:1] == [self.vips["store"]], f"`getent hosts store.shop.svc.cluster.local` → {full[:1]}")
+
+    def http(self):
+        print("== HTTP: curl http://reviews:9080/ in web, unchanged, through both sidecars (STRICT mTLS)", flush=True)
+        seen = {}
+        for _ in range(10):
+            out = sh(self.in_pod("web", "curl -s --max-time 10 http://reviews:9080/"), check=False)
+            v = json.loads(out)["version"] if out.startswith("{") else f"error:{out[:80]}"
+            seen[v] = seen.get(v, 0) + 1
+        self.record(seen == {"v1": 10}, f"10 calls: {seen} (the route sends everything else to v1)")
+        out = sh(self.in_pod("web", "curl -s --max-time 10 -H 'x-canary: true' http://reviews:9080/"), check=False)
+        self.record(out.startswith("{") and json.loads(out)["version"] == "v2", f"x-canary: true → {out[:60]}")
+        code = sh(self.in_pod("web", "curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://reviews:9080/admin"), check=False)
+        self.record(code == "403", f"GET /admin → {code} (the AuthorizationPolicy's DENY, at the callee's sidecar)")
+        metrics = self.admin("rv1", "/stats/prometheus")
+        peer = [l for l in metrics.splitlines() if l.startswith("istio_requests_total") and "shop/sa/web" in l]
+        self.record(bool(peer) and "mutual_tls" in peer[0],
+                    f"reviews-v1's sidecar counted the calls from spiffe://cluster.local/ns/shop/sa/web over mutual TLS")
+
+    def tcp(self):
+        print("== TCP: redis-cli in web talks to redis-server in store by name (STRICT mTLS)", flush=True)
+        out = sh(self.in_pod("web", "redis-cli -h store -p 6379 SET mesh transparent"), check=False).strip()
+        got = sh(self.in_pod("web", "redis-cli -h store -p 6379 GET mesh"), check=False).strip()
+        self.record(out == "OK" and got == "transparent", f"SET → {out!r}, GET → {got!r}")
+        metrics = self.admin("web", "/stats/prometheus")
+        opened = [l for l in metrics.splitlines() if l.startswith("istio_tcp_connections_opened_total") and "store" in l]
+        self.record(bool(opened), f"web's sidecar counted the TCP connections: {opened[0] if opened else 'none'}")
+        plain = sh(f"ip netns exec {self.ns('plain')} redis-cli -h {self.pods['store']} -p 6379 PING", check=False).strip()
+        self.record(plain != "PONG", f"a pod without a sidecar dialling store's Redis directly: {plain[:60]!r} (STRICT refuses plaintext)")
+
+    def cleanup(self, keep):
+        for _, p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, 15)
+                except OSError:
+                    pass
+        for _, p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, 9)
+        for name in list(self.pods) + ["br"]:
+            sh(f"ip netns del {self.ns(name)}", check=False)
+            shutil.rmtree(f"/etc/netns/{self.ns(name)}", ignore_errors=True)
+        if keep:
+            print(f"kept {self.work} (logs in {self.logs})")
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__)
+        return 2
+    missing = available()
+    if missing:
+        msg = f"mesh-pods: NOT RUN: the transparent-mesh test needs {', '.join(missing)}"
+        print(msg, flush=True)
+        return 1 if os.environ.get("MESHC_REQUIRE_NAMESPACES") == "1" else 0
+    pods = Pods(sys.argv[1], sys.argv[2])
+    failed = False
+    try:
+        pods.setup()
+        pods.dns()
+        pods.http()
+        pods.tcp()
+    except (Failed, subprocess.TimeoutExpired) as e:
+        failed = True
+        print(f"mesh-pods: FAILED: {e}", flush=True)
+        try:
+            print("--- web's /clusters\n" + pods.admin("web", "/clusters")[:1500])
+            print("--- GET /v1/endpoints/shop/web\n" + pods.server("/v1/endpoints/shop/web")[:1500])
+            print("--- GET /v1/status\n" + pods.server("/v1/status")[:1500])
+        except Exception as more:  # what could be shown was shown
+            print(f"(no more detail: {more})")
+        for name in ("web-proxy", "rv1-proxy", "store-proxy", "serve"):
+            path = os.path.join(pods.logs, name + ".log")
+            if os.path.exists(path):
+                print(f"--- {name} (last lines)")
+                print("".join(open(path).readlines()[-15:]))
+    finally:
+        pods.cleanup(keep=failed)
+    ok = sum(1 for r in pods.results if r[0])
+    print(f"mesh-pods: {ok}/{len(pods.results)} checks passed{'' if not failed else ', then a failure'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
