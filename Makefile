@@ -36,6 +36,7 @@ test:
 	python3 demo/run.py $(MESHC) $(PROXY)
 	python3 ci/reliability.py $(MESHC) $(PROXY)
 	ci/sidecar-smoke.sh $(MESHC)
+	python3 ci/mesh-pods.py $(MESHC) $(PROXY)
 	ci/fuzz.sh 30
 
 # Regenerate the files generated from the code (tests fail when they are stale).

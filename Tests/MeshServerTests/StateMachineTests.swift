@@ -101,12 +101,16 @@ import Testing
         var r = Registry(lease: 30)
         #expect(refusal(&r, report("a b")) == .badInstance("a b"))
         #expect(refusal(&r, report("")) == .badInstance(""))
-        for bad in ["10.0.0.1", "10.0.0.1:0", "10.0.0.1:70000", "host:port", "[::1]", "a/b:80", ":80"] {
+        for bad in ["10.0.0.1.5", "300.0.0.1", "10.0.0.1:0", "10.0.0.1:70000", "host:port", "[::1]", "a/b:80", ":80"] {
             #expect(refusal(&r, report("a", address: bad)) == .badAddress(bad), "\(bad)")
         }
         #expect(refusal(&r, report("a", address: "[fd00::1]:15006")) == nil)
         #expect(r.liveEndpoints(of: "shop/orders-v1", now: t0).first?.host == "fd00::1")
         #expect(r.all().count == 1, "refused reports are not recorded")
+        // A captured pod announces its address alone: callers dial the service's target port.
+        #expect(refusal(&r, report("captured", address: "10.0.0.1")) == nil)
+        let captured = r.liveEndpoints(of: "shop/orders-v1", now: t0).first { $0.report.instance == "captured" }
+        #expect(captured?.host == "10.0.0.1" && captured?.port == nil)
     }
 
     @Test func theFleetsStates() throws {

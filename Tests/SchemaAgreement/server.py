@@ -12,7 +12,7 @@ import jsonschema
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MESHC = os.path.abspath(sys.argv[1])
 SCHEMAS = {n: json.load(open(os.path.join(ROOT, "schemas", "server", n + ".schema.json")))
-           for n in ["status", "endpoints", "revisions", "report", "error"]}
+           for n in ["status", "endpoints", "revisions", "report", "error", "services"]}
 failures = []
 
 def check(name, doc, what):
@@ -66,6 +66,8 @@ try:
         {"workload": "web/frontend", "instance": "frontend-1", "address": "127.0.0.1:15003", "version": version,
          "state": "rejected", "reason": "signature by an unknown key"},
         {"workload": "payments/payments", "instance": "payments-1", "address": "127.0.0.1:15004", "version": 1, "state": "expired"},
+        # A captured pod (mesh-proxy --capture) announces its address alone.
+        {"workload": "shop/orders-v1", "instance": "orders-v1-captured", "address": "10.0.0.9", "version": version, "state": "applied"},
     ]
     for r in reports:
         check("report", r, f"report {r['instance']}")
@@ -74,7 +76,7 @@ try:
     status, fleet = call(port, "GET", "/v1/status")
     check("status", fleet, "GET /v1/status")
     states = {p["instance"]: p["state"] for p in fleet["proxies"]}
-    assert states == {"orders-v1-7d9f": "SYNCED", "orders-v2-1": "SYNCING", "frontend-1": "REJECTED", "payments-1": "EXPIRED"}, states
+    assert states == {"orders-v1-7d9f": "SYNCED", "orders-v1-captured": "SYNCED", "orders-v2-1": "SYNCING", "frontend-1": "REJECTED", "payments-1": "EXPIRED"}, states
 
     out = subprocess.run([MESHC, "proxy-status", "--server", f"http://127.0.0.1:{port}", "--format", "json"], capture_output=True, text=True)
     assert out.returncode == 1, out
@@ -90,6 +92,10 @@ try:
         assert status == 200, (status, doc)
         check("endpoints", doc, f"GET /v1/endpoints/{w}")
     assert any(doc["clusters"].values()), "some cluster has instances"
+    status, services = call(port, "GET", "/v1/services")
+    assert status == 200, (status, services)
+    check("services", services, "GET /v1/services")
+    assert all(s.get("address") for s in services["services"]), "every service has a virtual IP"
     # A static endpoints file has the same shape.
     check("endpoints", {"workload": "shop/orders-v1", "clusters": {"outbound|8080|v2|orders.shop.svc.cluster.local": [
         {"address": "10.0.0.7", "port": 15006, "workload": "shop/orders-v2", "instance": "vm-1", "targetPort": 8080, "labels": {"version": "v2"}}]}},
@@ -121,4 +127,4 @@ finally:
 if failures:
     print("\n".join(failures))
     sys.exit(1)
-print("server JSON matches schemas/server/: status, report, endpoints, revisions, errors")
+print("server JSON matches schemas/server/: status, report, endpoints, services, revisions, errors")
