@@ -34,6 +34,10 @@ $want_test && [[ ! -x /usr/sbin/ip && ! -x /sbin/ip ]] && missing+=(iproute2)
 # The transparent-mesh test runs an application nobody here wrote: Redis, through two sidecars.
 $want_test && ! command -v redis-server >/dev/null && missing+=(redis-server)
 $want_test && ! command -v setpriv >/dev/null && missing+=(util-linux)
+# ... and WebSocket and gRPC clients and servers (the websockets and grpcio projects'), for
+# the system's python3, which the test's unprivileged "applications" run.
+$want_test && ! /usr/bin/python3 -c 'import websockets' 2>/dev/null && missing+=(python3-websockets)
+$want_test && ! /usr/bin/python3 -c 'import grpc' 2>/dev/null && missing+=(python3-grpcio)
 if $want_test && ! python3 -c 'import yaml, jsonschema' 2>/dev/null; then
   missing+=(python3-yaml python3-jsonschema)
 fi

@@ -14,6 +14,10 @@ What it shows, each check failing without the capture:
     both sidecars, in STRICT mTLS: the route's split (all to v1) and its header route
     (x-canary: true → v2), an AuthorizationPolicy's deny (403 on /admin), the callee's
     metrics naming the caller's SPIFFE identity;
+  * WebSocket: a `websockets` client and server (PyPI's, Debian's package) by name: routed,
+    upgraded, spliced both ways, still open after a pause;
+  * gRPC over h2c: grpcio's client and server, unary, server streaming, client streaming,
+    bidirectional streaming in lock step (deadlocks if requests are held), a deadline;
   * TCP: redis-cli in the web pod talks to redis-server in the store pod by name (SET/GET),
     through both sidecars in STRICT mTLS, with Istio's TCP metrics;
   * STRICT: a pod without a sidecar cannot reach the store pod's Redis.
@@ -84,7 +88,10 @@ spec:
     metadata: {labels: {app: reviews, version: v2}}
     spec:
       serviceAccountName: reviews
-      containers: [{name: reviews, image: example/reviews:2, ports: [{containerPort: 9080}]}]
+      containers:
+      - {name: reviews, image: example/reviews:2, ports: [{containerPort: 9080}]}
+      - {name: chat, image: example/chat:1, ports: [{containerPort: 8765}]}
+      - {name: greeter, image: example/greeter:1, ports: [{containerPort: 50051}]}
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -110,6 +117,20 @@ metadata: {name: store, namespace: shop}
 spec:
   selector: {app: store}
   ports: [{name: tcp-redis, port: 6379}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: chat, namespace: shop}
+spec:
+  selector: {app: reviews, version: v2}
+  ports: [{name: http-ws, port: 8765}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: greeter, namespace: shop}
+spec:
+  selector: {app: reviews, version: v2}
+  ports: [{name: grpc, port: 50051}]
 ---
 apiVersion: security.istio.io/v1
 kind: PeerAuthentication
@@ -160,6 +181,91 @@ ThreadingHTTPServer(("0.0.0.0", 9080), H).serve_forever()
 '''
 
 
+WS_SERVER = r'''
+import asyncio, websockets
+async def echo(ws, path=None):
+    async for m in ws:
+        await ws.send("echo:" + m)
+async def main():
+    async with websockets.serve(echo, "0.0.0.0", 8765):
+        await asyncio.Future()
+asyncio.run(main())
+'''
+
+WS_CLIENT = r'''
+import asyncio, websockets
+async def main():
+    async with websockets.connect("ws://chat:8765/room", open_timeout=10) as ws:
+        got = []
+        for i in range(3):
+            await ws.send(f"m{i}")
+            got.append(await asyncio.wait_for(ws.recv(), 10))
+        await asyncio.sleep(1.5)          # the connection lasts as long as both ends keep it
+        await ws.send("late")
+        got.append(await asyncio.wait_for(ws.recv(), 10))
+        print(" ".join(got))
+asyncio.run(main())
+'''
+
+# gRPC without generated code: grpcio's generic handlers over raw bytes, all four call shapes.
+GRPC_SERVER = r'''
+import time, grpc
+from concurrent import futures
+raw = lambda b: b
+def unary(req, ctx): return b"unary:" + req
+def slow(req, ctx):
+    time.sleep(3); return b"late"
+def server_stream(req, ctx):
+    for i in range(3):
+        yield b"part%d:" % i + req
+def client_stream(it, ctx): return b"+".join(it)
+def bidi(it, ctx):
+    for m in it:
+        yield b"echo:" + m
+h = grpc.method_handlers_generic_handler("mesh.Echo", {
+    "Unary": grpc.unary_unary_rpc_method_handler(unary, request_deserializer=raw, response_serializer=raw),
+    "Slow": grpc.unary_unary_rpc_method_handler(slow, request_deserializer=raw, response_serializer=raw),
+    "Server": grpc.unary_stream_rpc_method_handler(server_stream, request_deserializer=raw, response_serializer=raw),
+    "Client": grpc.stream_unary_rpc_method_handler(client_stream, request_deserializer=raw, response_serializer=raw),
+    "Bidi": grpc.stream_stream_rpc_method_handler(bidi, request_deserializer=raw, response_serializer=raw)})
+s = grpc.server(futures.ThreadPoolExecutor(8))
+s.add_generic_rpc_handlers((h,))
+s.add_insecure_port("0.0.0.0:50051")
+s.start()
+s.wait_for_termination()
+'''
+
+GRPC_CLIENT = r'''
+import queue, grpc
+raw = lambda b: b
+ch = grpc.insecure_channel("greeter:50051")
+call = lambda kind, name: getattr(ch, kind)("/mesh.Echo/" + name, request_serializer=raw, response_deserializer=raw)
+out = {}
+out["unary"] = call("unary_unary", "Unary")(b"hi", timeout=10).decode()
+out["server"] = [m.decode() for m in call("unary_stream", "Server")(b"x", timeout=10)]
+out["client"] = call("stream_unary", "Client")(iter([b"a", b"b", b"c"]), timeout=10).decode()
+# Bidirectional, in lock step: each message waits for the answer to the one before, which
+# deadlocks a proxy that holds the request until the client's end of stream.
+acks = queue.Queue()
+def lockstep():
+    for m in [b"1", b"2", b"3"]:
+        yield m
+        acks.get(timeout=10)
+got = []
+for r in call("stream_stream", "Bidi")(lockstep(), timeout=15):
+    got.append(r.decode())
+    acks.put(1)
+out["bidi"] = got
+try:
+    call("unary_unary", "Slow")(b"x", timeout=0.5)
+    out["deadline"] = "answered"
+except grpc.RpcError as e:
+    out["deadline"] = e.code().name
+import json
+print(json.dumps(out))
+'''
+
+
 class Failed(Exception):
     pass
 
@@ -178,6 +284,8 @@ def available():
     for tool in ("ip", "iptables-restore", "setpriv", "redis-server", "redis-cli", "curl"):
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
             missing.append(tool)
+    if subprocess.run(["/usr/bin/python3", "-c", "import websockets, grpc"], capture_output=True).returncode != 0:
+        missing.append("Debian's python3-websockets and python3-grpcio")
     return missing
 
 
@@ -249,9 +357,9 @@ class Pods:
         self.pods[name] = ip
         return ip
 
-    def in_pod(self, name, cmd, uid=APP_UID):
+    def in_pod(self, name, cmd, uid=APP_UID, env=""):
         """A command in the pod, as the application's uid, with no proxy settings."""
-        return f"ip netns exec {self.ns(name)} setpriv --reuid={uid} --regid={uid} --clear-groups env -i PATH=/usr/bin:/bin {cmd}"
+        return f"ip netns exec {self.ns(name)} setpriv --reuid={uid} --regid={uid} --clear-groups env -i PATH=/usr/bin:/bin {env} {cmd}"
 
     def sidecar(self, name, workload):
         n = self.ns(name)
@@ -311,6 +419,12 @@ class Pods:
         os.chmod(app, 0o644)
         self.start("rv1-app", self.in_pod("rv1", f"python3 {app} v1"))
         self.start("rv2-app", self.in_pod("rv2", f"python3 {app} v2"))
+        for name, text in [("ws-server.py", WS_SERVER), ("ws-client.py", WS_CLIENT), ("grpc-server.py", GRPC_SERVER), ("grpc-client.py", GRPC_CLIENT)]:
+            with open(os.path.join(self.work, name), "w") as f:
+                f.write(text)
+            os.chmod(os.path.join(self.work, name), 0o644)
+        self.start("chat-app", self.in_pod("rv2", f"python3 {self.work}/ws-server.py"))
+        self.start("greeter-app", self.in_pod("rv2", f"python3 {self.work}/grpc-server.py"))
         self.start("store-app", self.in_pod("store", "redis-server --port 6379 --bind 0.0.0.0 --protected-mode no --save '' --appendonly no"))
         for name, workload in [("web", "shop/web"), ("rv1", "shop/reviews-v1"), ("rv2", "shop/reviews-v2"), ("store", "shop/store")]:
             self.sidecar(name, workload)
@@ -352,6 +466,25 @@ class Pods:
         peer = [l for l in metrics.splitlines() if l.startswith("istio_requests_total") and "shop/sa/web" in l]
         self.record(bool(peer) and "mutual_tls" in peer[0],
                     f"reviews-v1's sidecar counted the calls from spiffe://cluster.local/ns/shop/sa/web over mutual TLS")
+
+    def websocket(self):
+        print("== WebSocket: a websockets client in web talks to a websockets server by name", flush=True)
+        out = sh(self.in_pod("web", f"python3 {self.work}/ws-client.py"), check=False, timeout=60).strip()
+        self.record(out == "echo:m0 echo:m1 echo:m2 echo:late",
+                    f"upgraded through both sidecars, spliced both ways, still open 1.5 s later: {out[:120]!r}")
+
+    def grpc(self):
+        print("== gRPC (h2c): grpcio's client and server, the four call shapes and a deadline", flush=True)
+        out = sh(self.in_pod("web", f"python3 {self.work}/grpc-client.py", env="GRPC_DNS_RESOLVER=native"), check=False, timeout=90).strip()
+        try:
+            got = json.loads(out.splitlines()[-1])
+        except (ValueError, IndexError):
+            got = {}
+        self.record(got.get("unary") == "unary:hi", f"unary → {got.get('unary')!r} {'' if got else out[:300]}")
+        self.record(got.get("server") == ["part0:x", "part1:x", "part2:x"], f"server streaming → {got.get('server')}")
+        self.record(got.get("client") == "a+b+c", f"client streaming → {got.get('client')!r}")
+        self.record(got.get("bidi") == ["echo:1", "echo:2", "echo:3"], f"bidirectional, in lock step → {got.get('bidi')}")
+        self.record(got.get("deadline") == "DEADLINE_EXCEEDED", f"a 0.5 s deadline on a 3 s call → {got.get('deadline')}")
 
     def tcp(self):
         print("== TCP: redis-cli in web talks to redis-server in store by name (STRICT mTLS)", flush=True)
@@ -400,6 +533,8 @@ def main():
         pods.setup()
         pods.dns()
         pods.http()
+        pods.websocket()
+        pods.grpc()
         pods.tcp()
     except (Failed, subprocess.TimeoutExpired) as e:
         failed = True

@@ -174,7 +174,7 @@ enum Pipelines {
     static func upstreamHTTP1(_ channel: any Channel) throws {
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(RequestEncoder())
-        try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
+        try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes)))
         try sync.addHandler(UpstreamHandler())
     }
 

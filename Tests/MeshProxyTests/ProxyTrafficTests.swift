@@ -385,9 +385,10 @@ import Testing
         #expect(try p.get().status == 200)
     }
 
-    /// Requests asking to upgrade (h2c, as Java clients send unasked; WebSocket) are answered
-    /// as plain HTTP/1.1, and the connection goes on: NIO's decoder stops after such a request,
-    /// so a fresh one takes over (envoy#7161 was a 403 for them).
+    /// Requests asking to upgrade (h2c, as Java clients send unasked; a WebSocket upgrade the
+    /// upstream does not accept) are answered as plain HTTP/1.1, and the connection goes on:
+    /// NIO's decoder stops after such a request, so a fresh one takes over (envoy#7161 was a
+    /// 403 for them). An accepted WebSocket upgrade is spliced (`webSocketsAreSplicedAfter101`).
     @Test func upgradeRequestsAreAnsweredAndTheConnectionGoesOn() throws {
         let up = try TestUpstream("v1")
         let p = try Running(Self.config(v1: [up.port]))

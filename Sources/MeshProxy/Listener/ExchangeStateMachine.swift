@@ -219,6 +219,16 @@ struct ExchangeStateMachine {
         return .forward
     }
 
+    /// The upstream switched protocols (101 to a WebSocket upgrade): the exchange is over as
+    /// HTTP and both connections now carry the new protocol's bytes, never retried.
+    mutating func upgraded() -> Action {
+        guard state == .trying else { return .none }
+        timerArmed = false
+        state = .finished
+        status = 101
+        return .finish
+    }
+
     mutating func upstreamEnd() -> Action {
         guard state == .forwarding else { return .none }
         state = .finished

@@ -108,6 +108,12 @@ extension Exchange {
         timer?.cancel()
         timer = nil
         let code = Int(h.status.code)
+        if facts.asksWebSocket, !upstreamHTTP2, head.version.major == 1 {
+            if code == 101, let conn = upstream { return upgraded(conn, h) }
+            // Not upgraded: the connection goes on as HTTP/1.1, with a fresh decoder for the
+            // bytes the stopped one held (pipelined requests).
+            Pipelines.renewHTTP1Decoder(context)
+        }
         // Read only where a retry condition names gRPC statuses.
         let grpc = route?.conditions.grpcStatuses.isEmpty == false ? h.headers.first(name: "grpc-status").flatMap(Int.init) : nil
         let now = LoopState.now()
@@ -120,6 +126,21 @@ extension Exchange {
         }
         writer.head(HeaderRules.responseHead(h, keepAlive: keepsConnection(), operations: route?.route.responseHeaders))
         if writer.closesConnection { closeAfter = true }
+    }
+
+    /// The upstream accepted a WebSocket upgrade: the 101 goes to the client as it came (its
+    /// `upgrade` and `connection` headers are the answer), the exchange is recorded, and both
+    /// connections are spliced (`Tunnel`) for as long as both ends keep them.
+    func upgraded(_ conn: UpstreamConnection, _ h: HTTPResponseHead) {
+        upstream = nil
+        conn.handler.delegate = nil
+        if let t = endpoint { runtime?.tryEnded(t, failure: false, now: LoopState.now()) }
+        guard case .finish = machine.upgraded() else { return }
+        writer.head(h)
+        writer.flush()
+        let client = context
+        finish()
+        Tunnel.splice(client: client, upstream: conn.channel)
     }
 
     func upstreamBody(_ b: ByteBuffer) {
@@ -142,7 +163,8 @@ extension Exchange {
             let max = cluster?.cluster.connectionPool?.maxRequestsPerConnection
             // A connection that carried part of a streamed body not yet ended is not reused.
             let whole = stream.map { $0.ended } ?? true
-            state.pool.release(conn, reusable: whole && (max.map { conn.requests < $0 } ?? true))
+            // Nor one that carried an upgrade the server did not take (its parser may have stopped).
+            state.pool.release(conn, reusable: whole && !facts.asksWebSocket && (max.map { conn.requests < $0 } ?? true))
         }
         stream?.attached = false
         guard case .finish = machine.upstreamEnd() else { return }

@@ -6,7 +6,7 @@ import NIOHTTP1
 /// `Exchange`; a body over the limit is streamed instead, from the moment it passes it (never
 /// retried once part of it left). NIO's pipelining handler before it keeps responses in
 /// request order.
-final class ForwardingHandler: ChannelInboundHandler {
+final class ForwardingHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
 
     private let runtime: ProxyRuntime
@@ -42,6 +42,12 @@ final class ForwardingHandler: ChannelInboundHandler {
             refused = false
             facts = RequestFacts(h.headers)
             upgradeAsked = h.method == .CONNECT || facts.asksUpgrade
+            // gRPC streams its request from the head (client and bidirectional streaming): a
+            // held body is only for retries of small, finished requests.
+            if facts.grpc, exchange == nil, !closing {
+                head = nil
+                streaming = begin(context, h, facts, nil, streamed: true)
+            }
         case .body(var chunk):
             if let streaming { return streaming.bodyArrived(chunk) }
             guard !refused else { return }
@@ -65,9 +71,11 @@ final class ForwardingHandler: ChannelInboundHandler {
             // server do), so the connection gets a fresh decoder for what follows. Without
             // it every later request on the connection would wait forever (Java clients
             // send `Upgrade: h2c` unasked: envoy#7161).
+            // A WebSocket upgrade keeps the stopped decoder (with the bytes after the request)
+            // until the upstream answers: 101 splices the connection; anything else renews it.
             if upgradeAsked {
                 upgradeAsked = false
-                Pipelines.renewHTTP1Decoder(context)
+                if !facts.asksWebSocket { Pipelines.renewHTTP1Decoder(context) }
             }
             if let streaming {
                 self.streaming = nil

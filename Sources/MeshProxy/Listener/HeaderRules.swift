@@ -89,6 +89,11 @@ enum HeaderRules {
         // Room for what is added.
         h.headers.reserveCapacity(h.headers.count + 4)
         if facts.hopByHop { stripHopByHop(&h.headers) }
+        // A WebSocket upgrade keeps asking for it (HTTP/1.1 upstream only).
+        if facts.asksWebSocket, !http2 {
+            h.headers.add(name: "connection", value: "upgrade")
+            h.headers.add(name: "upgrade", value: "websocket")
+        }
         // The one `te` HTTP/2 allows, and gRPC servers require.
         if http2, facts.te { h.headers.add(name: "te", value: "trailers") }
         if let route { applyRoute(route.route, to: &h) }

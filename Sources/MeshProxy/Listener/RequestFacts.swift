@@ -10,11 +10,17 @@ struct RequestFacts {
     /// Some header is hop-by-hop (most requests have none: nothing to strip).
     var hopByHop = false
     var te = false
+    /// A gRPC call (`content-type: application/grpc…`): its messages flow upstream as they
+    /// come (client and bidirectional streaming), never held for the end of the stream.
+    var grpc = false
     private var upgrade = false
     private var connectionNamesUpgrade = false
     /// The request asks to upgrade the connection (`Connection` naming `upgrade`, and an
     /// `Upgrade` header).
     var asksUpgrade: Bool { upgrade && connectionNamesUpgrade }
+    /// The upgrade asked for is WebSocket (RFC 6455): routed like any request, then spliced.
+    var asksWebSocket: Bool { asksUpgrade && upgradesToWebSocket }
+    private var upgradesToWebSocket = false
 
     init(_ headers: HTTPHeaders) {
         for (name, value) in headers {
@@ -24,12 +30,20 @@ struct RequestFacts {
             case 12 where HeaderRules.named(name, "x-b3-traceid"), 11 where HeaderRules.named(name, "traceparent"):
                 traced = true
             case 2 where HeaderRules.named(name, "b3"): traced = true
+            case 12 where HeaderRules.named(name, "content-type"):
+                grpc = value.utf8.count >= 16 && HeaderRules.named(String(value.prefix(16)), "application/grpc")
             case 2 where HeaderRules.named(name, "te"):
                 te = true
                 hopByHop = true
             case 7 where HeaderRules.named(name, "upgrade"):
                 upgrade = true
                 hopByHop = true
+                if value.split(separator: ",").contains(where: { token in
+                    let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+                    return HeaderRules.named(String(token.drop(while: blank).reversed().drop(while: blank).reversed()), "websocket")
+                }) {
+                    upgradesToWebSocket = true
+                }
             case 10 where HeaderRules.named(name, "connection"):
                 hopByHop = true
                 if value.split(separator: ",").contains(where: { token in
