@@ -27,6 +27,12 @@ enum Tunnel {
             try down.addHandler(Relay(peer: upstream))
             if let forwarding = try? down.handler(type: ForwardingHandler.self) { down.removeHandler(forwarding, promise: nil) }
             if let decoder = try? down.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) { down.removeHandler(decoder, promise: nil) }
+            // A decoder leaves the pipeline on the next tick, handing on what it held: that is
+            // written without a read's end, so flushed once they left.
+            upstream.eventLoop.assumeIsolated().execute {
+                upstream.flush()
+                downstream.flush()
+            }
         } catch {
             downstream.close(promise: nil)
             upstream.close(promise: nil)
