@@ -19,7 +19,8 @@ What it shows, each check failing without the capture:
   * gRPC over h2c: grpcio's client and server, unary, server streaming, client streaming,
     bidirectional streaming in lock step (deadlocks if requests are held), a deadline;
   * TCP: redis-cli in the web pod talks to redis-server in the store pod by name (SET/GET),
-    through both sidecars in STRICT mTLS, with Istio's TCP metrics;
+    through both sidecars in STRICT mTLS, with Istio's TCP metrics, and TCP authorization by
+    source principal (an ALLOW policy naming web: reviews-v1 is refused);
   * STRICT: a pod without a sidecar cannot reach the store pod's Redis.
 
 Needs root, `ip netns`, iptables-restore, setpriv and redis-server (ci/install-deps.sh --test
@@ -164,6 +165,14 @@ spec:
   selector: {matchLabels: {app: reviews}}
   action: DENY
   rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: store-clients, namespace: shop}
+spec:
+  selector: {matchLabels: {app: store}}
+  action: ALLOW
+  rules: [{from: [{source: {principals: ["cluster.local/ns/shop/sa/web"]}}]}]
 """
 
 APP = r'''
@@ -494,6 +503,8 @@ class Pods:
         metrics = self.admin("web", "/stats/prometheus")
         opened = [l for l in metrics.splitlines() if l.startswith("istio_tcp_connections_opened_total") and "store" in l]
         self.record(bool(opened), f"web's sidecar counted the TCP connections: {opened[0] if opened else 'none'}")
+        other = sh(self.in_pod("rv1", "redis-cli -h store -p 6379 PING"), check=False).strip()
+        self.record(other != "PONG", f"reviews-v1 (another identity, through its sidecar) → {other[:60]!r} (the ALLOW policy names web's principal only)")
         plain = sh(f"ip netns exec {self.ns('plain')} redis-cli -h {self.pods['store']} -p 6379 PING", check=False).strip()
         self.record(plain != "PONG", f"a pod without a sidecar dialling store's Redis directly: {plain[:60]!r} (STRICT refuses plaintext)")
 

@@ -55,8 +55,12 @@ enum Pipelines {
         try channel.pipeline.syncOperations.addHandler(AdminHandler(proxy: proxy))
     }
 
-    static func tcp(_ channel: any Channel, runtime: ProxyRuntime, destination: TCPDecision.Destination, first: ByteBuffer? = nil) throws {
-        try channel.pipeline.syncOperations.addHandler(TCPForwarder(runtime: runtime, destination: destination, first: first))
+    static func tcp(_ channel: any Channel, runtime: ProxyRuntime, destination: TCPDecision.Destination, first: ByteBuffer? = nil,
+                    downstream: DownstreamConnection? = nil) throws {
+        let forwarder = TCPForwarder(runtime: runtime, destination: destination, first: first, downstream: downstream)
+        // Behind a TLS server handler the peer is known once the handshake completed.
+        forwarder.tlsTerminated = (try? channel.pipeline.syncOperations.handler(type: PeerIdentityRecorder.self)) != nil
+        try channel.pipeline.syncOperations.addHandler(forwarder)
     }
 
     /// A captured outbound connection: TCP at once when the service port it dialled is not
@@ -99,10 +103,10 @@ enum Pipelines {
             next = { c in
                 try c.pipeline.syncOperations.addHandler(CaptureSniffer(timeoutMs: runtime.limits.sniffTimeoutMs,
                     http: { c in try traffic(c, finish) },
-                    tcp: { c, first in try tcp(c, runtime: runtime, destination: .app(app), first: first) }))
+                    tcp: { c, first in try tcp(c, runtime: runtime, destination: .app(app), first: first, downstream: downstream) }))
             }
         } else {
-            next = { c in try tcp(c, runtime: runtime, destination: .app(app)) }
+            next = { c in try tcp(c, runtime: runtime, destination: .app(app), downstream: downstream) }
         }
         try channel.pipeline.syncOperations.addHandler(InboundTLSDetector(
             mode: { runtime.snapshot?.inbound(port: original.port)?.mtls },

@@ -121,4 +121,25 @@ import Testing
         #expect(!Authorizer.cidr("10.0.0.0/33", "10.0.0.1"), "a prefix longer than the address matches nothing")
         #expect(Authorizer.cidr("0.0.0.0/0", "203.0.113.9"))
     }
+
+    /// TCP connections (Istio's authz-tcp): principals, namespaces, addresses and ports apply;
+    /// an ALLOW rule with an HTTP-only field allows nothing; a DENY rule's HTTP-only fields are
+    /// ignored, so it denies the connection on its other fields.
+    @Test func tcpConnectionsAreAuthorizedOnWhatAConnectionShows() {
+        let web = Self.source { $0.principals = ["cluster.local/ns/web/sa/frontend"] }
+        let allowWeb = Authorization(allow: [web], allowPolicies: true)
+        #expect(Authorizer.decideTCP(allowWeb, peer: Self.frontend, sourceIP: "10.1.2.3", port: 6379) == .allowed)
+        #expect(Authorizer.decideTCP(allowWeb, peer: "spiffe://cluster.local/ns/other/sa/x", sourceIP: "10.1.2.3", port: 6379) == .denied(policy: nil))
+        #expect(Authorizer.decideTCP(allowWeb, peer: nil, sourceIP: "10.1.2.3", port: 6379) == .denied(policy: nil), "plaintext has no principal")
+        var onlyGET = web
+        onlyGET.to = [{ var o = AuthorizationRule.Operation(); o.methods = ["GET"]; return o }()]
+        #expect(Authorizer.decideTCP(Authorization(allow: [onlyGET], allowPolicies: true), peer: Self.frontend, sourceIP: nil, port: 6379) == .denied(policy: nil),
+                "an ALLOW rule naming methods allows no TCP connection")
+        #expect(Authorizer.decideTCP(Authorization(deny: [onlyGET]), peer: Self.frontend, sourceIP: nil, port: 6379) == .denied(policy: "p"),
+                "a DENY rule naming methods denies on its other fields")
+        let port = Self.operation { $0.ports = ["6379"] }
+        #expect(Authorizer.decideTCP(Authorization(deny: [port]), peer: Self.frontend, sourceIP: nil, port: 6379) == .denied(policy: "p"))
+        #expect(Authorizer.decideTCP(Authorization(deny: [port]), peer: Self.frontend, sourceIP: nil, port: 5432) == .allowed)
+        #expect(Authorizer.decideTCP(Authorization(), peer: nil, sourceIP: nil, port: 1) == .allowed)
+    }
 }

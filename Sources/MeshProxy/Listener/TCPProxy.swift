@@ -1,6 +1,8 @@
 import MeshConfig
 import NIOCore
 import NIOPosix
+import NIOSSL
+import NIOTLS
 
 /// Where a TCP connection goes, decided from the snapshot alone (a pure function, as
 /// `RouteDecision` is for HTTP).
@@ -66,9 +68,13 @@ final class TCPForwarder: ChannelInboundHandler {
     private var received = 0
     private var started = false
 
-    init(runtime: ProxyRuntime, destination: TCPDecision.Destination, first: ByteBuffer? = nil) {
+    /// Inbound: who is calling (the peer's identity after mTLS), for authorization.
+    private let downstream: DownstreamConnection?
+
+    init(runtime: ProxyRuntime, destination: TCPDecision.Destination, first: ByteBuffer? = nil, downstream: DownstreamConnection? = nil) {
         self.runtime = runtime
         self.destination = destination
+        self.downstream = downstream
         pending = first.map { [$0] } ?? []
         received = first?.readableBytes ?? 0
     }
@@ -82,8 +88,21 @@ final class TCPForwarder: ChannelInboundHandler {
         context.fireChannelActive()
     }
 
+    /// Over mTLS the decision waits for the handshake: authorization needs the peer's identity.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event { start(context) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private var awaitsHandshake: Bool {
+        guard let downstream, !downstream.mutualTLS, case .app = destination else { return false }
+        return tlsTerminated
+    }
+    /// Set by the pipeline when TLS is terminated in front of this handler.
+    var tlsTerminated = false
+
     private func start(_ context: ChannelHandlerContext) {
-        guard !started else { return }
+        guard !started, !awaitsHandshake || downstream?.mutualTLS == true else { return }
         started = true
         let state = runtime.state(of: context.eventLoop)
         let snapshot = runtime.snapshot
@@ -96,7 +115,18 @@ final class TCPForwarder: ChannelInboundHandler {
             return
         case .direct(let t):
             target = t
-            if case .app = destination { clusterName = "inbound|\(t.port)||" }
+            if case .app = destination {
+                clusterName = "inbound|\(t.port)||"
+                // The port's AuthorizationPolicy, by what a connection shows: the peer's
+                // identity, its address, the port.
+                if let authz = snapshot?.inbound(port: t.port)?.authorization, authz.allowPolicies || !authz.deny.isEmpty,
+                   case .denied(let policy) = Authorizer.decideTCP(authz, peer: downstream?.peerID, sourceIP: downstream?.remoteIP, port: t.port) {
+                    state.metrics.count("meshc_proxy_authorization_denied_total", labels: "policy=\"\(MetricLabels.escape(policy ?? "no ALLOW rule matched"))\"")
+                    state.metrics.count("istio_tcp_connections_closed_total", cluster: clusterName)
+                    context.close(promise: nil)
+                    return
+                }
+            }
         case .cluster(let name):
             guard let prepared = snapshot?.prepared[name], let (picked, _) = state.runtime(for: prepared).pick(now: LoopState.now(), rng: &state.rng) else {
                 state.metrics.count("meshc_proxy_tcp_no_upstream_total", cluster: name)

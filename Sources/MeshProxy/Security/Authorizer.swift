@@ -38,6 +38,35 @@ enum Authorizer {
         return authz.allow.contains { matches($0, r) } ? .allowed : .denied(policy: nil)
     }
 
+    /// A TCP connection (Istio's meaning for rules written with HTTP in mind): an ALLOW rule
+    /// with an HTTP-only field (hosts, methods, paths, request principals, a `request.*`
+    /// condition) never matches a connection — it allows nothing; a DENY rule is matched on its
+    /// other fields, the HTTP-only ones ignored, so it denies more rather than less.
+    static func decideTCP(_ authz: Authorization, peer: String?, sourceIP: String?, port: Int) -> Decision {
+        let r = AuthorizationRequest(peer: peer, sourceIP: sourceIP, host: "", port: port, method: "", path: "", headers: [:], requestPrincipal: nil)
+        func tcpMatches(_ rule: AuthorizationRule, deny: Bool) -> Bool {
+            if !deny, isHTTPOnly(rule) { return false }
+            let from = rule.from.isEmpty || rule.from.contains { s in
+                var tcp = s
+                tcp.requestPrincipals = nil
+                tcp.notRequestPrincipals = nil
+                return matches(tcp, r)
+            }
+            let to = rule.to.isEmpty || rule.to.contains { o in field(o.ports, o.notPorts, String(port), matcher: { $0 == $1 }) }
+            return from && to && rule.when.filter { !$0.key.hasPrefix("request.") }.allSatisfy { matches($0, r) }
+        }
+        if let rule = authz.deny.first(where: { tcpMatches($0, deny: true) }) { return .denied(policy: rule.policy) }
+        guard authz.allowPolicies else { return .allowed }
+        return authz.allow.contains { tcpMatches($0, deny: false) } ? .allowed : .denied(policy: nil)
+    }
+
+    /// Whether a rule names something only an HTTP request has.
+    static func isHTTPOnly(_ rule: AuthorizationRule) -> Bool {
+        rule.from.contains { $0.requestPrincipals != nil || $0.notRequestPrincipals != nil }
+            || rule.to.contains { $0.hosts != nil || $0.notHosts != nil || $0.methods != nil || $0.notMethods != nil || $0.paths != nil || $0.notPaths != nil }
+            || rule.when.contains { $0.key.hasPrefix("request.") }
+    }
+
     /// A rule matches when one of its sources, one of its operations and all its conditions
     /// do (an empty list matches anything).
     static func matches(_ rule: AuthorizationRule, _ r: AuthorizationRequest) -> Bool {
