@@ -1,7 +1,9 @@
 # meshc — the two commands a newcomer needs:
-#   make demo   the whole mesh on 127.0.0.1: lint, meshc serve with a CA, apps with a mesh-proxy each,
-#               traffic (split, canary header, retries, mTLS, authorization), a canary shift and
-#               a broken commit (demo/run.py)
+#   make demo   the whole mesh: as root, the transparent mesh in network-namespace pods (apps
+#               unaware of it: DNS, HTTP, WebSocket, gRPC, Redis by service name, STRICT mTLS,
+#               authorization; demo/transparent.py); otherwise on 127.0.0.1 in explicit mode
+#               (split, canary header, retries, mTLS, authorization, a canary shift and a broken
+#               commit; demo/run.py)
 #   make test   run every test (what CI runs)
 # Both install missing system packages first (as root; otherwise they say what to install).
 
@@ -19,8 +21,18 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# As root with network namespaces: the transparent mesh (demo/transparent.py: pods, capture
+# rules, apps calling each other by name, unaware of the mesh). Otherwise the explicit mode
+# (demo/run.py: apps pointed at their proxies on 127.0.0.1), and it says why.
 demo: build
-	python3 demo/run.py $(MESHC) $(PROXY)
+	@if [ "$$(id -u)" = 0 ]; then ci/install-deps.sh --test; fi
+	@if python3 demo/transparent.py --can-run; then \
+	  echo "make demo: the transparent mesh — the apps call each other by service name, unaware of the mesh"; \
+	  python3 demo/transparent.py $(MESHC) $(PROXY); \
+	else \
+	  echo "make demo: explicit mode (the apps are pointed at their proxies); the transparent mesh needs root and the tools above"; \
+	  python3 demo/run.py $(MESHC) $(PROXY); \
+	fi
 
 test:
 	@ci/install-deps.sh --test
@@ -36,7 +48,7 @@ test:
 	python3 demo/run.py $(MESHC) $(PROXY)
 	python3 ci/reliability.py $(MESHC) $(PROXY)
 	ci/sidecar-smoke.sh $(MESHC)
-	python3 ci/mesh-pods.py $(MESHC) $(PROXY)
+	python3 demo/transparent.py $(MESHC) $(PROXY)
 	ci/fuzz.sh 30
 
 # Regenerate the files generated from the code (tests fail when they are stale).

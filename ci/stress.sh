@@ -67,7 +67,7 @@ export GIT_AUTHOR_NAME=stress GIT_AUTHOR_EMAIL=s@e GIT_COMMITTER_NAME=stress GIT
 git -C "$repo" init -q -b main && git -C "$repo" add -A && git -C "$repo" commit -qm "the example mesh"
 "$meshc" keygen --out "$dir/keys" >/dev/null
 "$meshc" serve --repo "$repo" --key "$dir/keys/signing.key" --listen 127.0.0.1:0 --data-dir "$dir/data" \
-  --poll-interval 1h 2> "$dir/serve.log" &
+  --poll-interval 1h --plaintext 2> "$dir/serve.log" &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$dir"' EXIT
 port=""

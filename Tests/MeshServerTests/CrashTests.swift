@@ -18,10 +18,11 @@ import Testing
     }()
 
     /// Starts `meshc serve` on a free port; returns the process and the port it printed.
-    func serve(_ repo: String, data: String, key: String, extra: [String] = []) throws -> (Process, Int, Pipe) {
+    func serve(_ repo: String, data: String, key: String, extra: [String] = [], scheme: String = "http") throws -> (Process, Int, Pipe) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = ["serve", "--repo", repo, "--key", key, "--listen", "127.0.0.1:0", "--data-dir", data, "--poll-interval", "1h"] + extra
+        p.arguments = ["serve", "--repo", repo, "--key", key, "--listen", "127.0.0.1:0", "--data-dir", data, "--poll-interval", "1h"]
+            + (scheme == "http" ? ["--plaintext"] : []) + extra
         let err = Pipe()
         p.standardError = err
         p.standardOutput = Pipe()
@@ -33,8 +34,9 @@ import Testing
             let chunk = err.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             seen += String(decoding: chunk, as: UTF8.self)
-            if let r = seen.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+            if let r = seen.range(of: "listening on \(scheme)://127\\.0\\.0\\.1:(\\d+)", options: .regularExpression) {
                 let port = Int(seen[r].split(separator: ":").last!)!
+                started.text = seen
                 return (p, port, err)
             }
         }
@@ -54,6 +56,30 @@ import Testing
             Thread.sleep(forTimeInterval: 0.05)
         }
         throw TestFailure("timed out; last /v1/revisions: \(last)")
+    }
+
+    /// What the last `serve` printed before it listened.
+    final class Log: @unchecked Sendable { var text = "" }
+    let started = Log()
+
+    /// A mesh always has identity: without --ca the server makes a CA once in its data
+    /// directory, says so, serves HTTPS from it, and uses the same CA after a restart.
+    @Test func withoutACAItCreatesOneOnceAndSpeaksHTTPS() throws {
+        let repo = try PolicyRepo()
+        let data = NSTemporaryDirectory() + "meshc-ca-\(UUID().uuidString)"
+        let key = data + "-key.pem"
+        try SigningKey().pem.write(toFile: key, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: data); try? FileManager.default.removeItem(atPath: key) }
+        let (first, _, _) = try serve(repo.path, data: data, key: key, scheme: "https")
+        #expect(started.text.contains("no --ca: created a mesh CA in \(data)/ca"), "\(started.text)")
+        first.terminate()
+        first.waitUntilExit()
+        let root = try String(contentsOfFile: data + "/ca/root.pem", encoding: .utf8)
+        #expect(root.contains("BEGIN CERTIFICATE"))
+        let (second, _, _) = try serve(repo.path, data: data, key: key, scheme: "https")
+        defer { second.terminate(); second.waitUntilExit() }
+        #expect(started.text.contains("no --ca: using the mesh CA in \(data)/ca"), "\(started.text)")
+        #expect(try String(contentsOfFile: data + "/ca/root.pem", encoding: .utf8) == root, "the same root after a restart")
     }
 
     @Test func killedBeforeTheSwitchItServesThePreviousRevisionWhole() throws {

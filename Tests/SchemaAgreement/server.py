@@ -44,7 +44,7 @@ try:
     git("commit", "-qm", "the example mesh", cwd=repo)
     subprocess.run([MESHC, "keygen", "--out", os.path.join(tmp, "keys")], check=True, capture_output=True)
     server = subprocess.Popen([MESHC, "serve", "--repo", repo, "--key", os.path.join(tmp, "keys", "signing.key"),
-                               "--listen", "127.0.0.1:0", "--data-dir", os.path.join(tmp, "data"), "--poll-interval", "1h"],
+                               "--listen", "127.0.0.1:0", "--data-dir", os.path.join(tmp, "data"), "--poll-interval", "1h", "--plaintext"],
                               stderr=subprocess.PIPE, text=True)
     port = None
     deadline = time.time() + 20

@@ -65,8 +65,11 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("mesh-config"), help: "An Istio MeshConfig file (trust domain, root namespace).")
     var meshConfig: [String] = []
 
-    @Option(help: "The mesh CA's directory (meshc ca init): serve HTTPS with a certificate from it, sign workload certificates at POST /v1/certs, take status reports only over mTLS. Re-read when it changes (meshc ca rotate).")
+    @Option(help: "The mesh CA's directory (meshc ca init): serve HTTPS with a certificate from it, sign workload certificates at POST /v1/certs, take status reports only over mTLS. Re-read when it changes (meshc ca rotate). Without it, a CA is created once in DATA_DIR/ca and used (as istiod's self-signed root), unless --plaintext.")
     var ca: String?
+
+    @Flag(help: "Serve plain HTTP with no mesh CA (tests, benchmarks, a network you trust): the server issues no workload certificates, so the mesh has no mTLS.")
+    var plaintext = false
 
     @Option(name: .customLong("jwks-ca"), help: "CA certificates (PEM) that verify https:// jwksUri servers (default: the system's roots).")
     var jwksCA: String?
@@ -95,10 +98,11 @@ struct Serve: ParsableCommand {
         _ = range
         if let fault, fault != "crash-before-switch" { throw ValidationError("--fault: unknown fault \(fault)") }
         if let webhookSecret, webhookSecret.isEmpty { throw ValidationError("--webhook-secret must not be empty") }
+        if plaintext, ca != nil { throw ValidationError("--plaintext and --ca exclude each other: with a CA the server speaks HTTPS") }
         for peer in peers {
             guard let address = ServerAddress(url: peer) else { throw ValidationError("--peer \"\(peer)\" is not https://host:port") }
-            guard address.secure == (ca != nil) else {
-                throw ValidationError("--peer \(peer): replicas speak \(ca != nil ? "https (they have --ca)" : "http (no --ca)")")
+            guard address.secure == !plaintext else {
+                throw ValidationError("--peer \(peer): replicas speak \(plaintext ? "http (--plaintext)" : "https (they have a mesh CA)")")
             }
         }
     }
@@ -137,7 +141,26 @@ struct Serve: ParsableCommand {
         options.webhookSecret = webhookSecret
         options.peers = peers.compactMap(ServerAddress.init(url:))
         options.jwksRoots = jwksCA
-        if let ca {
+        // A mesh always has identity: without --ca, a CA of the server's own in its data
+        // directory, created the first time and used from then on.
+        var caDirectory = ca
+        if ca == nil, !plaintext {
+            let own = dataDir + "/ca"
+            if FileManager.default.fileExists(atPath: own + "/" + CertificateAuthority.rootKeyFile) {
+                Console.current.err("meshc serve: no --ca: using the mesh CA in \(own) (created by an earlier start)")
+            } else {
+                do {
+                    try FileManager.default.createDirectory(atPath: own, withIntermediateDirectories: true)
+                    let created = try CertificateAuthority.create(trustDomain: options.settings.trustDomain)
+                    try created.write(to: own)
+                } catch {
+                    throw PipelineError.unreadable(path: own, message: "cannot create the mesh CA: \(error)")
+                }
+                Console.current.err("meshc serve: no --ca: created a mesh CA in \(own) (trust domain \(options.settings.trustDomain)); proxies trust \(own)/\(CertificateAuthority.rootCertificateFile) (--ca-roots); --plaintext serves HTTP without one")
+            }
+            caDirectory = own
+        }
+        if let ca = caDirectory {
             do { options.certificateAuthority = try CertificateAuthority.load(directory: ca) } catch { throw PipelineError.usage("--ca: \(error)") }
             options.certificateAuthorityDirectory = ca
             if !tlsNames.isEmpty { options.serverNames = tlsNames }
@@ -148,7 +171,7 @@ struct Serve: ParsableCommand {
         }
         let server = MeshServer(options: options)
         do { try server.start() } catch { throw PipelineError.unreadable(path: listen, message: "cannot listen: \(error)") }
-        Console.current.err("meshc serve: listening on \(ServerAddress(host: host, port: server.port, secure: ca != nil)) (keyid \(signingKey.publicKey.keyid.prefix(16))…)")
+        Console.current.err("meshc serve: listening on \(ServerAddress(host: host, port: server.port, secure: caDirectory != nil)) (keyid \(signingKey.publicKey.keyid.prefix(16))…)")
         // Until SIGTERM or SIGINT: then stop serving and exit 0.
         let done = DispatchSemaphore(value: 0)
         var sources: [any DispatchSourceSignal] = []

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""The transparent mesh, end to end, in "pods" of our own: network namespaces linked by veth
+"""`make demo` (as root), and a test in `make test`: the transparent mesh, end to end — the
+applications call each other by service name, unaware of the mesh — in "pods" of our own: network namespaces linked by veth
 pairs to a bridge that sits in a namespace of its own (never the host's network), addresses
 from 240.241.0.0/16, meshc serve on the bridge with a mesh CA, and in each pod the capture
 rules (`mesh-proxy iptables`), a `mesh-proxy run --capture` as uid 1337 and an unmodified
 application as another uid, with no proxy settings anywhere.
 
-    ci/mesh-pods.py MESHC MESH_PROXY
+    demo/transparent.py MESHC MESH_PROXY
+    demo/transparent.py --can-run        exit 0 when this machine can run it (else says why)
 
 What it shows, each check failing without the capture:
   * DNS: `reviews` resolves (through the pod's DNS proxy) to the service's virtual IP, the
@@ -530,12 +532,17 @@ class Pods:
 
 
 def main():
+    if sys.argv[1:] == ["--can-run"]:
+        missing = available()
+        if missing:
+            print(f"transparent: needs {', '.join(missing)}")
+        return 1 if missing else 0
     if len(sys.argv) != 3:
         print(__doc__)
         return 2
     missing = available()
     if missing:
-        msg = f"mesh-pods: NOT RUN: the transparent-mesh test needs {', '.join(missing)}"
+        msg = f"transparent: NOT RUN: the transparent-mesh test needs {', '.join(missing)}"
         print(msg, flush=True)
         return 1 if os.environ.get("MESHC_REQUIRE_NAMESPACES") == "1" else 0
     pods = Pods(sys.argv[1], sys.argv[2])
@@ -549,7 +556,7 @@ def main():
         pods.tcp()
     except (Failed, subprocess.TimeoutExpired) as e:
         failed = True
-        print(f"mesh-pods: FAILED: {e}", flush=True)
+        print(f"transparent: FAILED: {e}", flush=True)
         try:
             print("--- web's /clusters\n" + pods.admin("web", "/clusters")[:1500])
             print("--- GET /v1/endpoints/shop/web\n" + pods.server("/v1/endpoints/shop/web")[:1500])
@@ -564,7 +571,7 @@ def main():
     finally:
         pods.cleanup(keep=failed)
     ok = sum(1 for r in pods.results if r[0])
-    print(f"mesh-pods: {ok}/{len(pods.results)} checks passed{'' if not failed else ', then a failure'}")
+    print(f"transparent: {ok}/{len(pods.results)} checks passed{'' if not failed else ', then a failure'}")
     return 1 if failed else 0
 
 
