@@ -59,7 +59,8 @@ public final class Compiler {
     public func compile(_ w: Workload) -> WorkloadConfig {
         let out = outbound(for: w).value
         return WorkloadConfig(identity: identity(w), inbound: inbound(w), outbound: out.outbound, clusters: out.clusters,
-                              allowAnyOutbound: local.allowAnyOutbound(w), jwtRules: local.jwtRules(w, jwks: jwks))
+                              allowAnyOutbound: local.allowAnyOutbound(w), jwtRules: local.jwtRules(w, jwks: jwks),
+                              capture: CaptureSettings.from(annotations: w.annotations))
     }
 
     func identity(_ w: Workload) -> Identity { local.identity(w) }
@@ -137,7 +138,8 @@ public final class Compiler {
         let configs = concurrentMap(count: workloads.count, initial: Result<Data, CompileError>.success(Data())) { i in
             let w = workloads[i]
             let config = WorkloadConfig(identity: local.identity(w), inbound: local.inbound(w), outbound: [], clusters: [],
-                                        allowAnyOutbound: local.allowAnyOutbound(w), jwtRules: local.jwtRules(w, jwks: jwks))
+                                        allowAnyOutbound: local.allowAnyOutbound(w), jwtRules: local.jwtRules(w, jwks: jwks),
+                                        capture: CaptureSettings.from(annotations: w.annotations))
             do {
                 // `outboundParts` sorts last among the config's keys: splice the view's list in
                 // before the closing brace.

@@ -22,6 +22,9 @@ public struct WorkloadConfig: Codable, Equatable, Sendable {
     /// value means) or is answered 502 (REGISTRY_ONLY, written as `false`). The key sorts
     /// before `outboundParts`, which the compiler splices in last.
     public var allowAnyOutbound: Bool?
+    /// The pod's capture annotations (`mesh-proxy iptables --bundle`); absent: the defaults.
+    /// The key sorts before `outboundParts`, which the compiler splices in last.
+    public var capture: CaptureSettings?
     /// RequestAuthentication: the JWT issuers the workload accepts (absent: none). The key
     /// sorts before `outboundParts`, which the compiler splices in last.
     public var jwtRules: [JWTRule]?
@@ -30,7 +33,8 @@ public struct WorkloadConfig: Codable, Equatable, Sendable {
     public var outboundParts: [String]?
 
     public init(identity: Identity, inbound: [InboundPort], outbound: [OutboundService], clusters: [Cluster],
-                outboundParts: [String]? = nil, allowAnyOutbound: Bool? = nil, jwtRules: [JWTRule]? = nil) {
+                outboundParts: [String]? = nil, allowAnyOutbound: Bool? = nil, jwtRules: [JWTRule]? = nil,
+                capture: CaptureSettings? = nil) {
         formatVersion = Self.currentFormatVersion
         self.identity = identity
         self.inbound = inbound
@@ -39,6 +43,7 @@ public struct WorkloadConfig: Codable, Equatable, Sendable {
         self.outboundParts = outboundParts
         self.allowAnyOutbound = allowAnyOutbound
         self.jwtRules = jwtRules
+        self.capture = capture
     }
 
     /// Whether unknown hosts pass through (absent: yes, as Istio's ALLOW_ANY default).

@@ -305,13 +305,20 @@ struct IPTablesCommand: ParsableCommand {
     @Option(name: .customLong("include-outbound-cidrs"), help: "Outbound destinations captured (comma-separated CIDRs; * for all).")
     var includeOutboundCIDRs = "*"
 
+    @Option(help: "The workload's signed bundle (meshc compile --out, or the proxy's --state-dir copy): its pod's capture annotations (traffic.sidecar.istio.io/*, sidecar.istio.io/interceptionMode) are added to the flags. Needs --trust.")
+    var bundle: String?
+
+    @Option(help: "With --bundle: the trust root (trust.json from meshc keygen) the bundle is verified against.")
+    var trust: String?
+
     @Flag(name: .customLong("dry-run"), help: "Print the iptables-restore input instead of applying it.")
     var dryRun = false
 
     @Flag(help: "Remove the rules this command wrote, and nothing else.")
     var cleanup = false
 
-    func rules() throws -> CaptureRules {
+    /// The rules to write, and whether to write any (`interceptionMode: NONE` in the bundle).
+    func rules() throws -> (rules: CaptureRules, capture: Bool) {
         func ports(_ text: String, _ flag: String) throws -> [Int] {
             try text.split(separator: ",").map { item in
                 let t = item.trimmingBlanks
@@ -328,12 +335,42 @@ struct IPTablesCommand: ParsableCommand {
         r.excludeOutboundPorts = try ports(excludeOutboundPorts, "exclude-outbound-ports")
         r.excludeOutboundCIDRs = excludeOutboundCIDRs.split(separator: ",").map { $0.trimmingBlanks }
         r.includeOutboundCIDRs = includeOutboundCIDRs.split(separator: ",").map { $0.trimmingBlanks }
+        var capture = true
+        if let settings = try bundleCapture() {
+            capture = settings.interceptionMode != "NONE"
+            if let caveat = r.apply(settings) { note("\(bundle ?? ""): \(caveat)") }
+        }
         if let problem = r.problem() { throw ValidationError(problem) }
-        return r
+        return (r, capture)
+    }
+
+    func note(_ line: String) {
+        let text = "mesh-proxy iptables: \(line)\n"
+        _ = text.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+    }
+
+    /// The capture settings the bundle carries, verified against --trust (nil without --bundle).
+    func bundleCapture() throws -> CaptureSettings? {
+        guard let bundle else { return nil }
+        guard let trust else { throw ValidationError("--bundle needs --trust (the bundle is verified before its settings are used)") }
+        guard let trustData = FileOutput.read(trust, maxBytes: 1 << 20), let root = try? TrustRoot.decode(trustData) else {
+            throw ValidationError("--trust \(trust) is not a readable trust root")
+        }
+        guard let data = FileOutput.read(bundle, maxBytes: Verifier.bundleLimit) else { throw ValidationError("cannot read --bundle \(bundle)") }
+        let parts = PartDirectory(besideBundle: bundle)
+        do {
+            return try Verifier(trust: root).verify(data, parts: parts.read).config.capture
+        } catch {
+            throw ValidationError("--bundle \(bundle): \(error)")
+        }
     }
 
     func run() throws {
-        let r = try rules()
+        let (r, capture) = try rules()
+        if !capture, !cleanup {
+            note("the pod's bundle says sidecar.istio.io/interceptionMode: NONE — no capture rules written")
+            return
+        }
         if dryRun {
             if cleanup {
                 print("# removes the chains \(CaptureRules.chains.joined(separator: ", ")) and the jumps to them")

@@ -1,3 +1,5 @@
+import Foundation
+import MeshConfig
 import Testing
 @testable import MeshProxy
 
@@ -111,5 +113,85 @@ import Testing
         // Flushed before deleted (a chain is deleted only when empty and unreferenced).
         #expect(lines.firstIndex(of: ":MESH_OUTPUT - [0:0]")! < lines.firstIndex(of: "-X MESH_OUTPUT")!)
         #expect(CaptureRules.cleanupInput(saved: "*nat\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n") == nil, "nothing there: nothing to do")
+    }
+
+    /// The pod's capture annotations, read by the compiler and carried in its bundle.
+    @Test func annotationsBecomeCaptureSettings() throws {
+        #expect(CaptureSettings.from(annotations: ["app": "x"]) == nil, "none set: nothing in the bundle")
+        let s = try #require(CaptureSettings.from(annotations: [
+            "traffic.sidecar.istio.io/excludeInboundPorts": "8080, 9090,x",
+            "traffic.sidecar.istio.io/includeInboundPorts": "*",
+            "traffic.sidecar.istio.io/excludeOutboundIPRanges": "10.0.0.0/8",
+            "traffic.sidecar.istio.io/includeOutboundIPRanges": "*",
+            "sidecar.istio.io/interceptionMode": "tproxy",
+        ]))
+        #expect(s.excludeInboundPorts == [8080, 9090])
+        #expect(s.includeInboundPorts == nil && s.includeOutboundCIDRs == nil, "`*` is the default")
+        #expect(s.excludeOutboundCIDRs == ["10.0.0.0/8"] && s.interceptionMode == "TPROXY")
+        var r = CaptureRules()
+        #expect(r.apply(s) != nil, "TPROXY is said to be written as REDIRECT")
+        #expect(r.rules(.ipv4).contains("-A MESH_INBOUND -p tcp --dport 9090 -j RETURN"))
+        #expect(r.rules(.ipv4).contains("-A MESH_OUTPUT -d 10.0.0.0/8 -j RETURN"))
+    }
+
+    @Test func includedInboundPortsAloneAreCaptured() {
+        var r = CaptureRules()
+        r.includeInboundPorts = [9080, 15000]
+        let rules = r.rules(.ipv4)
+        #expect(rules.contains("-A MESH_INBOUND -p tcp --dport 9080 -j MESH_IN_REDIRECT"))
+        #expect(!rules.contains("-A MESH_INBOUND -p tcp -j MESH_IN_REDIRECT"), "no catch-all")
+        #expect(!rules.contains("-A MESH_INBOUND -p tcp --dport 15000 -j MESH_IN_REDIRECT"), "the proxy's own ports stay excluded")
+        r.includeInboundPorts = []
+        #expect(!r.rules(.ipv4).contains { $0.hasPrefix("-A MESH_INBOUND") && $0.hasSuffix("MESH_IN_REDIRECT") }, "empty: no inbound capture")
+    }
+
+    /// `mesh-proxy iptables --bundle`: a compiled bundle's annotations reach the rules, only
+    /// after the bundle verified; `interceptionMode: NONE` writes nothing.
+    @Test func theBundleCarriesThePodsCaptureToTheRules() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let dir = NSTemporaryDirectory() + "capture-bundle-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/repo", withIntermediateDirectories: true)
+        func deployment(_ name: String, _ annotations: String) -> String {
+            """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: \(name), namespace: shop}
+            spec:
+              selector: {matchLabels: {app: \(name)}}
+              template:
+                metadata:
+                  labels: {app: \(name)}
+                  annotations: {\(annotations)}
+                spec: {containers: [{name: app, image: example/app:1}]}
+            ---
+
+            """
+        }
+        try (deployment("db", "traffic.sidecar.istio.io/excludeOutboundPorts: \"5432\", traffic.sidecar.istio.io/excludeInboundPorts: \"9901\"")
+             + deployment("legacy", "sidecar.istio.io/interceptionMode: NONE")).write(toFile: dir + "/repo/mesh.yaml", atomically: true, encoding: .utf8)
+        func run(_ tool: String, _ args: [String]) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: root + "/.build/debug/" + tool)
+            p.arguments = args
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            try p.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, text)
+        }
+        #expect(try run("meshc", ["keygen", "--out", dir + "/keys"]).0 == 0)
+        let compiled = try run("meshc", ["compile", dir + "/repo", "--key", dir + "/keys/signing.key", "--out", dir + "/out"])
+        #expect(compiled.0 == 0, "\(compiled.1)")
+        let db = try run("mesh-proxy", ["iptables", "--bundle", dir + "/out/shop/db.json", "--trust", dir + "/keys/trust.json", "--dry-run"])
+        #expect(db.0 == 0 && db.1.contains("--dport 5432 -j RETURN") && db.1.contains("--dport 9901 -j RETURN"), "\(db.1)")
+        let legacy = try run("mesh-proxy", ["iptables", "--bundle", dir + "/out/shop/legacy.json", "--trust", dir + "/keys/trust.json", "--dry-run"])
+        #expect(legacy.0 == 0 && legacy.1.contains("interceptionMode: NONE") && !legacy.1.contains("MESH_INBOUND"), "\(legacy.1)")
+        // Another key's trust root: the bundle is refused, nothing is written.
+        #expect(try run("meshc", ["keygen", "--out", dir + "/other"]).0 == 0)
+        let forged = try run("mesh-proxy", ["iptables", "--bundle", dir + "/out/shop/db.json", "--trust", dir + "/other/trust.json", "--dry-run"])
+        #expect(forged.0 != 0 && !forged.1.contains("MESH_INBOUND"), "\(forged.1)")
     }
 }

@@ -1,3 +1,5 @@
+import MeshConfig
+
 /// The rules that make the mesh transparent (what Istio's `istio-iptables` init container
 /// writes): every TCP connection the application opens goes to the proxy's outbound port,
 /// every TCP connection to the pod to its inbound port, and DNS (UDP and TCP port 53) to its
@@ -24,8 +26,23 @@ public struct CaptureRules: Equatable, Sendable {
     public var excludeOutboundCIDRs: [String] = []
     /// Outbound destinations captured; `["*"]`: all.
     public var includeOutboundCIDRs: [String] = ["*"]
+    /// Only these inbound ports are captured (nil: every port but the excluded ones).
+    public var includeInboundPorts: [Int]?
 
     public init() {}
+
+    /// The pod's capture annotations, as its bundle carries them, over these settings.
+    /// Returns what the rules cannot do as asked (said, not hidden): TPROXY is written as
+    /// REDIRECT (the application then sees the proxy's address as the peer's).
+    public mutating func apply(_ s: CaptureSettings) -> String? {
+        excludeInboundPorts += s.excludeInboundPorts ?? []
+        excludeOutboundPorts += s.excludeOutboundPorts ?? []
+        excludeOutboundCIDRs += s.excludeOutboundCIDRs ?? []
+        if let include = s.includeOutboundCIDRs { includeOutboundCIDRs = include }
+        if let include = s.includeInboundPorts { includeInboundPorts = include }
+        if s.interceptionMode == "TPROXY" { return "interceptionMode TPROXY is written as REDIRECT (mesh-proxy does not do TPROXY)" }
+        return nil
+    }
 
     /// A problem with the settings, said before anything is written.
     public func problem() -> String? {
@@ -54,7 +71,12 @@ public struct CaptureRules: Equatable, Sendable {
         var out: [String] = []
         // Inbound: every TCP connection to the pod, but the proxy's own ports.
         for port in excludedInbound { out.append("-A MESH_INBOUND -p tcp --dport \(port) -j RETURN") }
-        out.append("-A MESH_INBOUND -p tcp -j MESH_IN_REDIRECT")
+        if let only = includeInboundPorts {
+            // `includeInboundPorts`: those ports only (none when empty).
+            for port in only where !excludedInbound.contains(port) { out.append("-A MESH_INBOUND -p tcp --dport \(port) -j MESH_IN_REDIRECT") }
+        } else {
+            out.append("-A MESH_INBOUND -p tcp -j MESH_IN_REDIRECT")
+        }
         out.append("-A MESH_IN_REDIRECT -p tcp -j REDIRECT --to-ports \(inboundPort)")
         // Outbound. DNS first: the proxy's own queries go out, everyone else's to the proxy.
         for proto in ["udp", "tcp"] { out.append("-A MESH_OUTPUT -p \(proto) --dport 53 \(uid) -j RETURN") }
