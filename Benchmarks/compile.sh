@@ -15,7 +15,7 @@ sizes=("${@:-1000 10000}")
 read -r -a sizes <<< "${sizes[*]}"
 work=.build-bench
 mkdir -p "$work"
-swift build -c release --product meshc >/dev/null
+swift build -c release --static-swift-stdlib --product meshc >/dev/null
 meshc=.build/release/meshc
 keys=$(mktemp -d)
 if [[ -n ${OUT_DIR:-} ]]; then outs="$OUT_DIR/meshc-compile-bench"

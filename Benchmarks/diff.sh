@@ -9,7 +9,7 @@ sizes=("${@:-10000}")
 read -r -a sizes <<< "${sizes[*]}"
 work=.build-bench
 mkdir -p "$work"
-swift build -c release --product meshc >/dev/null
+swift build -c release --static-swift-stdlib --product meshc >/dev/null
 meshc=$PWD/.build/release/meshc
 
 printf "%-10s %-8s %-9s %-9s %-8s %-8s\n" resources files lint_s diff_s ratio peak_MB

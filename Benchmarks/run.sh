@@ -10,7 +10,7 @@ read -r -a sizes <<< "${sizes[*]}"
 work=.build-bench
 mkdir -p "$work"
 
-swift build -c release --product meshc >/dev/null
+swift build -c release --static-swift-stdlib --product meshc >/dev/null
 cc -O2 -o "$work/yaml-events" Benchmarks/yaml-events.c $(pkg-config --cflags --libs yaml-0.1)
 
 printf "%-10s %-7s %-9s %-12s %-12s %-10s %-8s\n" resources files MB libyaml_s meshc_s ratio peak_MB

@@ -9,5 +9,5 @@ cd "$(dirname "$0")/.."
 counts=("${@:-100 1000}")
 read -r -a counts <<< "${counts[*]}"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-swift build -c release --product meshc >/dev/null
+swift build -c release --static-swift-stdlib --product meshc >/dev/null
 python3 Benchmarks/serve_load.py .build/release/meshc "${counts[@]}"

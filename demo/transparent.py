@@ -8,6 +8,7 @@ application as another uid, with no proxy settings anywhere.
 
     demo/transparent.py MESHC MESH_PROXY
     demo/transparent.py --can-run        exit 0 when this machine can run it (else says why)
+    demo/transparent.py MESHC MESH_PROXY --bench   then wrk through both sidecars (needs wrk)
 
 What it shows, each check failing without the capture:
   * DNS: `reviews` resolves (through the pod's DNS proxy) to the service's virtual IP, the
@@ -16,6 +17,8 @@ What it shows, each check failing without the capture:
     both sidecars, in STRICT mTLS: the route's split (all to v1) and its header route
     (x-canary: true → v2), an AuthorizationPolicy's deny (403 on /admin), the callee's
     metrics naming the caller's SPIFFE identity;
+  * TLS the application originates (curl to https://meshc-serve on the bridge, outside the
+    mesh): passed through by original destination, the server's certificate verified by curl;
   * WebSocket: a `websockets` client and server (PyPI's, Debian's package) by name: routed,
     upgraded, spliced both ways, still open after a pause;
   * gRPC over h2c: grpcio's client and server, unary, server streaming, client streaming,
@@ -80,7 +83,9 @@ spec:
     metadata: {labels: {app: reviews, version: v1}}
     spec:
       serviceAccountName: reviews
-      containers: [{name: reviews, image: example/reviews:1, ports: [{containerPort: 9080}]}]
+      containers:
+      - {name: reviews, image: example/reviews:1, ports: [{containerPort: 9080}]}
+      - {name: bench, image: nginx:1, ports: [{containerPort: 9081}]}
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -120,6 +125,13 @@ metadata: {name: store, namespace: shop}
 spec:
   selector: {app: store}
   ports: [{name: tcp-redis, port: 6379}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: bench, namespace: shop}
+spec:
+  selector: {app: reviews, version: v1}
+  ports: [{name: http-bench, port: 9081}]
 ---
 apiVersion: v1
 kind: Service
@@ -478,6 +490,15 @@ class Pods:
         self.record(bool(peer) and "mutual_tls" in peer[0],
                     f"reviews-v1's sidecar counted the calls from spiffe://cluster.local/ns/shop/sa/web over mutual TLS")
 
+    def tls_passthrough(self):
+        print("== TLS the application originates itself, to a host outside the mesh", flush=True)
+        # meshc serve on the bridge is such a host: curl verifies its certificate end to end,
+        # which only works if the sidecar passed the bytes through untouched (by original
+        # destination), never terminating them.
+        code = sh(self.in_pod("web", f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 --cacert {self.ca}/trust-bundle.pem "
+                                     f"https://{BRIDGE_IP}:8443/readyz"), check=False)
+        self.record(code == "200", f"curl https://{BRIDGE_IP}:8443/readyz from web, its certificate verified by curl → {code}")
+
     def websocket(self):
         print("== WebSocket: a websockets client in web talks to a websockets server by name", flush=True)
         out = sh(self.in_pod("web", f"python3 {self.work}/ws-client.py"), check=False, timeout=60).strip()
@@ -510,6 +531,51 @@ class Pods:
         plain = sh(f"ip netns exec {self.ns('plain')} redis-cli -h {self.pods['store']} -p 6379 PING", check=False).strip()
         self.record(plain != "PONG", f"a pod without a sidecar dialling store's Redis directly: {plain[:60]!r} (STRICT refuses plaintext)")
 
+    def bench(self):
+        """`--bench`: wrk in the web pod calling http://bench:9081/ (nginx in the reviews-v1
+        pod) by name through both sidecars (STRICT mTLS), beside wrk in that pod calling nginx
+        on loopback:
+        requests per second, p99, and each sidecar's CPU per request (from /proc)."""
+        print("== benchmark: wrk through both sidecars vs the app alone", flush=True)
+        # nginx as the application (the demo's Python app would be what is measured).
+        conf = os.path.join(self.work, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"daemon off; worker_processes 1; pid {self.work}/nginx-bench/nginx.pid; error_log stderr;\n"
+                    "events { worker_connections 256; }\n"
+                    f"http {{ access_log off; client_body_temp_path {self.work}/nginx-bench; proxy_temp_path {self.work}/nginx-bench;\n"
+                    f"  fastcgi_temp_path {self.work}/nginx-bench; uwsgi_temp_path {self.work}/nginx-bench; scgi_temp_path {self.work}/nginx-bench;\n"
+                    "  server { listen 9081; location / { return 200 'ok\\n'; } } }\n")
+        os.makedirs(os.path.join(self.work, "nginx-bench"), exist_ok=True)
+        sh(f"chown {APP_UID} {self.work}/nginx-bench && chmod 644 {conf}")
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.start("bench-app", self.in_pod("rv1", f"{nginx} -c {conf} -p {self.work}/nginx-bench"))
+        self.wait("nginx in reviews-v1", lambda: sh(self.in_pod("rv1", "curl -s --max-time 2 http://127.0.0.1:9081/"), check=False).strip() == "ok")
+
+        def pid(workload):
+            return int(sh(f"pgrep -f '^[^ ]*mesh-proxy run --capture --workload {workload} '", check=False).split()[0])
+        pids = {"web-proxy": pid("shop/web"), "rv1-proxy": pid("shop/reviews-v1")}
+
+        def cpu(name):
+            fields = open(f"/proc/{pids[name]}/stat").read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        def wrk(pod, url, uid=APP_UID):
+            out = sh(self.in_pod(pod, f"wrk -t1 -c8 -d8s --latency {url}", uid=uid), check=False, timeout=60)
+            rps = next((float(l.split()[1]) for l in out.splitlines() if l.startswith("Requests/sec")), 0.0)
+            p99 = next((l.split()[1] for l in out.splitlines() if l.strip().startswith("99%")), "?")
+            total = next((int(l.split()[0]) for l in out.splitlines() if "requests in" in l), 0)
+            return rps, p99, total
+
+        alone = wrk("rv1", "http://127.0.0.1:9081/")
+        before = {n: cpu(n) for n in ("web-proxy", "rv1-proxy")}
+        meshed = wrk("web", "http://bench:9081/")
+        used = {n: cpu(n) - before[n] for n in before}
+        print(f"   the app alone (loopback):      {alone[0]:8.0f} req/s, p99 {alone[1]}")
+        print(f"   through both sidecars (mTLS):  {meshed[0]:8.0f} req/s, p99 {meshed[1]}")
+        for n, seconds in used.items():
+            print(f"   {n}: {seconds * 1e6 / max(1, meshed[2]):.0f} µs of CPU per request ({seconds:.2f} s for {meshed[2]} requests)")
+        self.record(meshed[2] > 0, f"wrk through the transparent mesh: {meshed[2]} requests")
+
     def cleanup(self, keep):
         for _, p in self.procs:
             if p.poll() is None:
@@ -537,7 +603,7 @@ def main():
         if missing:
             print(f"transparent: needs {', '.join(missing)}")
         return 1 if missing else 0
-    if len(sys.argv) != 3:
+    if len([a for a in sys.argv if a != "--bench"]) != 3:
         print(__doc__)
         return 2
     missing = available()
@@ -545,15 +611,21 @@ def main():
         msg = f"transparent: NOT RUN: the transparent-mesh test needs {', '.join(missing)}"
         print(msg, flush=True)
         return 1 if os.environ.get("MESHC_REQUIRE_NAMESPACES") == "1" else 0
+    bench = "--bench" in sys.argv
+    if bench:
+        sys.argv.remove("--bench")
     pods = Pods(sys.argv[1], sys.argv[2])
     failed = False
     try:
         pods.setup()
         pods.dns()
         pods.http()
+        pods.tls_passthrough()
         pods.websocket()
         pods.grpc()
         pods.tcp()
+        if bench:
+            pods.bench()
     except (Failed, subprocess.TimeoutExpired) as e:
         failed = True
         print(f"transparent: FAILED: {e}", flush=True)

@@ -8,8 +8,8 @@ cd "$(dirname "$0")/../.."
 source Benchmarks/proxy/common.sh
 n=${1:-20000}
 for b in nginx wrk gcc; do command -v $b >/dev/null || { echo "allocations.sh: needs $b" >&2; exit 2; }; done
-swift build -c release --product mesh-proxy >/dev/null
-swift build -c release --product meshc >/dev/null
+swift build -c release --static-swift-stdlib --product mesh-proxy >/dev/null
+swift build -c release --static-swift-stdlib --product meshc >/dev/null
 work=$(mktemp -d)
 trap 'bench_cleanup "$work"' EXIT
 gcc -O2 -shared -fPIC -o "$work/malloc-count.so" Benchmarks/proxy/malloc-count.c -ldl

@@ -16,7 +16,7 @@ source Benchmarks/proxy/common.sh
 n=${1:-3000}
 for b in valgrind callgrind_control nginx curl objcopy; do command -v $b >/dev/null || { echo "instructions.sh: needs $b" >&2; exit 2; }; done
 proxy=${PROXY:-$(ci/build-sidecar.sh)}
-swift build -c release --product meshc >/dev/null
+swift build -c release --static-swift-stdlib --product meshc >/dev/null
 work=$(mktemp -d)
 trap 'bench_cleanup "$work"' EXIT
 bench_nginx "$work"

@@ -31,7 +31,7 @@ envoy=$(ls "$venv"/lib/python3*/site-packages/envoy/_bin/envoy 2>/dev/null | hea
 
 # A scratch path of its own: other flags in .build would rebuild everything each time.
 proxy=$(ci/build-sidecar.sh)
-swift build -c release --product meshc >/dev/null
+swift build -c release --static-swift-stdlib --product meshc >/dev/null
 meshc=$root/.build/release/meshc
 work=$(mktemp -d)
 pids=()

@@ -16,7 +16,7 @@ source Benchmarks/proxy/common.sh
 root=$PWD
 for b in valgrind nginx curl; do command -v $b >/dev/null || { echo "order.sh: needs $b" >&2; exit 2; }; done
 ci/build-sidecar.sh --no-order >/dev/null
-swift build -c release --product meshc >/dev/null
+swift build -c release --static-swift-stdlib --product meshc >/dev/null
 work=$(mktemp -d)
 trap 'bench_cleanup "$work"' EXIT
 bench_nginx "$work"

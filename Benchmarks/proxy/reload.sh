@@ -9,8 +9,8 @@ cd "$(dirname "$0")/../.."
 source Benchmarks/proxy/common.sh
 reloads=${1:-100}
 for b in nginx wrk; do command -v $b >/dev/null || { echo "reload.sh: needs $b (apt-get install nginx-light wrk)" >&2; exit 2; }; done
-swift build -c release --product mesh-proxy >/dev/null
-swift build -c release --product meshc >/dev/null
+swift build -c release --static-swift-stdlib --product mesh-proxy >/dev/null
+swift build -c release --static-swift-stdlib --product meshc >/dev/null
 work=$(mktemp -d)
 cleanup() { [[ -n ${proxy:-} ]] && kill "$proxy" 2>/dev/null; bench_cleanup "$work"; }
 trap cleanup EXIT

@@ -17,7 +17,7 @@ done
 # The sidecar as it ships (ci/build-sidecar.sh: static Swift runtime, no exclusivity checks,
 # code in the link order of ci/mesh-proxy.order).
 proxy=$(ci/build-sidecar.sh)
-swift build -c release --product meshc >/dev/null
+swift build -c release --static-swift-stdlib --product meshc >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 .build/release/meshc keygen --out "$work/keys" >/dev/null

@@ -41,8 +41,9 @@ public enum VirtualIPs {
         return out
     }
 
-    /// FNV-1a, 64 bits: stable across runs and platforms (Swift's `Hasher` is seeded per process).
-    static func fnv1a(_ text: String) -> UInt64 {
+    /// FNV-1a, 64 bits: stable across runs and platforms (Swift's `Hasher` is seeded per
+    /// process). SARIF fingerprints use it too.
+    public static func fnv1a(_ text: String) -> UInt64 {
         var h: UInt64 = 0xcbf29ce484222325
         for b in text.utf8 {
             h ^= UInt64(b)

@@ -1,3 +1,4 @@
+import MeshConfig
 import MeshPolicy
 
 /// SARIF 2.1.0 as GitHub code scanning accepts it: one run, every rule with help text,
@@ -84,12 +85,5 @@ public enum SARIFReport {
     }
 
     /// FNV-1a: stable across processes, unlike Swift's seeded `Hasher`.
-    static func stableHash(_ s: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in s.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x100_0000_01b3
-        }
-        return h
-    }
+    static func stableHash(_ s: String) -> UInt64 { VirtualIPs.fnv1a(s) }
 }
