@@ -17,6 +17,8 @@ What it shows, each check failing without the capture:
     both sidecars, in STRICT mTLS: the route's split (all to v1) and its header route
     (x-canary: true → v2), an AuthorizationPolicy's deny (403 on /admin), the callee's
     metrics naming the caller's SPIFFE identity;
+  * HTTP/1.1 details: retries (a route's retryOn 5xx hides a flaky instance), a route timeout
+    (504 in 0.5 s), a chunked upload, `Expect: 100-continue`, server-sent events streamed;
   * TLS the application originates (curl to https://meshc-serve on the bridge, outside the
     mesh): passed through by original destination, the server's certificate verified by curl;
   * WebSocket: a `websockets` client and server (PyPI's, Debian's package) by name: routed,
@@ -170,6 +172,12 @@ spec:
   http:
   - match: [{headers: {x-canary: {exact: "true"}}}]
     route: [{destination: {host: reviews, subset: v2}}]
+  - match: [{uri: {prefix: /flaky}}]
+    route: [{destination: {host: reviews, subset: v1}}]
+    retries: {attempts: 3, retryOn: 5xx}
+  - match: [{uri: {prefix: /slow}}]
+    route: [{destination: {host: reviews, subset: v1}}]
+    timeout: 500ms
   - route: [{destination: {host: reviews, subset: v1}, weight: 100}]
 ---
 apiVersion: security.istio.io/v1
@@ -190,15 +198,47 @@ spec:
 """
 
 APP = r'''
-import json, sys
+import itertools, json, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 version = sys.argv[1]
+calls = itertools.count()
+lock = threading.Lock()
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        body = json.dumps({"version": version, "path": self.path}).encode()
-        self.send_response(200); self.send_header("content-length", str(len(body))); self.end_headers()
+    def answer(self, code, doc):
+        body = json.dumps(doc).encode()
+        self.send_response(code); self.send_header("content-length", str(len(body))); self.end_headers()
         self.wfile.write(body)
+    def do_GET(self):
+        if self.path.startswith("/flaky"):
+            with lock:
+                n = next(calls)
+            # Every other call fails: a retry on 5xx always finds a good one.
+            return self.answer(503 if n % 2 == 0 else 200, {"version": version, "call": n})
+        if self.path.startswith("/slow"):
+            time.sleep(2)
+        if self.path.startswith("/events"):
+            # Server-sent events, one every 0.3 s, chunked: they must arrive as they are sent.
+            self.send_response(200); self.send_header("content-type", "text/event-stream")
+            self.send_header("transfer-encoding", "chunked"); self.end_headers()
+            for i in range(4):
+                data = f"data: {i}\n\n".encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data)); self.wfile.flush()
+                time.sleep(0.3)
+            self.wfile.write(b"0\r\n\r\n"); return
+        self.answer(200, {"version": version, "path": self.path})
+    def do_POST(self):
+        # A chunked body (or one sent after `100 Continue`, which the server sends itself).
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int(self.rfile.readline().strip(), 16)
+                if size == 0:
+                    self.rfile.readline(); break
+                body += self.rfile.read(size); self.rfile.readline()
+        else:
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.answer(200, {"version": version, "received": len(body), "chunked": "transfer-encoding" in self.headers})
     def log_message(self, *a): pass
 ThreadingHTTPServer(("0.0.0.0", 9080), H).serve_forever()
 '''
@@ -490,6 +530,33 @@ class Pods:
         self.record(bool(peer) and "mutual_tls" in peer[0],
                     f"reviews-v1's sidecar counted the calls from spiffe://cluster.local/ns/shop/sa/web over mutual TLS")
 
+    def http_details(self):
+        print("== HTTP/1.1 through both sidecars: retries, a timeout, chunked and 100-continue bodies, server-sent events", flush=True)
+        codes = [sh(self.in_pod("web", "curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://reviews:9080/flaky"), check=False) for _ in range(6)]
+        self.record(codes == ["200"] * 6, f"/flaky (every other call a 503 at the app) with retries {{attempts: 3, retryOn: 5xx}}: {codes}")
+        started = time.time()
+        code = sh(self.in_pod("web", "curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://reviews:9080/slow"), check=False)
+        took = time.time() - started
+        self.record(code == "504" and took < 1.8, f"/slow (2 s at the app) under timeout: 500ms → {code} after {took:.1f} s")
+        blob = os.path.join(self.work, "blob")
+        with open(blob, "wb") as f:
+            f.write(os.urandom(300_000))
+        os.chmod(blob, 0o644)
+        out = sh(self.in_pod("web", f"curl -s --max-time 10 -H 'Transfer-Encoding: chunked' --data-binary @{blob} http://reviews:9080/up"), check=False)
+        self.record('"received": 300000' in out, f"a 300 kB chunked upload arrives whole: {out[:80]}")
+        out = sh(self.in_pod("web", f"curl -s --max-time 10 -H 'Expect: 100-continue' --data-binary @{blob} http://reviews:9080/up"), check=False)
+        self.record('"received": 300000' in out, f"Expect: 100-continue with 300 kB: {out[:80]}")
+        # Event arrival times as the client sees them: streamed, not held until the end.
+        probe = ("import time, urllib.request; t = time.time(); r = urllib.request.urlopen('http://reviews:9080/events', timeout=10); "
+                 "print([round(time.time() - t, 2) for line in r if line.startswith(b'data:')])")
+        got = sh(self.in_pod("web", f'python3 -c "{probe}"'), check=False).strip()
+        try:
+            times = json.loads(got)
+        except ValueError:
+            times = []
+        self.record(len(times) == 4 and times[0] < 0.25 and times[-1] > 0.8,
+                    f"server-sent events arrive as they are sent (seconds after the request: {times or got[:80]})")
+
     def tls_passthrough(self):
         print("== TLS the application originates itself, to a host outside the mesh", flush=True)
         # meshc serve on the bridge is such a host: curl verifies its certificate end to end,
@@ -620,6 +687,7 @@ def main():
         pods.setup()
         pods.dns()
         pods.http()
+        pods.http_details()
         pods.tls_passthrough()
         pods.websocket()
         pods.grpc()
