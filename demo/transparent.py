@@ -18,7 +18,8 @@ What it shows, each check failing without the capture:
     (x-canary: true → v2), an AuthorizationPolicy's deny (403 on /admin), the callee's
     metrics naming the caller's SPIFFE identity;
   * HTTP/1.1 details: retries (a route's retryOn 5xx hides a flaky instance), a route timeout
-    (504 in 0.5 s), a chunked upload, `Expect: 100-continue`, server-sent events streamed;
+    (504 in 0.5 s), a chunked upload, `Expect: 100-continue`, a 50 kB header passing and a
+    70 kB one answered 431, server-sent events streamed;
   * TLS the application originates (curl to https://meshc-serve on the bridge, outside the
     mesh): passed through by original destination, the server's certificate verified by curl;
   * WebSocket: a `websockets` client and server (PyPI's, Debian's package) by name: routed,
@@ -546,6 +547,12 @@ class Pods:
         self.record('"received": 300000' in out, f"a 300 kB chunked upload arrives whole: {out[:80]}")
         out = sh(self.in_pod("web", f"curl -s --max-time 10 -H 'Expect: 100-continue' --data-binary @{blob} http://reviews:9080/up"), check=False)
         self.record('"received": 300000' in out, f"Expect: 100-continue with 300 kB: {out[:80]}")
+        big = "x" * 50_000
+        code = sh(self.in_pod("web", f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 -H 'x-big: {big}' http://reviews:9080/"), check=False)
+        self.record(code == "200", f"a 50 kB header passes (Envoy's 60 KiB limit): {code}")
+        huge = "x" * 70_000
+        code = sh(self.in_pod("web", f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 10 -H 'x-big: {huge}' http://reviews:9080/"), check=False)
+        self.record(code == "431", f"a 70 kB header is refused at the caller's sidecar: {code}")
         # Event arrival times as the client sees them: streamed, not held until the end.
         probe = ("import time, urllib.request; t = time.time(); r = urllib.request.urlopen('http://reviews:9080/events', timeout=10); "
                  "print([round(time.time() - t, 2) for line in r if line.startswith(b'data:')])")

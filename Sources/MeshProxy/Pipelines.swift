@@ -132,7 +132,7 @@ enum Pipelines {
     static func http1Server(_ channel: any Channel, _ finish: Finish) throws {
         // Bytes after an upgrade request go on to the decoder that replaces this one
         // (`renewHTTP1Decoder`).
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))
+        try channel.pipeline.syncOperations.addHandler(requestDecoder())
         try finish(channel)
     }
 
@@ -148,13 +148,27 @@ enum Pipelines {
         }
     }
 
+    /// The request headers a client may send: 60 KiB in all, Envoy's default
+    /// (`max_request_headers_kb`); more is answered 431 (`ForwardingHandler`).
+    static let maxRequestHeaderBytes = 60 * 1024
+
+    /// NIO's request decoder with Envoy's header limit; bytes after an upgrade request go on
+    /// to whatever replaces it.
+    static func requestDecoder() -> ByteToMessageHandler<HTTPRequestDecoder> {
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = maxRequestHeaderBytes
+        limits.maxHeaderFieldSize = maxRequestHeaderBytes
+        return ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, informationalResponseStrategy: .drop,
+                                                       limitConfiguration: limits))
+    }
+
     /// Replaces the connection's HTTP/1 decoder (stopped after an upgrade request) with a new
     /// one behind it, which gets the bytes the old one held. Nothing to do on an HTTP/2 stream.
     static func renewHTTP1Decoder(_ context: ChannelHandlerContext) {
         let sync = context.pipeline.syncOperations
         guard let old = try? sync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self) else { return }
         do {
-            try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)), position: .after(old))
+            try sync.addHandler(requestDecoder(), position: .after(old))
             sync.removeHandler(old, promise: nil)
         } catch {
             context.close(promise: nil)

@@ -414,6 +414,16 @@ import Testing
         #expect(!ForwardingHandler.asksUpgrade(HTTPHeaders([("connection", "upgraded"), ("upgrade", "h2c")])))
     }
 
+    /// Request headers up to Envoy's 60 KiB pass; more is 431, and the connection closes.
+    @Test func headersOverSixtyKiBAre431() throws {
+        let up = try TestUpstream("v1")
+        let p = try Running(Self.config(v1: [up.port]))
+        let fits = try HTTPConnection(host: "127.0.0.1", port: p.outbound).request("GET", "/", headers: [("Host", "orders.shop:8080"), ("X-Big", String(repeating: "a", count: 50_000))])
+        #expect(fits.status == 200)
+        let over = try HTTPConnection(host: "127.0.0.1", port: p.outbound).request("GET", "/", headers: [("Host", "orders.shop:8080"), ("X-Big", String(repeating: "a", count: 70_000))])
+        #expect(over.status == 431)
+    }
+
     /// Hop-by-hop headers stop at the proxy in both directions; the others pass.
     @Test func hopByHopHeadersAreNotForwarded() throws {
         let up = try TestUpstream("v1")

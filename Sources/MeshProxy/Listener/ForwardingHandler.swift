@@ -147,14 +147,16 @@ final class ForwardingHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// A request that does not parse gets 400 and the connection closes, unless a response
     /// is already under way there (then it just closes), as NIO's protocol-error handler does.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is HTTPParserError, exchange == nil, streaming == nil, !closing {
+        if let parserError = error as? HTTPParserError, exchange == nil, streaming == nil, !closing {
             closing = true
             var headers = HTTPHeaders()
             headers.add(name: "connection", value: "close")
             headers.add(name: "content-length", value: "0")
-            // Only HTTP/1's parser fails this way: the answer is HTTP/1 bytes.
+            // Only HTTP/1's parser fails this way: the answer is HTTP/1 bytes. Headers over
+            // the limit (`Pipelines.maxRequestHeaderBytes`) are 431, as Envoy answers.
+            let status: HTTPResponseStatus = parserError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
             var writer = ResponseWriter(context: context, request: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/"))
-            writer.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers))
+            writer.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))
             let sent = context.eventLoop.makePromise(of: Void.self)
             writer.end(promise: sent)
             sent.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
