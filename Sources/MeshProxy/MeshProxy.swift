@@ -83,17 +83,23 @@ public final class MeshProxy: @unchecked Sendable {
         let runtime = self.runtime
         if options.capture {
             let identity = self.identity
-            if let l = options.outbound {
-                ports["outbound"] = try listen("outbound", l) { channel in
-                    OriginalDestination.read(channel).flatMapThrowing { try Pipelines.capturedOutbound(channel, runtime: runtime, original: $0) }
+            let outbound: @Sendable (any Channel) -> EventLoopFuture<Void> = { channel in
+                OriginalDestination.read(channel).flatMapThrowing { try Pipelines.capturedOutbound(channel, runtime: runtime, original: $0) }
+            }
+            let inbound: @Sendable (any Channel) -> EventLoopFuture<Void> = { channel in
+                OriginalDestination.read(channel).flatMapThrowing {
+                    try Pipelines.capturedInbound(channel, runtime: runtime, identity: identity, original: $0)
                 }
             }
-            if let l = options.inbound {
-                ports["inbound"] = try listen("inbound", l) { channel in
-                    OriginalDestination.read(channel).flatMapThrowing {
-                        try Pipelines.capturedInbound(channel, runtime: runtime, identity: identity, original: $0)
-                    }
-                }
+            if let l = options.outbound { ports["outbound"] = try listen("outbound", l, pipeline: outbound) }
+            if let l = options.inbound { ports["inbound"] = try listen("inbound", l, pipeline: inbound) }
+            // And on [::] where IPv6 is up (the capture rules redirect IPv6 too): the same
+            // ports, IPv6 only. A host without IPv6 gets no such listener, and that is all.
+            if let l = options.outbound, l.host == "0.0.0.0", let port = ports["outbound"] {
+                ports["outbound6"] = try? listen("outbound6", Listen(host: "::", port: port), v6only: true, pipeline: outbound)
+            }
+            if let l = options.inbound, l.host == "0.0.0.0", let port = ports["inbound"] {
+                ports["inbound6"] = try? listen("inbound6", Listen(host: "::", port: port), v6only: true, pipeline: inbound)
             }
         } else if let l = options.outbound {
             ports["outbound"] = try listen("outbound", l) { channel in try Pipelines.outbound(channel, runtime: runtime) }
@@ -121,8 +127,12 @@ public final class MeshProxy: @unchecked Sendable {
         }
     }
 
-    private func listen(_ name: String, _ l: Listen, pipeline: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>) throws -> Int {
-        let channel = try ServerBootstrap(group: group)
+    private func listen(_ name: String, _ l: Listen, v6only: Bool = false,
+                        pipeline: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>) throws -> Int {
+        var bootstrap = ServerBootstrap(group: group)
+        // An IPv6 listener beside an IPv4 one on the same port takes IPv6 only.
+        if v6only { bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1) }
+        let channel = try bootstrap
             .serverChannelOption(ChannelOptions.backlog, value: 1024)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)

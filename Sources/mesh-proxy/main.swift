@@ -180,7 +180,8 @@ struct ProxyCommand: ParsableCommand {
         let proxy = MeshProxy(options: options)
         let ports = try proxy.start()
         if capture {
-            log("capturing: outbound 0.0.0.0:\(ports["outbound"] ?? 0), inbound 0.0.0.0:\(ports["inbound"] ?? 0), dns 127.0.0.1:\(ports["dns"] ?? 0), admin \(ports["admin"] ?? 0)")
+            let v6 = ports["outbound6"] != nil && ports["inbound6"] != nil ? " (and [::])" : " (no IPv6 listeners: IPv6 is not up)"
+            log("capturing: outbound 0.0.0.0:\(ports["outbound"] ?? 0), inbound 0.0.0.0:\(ports["inbound"] ?? 0)\(v6), dns 127.0.0.1:\(ports["dns"] ?? 0), admin \(ports["admin"] ?? 0)")
         } else {
             log("listening: outbound \(outbound.hasSuffix(":0") ? String(ports["outbound"] ?? 0) : outbound), inbound \(ports["inbound"] ?? 0), admin \(ports["admin"] ?? 0)")
         }

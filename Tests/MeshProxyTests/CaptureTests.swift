@@ -1,4 +1,6 @@
+import Foundation
 import MeshConfig
+import MeshHTTP
 import NIOCore
 import NIOHTTP1
 import Testing
@@ -188,4 +190,25 @@ import Testing
 
     @Test(arguments: ["240.240.0.1/16", "240.240.0.0", "240.240.0.0/33", "240.240.0.0/4", "1.2.3/8", "01.2.3.0/24", "a.b.c.d/8"])
     func badRangesAreRefused(_ text: String) { #expect(IPv4CIDR(text) == nil) }
+
+    /// `--capture` listens on 0.0.0.0 and, where IPv6 is up, on [::] at the same ports (IPv6
+    /// only, beside the IPv4 one); a connection that was not redirected is served as in
+    /// explicit mode (no configuration yet: 503 NC).
+    @Test func captureListensOnBothFamiliesAtTheSamePorts() throws {
+        var o = MeshProxy.Options()
+        o.capture = true
+        o.outbound = .init(host: "0.0.0.0", port: 0)
+        o.inbound = .init(host: "0.0.0.0", port: 0)
+        let proxy = MeshProxy(options: o)
+        defer { proxy.stop(drain: .milliseconds(0)) }
+        let ports = try proxy.start()
+        let outbound = try #require(ports["outbound"])
+        #expect(ports["inbound"] != nil)
+        let ipv6 = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        guard ipv6 >= 0 else { return }  // no IPv6 on this host: nothing more to check
+        close(ipv6)
+        #expect(ports["outbound6"] == outbound && ports["inbound6"] == ports["inbound"])
+        let r = try HTTPConnection(host: "::1", port: outbound, timeout: 5).request("GET", "/", headers: [("Host", "orders.shop:8080")])
+        #expect(r.status == 503, "served over IPv6 (no configuration applied)")
+    }
 }
