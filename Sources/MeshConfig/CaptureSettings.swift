@@ -26,7 +26,7 @@ public struct CaptureSettings: Codable, Equatable, Sendable {
     public static func from(annotations a: [String: String]) -> CaptureSettings? {
         guard annotations.contains(where: { a[$0] != nil }) else { return nil }
         func items(_ key: String) -> [String]? {
-            a["traffic.sidecar.istio.io/" + key].map { $0.split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty } }
+            a["traffic.sidecar.istio.io/" + key].map { $0.split(separator: ",").map { String($0).trimmingBlanks }.filter { !$0.isEmpty } }
         }
         func ports(_ key: String) -> [Int]? { items(key).map { $0.compactMap { Int($0) }.filter { (1...65535).contains($0) } } }
         var s = CaptureSettings()
@@ -36,16 +36,7 @@ public struct CaptureSettings: Codable, Equatable, Sendable {
         s.excludeOutboundPorts = ports("excludeOutboundPorts")
         s.excludeOutboundCIDRs = items("excludeOutboundIPRanges")
         if let include = items("includeOutboundIPRanges"), !include.contains("*") { s.includeOutboundCIDRs = include }
-        s.interceptionMode = a["sidecar.istio.io/interceptionMode"]?.trimmingSpaces.uppercased()
+        s.interceptionMode = a["sidecar.istio.io/interceptionMode"]?.trimmingBlanks.uppercased()
         return s
-    }
-}
-
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
-        while s.last == " " || s.last == "\t" { s = s.dropLast() }
-        return String(s)
     }
 }

@@ -25,7 +25,7 @@ public enum VirtualIPs {
         let usable = cidr.size > 2 ? cidr.size - 2 : cidr.size
         guard usable > 0 else { return out }
         for host in Set(hosts).sorted() where out[host] == nil {
-            var slot = UInt32(truncatingIfNeeded: fnv1a(host) % UInt64(usable))
+            var slot = UInt32(truncatingIfNeeded: StableHash.fnv1a(host) % UInt64(usable))
             var probes: UInt32 = 0
             while probes < usable {
                 let ip = cidr.base &+ (cidr.size > 2 ? 1 : 0) &+ slot
@@ -39,17 +39,6 @@ public enum VirtualIPs {
             }
         }
         return out
-    }
-
-    /// FNV-1a, 64 bits: stable across runs and platforms (Swift's `Hasher` is seeded per
-    /// process). SARIF fingerprints use it too.
-    public static func fnv1a(_ text: String) -> UInt64 {
-        var h: UInt64 = 0xcbf29ce484222325
-        for b in text.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x100000001b3
-        }
-        return h
     }
 }
 

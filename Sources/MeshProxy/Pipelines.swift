@@ -57,10 +57,10 @@ enum Pipelines {
 
     static func tcp(_ channel: any Channel, runtime: ProxyRuntime, destination: TCPDecision.Destination, first: ByteBuffer? = nil,
                     downstream: DownstreamConnection? = nil) throws {
-        let forwarder = TCPForwarder(runtime: runtime, destination: destination, first: first, downstream: downstream)
         // Behind a TLS server handler the peer is known once the handshake completed.
-        forwarder.tlsTerminated = (try? channel.pipeline.syncOperations.handler(type: PeerIdentityRecorder.self)) != nil
-        try channel.pipeline.syncOperations.addHandler(forwarder)
+        let tls = (try? channel.pipeline.syncOperations.handler(type: PeerIdentityRecorder.self)) != nil
+        try channel.pipeline.syncOperations.addHandler(TCPForwarder(runtime: runtime, destination: destination, first: first,
+                                                                    downstream: downstream, afterHandshake: tls))
     }
 
     /// A captured outbound connection: TCP at once when the service port it dialled is not

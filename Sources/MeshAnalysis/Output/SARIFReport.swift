@@ -85,5 +85,5 @@ public enum SARIFReport {
     }
 
     /// FNV-1a: stable across processes, unlike Swift's seeded `Hasher`.
-    static func stableHash(_ s: String) -> UInt64 { VirtualIPs.fnv1a(s) }
+    static func stableHash(_ s: String) -> UInt64 { StableHash.fnv1a(s) }
 }

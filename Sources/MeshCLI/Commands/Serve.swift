@@ -92,10 +92,9 @@ struct Serve: ParsableCommand {
             guard IstioDuration.parseIstio(value).map({ $0 > 0 }) == true else { throw ValidationError("\(flag) \"\(value)\" is not a positive duration (10s, 5m, 168h)") }
         }
         guard splitListen(listen) != nil else { throw ValidationError("--listen \"\(listen)\" is not host:port") }
-        guard let range = IPv4CIDR(serviceCIDR) else {
+        guard IPv4CIDR(serviceCIDR) != nil else {
             throw ValidationError("--service-cidr \"\(serviceCIDR)\" is not an IPv4 range a.b.c.d/n (n from 8 to 30, host bits zero)")
         }
-        _ = range
         if let fault, fault != "crash-before-switch" { throw ValidationError("--fault: unknown fault \(fault)") }
         if let webhookSecret, webhookSecret.isEmpty { throw ValidationError("--webhook-secret must not be empty") }
         if plaintext, ca != nil { throw ValidationError("--plaintext and --ca exclude each other: with a CA the server speaks HTTPS") }

@@ -87,9 +87,7 @@ final class DNSProxy: @unchecked Sendable {
         forwarded[1] = UInt8(id & 0xFF)
         let bound = NIOLoopBound(self, eventLoop: loop)
         let timeout = loop.scheduleTask(in: .seconds(5)) {
-            let proxy = bound.value
-            guard let w = proxy.waiting.removeValue(forKey: id) else { return }
-            _ = w
+            guard bound.value.waiting.removeValue(forKey: id) != nil else { return }
             reply(q.failure(query))
         }
         waiting[id] = Waiting(originalID: q.id, reply: reply, timeout: timeout)

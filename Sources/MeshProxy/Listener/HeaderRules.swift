@@ -48,20 +48,26 @@ enum HeaderRules {
     }
 
     /// Whether `name` is `lowercase` in any case (ASCII), without making a lowercased copy.
-    static func named(_ name: String, _ lowercase: StaticString) -> Bool {
-        guard name.utf8.count == lowercase.utf8CodeUnitCount else { return false }
+    static func named(_ name: some StringProtocol, _ lowercase: StaticString) -> Bool {
+        name.utf8.count == lowercase.utf8CodeUnitCount && starts(name, with: lowercase)
+    }
+
+    /// Whether `value` begins with `lowercase` in any case (ASCII), without a copy.
+    static func starts(_ value: some StringProtocol, with lowercase: StaticString) -> Bool {
+        guard value.utf8.count >= lowercase.utf8CodeUnitCount else { return false }
         return lowercase.withUTF8Buffer { l in
             func same(_ n: some Sequence<UInt8>) -> Bool {
-                var i = 0
-                for b in n {
-                    let c = l[i]
-                    guard b == c || (c >= 0x61 && c <= 0x7A && b == c - 0x20) else { return false }
-                    i += 1
-                }
+                for (b, c) in zip(n, l) where b != c && !(c >= 0x61 && c <= 0x7A && b == c - 0x20) { return false }
                 return true
             }
-            return name.utf8.withContiguousStorageIfAvailable { same($0) } ?? same(name.utf8)
+            return value.utf8.withContiguousStorageIfAvailable { same($0) } ?? same(value.utf8)
         }
+    }
+
+    /// Whether a comma-separated header value lists `lowercase` (in any case, blanks around
+    /// items allowed): `Connection: keep-alive, Upgrade`, `Upgrade: websocket`.
+    static func lists(_ value: String, _ lowercase: StaticString) -> Bool {
+        value.split(separator: ",").contains { named($0.trimmingBlanks, lowercase) }
     }
 
     static func apply(_ ops: HeaderOperations?, to headers: inout HTTPHeaders) {

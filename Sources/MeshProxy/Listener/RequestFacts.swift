@@ -1,3 +1,4 @@
+import MeshConfig
 import NIOHTTP1
 
 /// What the request path asks of a request's headers, found in one pass over them instead
@@ -31,25 +32,17 @@ struct RequestFacts {
                 traced = true
             case 2 where HeaderRules.named(name, "b3"): traced = true
             case 12 where HeaderRules.named(name, "content-type"):
-                grpc = value.utf8.count >= 16 && HeaderRules.named(String(value.prefix(16)), "application/grpc")
+                grpc = HeaderRules.starts(value, with: "application/grpc")
             case 2 where HeaderRules.named(name, "te"):
                 te = true
                 hopByHop = true
             case 7 where HeaderRules.named(name, "upgrade"):
                 upgrade = true
                 hopByHop = true
-                if value.split(separator: ",").contains(where: { token in
-                    let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-                    return HeaderRules.named(String(token.drop(while: blank).reversed().drop(while: blank).reversed()), "websocket")
-                }) {
-                    upgradesToWebSocket = true
-                }
+                if HeaderRules.lists(value, "websocket") { upgradesToWebSocket = true }
             case 10 where HeaderRules.named(name, "connection"):
                 hopByHop = true
-                if value.split(separator: ",").contains(where: { token in
-                    let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-                    return HeaderRules.named(String(token.drop(while: blank).reversed().drop(while: blank).reversed()), "upgrade")
-                }) { connectionNamesUpgrade = true }
+                if HeaderRules.lists(value, "upgrade") { connectionNamesUpgrade = true }
             default:
                 if HeaderRules.isHopByHop(name) { hopByHop = true }
             }

@@ -71,10 +71,15 @@ final class TCPForwarder: ChannelInboundHandler {
     /// Inbound: who is calling (the peer's identity after mTLS), for authorization.
     private let downstream: DownstreamConnection?
 
-    init(runtime: ProxyRuntime, destination: TCPDecision.Destination, first: ByteBuffer? = nil, downstream: DownstreamConnection? = nil) {
+    /// Behind a TLS server handler: the decision waits for the handshake (the peer's identity).
+    private let afterHandshake: Bool
+
+    init(runtime: ProxyRuntime, destination: TCPDecision.Destination, first: ByteBuffer? = nil,
+         downstream: DownstreamConnection? = nil, afterHandshake: Bool = false) {
         self.runtime = runtime
         self.destination = destination
         self.downstream = downstream
+        self.afterHandshake = afterHandshake
         pending = first.map { [$0] } ?? []
         received = first?.readableBytes ?? 0
     }
@@ -94,15 +99,8 @@ final class TCPForwarder: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    private var awaitsHandshake: Bool {
-        guard let downstream, !downstream.mutualTLS, case .app = destination else { return false }
-        return tlsTerminated
-    }
-    /// Set by the pipeline when TLS is terminated in front of this handler.
-    var tlsTerminated = false
-
     private func start(_ context: ChannelHandlerContext) {
-        guard !started, !awaitsHandshake || downstream?.mutualTLS == true else { return }
+        guard !started, !afterHandshake || downstream?.mutualTLS == true else { return }
         started = true
         let state = runtime.state(of: context.eventLoop)
         let snapshot = runtime.snapshot

@@ -15,6 +15,8 @@ public final class Snapshot: Sendable {
     let clusters: [String: Cluster]
     /// Cluster name → instances from the registry (or a static endpoints file).
     let registry: [String: [EndpointInstance]]
+    /// `address:port` of each registry instance → its cluster (the first by name).
+    let endpointClusters: [String: String]
     /// Worked out once per snapshot, so the request path only looks them up.
     let prepared: [String: PreparedCluster]
     /// Per service (by index in `config.outbound`): each route's parsed `retryOn`, and
@@ -48,7 +50,7 @@ public final class Snapshot: Sendable {
         for (i, svc) in config.outbound.enumerated() {
             guard let vip = svc.address else { continue }
             if addresses["\(vip):\(svc.port)"] == nil { addresses["\(vip):\(svc.port)"] = i }
-            for n in Self.dnsNames(svc.host, namespace: config.identity.namespace) where names[n] == nil { names[n] = vip }
+            for n in ServiceNames.aliases(svc.host, callerNamespace: config.identity.namespace) where names[n] == nil { names[n] = vip }
         }
         self.addresses = addresses
         self.names = names
@@ -56,6 +58,11 @@ public final class Snapshot: Sendable {
         self.clusters = clusters
         let registry = endpoints?.clusters ?? [:]
         self.registry = registry
+        var endpointClusters: [String: String] = [:]
+        for name in registry.keys.sorted() {
+            for i in registry[name] ?? [] where endpointClusters["\(i.address):\(i.port)"] == nil { endpointClusters["\(i.address):\(i.port)"] = name }
+        }
+        self.endpointClusters = endpointClusters
         var prepared: [String: PreparedCluster] = [:]
         for c in config.clusters {
             let targets = Self.targets(of: c, registry: registry)
@@ -134,19 +141,6 @@ public final class Snapshot: Sendable {
         return serviceIndex(authority: authority)
     }
 
-    /// The names an application may look up for a service (Kubernetes' search path from
-    /// the workload's namespace): the FQDN, `name.ns.svc`, `name.ns`, and the short name in
-    /// the workload's own namespace. Other hosts (ServiceEntry) answer to themselves only.
-    static func dnsNames(_ host: String, namespace: String) -> [String] {
-        let fqdn = host.lowercased()
-        let labels = fqdn.split(separator: ".")
-        guard labels.count >= 3, labels[2] == "svc" else { return [fqdn] }
-        let (name, ns) = (String(labels[0]), String(labels[1]))
-        var out = [fqdn, "\(name).\(ns).svc", "\(name).\(ns)"]
-        if ns == namespace { out.append(name) }
-        return out
-    }
-
     /// The virtual IP of a name the DNS proxy was asked for (any case, trailing dot or not).
     public func virtualIP(name: String) -> String? {
         var n = name.lowercased()
@@ -154,13 +148,10 @@ public final class Snapshot: Sendable {
         return names[n]
     }
 
-    /// Whether `ip` is the address of an instance the registry lists (a captured connection to
-    /// a pod, not a service): the cluster it belongs to.
+    /// The cluster of the registry instance at `ip:port` (a captured connection dialled a pod,
+    /// not a service), looked up in a table built with the snapshot.
     func cluster(endpoint ip: String, port: Int) -> PreparedCluster? {
-        for (name, list) in registry where list.contains(where: { $0.address == ip && ($0.targetPort ?? $0.port) == port }) {
-            if let p = prepared[name] { return p }
-        }
-        return nil
+        endpointClusters["\(ip):\(port)"].flatMap { prepared[$0] }
     }
 
     /// The same config with other endpoints (its key verifiers kept).
@@ -180,14 +171,7 @@ public final class Snapshot: Sendable {
         }
         for i in order {
             let svc = config.outbound[i]
-            var names = [svc.host.lowercased()]
-            let labels = svc.host.lowercased().split(separator: ".")
-            if labels.count >= 3, labels[2] == "svc" {
-                let (name, ns) = (String(labels[0]), String(labels[1]))
-                names += ["\(name).\(ns).svc", "\(name).\(ns)"]
-                if ns == config.identity.namespace { names.append(name) }
-            }
-            for n in names {
+            for n in ServiceNames.aliases(svc.host, callerNamespace: config.identity.namespace) {
                 if out["\(n):\(svc.port)"] == nil { out["\(n):\(svc.port)"] = i }
                 if out[n] == nil { out[n] = i }
             }

@@ -183,7 +183,8 @@ extension MeshServer {
                     if let want = c.subsetLabels, !want.allSatisfy({ labels[$0.key] == $0.value }) { continue }
                     for i in registry.liveEndpoints(of: backend, now: now) {
                         // A captured instance (address alone) is dialled on the target port.
-                        guard let host = i.host, let port = i.port ?? targetPort ?? (i.report.address == nil ? nil : c.port) else { continue }
+                        guard let host = i.host else { continue }
+                        let port = i.port ?? targetPort ?? c.port
                         list.append(EndpointInstance(address: host, port: port, workload: backend, instance: i.report.instance,
                                                      targetPort: targetPort, labels: labels))
                     }

@@ -144,12 +144,8 @@ public struct Publisher {
     static func directory(_ index: MeshIndex) -> [ServiceListing] {
         let addresses = index.virtualIPs
         return index.services.filter { !$0.host.hasPrefix("*") && !ClusterFacts.isAssumed($0.resource) }.map { s in
-            var hosts = [s.host]
-            if s.origin == .kubernetes {
-                hosts += ["\(s.name).\(s.namespace).svc", "\(s.name).\(s.namespace)", s.name]
-            }
-            return ServiceListing(namespace: s.namespace, name: s.name, hosts: hosts, address: addresses[s.host],
-                                  ports: s.ports.map { ServiceListing.Port(number: $0.number, name: $0.name, protocol: $0.protocolName) })
+            ServiceListing(namespace: s.namespace, name: s.name, hosts: ServiceNames.aliases(s.host, callerNamespace: nil), address: addresses[s.host],
+                           ports: s.ports.map { ServiceListing.Port(number: $0.number, name: $0.name, protocol: $0.protocolName) })
         }.sorted { ($0.namespace, $0.hosts[0]) < ($1.namespace, $1.hosts[0]) }
     }
 
