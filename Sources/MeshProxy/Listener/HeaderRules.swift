@@ -57,7 +57,13 @@ enum HeaderRules {
         guard value.utf8.count >= lowercase.utf8CodeUnitCount else { return false }
         return lowercase.withUTF8Buffer { l in
             func same(_ n: some Sequence<UInt8>) -> Bool {
-                for (b, c) in zip(n, l) where b != c && !(c >= 0x61 && c <= 0x7A && b == c - 0x20) { return false }
+                var i = 0
+                for b in n {
+                    guard i < l.count else { return true }
+                    let c = l[i]
+                    guard b == c || (c >= 0x61 && c <= 0x7A && b == c - 0x20) else { return false }
+                    i += 1
+                }
                 return true
             }
             return value.utf8.withContiguousStorageIfAvailable { same($0) } ?? same(value.utf8)
