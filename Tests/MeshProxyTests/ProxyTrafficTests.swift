@@ -473,7 +473,8 @@ import Testing
     }
 
     @Test func stoppingDrainsRequestsInFlightAndTakesNoNewOnes() throws {
-        let slow = try TestUpstream("slow", .slow(milliseconds: 400))
+        // Slow enough that the listener is certainly closed while this request still runs.
+        let slow = try TestUpstream("slow", .slow(milliseconds: 3000))
         let p = try Running(Self.config(v1: [slow.port]))
         let inFlight = try HTTPConnection(host: "127.0.0.1", port: p.outbound)
         try inFlight.send(Array("GET / HTTP/1.1\r\nHost: orders.shop:8080\r\n\r\n".utf8))
@@ -483,11 +484,15 @@ import Testing
         let stopped = Thread { proxy.stop(drain: .seconds(5)) }
         stopped.start()
         // The listener closes first: new connections are refused while the request drains.
+        // Connect until refused (the stopping thread may not have run yet on a busy machine), then
+        // check the refusal came while the request was still in flight, not after the proxy had gone.
         var refused = false
-        for _ in 0..<500 where !refused {
+        let deadline = Date().addingTimeInterval(2.5)
+        while !refused && Date() < deadline {
             do { _ = try HTTPConnection(host: "127.0.0.1", port: p.outbound, timeout: 1) } catch { refused = true }
         }
         #expect(refused)
+        #expect(proxy.requestsInFlight == 1)
         let r = try inFlight.readResponse()
         #expect(r.status == 200)
     }
