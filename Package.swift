@@ -61,10 +61,14 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
+        // etcd's v3 API through its JSON gateway: the replicas' shared registry (`--store`).
+        .target(name: "MeshEtcd", dependencies: [
+            "MeshHTTP", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         // `meshc serve`: follows the policy repository, gates each commit on lint, publishes
         // signed bundles atomically, and is the service registry. HTTP on SwiftNIO.
         .target(name: "MeshServer", dependencies: [
-            "MeshPipeline", "MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit", "MeshHTTP", "MeshCA",
+            "MeshPipeline", "MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit", "MeshHTTP", "MeshCA", "MeshEtcd",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -100,7 +104,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "MeshCLI", dependencies: [
-            "MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit", "MeshPipeline", "MeshServer", "MeshHTTP", "MeshCA",
+            "MeshPolicy", "MeshAnalysis", "MeshConfig", "MeshCompiler", "MeshBundle", "MeshGit", "MeshPipeline", "MeshServer", "MeshHTTP", "MeshCA", "MeshEtcd",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "meshc", dependencies: ["MeshCLI"]),
@@ -122,7 +126,7 @@ let package = Package(
         .target(name: "GitFixtures", path: "Tests/GitFixtures"),
         .testTarget(name: "MeshGitTests", dependencies: ["MeshGit", "GitFixtures"]),
         .testTarget(name: "MeshServerTests", dependencies: [
-            "MeshServer", "MeshCLI", "MeshConfig", "MeshBundle", "MeshHTTP", "MeshProxy", "MeshCA", "GitFixtures",
+            "MeshServer", "MeshCLI", "MeshConfig", "MeshBundle", "MeshHTTP", "MeshProxy", "MeshCA", "MeshEtcd", "GitFixtures",
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),

@@ -34,6 +34,9 @@ $want_test && [[ ! -x /usr/sbin/ip && ! -x /sbin/ip ]] && missing+=(iproute2)
 # The transparent-mesh test runs an application nobody here wrote: Redis, through two sidecars.
 $want_test && ! command -v redis-server >/dev/null && missing+=(redis-server)
 $want_test && ! command -v setpriv >/dev/null && missing+=(util-linux)
+# Replicas share the registry through etcd (--store): the store's tests and the reliability
+# suite start their own members (Debian's etcd-server; etcdctl for operators' checks).
+$want_test && ! command -v etcd >/dev/null && [[ ! -x /usr/bin/etcd ]] && missing+=(etcd-server etcd-client)
 # ... and WebSocket and gRPC clients and servers (the websockets and grpcio projects'), for
 # the system's python3, which the test's unprivileged "applications" run.
 $want_test && ! /usr/bin/python3 -c 'import websockets' 2>/dev/null && missing+=(python3-websockets)

@@ -75,6 +75,8 @@ final class TLSTransport: @unchecked Sendable {
 
     deinit { channel.close(promise: nil) }
 
+    func close() { channel.close(promise: nil) }
+
     static func connect(host: String, port: Int, tls: HTTPClientTLS, timeout: TimeInterval) throws(HTTPConnection.Failure) -> TLSTransport {
         let context = try tls.context()
         let inbox = Inbox()

@@ -25,6 +25,7 @@ public final class HTTPConnection {
             headers.first { $0.name.lowercased() == name.lowercased() }?.value
         }
         public var text: String { String(decoding: body, as: UTF8.self) }
+        public var isChunked: Bool { header("transfer-encoding")?.lowercased().contains("chunked") == true }
     }
 
     public enum Failure: Error, CustomStringConvertible {
@@ -83,6 +84,12 @@ public final class HTTPConnection {
 
     deinit { if fd >= 0 { close(fd) } }
 
+    /// Ends the connection from another thread: a read blocked on it returns (an error).
+    public func shutdown() {
+        if let tls { tls.close(); return }
+        _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+    }
+
     public func send(_ bytes: [UInt8]) throws(Failure) {
         if let tls { return try tls.send(bytes) }
         var offset = 0
@@ -122,8 +129,39 @@ public final class HTTPConnection {
         buffer += chunk[0..<n]
     }
 
-    /// Reads one response (a HEAD's has no body).
+    /// Reads one response (a HEAD's has no body): framed by Content-Length, or chunked.
     public func readResponse(method: String = "GET") throws(Failure) -> Response {
+        var response = try readHead()
+        if response.isChunked && !(method == "HEAD" || response.status == 304 || response.status == 204) {
+            var body: [UInt8] = []
+            while let chunk = try readChunk() {
+                body += chunk
+                if body.count > 64 << 20 { throw .malformed("a chunked body longer than 64 MiB") }
+            }
+            response.body = body
+            return response
+        }
+        let length = response.header("content-length").flatMap { Int($0) } ?? 0
+        let bodyLength = (method == "HEAD" || response.status == 304 || response.status == 204) ? 0 : length
+        while buffer.count < bodyLength { try fill() }
+        response.body = Array(buffer[0..<bodyLength])
+        buffer.removeFirst(bodyLength)
+        return response
+    }
+
+    /// Sends a request and reads only the head of its response: a streamed body (chunked)
+    /// is then read with `readChunk()` as it comes (an etcd watch).
+    public func startStream(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) throws(Failure) -> Response {
+        var text = "\(method) \(path) HTTP/1.1\r\n"
+        if !headers.contains(where: { $0.0.lowercased() == "host" }) { text += "Host: meshc\r\n" }
+        for (k, v) in headers { text += "\(k): \(v)\r\n" }
+        text += "Content-Length: \(body.count)\r\n\r\n"
+        try send(Array(text.utf8) + body)
+        return try readHead()
+    }
+
+    /// The status line and headers of the next response; the body is left to read.
+    public func readHead() throws(Failure) -> Response {
         let separator: [UInt8] = [13, 10, 13, 10]
         var end: Int?
         while end == nil {
@@ -136,16 +174,40 @@ public final class HTTPConnection {
         var lines = headText.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
         let statusLine = lines.removeFirst().split(separator: " ")
         guard statusLine.count >= 2, let status = Int(statusLine[1]) else { throw .malformed("status line \"\(headText.prefix(80))\"") }
-        let headers = lines.compactMap { line -> (String, String)? in
+        let headers = lines.compactMap { line -> (name: String, value: String)? in
             guard let colon = line.firstIndex(of: ":") else { return nil }
             return (String(line[..<colon]), line[line.index(after: colon)...].trimmingBlanks)
         }
-        let length = headers.first { $0.0.lowercased() == "content-length" }.flatMap { Int($0.1) } ?? 0
-        let bodyLength = (method == "HEAD" || status == 304 || status == 204) ? 0 : length
-        while buffer.count < bodyLength { try fill() }
-        let body = Array(buffer[0..<bodyLength])
-        buffer.removeFirst(bodyLength)
-        return Response(status: status, headers: headers.map { (name: $0.0, value: $0.1) }, body: body)
+        return Response(status: status, headers: headers, body: [])
+    }
+
+    /// The next chunk of a chunked body (whatever the server sent in it), nil after the last.
+    public func readChunk() throws(Failure) -> [UInt8]? {
+        let crlf: [UInt8] = [13, 10]
+        var lineEnd: Int?
+        while lineEnd == nil {
+            if let i = Self.find(crlf, in: buffer) { lineEnd = i; break }
+            if buffer.count > 4096 { throw .malformed("a chunk size line longer than 4 KiB") }
+            try fill()
+        }
+        let sizeText = String(decoding: buffer[0..<lineEnd!], as: UTF8.self).split(separator: ";").first.map(String.init) ?? ""
+        guard let size = Int(sizeText.trimmingBlanks, radix: 16), size >= 0, size <= 64 << 20 else {
+            throw .malformed("chunk size \"\(sizeText.prefix(20))\"")
+        }
+        buffer.removeFirst(lineEnd! + 2)
+        if size == 0 {
+            // Trailers (none expected) up to the empty line.
+            while true {
+                while Self.find(crlf, in: buffer) == nil { try fill() }
+                let i = Self.find(crlf, in: buffer)!
+                buffer.removeFirst(i + 2)
+                if i == 0 { return nil }
+            }
+        }
+        while buffer.count < size + 2 { try fill() }
+        let chunk = Array(buffer[0..<size])
+        buffer.removeFirst(size + 2)
+        return chunk
     }
 
     static func find(_ needle: [UInt8], in hay: [UInt8]) -> Int? {

@@ -35,10 +35,8 @@ public final class MeshServer: @unchecked Sendable {
     let authority: NIOLockedValueBox<CertificateAuthority?>
     private var authorityStamp: [String: FileStamp]?
     private(set) var tls: ServerTLS?
-    /// Passes accepted reports on to the other replicas (`--peer`).
-    private(set) var peers: PeerForwarder?
-    /// Where the server's own certificate is written for its calls to peers.
-    var identityDirectory: String { options.dataDirectory + "/tls" }
+    /// Where the registry lives: this process's memory, or etcd shared by every replica.
+    let registryStore: any RegistryStore
     private let state: NIOLockedValueBox<State>
     private let wakeup = NSCondition()
     private var syncRequested = false
@@ -57,6 +55,13 @@ public final class MeshServer: @unchecked Sendable {
         /// refusal was an I/O failure): the repository has to change first.
         var refused: (commit: String, window: Int)?
         var lastSweep = Date()
+        /// The store has been read once (etcd: the registry is complete from then on).
+        var storeLoaded = false
+        /// Whether the store takes writes now, and why not.
+        var storeUp = true
+        var storeReason: String?
+        /// What the replicas agree is the newest published revision (and the last refusal).
+        var mark: RevisionMark?
     }
 
     public init(options: ServerOptions) {
@@ -65,14 +70,18 @@ public final class MeshServer: @unchecked Sendable {
         schedule = SigningSchedule(ttl: options.bundleTTL)
         http = HTTPServer(threads: max(1, options.threads), limits: options.limits)
         authority = NIOLockedValueBox(options.certificateAuthority)
-        state = NIOLockedValueBox(State(registry: Registry(lease: 3 * options.reportInterval)))
+        registryStore = options.registryStore ?? MemoryStore()
+        var registry = Registry(lease: 3 * options.reportInterval)
+        registry.storeExpires = registryStore.expiresInstances
+        state = NIOLockedValueBox(State(registry: registry, storeLoaded: !registryStore.expiresInstances, storeUp: true))
         registryWarmUntil = options.clock().addingTimeInterval(options.registryWarmUp ?? options.reportInterval + 1)
     }
 
-    /// The registry is soft state, rebuilt from proxies' reports: until every live proxy has
-    /// had a report interval to announce itself (after a start or restart), it is incomplete,
-    /// and endpoint lists are not served — a proxy keeps the instances it knows rather than
-    /// take a list that lacks them (which would send its traffic nowhere).
+    /// In memory, the registry is soft state, rebuilt from proxies' reports: until every live
+    /// proxy has had a report interval to announce itself (after a start or restart), it is
+    /// incomplete, and endpoint lists are not served — a proxy keeps the instances it knows
+    /// rather than take a list that lacks them (which would send its traffic nowhere). With a
+    /// store (etcd) the registry is complete as soon as it has been read: no such window.
     let registryWarmUntil: Date
 
     /// Restores the last published revision (served before the first fetch: the repository
@@ -92,16 +101,8 @@ public final class MeshServer: @unchecked Sendable {
             tls = try ServerTLS(ca: ca, names: options.serverNames ?? ServerTLS.defaultNames(listenHost: options.host), ttl: options.certificateTTL)
             authorityStamp = options.certificateAuthorityDirectory.map(Self.stamp(directory:))
         }
-        if !options.peers.isEmpty {
-            var client: HTTPClientTLS?
-            if let tls {
-                try tls.write(to: identityDirectory)
-                client = HTTPClientTLS(roots: identityDirectory + "/roots.pem", certificate: identityDirectory + "/cert.pem", key: identityDirectory + "/key.pem")
-            }
-            let forwarder = PeerForwarder(peers: options.peers, tls: client, log: options.log)
-            forwarder.start()
-            peers = forwarder
-        }
+        registryStore.start(storeEvents())
+        if registryStore.expiresInstances { options.log("registry store: \(registryStore.name)") }
         let address = try http.start(host: options.host, port: options.port, tls: tls) { [weak self] request, loop in
             guard let self else { return loop.makeSucceededFuture(.error(.serviceUnavailable, "the server is stopping")) }
             return self.handle(request, on: loop)
@@ -123,7 +124,7 @@ public final class MeshServer: @unchecked Sendable {
         wakeup.signal()
         wakeup.unlock()
         sweeper?.cancel()
-        peers?.stop()
+        registryStore.stop()
         bundleWaiters.cancelAll(.error(.serviceUnavailable, "the server is stopping"))
         endpointWaiters.cancelAll(.error(.serviceUnavailable, "the server is stopping"))
         http.stop()
@@ -164,7 +165,6 @@ public final class MeshServer: @unchecked Sendable {
         do {
             if try tls?.refresh(ca: ca, caChanged: changed, now: now) == true {
                 options.log("server certificate renewed (\(tls?.spiffeID ?? ""))")
-                if peers != nil { try tls?.write(to: identityDirectory) }
             }
         } catch {
             options.log("cannot renew the server certificate: \(error); keeping the one in force")
@@ -195,6 +195,8 @@ public final class MeshServer: @unchecked Sendable {
     private func install(_ revision: PublishedRevision) {
         state.withLockedValue { $0.current = revision }
         metrics.publishedVersion.set(Double(revision.record.version))
+        let behind = state.withLockedValue { s in (s.mark?.version).map { $0 > revision.record.version } ?? false }
+        metrics.revisionBehind.set(behind ? 1.0 : 0.0)
         bundleWaiters.wake()
         endpointWaiters.wake()
     }
@@ -290,12 +292,18 @@ public final class MeshServer: @unchecked Sendable {
                 metrics.commitToPublish.record(Duration.milliseconds(max(0, Int64(Date().timeIntervalSince(committed) * 1000))))
             }
             state.withLockedValue { $0.refused = nil }
+            registryStore.announce(RevisionMark(version: revision.record.version, commit: revision.record.commit,
+                                                publishedAt: Timestamp.format(now), by: "\(options.host):\(port)"))
             record(RevisionAttempt(commit: head.id.hex, summary: head.summary, outcome: .published, version: revision.record.version,
                                    failedStep: nil, reason: nil, errors: nil, at: Timestamp.format(now), seconds: seconds, trigger: trigger))
             options.log("published revision \(revision.record.version): commit \(head.id.short) \"\(head.summary)\", \(revision.bundles.count) bundles, \(revision.parts.count) parts (\(trigger))")
         } catch {
             metrics.publishFailed(step: error.step.rawValue)
-            if error.step != .publish { state.withLockedValue { $0.refused = (head.id.hex, window) } }
+            if error.step != .publish {
+                state.withLockedValue { $0.refused = (head.id.hex, window) }
+                registryStore.announce(RevisionMark(refusedCommit: head.id.hex, refusedReason: "\(error.step.rawValue): \(error.reason)",
+                                                    refusedAt: Timestamp.format(now), by: "\(options.host):\(port)"))
+            }
             record(RevisionAttempt(commit: head.id.hex, summary: head.summary, outcome: .failed, version: error.version,
                                    failedStep: error.step, reason: error.reason, errors: error.errors.isEmpty ? nil : error.errors,
                                    at: Timestamp.format(now), seconds: seconds, trigger: trigger))
@@ -363,6 +371,62 @@ public final class MeshServer: @unchecked Sendable {
             return try repo.resolve("refs/remotes/origin/\(options.branch)")
         } catch {
             return try repo.resolve("refs/heads/\(options.branch)")
+        }
+    }
+
+    // MARK: the registry store
+
+    private func storeEvents() -> StoreEvents {
+        StoreEvents(
+            loaded: { [weak self] held, mark in
+                guard let self else { return }
+                let now = Date()
+                let changed = self.withState { s -> Bool in
+                    let changed = s.registry.replaceAll(held.map { ($0.report, Timestamp.parse($0.firstSeen) ?? now, Timestamp.parse($0.lastSeen) ?? now, $0.lease) }, now: now)
+                    let first = !s.storeLoaded
+                    s.storeLoaded = true
+                    return changed || first
+                }
+                if let mark { self.follow(mark) }
+                if changed { self.endpointWaiters.wake() }
+            },
+            put: { [weak self] i in
+                guard let self else { return }
+                let now = Date()
+                if self.withState({ $0.registry.stored(i.report, firstSeen: Timestamp.parse(i.firstSeen) ?? now, lastSeen: Timestamp.parse(i.lastSeen) ?? now, lease: i.lease) }) {
+                    self.endpointWaiters.wake()
+                }
+            },
+            removed: { [weak self] workload, instance in
+                guard let self else { return }
+                if self.withState({ $0.registry.removed(workload: workload, instance: instance, now: Date()) }) { self.endpointWaiters.wake() }
+            },
+            revision: { [weak self] mark in self?.follow(mark) },
+            health: { [weak self] up, reason in
+                guard let self else { return }
+                let changed = self.withState { s -> Bool in
+                    defer { (s.storeUp, s.storeReason) = (up, reason) }
+                    return s.storeUp != up
+                }
+                self.metrics.storeUp.set(up ? 1.0 : 0.0)
+                self.metrics.registryStale.set(up ? 0.0 : 1.0)
+                // Long polls answered while the store was down said "stale": tell them it is fresh.
+                if changed { self.endpointWaiters.wake() }
+            })
+    }
+
+    /// Another replica published a newer revision (or refused a commit): a replica behind it
+    /// fetches now instead of at its next poll.
+    private func follow(_ mark: RevisionMark) {
+        let behind = withState { s -> Bool in
+            s.mark = mark
+            guard let v = mark.version else { return false }
+            return v > (s.current?.record.version ?? Int.min)
+        }
+        metrics.revisionBehind.set(behind ? 1.0 : 0.0)
+        if behind {
+            options.log("another replica (\(mark.by ?? "?")) publishes version \(mark.version ?? 0) (commit \(mark.commit?.prefix(12) ?? "?")): fetching now")
+            requestSync()
         }
     }
 

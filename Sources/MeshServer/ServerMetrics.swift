@@ -22,6 +22,10 @@ final class ServerMetrics: @unchecked Sendable {
     let statusReports: Counter
     let reportsRefused: Counter
     let instancesLive: Gauge
+    let storeUp: Gauge
+    let reportsUnstored: Counter
+    let registryStale: Gauge
+    let revisionBehind: Gauge
     private var failuresByReason: [String: Counter] = [:]
     private var requestLatency: [String: DurationHistogram] = [:]
     private let lock = NSLock()
@@ -55,6 +59,11 @@ final class ServerMetrics: @unchecked Sendable {
         statusReports = registry.makeCounter(descriptor: Self.name("status_reports", "total", "Status reports accepted from proxies."))
         reportsRefused = registry.makeCounter(descriptor: Self.name("status_reports_refused", "total", "Status reports refused: no client certificate, or one of another workload."))
         instancesLive = registry.makeGauge(descriptor: Self.name("registry_live", "instances", "Instances whose lease has not run out."))
+        storeUp = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "meshc", metricName: "store_up", helpText: "1 when the registry store (etcd with --store) takes writes; 0 while it is unreachable or without quorum."))
+        registryStale = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "meshc", metricName: "registry_stale", helpText: "1 while the registry served is the last one seen, not followed live (the store is down)."))
+        revisionBehind = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "meshc", metricName: "revision_behind", helpText: "1 when another replica publishes a newer revision than this one."))
+        storeUp.set(1.0)
+        reportsUnstored = registry.makeCounter(descriptor: Self.name("status_reports_unstored", "total", "Status reports answered 503 because the registry store could not take them (the proxy reports again)."))
     }
 
     func publishFailed(step: String) {

@@ -46,9 +46,9 @@ public struct ServerOptions: Sendable {
     public var certificateAuthorityDirectory: String?
     /// CAs (a PEM file) that verify `https://` JWKS URIs; nil: the system's roots.
     public var jwksRoots: String?
-    /// Other replicas following the same repository: accepted status reports are passed on
-    /// to them, so every replica's registry knows every instance.
-    public var peers: [ServerAddress] = []
+    /// Where the registry, the fleet's status and the revision mark live: nil keeps them in
+    /// this process (`MemoryStore`); an `EtcdStore` shares them between replicas.
+    public var registryStore: (any RegistryStore)?
     /// The DNS names and IP addresses the server certificate is valid for (nil: localhost,
     /// the loopback addresses, the host's name and the listen address).
     public var serverNames: [String]?

@@ -58,6 +58,16 @@ import Testing
         #expect((try Meshc.json(out)["summary"] as? [String: Any])?["resources"] as? Int == 1)
     }
 
+    @Test func servePeerIsGoneAndSaysWhatReplacesIt() throws {
+        for extra in [[], ["--store", "etcd://127.0.0.1:2379"]] {
+            let out = try Meshc.spawn(["serve", "--repo", ".", "--key", "k", "--data-dir", "/tmp/x", "--peer", "https://127.0.0.1:8443"] + extra)
+            #expect(out.status == 64 || out.status == 2, "\(out.status)")
+            #expect(out.stderr.contains("--peer is gone") && out.stderr.contains("--store etcd://"), "\(out.stderr)")
+        }
+        let bad = try Meshc.spawn(["serve", "--repo", ".", "--key", "k", "--data-dir", "/tmp/x", "--store", "etcd://nohost"])
+        #expect(bad.stderr.contains("is not etcd://host:port"), "\(bad.stderr)")
+    }
+
     @Test func aFolderWithoutYAMLFailsTheJob() throws {
         let dir = try TempDir()
         try dir.write("README.md", "no policy here\n")

@@ -32,6 +32,17 @@ import Testing
         #expect(again <= 0.5, "the backoff starts over after a success")
     }
 
+    @Test func aRetryAfterIsKeptToTheSecondAndDoesNotGrowTheBackoff() {
+        var p = LongPoller(wait: 60)
+        var rng = SplitMix(4)
+        // Eight failures: the backoff would be near 30 s …
+        for _ in 0..<8 { _ = p.next(after: .failed, rng: &rng) }
+        // … but a server that says "in 4 s" (a registry being rebuilt) is asked in 4 s.
+        #expect(p.next(after: .retryAfter(4), rng: &rng) == .wait(4))
+        #expect(p.backoff.failures == 8, "a Retry-After is not a failure")
+        #expect(p.next(after: .retryAfter(100_000), rng: &rng) == .wait(300), "capped")
+    }
+
     @Test func anIncompleteVersionIsAskedForAgainUnconditionally() {
         var p = LongPoller(wait: 30)
         var rng = SplitMix(5)

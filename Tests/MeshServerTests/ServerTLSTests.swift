@@ -111,35 +111,6 @@ import X509
         #expect(MeshCommand.run(["proxy-status", "--server", url, "--ca-roots", other]) != 0, "a server the roots do not vouch for")
     }
 
-    @Test func replicasPassAcceptedReportsOnToTheirPeers() throws {
-        let ca = try CertificateAuthority.create(trustDomain: "cluster.local")
-        let repo = try PolicyRepo()
-        let b = try TestServer(repository: repo.path) { $0.certificateAuthority = ca }
-        let a = try TestServer(repository: repo.path) {
-            $0.certificateAuthority = ca
-            $0.peers = [ServerAddress(host: "127.0.0.1", port: b.port, secure: true)]
-        }
-        _ = try a.waitForAttempts(1)
-        _ = try b.waitForAttempts(1)
-        let version = try #require(try a.servedVersion())
-        let orders = try Self.client(ca, "shop", "orders", roots: a.roots)
-        #expect(try a.post("/v1/status", Self.report("shop/orders-v1", instance: "orders-a", version: version), as: orders).status == 200)
-        let deadline = Date().addingTimeInterval(10)
-        func instances(_ s: TestServer) throws -> [String] {
-            try JSONDecoder().decode(FleetStatus.self, from: Data(try s.get("/v1/status").body)).proxies.map(\.instance)
-        }
-        while try instances(b).isEmpty, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        #expect(try instances(b) == ["orders-a"], "the peer heard the report through the replica")
-
-        // Only a replica may pass reports on: a workload's certificate with the header is a report like any other.
-        let payments = try Self.client(ca, "payments", "payments", roots: b.roots)
-        let forged = try b.post("/v1/status", Self.report("shop/orders-v1", instance: "orders-forged", version: version),
-                                headers: [(PeerForwarder.header, "1")], as: payments)
-        #expect(forged.status == 403)
-        #expect(try instances(b) == ["orders-a"])
-        #expect(try instances(a) == ["orders-a"], "a report is not passed back")
-    }
-
     @Test func aRootRotationIsPickedUpWithoutARestart() throws {
         let (dir, first, repo, s) = try Self.serverFollowingCA()
         _ = repo

@@ -64,6 +64,50 @@ import Testing
         #expect(!again)
     }
 
+    @Test func aStoreIsWrittenOnlyWhenAReportChangesSomething() throws {
+        var r = Registry(lease: 30)
+        r.storeExpires = true
+        #expect(try r.plan(report("a"), now: t0) == .write(lease: 0), "new: written under a new lease")
+        try r.report(report("a"), now: t0, lease: 77)
+        var again = report("a")
+        again.at = "2030-01-01T00:00:00Z"
+        #expect(try r.plan(again, now: t0.addingTimeInterval(500)) == .refresh(lease: 77), "only the time differs: renew the lease")
+        #expect(try r.plan(report("a", state: .rejected, reason: "bad"), now: t0) == .write(lease: 77))
+        #expect(try r.plan(report("a", address: "10.0.0.2:15006"), now: t0) == .write(lease: 77))
+        #expect(try r.plan(report("a", version: 6), now: t0) == .write(lease: 77))
+        #expect(throws: Registry.Refusal.self) { try r.plan(report("a/b"), now: t0) }
+        // Gone from the store: written again, under a new lease.
+        r.removed(workload: "shop/orders-v1", instance: "a", now: t0)
+        #expect(try r.plan(report("a"), now: t0) == .write(lease: 0))
+    }
+
+    @Test func withStoreLeasesTheStoreSaysWhoIsLiveNotTheClock() throws {
+        var r = Registry(lease: 30)
+        r.storeExpires = true
+        let appeared = r.stored(report("a"), firstSeen: t0, lastSeen: t0, lease: 1)
+        let same = r.stored(report("a"), firstSeen: t0, lastSeen: t0, lease: 1)
+        #expect(appeared)
+        #expect(!same, "the same again is no change")
+        // Another replica keeps the lease alive: live however long ago this one heard of it.
+        #expect(r.liveEndpoints(of: "shop/orders-v1", now: t0.addingTimeInterval(3600)).count == 1)
+        let lapsed = r.expire(now: t0.addingTimeInterval(3600), lastSweep: t0)
+        #expect(!lapsed)
+        let removed = r.removed(workload: "shop/orders-v1", instance: "a", now: t0.addingTimeInterval(10))
+        #expect(removed)
+        #expect(r.liveEndpoints(of: "shop/orders-v1", now: t0.addingTimeInterval(10)).isEmpty)
+        #expect(r.fleet(now: t0.addingTimeInterval(10), grace: 30) { _ in nil }.map(\.state) == [.unreachable])
+        // A full read replaces what the mirror holds: b appears, a (not held) stays gone.
+        let held: [(report: StatusReport, firstSeen: Date, lastSeen: Date, lease: Int64)] = [(report("b"), t0, t0, 2)]
+        let replaced = r.replaceAll(held, now: t0.addingTimeInterval(11))
+        #expect(replaced)
+        #expect(r.liveEndpoints(of: "shop/orders-v1", now: t0.addingTimeInterval(11)).map(\.report.instance) == ["b"])
+        let emptied = r.replaceAll([], now: t0.addingTimeInterval(12))
+        #expect(emptied, "b gone in the next read")
+        // Forgotten once gone for longer than forgetAfter (300 s).
+        _ = r.expire(now: t0.addingTimeInterval(400), lastSweep: t0.addingTimeInterval(399))
+        #expect(r.all().isEmpty)
+    }
+
     @Test func oneLateReportNeverMakesTheListFlap() throws {
         var r = Registry(lease: 30)
         try r.report(report("a"), now: t0)

@@ -51,7 +51,7 @@ final class PolicyRepo {
 }
 
 /// A server started in-process on 127.0.0.1 with a free port, over a real repository.
-final class TestServer {
+final class TestServer: @unchecked Sendable {
     let server: MeshServer
     let dataDir: String
     var port: Int { server.port }

@@ -5,6 +5,7 @@ import MeshBundle
 import MeshCA
 import MeshHTTP
 import MeshConfig
+import MeshEtcd
 import MeshPipeline
 import MeshPolicy
 import MeshServer
@@ -74,7 +75,23 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("jwks-ca"), help: "CA certificates (PEM) that verify https:// jwksUri servers (default: the system's roots).")
     var jwksCA: String?
 
-    @Option(name: .customLong("peer"), help: "Another replica following the same repository, https://host:port (http without --ca): accepted status reports are passed on to it, so every replica's registry knows every instance (repeatable).")
+    @Option(name: .customLong("store"), help: "Where replicas share the registry, the fleet's status and the published revision: etcd://host:port[,host:port…] (an etcd cluster, v3 API; etcds:// or --store-ca for TLS). Without it the server keeps them in its own memory (one replica).")
+    var store: String?
+
+    @Option(name: .customLong("store-prefix"), help: "The key prefix in the store (replicas of one mesh share it).")
+    var storePrefix = "/meshc/"
+
+    @Option(name: .customLong("store-ca"), help: "CA certificates (PEM) that verify the etcd members (TLS).")
+    var storeCA: String?
+
+    @Option(name: .customLong("store-cert"), help: "Client certificate (PEM) for an etcd that requires one.")
+    var storeCert: String?
+
+    @Option(name: .customLong("store-key"), help: "The client certificate's private key (PEM).")
+    var storeKey: String?
+
+    /// Replaced by --store: replicas no longer pass reports to each other.
+    @Option(name: .customLong("peer"), help: .hidden)
     var peers: [String] = []
 
     @Option(name: .customLong("tls-name"), help: "With --ca: a DNS name or IP address the server certificate is valid for (repeatable; default: localhost, 127.0.0.1, ::1, the host name, the listen address).")
@@ -98,11 +115,18 @@ struct Serve: ParsableCommand {
         if let fault, fault != "crash-before-switch" { throw ValidationError("--fault: unknown fault \(fault)") }
         if let webhookSecret, webhookSecret.isEmpty { throw ValidationError("--webhook-secret must not be empty") }
         if plaintext, ca != nil { throw ValidationError("--plaintext and --ca exclude each other: with a CA the server speaks HTTPS") }
-        for peer in peers {
-            guard let address = ServerAddress(url: peer) else { throw ValidationError("--peer \"\(peer)\" is not https://host:port") }
-            guard address.secure == !plaintext else {
-                throw ValidationError("--peer \(peer): replicas speak \(plaintext ? "http (--plaintext)" : "https (they have a mesh CA)")")
+        if !peers.isEmpty {
+            throw ValidationError("--peer is gone: replicas share the registry through a store, not by passing reports to each other; run an etcd cluster and give every replica --store etcd://host:port[,host:port…] (see docs/operating.md)")
+        }
+        if let store {
+            guard EtcdClient.parseMembers(store) != nil else {
+                throw ValidationError("--store \"\(store)\" is not etcd://host:port[,host:port…]")
             }
+        }
+        if (storeCert == nil) != (storeKey == nil) { throw ValidationError("--store-cert and --store-key go together") }
+        if store == nil, storeCA != nil || storeCert != nil { throw ValidationError("--store-ca, --store-cert and --store-key need --store") }
+        for (flag, path) in [("--store-ca", storeCA), ("--store-cert", storeCert), ("--store-key", storeKey)] {
+            if let path, !FileManager.default.isReadableFile(atPath: path) { throw ValidationError("\(flag) \(path): cannot read it") }
         }
     }
 
@@ -138,7 +162,6 @@ struct Serve: ParsableCommand {
         options.staleGrace = IstioDuration.parseIstio(staleAfter)!
         options.maxWait = IstioDuration.parseIstio(maxWait)!
         options.webhookSecret = webhookSecret
-        options.peers = peers.compactMap(ServerAddress.init(url:))
         options.jwksRoots = jwksCA
         // A mesh always has identity: without --ca, a CA of the server's own in its data
         // directory, created the first time and used from then on.
@@ -167,6 +190,12 @@ struct Serve: ParsableCommand {
         options.log = { line in Console.current.err("meshc serve: " + line) }
         if fault == "crash-before-switch" {
             options.beforeSwitch = { Console.current.err("meshc serve: fault: crashing before the switch"); _exit(75) }
+        }
+        if let store, let (members, secure) = EtcdClient.parseMembers(store) {
+            let tls = (secure || storeCA != nil) ? HTTPClientTLS(roots: storeCA, certificate: storeCert, key: storeKey) : nil
+            let etcdMembers = tls == nil ? members : members.map { ServerAddress(host: $0.host, port: $0.port, secure: true) }
+            options.registryStore = EtcdStore(client: EtcdClient(members: etcdMembers, tls: tls), prefix: storePrefix,
+                                              leaseSeconds: Int((3 * options.reportInterval).rounded(.up)), replica: listen, log: options.log)
         }
         let server = MeshServer(options: options)
         do { try server.start() } catch { throw PipelineError.unreadable(path: listen, message: "cannot listen: \(error)") }

@@ -185,7 +185,13 @@ public final class ControlLoop: @unchecked Sendable {
             let result: LongPoller.Result
             do {
                 let r = try connect(address, timeout: TimeInterval(options.wait + 15)).request("GET", path, headers: poller.requestHeaders)
-                result = r.status == 304 ? .notModified : handle(r)
+                if r.status == 304 {
+                    result = .notModified
+                } else if r.status == 503, let after = r.header("retry-after").flatMap({ Double($0.trimmingBlanks) }) {
+                    result = .retryAfter(after)
+                } else {
+                    result = handle(r)
+                }
             } catch {
                 unreachable(error)
                 result = .failed

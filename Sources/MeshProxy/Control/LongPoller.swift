@@ -19,6 +19,9 @@ struct LongPoller {
         case notModified
         /// Unreachable, refused, or not understood.
         case failed
+        /// The server cannot answer yet and said when to ask again (503 with Retry-After:
+        /// a registry being rebuilt): asked again then, neither sooner nor after a backoff.
+        case retryAfter(TimeInterval)
     }
 
     enum Next: Equatable {
@@ -52,6 +55,8 @@ struct LongPoller {
             return .wait(backoff.failed(using: &rng))
         case .failed:
             return .wait(backoff.failed(using: &rng))
+        case .retryAfter(let seconds):
+            return .wait(min(max(seconds, 0.1), 300))
         }
     }
 }

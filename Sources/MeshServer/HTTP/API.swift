@@ -54,7 +54,7 @@ extension MeshServer {
             guard let key = workloadKey(rest[1], rest[2]) else { return ("endpoints", loop.makeSucceededFuture(badName(rest[1], rest[2]))) }
             return ("endpoints", endpoints(key, request, on: loop))
         case ("status", 1):
-            if request.method == .POST { return ("status", loop.makeSucceededFuture(report(request))) }
+            if request.method == .POST { return ("status", report(request, on: loop)) }
             return only(.GET, "status") { fleet() }
         case ("revisions", 1):
             return only(.GET, "revisions") { revisions() }
@@ -201,7 +201,14 @@ extension MeshServer {
         let answer: @Sendable () -> APIResponse? = { [weak self] in
             guard let self else { return .error(.serviceUnavailable, "the server is stopping") }
             guard let revision = self.current else { return .error(.serviceUnavailable, "no revision is published yet") }
-            let warm = self.registryWarmUntil.timeIntervalSince(self.options.clock())
+            let (loaded, storeUp) = self.withState { ($0.storeLoaded, $0.storeUp) }
+            if !loaded {
+                // A store (etcd) not read yet: nothing to serve that would not lack instances.
+                var r = APIResponse.error(.serviceUnavailable, "the registry has not been read from \(self.registryStore.name) yet (keep the endpoints you have)")
+                r.headers.add(name: "retry-after", value: "1")
+                return r
+            }
+            let warm = self.registryStore.expiresInstances ? 0 : self.registryWarmUntil.timeIntervalSince(self.options.clock())
             if warm > 0 {
                 var r = APIResponse.error(.serviceUnavailable, "the registry is being rebuilt from the proxies' reports; endpoints are served in \(Int(warm.rounded(.up))) s (keep the ones you have)")
                 r.headers.add(name: "retry-after", value: String(Int(warm.rounded(.up))))
@@ -213,12 +220,15 @@ extension MeshServer {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let bytes = (try? encoder.encode(doc)) ?? Data()
-            let etag = "\"\(Signer.digest(bytes))\""
+            // The same list while the store is down is another answer: stale, said so.
+            let etag = "\"\(Signer.digest(bytes))\(storeUp ? "" : "-stale")\""
             lastTag.withLockedValue { $0 = etag }
             if let ifNoneMatch, Self.matches(ifNoneMatch, etag) { return nil }
             self.metrics.endpointsServed.increment()
-            return APIResponse(status: .ok, headers: ["content-type": "application/json", "etag": etag, "cache-control": "no-cache"],
-                               body: ByteBuffer(bytes: bytes))
+            var headers: HTTPHeaders = ["content-type": "application/json", "etag": etag, "cache-control": "no-cache"]
+            // The store is down: this is the last registry seen, not a live one.
+            if !storeUp { headers.add(name: "x-meshc-registry-stale", value: "true") }
+            return APIResponse(status: .ok, headers: headers, body: ByteBuffer(bytes: bytes))
         }
         let notModified: @Sendable () -> APIResponse = { [weak self] in
             self?.metrics.notModified.increment()
@@ -234,52 +244,80 @@ extension MeshServer {
 
     // MARK: status
 
-    private func report(_ request: APIRequest) -> APIResponse {
+    private func report(_ request: APIRequest, on loop: any EventLoop) -> EventLoopFuture<APIResponse> {
+        let checked = checkReport(request)
+        guard case .success(let (report, revision)) = checked else {
+            if case .failure(let answer) = checked { return loop.makeSucceededFuture(answer.response) }
+            return loop.makeSucceededFuture(.error(.internalServerError, "unreachable"))
+        }
+        let now = Date()
+        let planned: Result<(Registry.Plan, Date), Registry.Refusal> = withState { s in
+            do throws(Registry.Refusal) {
+                let plan = try s.registry.plan(report, now: now)
+                return .success((plan, s.registry.instances[report.workload]?[report.instance]?.firstSeen ?? now))
+            } catch { return .failure(error) }
+        }
+        let plan: Registry.Plan, firstSeen: Date
+        switch planned {
+        case .failure(let refusal): return loop.makeSucceededFuture(.error(.badRequest, refusal.description))
+        case .success(let p): (plan, firstSeen) = p
+        }
+        let promise = loop.makePromise(of: APIResponse.self)
+        let interval = options.reportInterval
+        // The answer waits for the store: a report it could not take is answered 503, so the
+        // proxy reports again (never accepted and then lost).
+        registryStore.record(StoredInstance(report: report, firstSeen: firstSeen, lastSeen: now), plan: plan) { [weak self] result in
+            guard let self else { return promise.succeed(.error(.serviceUnavailable, "the server is stopping")) }
+            switch result {
+            case .success(let lease):
+                let changed = self.withState { (try? $0.registry.report(report, now: now, lease: lease)) ?? false }
+                self.metrics.statusReports.increment()
+                if changed { self.endpointWaiters.wake() }
+                promise.succeed(.json(.ok, Accepted(accepted: true, reportIntervalSeconds: Int(interval),
+                                                    leaseSeconds: Int(3 * interval), desiredVersion: revision.record.version)))
+            case .failure(let failure):
+                self.metrics.reportsUnstored.increment()
+                var r = APIResponse.error(.serviceUnavailable, "the registry store cannot take the report now (\(failure)); report again")
+                r.headers.add(name: "retry-after", value: "1")
+                promise.succeed(r)
+            }
+        }
+        return promise.futureResult
+    }
+
+    struct Refused: Error { var response: APIResponse }
+
+    /// A report's body, parsed and checked against the revision and the caller's identity.
+    private func checkReport(_ request: APIRequest) -> Result<(StatusReport, PublishedRevision), Refused> {
         guard let body = request.body, body.readableBytes > 0 else {
-            return .error(.badRequest, "POST /v1/status takes a JSON report: {workload, instance, address, version, digest, state, reason, at}")
+            return .failure(Refused(response: .error(.badRequest, "POST /v1/status takes a JSON report: {workload, instance, address, version, digest, state, reason, at}")))
         }
         let report: StatusReport
         do {
             report = try JSONDecoder().decode(StatusReport.self, from: Data(body.readableBytesView))
         } catch {
-            return .error(.badRequest, "the report is not a status report: \(Self.describe(error))")
+            return .failure(Refused(response: .error(.badRequest, "the report is not a status report: \(Self.describe(error))")))
         }
         guard let revision = current else {
-            return .error(.serviceUnavailable, "no revision is published yet: report again later")
+            return .failure(Refused(response: .error(.serviceUnavailable, "no revision is published yet: report again later")))
         }
         guard revision.bundles[report.workload] != nil else {
-            return .error(.notFound, "no workload \(report.workload.prefix(200)) in revision \(revision.record.version): the report is not recorded (check the proxy's --workload)")
+            return .failure(Refused(response: .error(.notFound, "no workload \(report.workload.prefix(200)) in revision \(revision.record.version): the report is not recorded (check the proxy's --workload)")))
         }
-        // A report another replica accepted and passed on: over HTTPS only from the server
-        // identity of this mesh CA (the replica checked the proxy's own identity).
-        let forwarded = request.headers.first(name: PeerForwarder.header) != nil
-            && (tls == nil || (request.peerIdentity != nil && request.peerIdentity == tls?.spiffeID))
-        if tls != nil, !forwarded {
+        if tls != nil {
             // Over HTTPS the registry takes a report only from the workload it is about: the
             // client certificate must carry the identity the served revision gives it.
             guard let peer = request.peerIdentity else {
                 metrics.reportsRefused.increment()
-                return .error(.unauthorized, "status reports come over mTLS: present the workload certificate (mesh-proxy --cert-dir)")
+                return .failure(Refused(response: .error(.unauthorized, "status reports come over mTLS: present the workload certificate (mesh-proxy --cert-dir)")))
             }
             let expected = revision.identity(of: report.workload)
             guard peer == expected else {
                 metrics.reportsRefused.increment()
-                return .error(.forbidden, "\(peer.prefix(300)) may not report for \(report.workload.prefix(200)), whose identity is \(expected ?? "unknown")")
+                return .failure(Refused(response: .error(.forbidden, "\(peer.prefix(300)) may not report for \(report.workload.prefix(200)), whose identity is \(expected ?? "unknown")")))
             }
         }
-        let result: Result<Bool, Registry.Refusal> = withState { s in
-            do throws(Registry.Refusal) { return .success(try s.registry.report(report, now: Date())) } catch { return .failure(error) }
-        }
-        switch result {
-        case .failure(let refusal):
-            return .error(.badRequest, refusal.description)
-        case .success(let changed):
-            metrics.statusReports.increment()
-            if changed { endpointWaiters.wake() }
-            if !forwarded { peers?.forward(Data(body.readableBytesView)) }
-            return .json(.ok, Accepted(accepted: true, reportIntervalSeconds: Int(options.reportInterval),
-                                       leaseSeconds: Int(3 * options.reportInterval), desiredVersion: revision.record.version))
-        }
+        return .success((report, revision))
     }
 
     struct Accepted: Encodable {
@@ -328,8 +366,17 @@ extension MeshServer {
             return .json(.serviceUnavailable, Readiness(status: "not ready", version: nil, commit: nil,
                 message: "no revision is published yet" + (fetchError.map { ": \($0)" } ?? ": waiting for a commit that passes lint")))
         }
-        return .json(.ok, Readiness(status: fetchError == nil ? "ready" : "degraded", version: revision.record.version,
-                                    commit: revision.record.commit, message: fetchError.map { "\($0); serving the last good revision" }))
+        let (storeUp, storeReason, loaded) = withState { ($0.storeUp, $0.storeReason, $0.storeLoaded) }
+        var problems: [String] = []
+        if let fetchError { problems.append("\(fetchError); serving the last good revision") }
+        if !storeUp {
+            problems.append("registry store \(registryStore.name) down (\(storeReason ?? "unknown")): " +
+                            (loaded ? "serving the last registry seen, read-only (X-Meshc-Registry-Stale); reports are answered 503" : "the registry has not been read yet"))
+        }
+        // Degraded is still 200: bundles are served; a balancer must not take every replica
+        // out because the store they share is down.
+        return .json(.ok, Readiness(status: problems.isEmpty ? "ready" : "degraded", version: revision.record.version,
+                                    commit: revision.record.commit, message: problems.isEmpty ? nil : problems.joined(separator: "; ")))
     }
 
     private func hook(_ request: APIRequest) -> APIResponse {

@@ -19,7 +19,16 @@ public struct Registry: Sendable {
         public var port: Int?
         public var firstSeen: Date
         public var lastSeen: Date
+        /// The store's lease that keeps this instance (etcd); 0 in memory.
+        public var lease: Int64 = 0
+        /// When the store said the instance went (its lease ran out), with `storeExpires`.
+        public var goneAt: Date?
     }
+
+    /// Leases are the store's (etcd): an instance is live while the store holds it, and goes
+    /// when the store says so, not by this registry's clock (another replica may be the one
+    /// that hears from it).
+    public var storeExpires = false
 
     /// workload → instance id → what it said last.
     public private(set) var instances: [String: [String: Instance]] = [:]
@@ -43,28 +52,88 @@ public struct Registry: Sendable {
         }
     }
 
+    /// Where a report says its instance takes traffic; refuses what is not an address.
+    static func address(of r: StatusReport) throws(Refusal) -> (host: String?, port: Int?) {
+        guard Self.validInstance(r.instance) else { throw .badInstance(r.instance) }
+        guard let address = r.address else { return (nil, nil) }
+        if let hp = splitHostPort(address), Self.validHost(hp.host) { return (hp.host, hp.port) }
+        // A captured pod announces its address alone: callers dial the service's target port
+        // there (the callee's capture takes it to its proxy).
+        if IPv4CIDR.parse(address) != nil { return (address, nil) }
+        throw .badAddress(address)
+    }
+
     /// Takes a report. Returns whether the live endpoint set changed.
     @discardableResult
-    public mutating func report(_ r: StatusReport, now: Date) throws(Refusal) -> Bool {
-        guard Self.validInstance(r.instance) else { throw .badInstance(r.instance) }
-        var host: String?, port: Int?
-        if let address = r.address {
-            if let hp = splitHostPort(address), Self.validHost(hp.host) {
-                (host, port) = (hp.host, hp.port)
-            } else if IPv4CIDR.parse(address) != nil {
-                // A captured pod announces its address alone: callers dial the service's
-                // target port there (the callee's capture takes it to its proxy).
-                host = address
-            } else {
-                throw .badAddress(address)
-            }
-        }
+    public mutating func report(_ r: StatusReport, now: Date, lease storeLease: Int64 = 0) throws(Refusal) -> Bool {
+        let (host, port) = try Self.address(of: r)
         let before = instances[r.workload]?[r.instance]
         let wasLive = before.map { isLive($0, now: now) } ?? false
-        let entry = Instance(report: r, host: host, port: port, firstSeen: before?.firstSeen ?? now, lastSeen: now)
+        let entry = Instance(report: r, host: host, port: port, firstSeen: before?.firstSeen ?? now, lastSeen: now, lease: storeLease)
         instances[r.workload, default: [:]][r.instance] = entry
         let changed = !wasLive || before?.host != host || before?.port != port
         if changed { generation += 1 }
+        return changed
+    }
+
+    /// What a store must do with a report: write it (an instance it does not hold, or one
+    /// whose report changed: address, version, state, reason), or only refresh the lease that
+    /// keeps it — so an unchanged report never rewrites its key.
+    public enum Plan: Equatable, Sendable {
+        case write(lease: Int64)
+        case refresh(lease: Int64)
+    }
+
+    public func plan(_ r: StatusReport, now: Date) throws(Refusal) -> Plan {
+        _ = try Self.address(of: r)
+        guard let before = instances[r.workload]?[r.instance], isLive(before, now: now), before.lease != 0 || !storeExpires else {
+            return .write(lease: instances[r.workload]?[r.instance].flatMap { $0.goneAt == nil ? $0.lease : nil } ?? 0)
+        }
+        var old = before.report, new = r
+        (old.at, new.at) = (nil, nil)
+        return old == new ? .refresh(lease: before.lease) : .write(lease: before.lease)
+    }
+
+    /// An instance as the store holds it (a watch event or a full read). Returns whether the
+    /// live endpoint set changed.
+    @discardableResult
+    public mutating func stored(_ r: StatusReport, firstSeen: Date, lastSeen: Date, lease storeLease: Int64) -> Bool {
+        guard let (host, port) = try? Self.address(of: r) else { return false }
+        let before = instances[r.workload]?[r.instance]
+        let wasLive = before.map { $0.goneAt == nil } ?? false
+        // This replica may have heard from the instance after the store's copy was written.
+        let seen = max(lastSeen, before.map { $0.report == r ? $0.lastSeen : lastSeen } ?? lastSeen)
+        instances[r.workload, default: [:]][r.instance] = Instance(report: r, host: host, port: port, firstSeen: firstSeen,
+                                                                    lastSeen: seen, lease: storeLease, goneAt: nil)
+        let changed = !wasLive || before?.host != host || before?.port != port
+        if changed { generation += 1 }
+        return changed
+    }
+
+    /// The store no longer holds the instance (its lease ran out, or it was deleted): it is
+    /// not an endpoint any more, and shows UNREACHABLE until forgotten.
+    @discardableResult
+    public mutating func removed(workload: String, instance: String, now: Date) -> Bool {
+        guard var i = instances[workload]?[instance], i.goneAt == nil else { return false }
+        i.goneAt = now
+        instances[workload]?[instance] = i
+        generation += 1
+        return i.host != nil
+    }
+
+    /// Everything the store holds, read at once (a start, a reconnect, a compacted watch):
+    /// instances it no longer holds are gone. Returns whether the live endpoint set changed.
+    @discardableResult
+    public mutating func replaceAll(_ held: [(report: StatusReport, firstSeen: Date, lastSeen: Date, lease: Int64)], now: Date) -> Bool {
+        var changed = false
+        var keep: Set<String> = []
+        for h in held {
+            if stored(h.report, firstSeen: h.firstSeen, lastSeen: h.lastSeen, lease: h.lease) { changed = true }
+            keep.insert(h.report.workload + "\u{0}" + h.report.instance)
+        }
+        for i in all() where !keep.contains(i.report.workload + "\u{0}" + i.report.instance) {
+            if removed(workload: i.report.workload, instance: i.report.instance, now: now) { changed = true }
+        }
         return changed
     }
 
@@ -75,7 +144,8 @@ public struct Registry: Sendable {
         for (workload, byInstance) in instances {
             for (id, i) in byInstance {
                 if isLive(i, now: lastSweep) && !isLive(i, now: now) { lapsed = true }
-                if now.timeIntervalSince(i.lastSeen) > forgetAfter { instances[workload]?[id] = nil }
+                let silentSince = storeExpires ? i.goneAt.map { $0.addingTimeInterval(-lease) } : i.lastSeen
+                if let silentSince, now.timeIntervalSince(silentSince) > forgetAfter { instances[workload]?[id] = nil }
             }
             if instances[workload]?.isEmpty == true { instances[workload] = nil }
         }
@@ -84,7 +154,7 @@ public struct Registry: Sendable {
     }
 
     public func isLive(_ i: Instance, now: Date) -> Bool {
-        now.timeIntervalSince(i.lastSeen) <= lease
+        storeExpires ? i.goneAt == nil : now.timeIntervalSince(i.lastSeen) <= lease
     }
 
     /// The live instances of a workload that can take traffic (they announced an address and
