@@ -38,6 +38,8 @@ public final class MeshServer: @unchecked Sendable {
     /// Where the registry lives: this process's memory, or etcd shared by every replica.
     let registryStore: any RegistryStore
     private let state: NIOLockedValueBox<State>
+    /// 1 once the store has been read (or has failed to be): the start waits for it.
+    private let firstRead = ConditionLock(value: 0)
     private let wakeup = NSCondition()
     private var syncRequested = false
     private var stopping = false
@@ -102,7 +104,14 @@ public final class MeshServer: @unchecked Sendable {
             authorityStamp = options.certificateAuthorityDirectory.map(Self.stamp(directory:))
         }
         registryStore.start(storeEvents())
-        if registryStore.expiresInstances { options.log("registry store: \(registryStore.name)") }
+        if registryStore.expiresInstances {
+            // Listen once the registry has been read (a moment), so the first endpoint list a
+            // restarted replica serves is complete; an unreachable store does not hold the
+            // start up (bundles are served; the registry says it is not read yet).
+            let read = firstRead.lock(whenValue: 1, timeoutSeconds: 5)
+            if read { firstRead.unlock() }
+            options.log("registry store: \(registryStore.name)" + (read ? "" : " (not read yet: endpoints wait for it)"))
+        }
         let address = try http.start(host: options.host, port: options.port, tls: tls) { [weak self] request, loop in
             guard let self else { return loop.makeSucceededFuture(.error(.serviceUnavailable, "the server is stopping")) }
             return self.handle(request, on: loop)
@@ -380,6 +389,7 @@ public final class MeshServer: @unchecked Sendable {
         StoreEvents(
             loaded: { [weak self] held, mark in
                 guard let self else { return }
+                defer { self.firstRead.lock(); self.firstRead.unlock(withValue: 1) }
                 let now = Date()
                 let changed = self.withState { s -> Bool in
                     let changed = s.registry.replaceAll(held.map { ($0.report, Timestamp.parse($0.firstSeen) ?? now, Timestamp.parse($0.lastSeen) ?? now, $0.lease) }, now: now)
@@ -404,6 +414,7 @@ public final class MeshServer: @unchecked Sendable {
             revision: { [weak self] mark in self?.follow(mark) },
             health: { [weak self] up, reason in
                 guard let self else { return }
+                if !up { self.firstRead.lock(); self.firstRead.unlock(withValue: 1) }
                 let changed = self.withState { s -> Bool in
                     defer { (s.storeUp, s.storeReason) = (up, reason) }
                     return s.storeUp != up
