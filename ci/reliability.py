@@ -321,9 +321,10 @@ stream {{
         self.kill("serve-b")
         time.sleep(4)  # two report intervals: every proxy has reported to serve-a since
         after = self.fleet_view("serve-a")
-        same = after == before and self.endpoints_of("serve-a")[2] == {"orders-v1-a", "orders-v1-b", "orders-v2"} and self.frontend_knows_orders()
-        self.record_scenario("etcd-replica", "serve-b killed", load, extra_ok=same,
-                             detail=f"(proxy-status identical before and after: {after == before}; every endpoint kept)")
+        kept = {"orders-v1-a", "orders-v1-b", "orders-v2"} <= self.endpoints_of("serve-a")[2]
+        known = self.frontend_knows_orders()
+        self.record_scenario("etcd-replica", "serve-b killed", load, extra_ok=after == before and kept and known,
+                             detail=f"(proxy-status identical before and after: {after == before}; every endpoint kept at serve-a: {kept}, at the frontend: {known})")
 
         # 3. Both replicas restarted: the registry is served at once, from etcd.
         load = Load(self.instances["frontend"]["outbound"])
@@ -334,7 +335,7 @@ stream {{
             self.serve(name)
             status, headers, found = self.endpoints_of(name)
             windows.append((name, status, headers.get("retry-after"), len(found & every)))
-        at_once = all(status == 200 and found == 3 for _, status, _, found in windows)
+        at_once = all(status == 200 and found >= 3 for _, status, _, found in windows)
         same = self.fleet_view("serve-a") == self.fleet_view("serve-b")
         self.record_scenario("etcd-restart", "both replicas restarted", load, extra_ok=at_once and same,
                              detail=f"(endpoints at once after start: {windows}; replicas agree: {same})")
@@ -345,7 +346,7 @@ stream {{
         self.etcd_kill(1)
         degraded = self.wait("both replicas degraded", lambda: all(self.readyz(n)["status"] == "degraded" for n in self.servers), timeout=30)
         status, headers, found = self.endpoints_of("serve-a")
-        stale = status == 200 and headers.get("x-meshc-registry-stale") == "true" and len(found) == 3
+        stale = status == 200 and headers.get("x-meshc-registry-stale") == "true" and len(found) >= 3
         time.sleep(3)
         self.etcd_start(1)
         self.etcd_start(2)
@@ -637,6 +638,10 @@ stream {{
 
     @property
     def scenarios(self):
+        # RELIABILITY_ONLY=etcd_failures,garbage runs those alone (while working on them).
+        only = [n for n in os.environ.get("RELIABILITY_ONLY", "").split(",") if n]
+        if only:
+            return [getattr(self, n) for n in only]
         return [self.replicas, self.etcd_failures, self.control_plane, self.kill_publish, self.rotation, self.hostile, self.reloads, self.garbage]
 
     def main(self):
