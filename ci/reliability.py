@@ -571,7 +571,7 @@ stream {{
         # A new instance gets a certificate of the new root; frontend's is of the old one.
         self.instance("orders-v1-c", "shop/orders-v1", "orders", "v1")
         self.wait("orders-v1-c to take frontend's traffic over mTLS",
-                  lambda: self.metric("orders-v1-c", 'istio_requests_total{reporter="destination",source_workload="unknown",source_workload_namespace="web"')[0] >= 5,
+                  lambda: self.metric("orders-v1-c", 'istio_requests_total{reporter="destination",source_workload="frontend",source_workload_namespace="web"')[0] >= 5,
                   timeout=60)
 
         def verifies(name):

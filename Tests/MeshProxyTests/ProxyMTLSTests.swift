@@ -119,6 +119,45 @@ import Testing
         #expect(metrics.contains("source_workload_namespace=\"web\""))
     }
 
+    @Test func bothReportersKnowWhoIsAtTheOtherEndAndTheAppSeesNoneOfIt() throws {
+        let app = try TestUpstream("orders")
+        let server = try Self.orders(app: app, mode: .strict, identity: try Self.load(Self.files("shop", "orders")))
+        let client = try Self.caller(to: server.ports["inbound"]!, identity: try Self.load(Self.files("web", "frontend")))
+        // The app sends a peer header of its own: it cannot speak for its proxy.
+        let response = try HTTPConnection(host: "127.0.0.1", port: client.ports["outbound"]!, timeout: 10)
+            .request("GET", "/", headers: [("Host", "orders.shop:8080"), ("x-meshc-peer", "workload=evil;namespace=web")])
+        #expect(response.status == 200)
+        #expect(response.header("x-meshc-peer") == nil, "the calling app never sees the callee's metadata")
+        let seen = app.lastHeaders.withLockedValue { $0 }
+        #expect(seen?.contains(name: "x-meshc-peer") == false, "the called app never sees the caller's")
+        // The destination reporter knows its caller; the source reporter knows who answered.
+        let callee = try server.metrics()
+        for label in [#"reporter="destination",source_workload="frontend",source_workload_namespace="web""#,
+                      #"source_app="frontend""#, #"source_canonical_service="frontend""#,
+                      #"destination_workload="orders",destination_workload_namespace="shop""#, #"destination_app="orders""#,
+                      #"destination_canonical_service="orders""#] {
+            #expect(callee.contains(label), "\(label)")
+        }
+        #expect(!callee.contains("evil"))
+        let caller = try client.metrics()
+        for label in [#"reporter="source",source_workload="frontend""#, #"destination_workload="orders",destination_workload_namespace="shop""#,
+                      #"destination_app="orders""#, #"destination_canonical_service="orders""#] {
+            #expect(caller.contains(label), "\(label)")
+        }
+    }
+
+    @Test func peerMetadataIsParsedStrictly() {
+        let m = PeerMetadata(header: "workload=orders-v1;namespace=shop;app=orders;version=v1;service=orders")
+        #expect(m?.workload == "orders-v1" && m?.version == "v1" && m?.service == "orders")
+        #expect(PeerMetadata(header: "workload=a\"b") == nil, "quotes would break the exposition")
+        #expect(PeerMetadata(header: "garbage") == nil)
+        #expect(PeerMetadata(header: "") == nil)
+        #expect(PeerMetadata(header: String(repeating: "a", count: 2000)) == nil)
+        let id = Identity(namespace: "shop", name: "orders-v2", serviceAccount: "orders", spiffeID: "",
+                          labels: ["app": "orders", "version": "v2", "service.istio.io/canonical-name": "orders-api"])
+        #expect(PeerMetadata(identity: id).rendered == "workload=orders-v2;namespace=shop;app=orders;version=v2;service=orders-api")
+    }
+
     @Test func strictRefusesPlaintextAndPermissiveTakesBoth() throws {
         let app = try TestUpstream("orders")
         let strict = try Self.orders(app: app, mode: .strict, identity: try Self.load(Self.files("shop", "orders")))

@@ -89,7 +89,7 @@ final class Exchange: UpstreamDelegate {
         case .app(let app):
             directTarget = app
             upstreamHTTP2 = head.version.major == 2
-            labels = state.inboundLabels(snapshot, peer: downstream?.peerID)
+            labels = state.inboundLabels(snapshot, peer: downstream?.peerID, metadata: facts.peer)
             if let refusal = InboundAdmission.check(snapshot, head: &head, facts: facts, port: app.port, downstream: downstream, state: state) {
                 return perform(machine.answer(refusal))
             }

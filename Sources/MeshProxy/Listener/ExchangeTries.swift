@@ -46,8 +46,9 @@ extension Exchange {
         upstream = conn
         conn.requests += 1
         conn.handler.delegate = self
+        // Outbound to a mesh cluster, the request says who calls (peer metadata).
         var h = HeaderRules.upstreamHead(head, facts: facts, http2: upstreamHTTP2, route: route, bodyLength: body?.readableBytes,
-                                         trace: request.trace, attempt: machine.tries)
+                                         trace: request.trace, attempt: machine.tries, peer: cluster != nil ? snapshot?.peerHeader : nil)
         if request.requestID == nil, case .route = target {
             // As Envoy does: every request gets an id the app can log.
             let id = TraceContext.hex(state.rng.next(), state.rng.next())
@@ -124,7 +125,19 @@ extension Exchange {
             if case .retry = action { dropTry(failure: false, now: now) }
             return perform(action)
         }
-        writer.head(HeaderRules.responseHead(h, keepAlive: keepsConnection(), operations: route?.route.responseHeaders))
+        var out = HeaderRules.responseHead(h, keepAlive: keepsConnection(), operations: route?.route.responseHeaders)
+        if let cluster {
+            // The called proxy said who answered: the source reporter's destination_* labels.
+            if let said = out.headers.first(name: PeerMetadata.header) {
+                out.headers.remove(name: PeerMetadata.header)
+                labels = state.outboundLabels(snapshot, cluster: cluster, metadata: said)
+            }
+        } else if facts.peer != nil, case .app = target, let mine = snapshot?.peerHeader {
+            // Inbound from a proxy of the mesh: tell it who answered (the app's own header, if
+            // any, never goes out).
+            out.headers.replaceOrAdd(name: PeerMetadata.header, value: mine)
+        }
+        writer.head(out)
         if writer.closesConnection { closeAfter = true }
     }
 

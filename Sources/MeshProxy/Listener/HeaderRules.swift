@@ -96,11 +96,15 @@ enum HeaderRules {
     /// route's rewrite and header operations, the body's length, the trace context, and the
     /// attempt count on a retry. A copy: the original stays as it came, for the next try.
     static func upstreamHead(_ head: HTTPRequestHead, facts: RequestFacts, http2: Bool, route: PreparedRoute?, bodyLength: Int?,
-                             trace: TraceContext?, attempt: Int) -> HTTPRequestHead {
+                             trace: TraceContext?, attempt: Int, peer: String? = nil) -> HTTPRequestHead {
         var h = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: head.headers)
         // Room for what is added.
-        h.headers.reserveCapacity(h.headers.count + 4)
+        h.headers.reserveCapacity(h.headers.count + 5)
         if facts.hopByHop { stripHopByHop(&h.headers) }
+        // Peer metadata is between proxies: the app never sees a caller's, and an app cannot
+        // speak for its proxy (outbound, the proxy's own replaces whatever the app sent).
+        if facts.peer != nil { h.headers.remove(name: PeerMetadata.header) }
+        if let peer { h.headers.add(name: PeerMetadata.header, value: peer) }
         // A WebSocket upgrade keeps asking for it (HTTP/1.1 upstream only).
         if facts.asksWebSocket, !http2 {
             h.headers.add(name: "connection", value: "upgrade")

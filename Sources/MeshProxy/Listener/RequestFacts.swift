@@ -6,6 +6,8 @@ import NIOHTTP1
 struct RequestFacts {
     var host: String?
     var requestID: String?
+    /// The calling proxy's peer metadata (`x-meshc-peer`): read inbound, never passed on.
+    var peer: String?
     /// A trace context came in (W3C or B3).
     var traced = false
     /// Some header is hop-by-hop (most requests have none: nothing to strip).
@@ -28,6 +30,7 @@ struct RequestFacts {
             switch name.utf8.count {
             case 4 where host == nil && HeaderRules.named(name, "host"): host = value
             case 12 where HeaderRules.named(name, "x-request-id"): requestID = requestID ?? value
+            case 12 where HeaderRules.named(name, "x-meshc-peer"): peer = value
             case 12 where HeaderRules.named(name, "x-b3-traceid"), 11 where HeaderRules.named(name, "traceparent"):
                 traced = true
             case 2 where HeaderRules.named(name, "b3"): traced = true

@@ -26,6 +26,8 @@ public final class Snapshot: Sendable {
     /// Per service: its port speaks HTTP/2 upstream (http2, grpc, grpc-web).
     let speaksHTTP2: [Bool]
     let inboundLabels: MetricLabels
+    /// This workload's peer metadata (`x-meshc-peer`), rendered once.
+    let peerHeader: String
     let unroutedLabels: MetricLabels
     /// Requests to hosts outside the config under ALLOW_ANY (Istio's `PassthroughCluster`).
     let passthroughLabels: MetricLabels
@@ -72,6 +74,7 @@ public final class Snapshot: Sendable {
         self.prepared = prepared
         routes = config.outbound.map { svc in svc.routes.map(PreparedRoute.init) }
         inboundLabels = MetricLabels(identity: config.identity, inbound: true)
+        peerHeader = PeerMetadata(identity: config.identity).rendered
         unroutedLabels = MetricLabels(identity: config.identity, inbound: false)
         passthroughLabels = MetricLabels(passthroughFrom: config.identity)
         speaksHTTP2 = config.outbound.map { ServiceProtocol.speaksHTTP2($0.protocolName) }

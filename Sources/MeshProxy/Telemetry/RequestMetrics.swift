@@ -9,45 +9,62 @@ final class MetricLabels: Sendable {
         rendered = pairs.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",")
     }
 
-    /// Outbound, reported by the calling side (`reporter="source"`).
-    convenience init(identity id: Identity, cluster: Cluster) {
-        let parts = cluster.host.split(separator: ".")
+    /// Istio's standard labels, in one order for every series.
+    convenience init(reporter: String, source: PeerMetadata?, sourcePrincipal: String, destination: PeerMetadata?,
+                     destinationPrincipal: String, service: String, serviceName: String, serviceNamespace: String,
+                     destinationVersion: String? = nil, security: String) {
+        let u = "unknown"
         self.init(pairs: [
-            ("reporter", "source"), ("source_workload", id.name), ("source_workload_namespace", id.namespace),
-            ("source_principal", id.spiffeID), ("destination_service", cluster.host),
-            ("destination_service_name", parts.first.map(String.init) ?? cluster.host),
-            ("destination_service_namespace", parts.count > 2 && parts[2] == "svc" ? String(parts[1]) : "unknown"),
-            ("destination_version", cluster.subsetLabels?["version"] ?? cluster.subset ?? "unknown"),
-            ("request_protocol", "http"), ("connection_security_policy", "none"),
+            ("reporter", reporter),
+            ("source_workload", source?.workload ?? u), ("source_workload_namespace", source?.namespace ?? u),
+            ("source_principal", sourcePrincipal), ("source_app", source?.app ?? u), ("source_version", source?.version ?? u),
+            ("source_canonical_service", source?.service ?? u),
+            ("destination_workload", destination?.workload ?? u), ("destination_workload_namespace", destination?.namespace ?? u),
+            ("destination_principal", destinationPrincipal), ("destination_app", destination?.app ?? u),
+            ("destination_version", destination.map(\.version) ?? destinationVersion ?? u),
+            ("destination_service", service), ("destination_service_name", serviceName),
+            ("destination_service_namespace", serviceNamespace), ("destination_canonical_service", destination?.service ?? u),
+            ("request_protocol", "http"), ("connection_security_policy", security),
         ])
+    }
+
+    /// Outbound, reported by the calling side (`reporter="source"`); `destination` is what the
+    /// called proxy said of itself in its response (peer metadata), when it did.
+    convenience init(identity id: Identity, cluster: Cluster, destination: PeerMetadata? = nil) {
+        let parts = cluster.host.split(separator: ".")
+        self.init(reporter: "source", source: PeerMetadata(identity: id), sourcePrincipal: id.spiffeID, destination: destination,
+                  destinationPrincipal: "unknown", service: cluster.host, serviceName: parts.first.map(String.init) ?? cluster.host,
+                  serviceNamespace: parts.count > 2 && parts[2] == "svc" ? String(parts[1]) : "unknown",
+                  destinationVersion: cluster.subsetLabels?["version"] ?? cluster.subset ?? "unknown", security: "unknown")
     }
 
     /// Outbound to a host outside the config, as Istio labels its passthrough traffic.
     convenience init(passthroughFrom id: Identity) {
-        self.init(pairs: [
-            ("reporter", "source"), ("source_workload", id.name), ("source_workload_namespace", id.namespace),
-            ("source_principal", id.spiffeID), ("destination_service", "unknown"),
-            ("destination_service_name", Snapshot.passthroughCluster), ("destination_service_namespace", "unknown"),
-            ("destination_version", "unknown"), ("request_protocol", "http"), ("connection_security_policy", "none"),
-        ])
+        self.init(reporter: "source", source: PeerMetadata(identity: id), sourcePrincipal: id.spiffeID, destination: nil,
+                  destinationPrincipal: "unknown", service: "unknown", serviceName: Snapshot.passthroughCluster,
+                  serviceNamespace: "unknown", security: "unknown")
     }
 
     /// Inbound, reported by the called side (`reporter="destination"`), or a request no
     /// cluster took (no route, no config). Inbound over mTLS, the peer's SPIFFE ID is the
-    /// source principal (and its namespace the source's).
-    convenience init(identity id: Identity?, inbound: Bool, peer: String? = nil) {
-        self.init(pairs: [
-            ("reporter", inbound ? "destination" : "source"),
-            ("source_workload", inbound ? "unknown" : id?.name ?? "unknown"),
-            ("source_workload_namespace", inbound ? peer.flatMap { SPIFFEID($0)?.namespace } ?? "unknown" : id?.namespace ?? "unknown"),
-            ("source_principal", inbound ? peer ?? "unknown" : id?.spiffeID ?? "unknown"),
-            ("destination_service", inbound ? id.map { "\($0.name).\($0.namespace)" } ?? "unknown" : "unknown"),
-            ("destination_service_name", inbound ? id?.name ?? "unknown" : "unknown"),
-            ("destination_service_namespace", inbound ? id?.namespace ?? "unknown" : "unknown"),
-            ("destination_version", inbound ? id?.labels["version"] ?? "unknown" : "unknown"),
-            ("destination_principal", inbound ? id?.spiffeID ?? "unknown" : "unknown"),
-            ("request_protocol", "http"), ("connection_security_policy", inbound && peer != nil ? "mutual_tls" : "none"),
-        ])
+    /// source principal (and its namespace the source's); the caller's peer metadata (its
+    /// request header) names its workload, app and version.
+    convenience init(identity id: Identity?, inbound: Bool, peer: String? = nil, source: PeerMetadata? = nil) {
+        if inbound {
+            var from = source
+            if from == nil, let ns = peer.flatMap({ SPIFFEID($0)?.namespace }) {
+                from = PeerMetadata()
+                from?.namespace = ns
+            }
+            self.init(reporter: "destination", source: from, sourcePrincipal: peer ?? "unknown",
+                      destination: id.map(PeerMetadata.init(identity:)), destinationPrincipal: id?.spiffeID ?? "unknown",
+                      service: id.map { "\($0.name).\($0.namespace)" } ?? "unknown", serviceName: id?.name ?? "unknown",
+                      serviceNamespace: id?.namespace ?? "unknown", security: peer != nil ? "mutual_tls" : "none")
+        } else {
+            self.init(reporter: "source", source: id.map(PeerMetadata.init(identity:)), sourcePrincipal: id?.spiffeID ?? "unknown",
+                      destination: nil, destinationPrincipal: "unknown", service: "unknown", serviceName: "unknown",
+                      serviceNamespace: "unknown", security: "unknown")
+        }
     }
 
     static func escape(_ s: String) -> String {

@@ -37,15 +37,43 @@ final class LoopState {
     private var peerLabels: [String: MetricLabels] = [:]
     private var peerLabelsSnapshot: Snapshot?
 
-    func inboundLabels(_ snapshot: Snapshot?, peer: String?) -> MetricLabels {
-        guard let peer else { return snapshot?.inboundLabels ?? Snapshot.noConfigInbound }
+    func inboundLabels(_ snapshot: Snapshot?, peer: String?, metadata: String? = nil) -> MetricLabels {
+        guard peer != nil || metadata != nil else { return snapshot?.inboundLabels ?? Snapshot.noConfigInbound }
         if snapshot !== peerLabelsSnapshot {
             peerLabels = [:]
             peerLabelsSnapshot = snapshot
         }
-        if let known = peerLabels[peer] { return known }
-        let made = MetricLabels(identity: snapshot?.config.identity, inbound: true, peer: peer)
-        peerLabels[peer] = made
+        let key = (peer ?? "") + "\u{0}" + (metadata ?? "")
+        if let known = peerLabels[key] { return known }
+        var source = metadata.flatMap(PeerMetadata.init(header:))
+        // Over mTLS the certificate says the caller's namespace: metadata claiming another is
+        // not taken (a caller cannot pass for another namespace's workload in the metrics).
+        if let ns = peer.flatMap({ SPIFFEID($0)?.namespace }), let claimed = source?.namespace, claimed != ns { source = nil }
+        let made = MetricLabels(identity: snapshot?.config.identity, inbound: true, peer: peer, source: source)
+        // Bounded: peers are few, but metadata comes from the network.
+        if peerLabels.count >= 4096 { peerLabels = [:] }
+        peerLabels[key] = made
+        return made
+    }
+
+    /// Outbound labels once the called proxy said who it is (its response's peer metadata):
+    /// one object per cluster and answering workload under the snapshot in force.
+    private var answeredLabels: [String: MetricLabels] = [:]
+    private var answeredLabelsSnapshot: Snapshot?
+
+    func outboundLabels(_ snapshot: Snapshot?, cluster: PreparedCluster, metadata: String) -> MetricLabels {
+        guard let snapshot else { return cluster.labels }
+        let id = snapshot.config.identity
+        if snapshot !== answeredLabelsSnapshot {
+            answeredLabels = [:]
+            answeredLabelsSnapshot = snapshot
+        }
+        let key = cluster.cluster.name + "\u{0}" + metadata
+        if let known = answeredLabels[key] { return known }
+        guard let destination = PeerMetadata(header: metadata) else { return cluster.labels }
+        let made = MetricLabels(identity: id, cluster: cluster.cluster, destination: destination)
+        if answeredLabels.count >= 4096 { answeredLabels = [:] }
+        answeredLabels[key] = made
         return made
     }
 
