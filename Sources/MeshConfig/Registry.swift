@@ -60,9 +60,11 @@ public struct StatusReport: Codable, Equatable, Sendable {
     public var reason: String?
     /// When the proxy made the report (RFC 3339), for the record; the server's clock decides leases.
     public var at: String?
+    /// `host:port` of the proxy's admin listener: where Prometheus scrapes it.
+    public var admin: String?
 
     public init(workload: String, instance: String, address: String?, version: Int?, digest: String?,
-                state: State, reason: String?, at: String?) {
+                state: State, reason: String?, at: String?, admin: String? = nil) {
         self.workload = workload
         self.instance = instance
         self.address = address
@@ -71,6 +73,7 @@ public struct StatusReport: Codable, Equatable, Sendable {
         self.state = state
         self.reason = reason
         self.at = at
+        self.admin = admin
     }
 }
 

@@ -305,6 +305,7 @@ public final class MeshServer: @unchecked Sendable {
                                                 publishedAt: Timestamp.format(now), by: "\(options.host):\(port)"))
             record(RevisionAttempt(commit: head.id.hex, summary: head.summary, outcome: .published, version: revision.record.version,
                                    failedStep: nil, reason: nil, errors: nil, at: Timestamp.format(now), seconds: seconds, trigger: trigger))
+            if let base = current?.record.commit, base != head.id.hex { recordDiff(repo: repo, base: base, head: head) }
             options.log("published revision \(revision.record.version): commit \(head.id.short) \"\(head.summary)\", \(revision.bundles.count) bundles, \(revision.parts.count) parts (\(trigger))")
         } catch {
             metrics.publishFailed(step: error.step.rawValue)

@@ -54,6 +54,10 @@ public struct ServerOptions: Sendable {
     public var serverNames: [String]?
     /// Workload certificate lifetime (Istio's default: 24 h).
     public var certificateTTL: TimeInterval = CertificateAuthority.defaultLeafValidity
+    /// Serve the mesh console at `/console/` (`--console`).
+    public var console = false
+    /// Where the console's graph asks for traffic (`--prometheus URL`).
+    public var prometheusURL: String?
     /// Called after a revision is written, before the switch to it (a test's crash point).
     public var beforeSwitch: (@Sendable () -> Void)?
 

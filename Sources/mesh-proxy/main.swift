@@ -198,6 +198,13 @@ struct ProxyCommand: ParsableCommand {
         } else {
             control.advertise = advertise ?? "\(inboundHost.contains(":") ? "[\(inboundHost)]" : inboundHost):\(ports["inbound"] ?? 0)"
         }
+        // Where Prometheus reaches the admin listener: its own address, or, listening on every
+        // address, the one the instance announces.
+        if let adminPort = ports["admin"], let adminHost = options.admin?.host {
+            let wildcard = adminHost == "0.0.0.0" || adminHost == "::"
+            let host = wildcard ? (control.advertise.flatMap { splitHostPort($0)?.host ?? $0 } ?? adminHost) : adminHost
+            control.advertiseAdmin = (host.contains(":") ? "[\(host)]" : host) + ":\(adminPort)"
+        }
         control.log = log
         control.reportInterval = max(0.1, reportInterval)
         control.trustRefreshInterval = trustRefresh

@@ -75,6 +75,12 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("jwks-ca"), help: "CA certificates (PEM) that verify https:// jwksUri servers (default: the system's roots).")
     var jwksCA: String?
 
+    @Flag(help: "Serve the mesh console at /console/ (the graph, the fleet, the policy history, each workload's configuration): read-only, on this listener and its TLS.")
+    var console = false
+
+    @Option(name: .customLong("prometheus"), help: "The Prometheus (http://host:9090) the console's graph reads traffic from; it scrapes the proxies found at GET /v1/prometheus/targets.")
+    var prometheus: String?
+
     @Option(name: .customLong("store"), help: "Where replicas share the registry, the fleet's status and the published revision: etcd://host:port[,host:port…] (an etcd cluster, v3 API; etcds:// or --store-ca for TLS). Without it the server keeps them in its own memory (one replica).")
     var store: String?
 
@@ -123,6 +129,8 @@ struct Serve: ParsableCommand {
                 throw ValidationError("--store \"\(store)\" is not etcd://host:port[,host:port…]")
             }
         }
+        if let prometheus, ServerAddress(url: prometheus) == nil { throw ValidationError("--prometheus \"\(prometheus)\" is not http://host:port") }
+        if prometheus != nil, !console { throw ValidationError("--prometheus feeds the console: give --console too") }
         if (storeCert == nil) != (storeKey == nil) { throw ValidationError("--store-cert and --store-key go together") }
         if store == nil, storeCA != nil || storeCert != nil { throw ValidationError("--store-ca, --store-cert and --store-key need --store") }
         for (flag, path) in [("--store-ca", storeCA), ("--store-cert", storeCert), ("--store-key", storeKey)] {
@@ -163,6 +171,8 @@ struct Serve: ParsableCommand {
         options.maxWait = IstioDuration.parseIstio(maxWait)!
         options.webhookSecret = webhookSecret
         options.jwksRoots = jwksCA
+        options.console = console
+        options.prometheusURL = prometheus
         // A mesh always has identity: without --ca, a CA of the server's own in its data
         // directory, created the first time and used from then on.
         var caDirectory = ca

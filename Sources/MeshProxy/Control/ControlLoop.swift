@@ -28,6 +28,8 @@ public final class ControlLoop: @unchecked Sendable {
         public var instance: String
         /// `host:port` announced to the registry (the inbound listener).
         public var advertise: String?
+        /// The admin listener's `host:port` as reported (Prometheus scrapes it there).
+        public var advertiseAdmin: String?
         public var reportInterval: TimeInterval = 10
         public var wait: Int = 60
         /// How often files are checked for a change (a stat each).
@@ -251,7 +253,7 @@ public final class ControlLoop: @unchecked Sendable {
         let r = StatusReport(workload: store.workload, instance: options.instance, address: options.advertise,
                              version: current?.version, digest: current?.manifest.configDigest,
                              state: current == nil && last.state != .rejected ? .starting : last.state,
-                             reason: last.reason, at: Timestamp.format(Date()))
+                             reason: last.reason, at: Timestamp.format(Date()), admin: options.advertiseAdmin)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let body = try? encoder.encode(r) else { return false }

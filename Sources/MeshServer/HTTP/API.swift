@@ -36,6 +36,11 @@ extension MeshServer {
                 APIResponse(status: .ok, headers: ["content-type": "text/plain; version=0.0.4; charset=utf-8"],
                             body: ByteBuffer(bytes: metrics.exposition()))
             }
+        case "console":
+            if segments.count == 1 {
+                return ("console", loop.makeSucceededFuture(APIResponse(status: .movedPermanently, headers: ["location": "/console/"])))
+            }
+            return ("console", console(Array(segments.dropFirst()), request, on: loop))
         case "v1":
             break
         default:
@@ -56,6 +61,8 @@ extension MeshServer {
         case ("status", 1):
             if request.method == .POST { return ("status", report(request, on: loop)) }
             return only(.GET, "status") { fleet() }
+        case ("prometheus", 2) where rest[1] == "targets":
+            return only(.GET, "prometheus") { .json(.ok, prometheusTargets()) }
         case ("revisions", 1):
             return only(.GET, "revisions") { revisions() }
         case ("services", 1):
