@@ -72,6 +72,7 @@ extension MeshServer {
         let (revision, registry) = withState { ($0.current, $0.registry) }
         var inputs = ServiceGraph.Inputs()
         inputs.workloads = revision?.record.workloads ?? [:]
+        inputs.services = (revision?.record.services ?? [:]).mapValues(\.workloads)
         let now = Date()
         for (workload, _) in inputs.workloads { inputs.live[workload] = registry.liveEndpoints(of: workload, now: now).count }
         for i in registry.all() where registry.isLive(i, now: now) && inputs.live[i.report.workload] == nil {

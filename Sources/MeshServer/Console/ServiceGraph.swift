@@ -68,7 +68,23 @@ public struct ServiceGraph: Codable, Equatable, Sendable {
         public var workloads: [String: [String: String]] = [:]
         /// `namespace/name` → live instances (proxies reporting).
         public var live: [String: Int] = [:]
+        /// Service host → the workloads (`namespace/name`) it selects, from the revision.
+        public var services: [String: [String]] = [:]
         public init() {}
+    }
+
+    /// A failure in words: the code and Envoy's response flags, explained.
+    static func reason(code: Int, flags: String) -> String {
+        let words: [String: String] = [
+            "UF": "upstream connection failure", "UO": "upstream overflow (circuit breaker)", "UH": "no healthy upstream",
+            "URX": "retries exhausted", "UT": "upstream timeout", "UC": "upstream connection terminated", "NR": "no route",
+            "NC": "no configuration", "FI": "fault injected", "DC": "downstream closed", "LR": "connection reset",
+        ]
+        if code == 403 { return "403 denied by authorization" }
+        let c = code == 0 ? "reset" : String(code)
+        guard flags != "-", !flags.isEmpty else { return c }
+        let explained = flags.split(separator: ",").map { words[String($0)].map { w in "\(w)" } ?? String($0) }
+        return "\(c) \(flags) (\(explained.joined(separator: ", ")))"
     }
 
     static func wl(_ ns: String, _ name: String) -> String { "wl:\(ns)/\(name)" }
@@ -86,8 +102,7 @@ public struct ServiceGraph: Codable, Equatable, Sendable {
             let code = Int(s.labels["response_code"] ?? "") ?? 0
             if code >= 500 || code == 403 || code == 0 {
                 errors += s.value
-                let flags = s.labels["response_flags"] ?? "-"
-                failures["\(code == 0 ? "reset" : String(code))\(flags == "-" || flags.isEmpty ? "" : " " + flags)", default: 0] += s.value
+                failures[ServiceGraph.reason(code: code, flags: s.labels["response_flags"] ?? "-"), default: 0] += s.value
             }
         }
     }
@@ -125,14 +140,22 @@ public struct ServiceGraph: Codable, Equatable, Sendable {
 
         var tallies: [String: Tally] = [:]   // "from\u{0}to\u{0}protocol"
         func key(_ from: String, _ to: String, _ proto: String = "http") -> String { "\(from)\u{0}\(to)\u{0}\(proto)" }
+        // The called side's record of each workload's calls, by caller: each try that reached
+        // it (a retried failure included), where the caller's record has the request once.
+        let heardBy = Set(inputs.destination.compactMap { s -> String? in
+            guard let dw = s.labels["destination_workload"], dw != "unknown", let dwn = s.labels["destination_workload_namespace"] else { return nil }
+            return "\(dwn)/\(dw)"
+        })
         // Calls as their callers saw them (failures that never reached a callee included).
+        var called: [String: Set<String>] = [:]  // caller workload id → service hosts it called
         for s in inputs.source {
             let l = s.labels
             guard let sw = l["source_workload"], let swn = l["source_workload_namespace"], sw != "unknown",
                   let ds = l["destination_service"], ds != "unknown" else { continue }
             let from = workloadNode(swn, sw), service = serviceNode(ds)
+            called[from, default: []].insert(ds)
             tallies[key(from, service), default: Tally()].add(s)
-            if let dw = l["destination_workload"], dw != "unknown", let dwn = l["destination_workload_namespace"] {
+            if let dw = l["destination_workload"], dw != "unknown", let dwn = l["destination_workload_namespace"], !heardBy.contains("\(dwn)/\(dw)") {
                 tallies[key(service, workloadNode(dwn, dw)), default: Tally()].add(s)
             }
         }
@@ -146,7 +169,14 @@ public struct ServiceGraph: Codable, Equatable, Sendable {
             let sw = l["source_workload"] ?? "unknown"
             // Nothing reported these calls on the calling side: a caller outside the mesh.
             let from = sw == "unknown" ? outsideNode() : wl(l["source_workload_namespace"] ?? "unknown", sw)
-            if sw == "unknown" { tallies[key(from, to), default: Tally()].add(s) }
+            if sw == "unknown" {
+                tallies[key(from, to), default: Tally()].add(s)
+            } else {
+                // service → this workload: through the services the caller called that select it.
+                let hosts = (called[from] ?? []).filter { inputs.services[$0]?.contains("\(dwn)/\(dw)") == true }
+                for host in hosts.sorted().prefix(1) { tallies[key(serviceNode(host), to), default: Tally()].add(s) }
+                if hosts.isEmpty { tallies[key(from, to), default: Tally()].add(s) }
+            }
             for k in [from + "\u{0}" + to, "*\u{0}" + to] {
                 var v = security[k] ?? (0, 0)
                 if mutual { v.mutual += s.value } else { v.plain += s.value }
