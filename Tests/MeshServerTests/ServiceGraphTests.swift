@@ -59,7 +59,8 @@ import Testing
         #expect(v1.rate == 13 && v1.failing && v1.reason == "503")
         #expect(abs(v1.errorPercent - 100 * 4 / 13) < 0.01)
         let denied = try edge(g, "wl:web/frontend", "svc:payments.payments.svc.cluster.local")
-        #expect(denied.failing && denied.reason == "403 denied by authorization" && denied.errorPercent == 100)
+        #expect(denied.failing && denied.reason == "403 authz denied" && denied.errorPercent == 100)
+        #expect(denied.explanation == "403 denied by authorization")
         // A caller outside the mesh, in plaintext: no padlock.
         let outside = try edge(g, "unknown:outside", "wl:shop/orders-v2")
         #expect(!outside.mtls && outside.rate == 0.5)
@@ -76,6 +77,14 @@ import Testing
         #expect(try node("svc:payments.payments.svc.cluster.local").layer == 3, "after orders-v1, which calls it")
         #expect(try node("wl:payments/payments").layer == 4)
         #expect(try node("wl:shop/catalog").sidecar == false, "no proxy reports for catalog")
+        // Selected by a service with traffic, a workload without any is an idle edge away.
+        var quiet = mesh
+        quiet.services["catalog.shop.svc.cluster.local"] = ["shop/catalog"]
+        quiet.source.append(source("frontend", "web", "catalog.shop.svc.cluster.local", "unknown", "unknown", code: 503, flags: "UH", 1))
+        let withCatalog = ServiceGraph.build(quiet)
+        let idle = try edge(withCatalog, "svc:catalog.shop.svc.cluster.local", "wl:shop/catalog")
+        #expect(idle.rate == 0 && !idle.failing)
+        #expect(try edge(withCatalog, "wl:web/frontend", "svc:catalog.shop.svc.cluster.local").reason == "503 UH")
         #expect(try node("wl:shop/orders-v1").instances == 2)
         // No two nodes share a place; the same inputs give the same picture.
         let places = g.nodes.map { "\($0.layer),\($0.row)" }

@@ -27,7 +27,7 @@ enum ConsoleAssets {
   <section id="view-graph" class="view">
     <div id="graph-note" class="note"></div>
     <div id="graph-wrap"><svg id="graph" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="service graph"></svg></div>
-    <p class="legend"><span class="swatch ok"></span> healthy <span class="swatch bad"></span> failing (≥ 5 % errors) <span class="lock-key">🔒</span> mutual TLS <span class="swatch nosidecar"></span> no sidecar</p>
+    <p class="legend"><span class="swatch ok"></span> healthy <span class="swatch bad"></span> failing (≥ 5 % errors) <svg class="lock-key" width="14" height="16" viewBox="0 0 12 16" aria-hidden="true"><g class="padlock"><path d="M3 7 V4.5 A3 3 0 0 1 9 4.5 V7"/><rect x="1" y="7" width="10" height="8" rx="1.5"/></g></svg> mutual TLS <span class="swatch nosidecar"></span> no sidecar</p>
   </section>
   <section id="view-fleet" class="view"><table id="fleet-table"></table></section>
   <section id="view-history" class="view"><ol id="history-list"></ol></section>
@@ -63,10 +63,13 @@ svg text { font: 12px system-ui, sans-serif; fill: var(--ink); }
 .edge.failing path { stroke: var(--bad); stroke-width: 3; }
 .edge.idle path { stroke: #b0b7c3; stroke-dasharray: 4 4; }
 .edge text.label { font-size: 11px; fill: #374151; }
-.edge.failing text.label { fill: var(--bad); font-weight: 600; }
+.edge rect.label-box { fill: #fff; fill-opacity: 0.92; stroke: none; }
+.edge.failing text.label { fill: var(--bad); }
+.edge text.label.reason { font-weight: 700; }
 .padlock rect, .padlock path { fill: #1f2937; stroke: #1f2937; }
 .padlock path { fill: none; stroke-width: 1.6; }
 .legend { color: var(--muted); }
+.lock-key { vertical-align: middle; margin-left: 12px; }
 .swatch { display: inline-block; width: 18px; height: 4px; vertical-align: middle; margin: 0 4px 0 12px; }
 .swatch.ok { background: var(--ok); } .swatch.bad { background: var(--bad); }
 .swatch.nosidecar { border: 1px dashed var(--warn); height: 10px; background: #fff7ed; }
@@ -114,8 +117,8 @@ li.failed .outcome { color: var(--bad); } li.published .outcome { color: var(--o
   let versions = {};  // version -> commit
 
   // ---- the graph ---------------------------------------------------------------------
-  const W = 230, H = 86, NODE_W = 170, NODE_H = 44;
-  function place(n) { return { x: 30 + n.layer * W, y: 30 + n.row * H }; }
+  const W = 320, H = 100, NODE_W = 170, NODE_H = 44, TOP = 120;
+  function place(n) { return { x: 30 + n.layer * W, y: TOP + n.row * H }; }
   function padlock(x, y) {
     const g = svgEl("g", { class: "padlock", transform: `translate(${x - 6},${y - 7})` });
     g.appendChild(svgEl("path", { d: "M3 7 V4.5 A3 3 0 0 1 9 4.5 V7" }));
@@ -149,21 +152,32 @@ li.failed .outcome { color: var(--bad); } li.published .outcome { color: var(--o
       if (!a || !b) continue;
       const x1 = a.x + NODE_W, y1 = a.y + NODE_H / 2, x2 = b.x, y2 = b.y + NODE_H / 2;
       const back = x2 <= x1;
+      // An edge that skips columns arcs over the nodes between (higher the farther it goes).
+      const span = Math.round((x2 - x1) / W);
+      const lift = !back && span >= 1 && Math.abs(y2 - y1) < H / 2 ? 34 + 18 * span : 0;
       const d = back ? `M${a.x + NODE_W / 2} ${a.y + NODE_H} C ${a.x + NODE_W / 2} ${a.y + NODE_H + 60}, ${b.x + NODE_W / 2} ${b.y + NODE_H + 60}, ${b.x + NODE_W / 2} ${b.y + NODE_H}`
-                     : `M${x1} ${y1} C ${x1 + 50} ${y1}, ${x2 - 50} ${y2}, ${x2} ${y2}`;
+                     : lift ? `M${x1} ${y1} C ${x1 + 60} ${y1 - lift * 1.4}, ${x2 - 60} ${y2 - lift * 1.4}, ${x2} ${y2}`
+                            : `M${x1} ${y1} C ${x1 + 60} ${y1}, ${x2 - 60} ${y2}, ${x2} ${y2}`;
       const idle = e.rate <= 0;
       const cls = "edge" + (e.failing ? " failing" : "") + (idle ? " idle" : "");
       const g = svgEl("g", { class: cls, "data-from": e.from, "data-to": e.to, "data-failing": e.failing, "data-mtls": e.mtls,
-                             "data-reason": e.reason || "", "data-protocol": e.protocolName });
+                             "data-reason": e.reason || "", "data-explanation": e.explanation || "", "data-protocol": e.protocolName });
       g.appendChild(svgEl("path", { d, "marker-end": `url(#${e.failing ? "arrow-bad" : idle ? "arrow-idle" : "arrow-ok"})` }));
-      const mx = back ? (a.x + b.x) / 2 + NODE_W / 2 : (x1 + x2) / 2, my = back ? Math.max(a.y, b.y) + NODE_H + 48 : (y1 + y2) / 2 - 6;
-      let label = e.protocolName === "tcp" ? `${fmt(e.rate)} conn/s` : `${fmt(e.rate)} rps`;
-      if (e.protocolName !== "tcp") label += ` · ${fmt(e.errorPercent)} % err`;
-      if (e.p99Milliseconds != null) label += ` · p99 ${fmt(e.p99Milliseconds)} ms`;
-      g.appendChild(svgEl("text", { class: "label", x: mx, y: my, "text-anchor": "middle" }, label));
-      if (e.reason && e.errorPercent > 0) g.appendChild(svgEl("text", { class: "label reason", x: mx, y: my + 13, "text-anchor": "middle" }, e.reason));
-      if (e.mtls) g.appendChild(padlock(mx, my - 16));
-      g.appendChild(svgEl("title", {}, `${e.from} → ${e.to}: ${label}${e.reason ? " — " + e.reason : ""}${e.mtls ? " — mutual TLS" : ""}`));
+      const mx = back ? (a.x + b.x) / 2 + NODE_W / 2 : (x1 + x2) / 2;
+      const lines = 1 + (e.p99Milliseconds != null ? 1 : 0) + (e.reason && e.errorPercent > 0 ? 1 : 0);
+      // Above its line, never on it.
+      const my = back ? Math.max(a.y, b.y) + NODE_H + 48 : (y1 + y2) / 2 - 10 - 14 * (lines - 1) - lift * 1.05;
+      const label = e.protocolName === "tcp" ? `${fmt(e.rate)} conn/s` : `${fmt(e.rate)} rps · ${fmt(e.errorPercent)} % err`;
+      const detail = e.p99Milliseconds != null ? `p99 ${fmt(e.p99Milliseconds)} ms` : "";
+      const texts = [label];
+      if (detail) texts.push(detail);
+      if (e.reason && e.errorPercent > 0) texts.push(e.reason);
+      // A white box behind the words, so crossing lines never hide them.
+      const widest = Math.max(...texts.map((t) => t.length)) * 5.9 + 8;
+      g.appendChild(svgEl("rect", { class: "label-box", x: mx - widest / 2, y: my - 11, width: widest, height: 14 * texts.length + 2, rx: 3 }));
+      texts.forEach((t, i) => g.appendChild(svgEl("text", { class: "label" + (t === e.reason ? " reason" : ""), x: mx, y: my, dy: i * 14, "text-anchor": "middle" }, t)));
+      if (e.mtls) g.appendChild(padlock(mx - widest / 2 - 9, my - 4));
+      g.appendChild(svgEl("title", {}, `${e.from} → ${e.to}: ${label} ${detail}${e.explanation ? " — " + e.explanation : ""}${e.mtls ? " — mutual TLS" : ""}`));
       edgeLayer.appendChild(g);
     }
     for (const n of nodes) {

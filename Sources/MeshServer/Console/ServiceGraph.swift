@@ -44,6 +44,8 @@ public struct ServiceGraph: Codable, Equatable, Sendable {
         public var mtls: Bool
         /// Most of its failures, as `503 UF` (code and response flags), when it fails.
         public var reason: String?
+        /// The reason in words (`503 UF: upstream connection failure`).
+        public var explanation: String?
         /// 5 % or more of the requests failed.
         public var failing: Bool
     }
@@ -71,6 +73,13 @@ public struct ServiceGraph: Codable, Equatable, Sendable {
         /// Service host → the workloads (`namespace/name`) it selects, from the revision.
         public var services: [String: [String]] = [:]
         public init() {}
+    }
+
+    /// A failure as an edge's label shows it: the code and Envoy's response flags.
+    static func shortReason(code: Int, flags: String) -> String {
+        if code == 403 { return "403 authz denied" }
+        let c = code == 0 ? "reset" : String(code)
+        return flags == "-" || flags.isEmpty ? c : "\(c) \(flags)"
     }
 
     /// A failure in words: the code and Envoy's response flags, explained.
@@ -102,7 +111,7 @@ public struct ServiceGraph: Codable, Equatable, Sendable {
             let code = Int(s.labels["response_code"] ?? "") ?? 0
             if code >= 500 || code == 403 || code == 0 {
                 errors += s.value
-                failures[ServiceGraph.reason(code: code, flags: s.labels["response_flags"] ?? "-"), default: 0] += s.value
+                failures[ServiceGraph.shortReason(code: code, flags: s.labels["response_flags"] ?? "-"), default: 0] += s.value
             }
         }
     }
@@ -221,14 +230,29 @@ public struct ServiceGraph: Codable, Equatable, Sendable {
             tallies[key(workloadNode(ns, w), serviceNode(host), "tcp"), default: Tally()].rate += s.value
         }
 
+        // A service's workloads without traffic: idle edges, so the topology shows (a
+        // service whose workloads run no proxy leads somewhere).
+        for (id, node) in nodes where node.kind == .service {
+            for w in inputs.services[String(id.dropFirst(4))] ?? [] {
+                let p = w.split(separator: "/", maxSplits: 1).map(String.init)
+                guard p.count == 2 else { continue }
+                let to = workloadNode(p[0], p[1])
+                if tallies[key(id, to)] == nil { tallies[key(id, to)] = Tally() }
+            }
+        }
         var edges: [Edge] = []
         for (k, t) in tallies {
             let parts = k.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
             let percent = t.rate > 0 ? 100 * t.errors / t.rate : 0
             let reason = t.failures.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key
+            let failure = t.errors > 0 ? reason : nil
+            let explained = failure.map { r -> String in
+                let p = r.split(separator: " ", maxSplits: 1).map(String.init)
+                return Self.reason(code: Int(p[0]) ?? 0, flags: r.hasPrefix("403") ? "-" : (p.count > 1 ? p[1] : "-"))
+            }
             edges.append(Edge(from: parts[0], to: parts[1], protocolName: parts[2], rate: t.rate, errorPercent: percent,
-                              p99Milliseconds: p99[k], mtls: t.mtlsRate > 0 && t.plainRate == 0, reason: t.errors > 0 ? reason : nil,
-                              failing: percent >= 5))
+                              p99Milliseconds: p99[k], mtls: t.mtlsRate > 0 && t.plainRate == 0, reason: failure,
+                              explanation: explained, failing: percent >= 5))
         }
         edges.sort { ($0.from, $0.to, $0.protocolName) < ($1.from, $1.to, $1.protocolName) }
         return ServiceGraph(nodes: layout(nodes, edges), edges: edges)
@@ -276,11 +300,29 @@ public struct ServiceGraph: Codable, Equatable, Sendable {
             if ac != bc { return ac }  // nodes without traffic at the bottom of their column
             return (a.namespace, a.name, a.id) < (b.namespace, b.name, b.id)
         }
-        var rows: [Int: Int] = [:]
-        for i in nodes.indices {
-            nodes[i].row = rows[nodes[i].layer, default: 0]
-            rows[nodes[i].layer, default: 0] += 1
+        // Rows: each column in name order first, then, from the second column on, by the mean
+        // row of each node's callers (fewer crossings), ties kept in name order — the same
+        // inputs always give the same picture.
+        var rowOf: [String: Double] = [:]
+        var callers: [String: [String]] = [:]
+        for e in edges where e.from != e.to { callers[e.to, default: []].append(e.from) }
+        let columns = Dictionary(grouping: nodes, by: \.layer)
+        var placed: [Node] = []
+        for layer in columns.keys.sorted() {
+            var column = columns[layer]!
+            if layer > 0 {
+                let keyed = column.enumerated().map { (i, n) -> (Double, Int, Node) in
+                    let rows = (callers[n.id] ?? []).compactMap { rowOf[$0] }
+                    return (rows.isEmpty ? Double.infinity : rows.reduce(0, +) / Double(rows.count), i, n)
+                }
+                column = keyed.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2)
+            }
+            for (i, var n) in column.enumerated() {
+                n.row = i
+                rowOf[n.id] = Double(i)
+                placed.append(n)
+            }
         }
-        return nodes
+        return placed
     }
 }
