@@ -28,7 +28,7 @@ demo: build
 	@if [ "$$(id -u)" = 0 ]; then ci/install-deps.sh --test; fi
 	@if python3 demo/transparent.py --can-run; then \
 	  echo "make demo: the transparent mesh — the apps call each other by service name, unaware of the mesh"; \
-	  python3 demo/transparent.py $(MESHC) $(PROXY); \
+	  python3 demo/transparent.py $(MESHC) $(PROXY) --console; \
 	else \
 	  echo "make demo: explicit mode (the apps are pointed at their proxies); the transparent mesh needs root and the tools above"; \
 	  python3 demo/run.py $(MESHC) $(PROXY); \
@@ -47,6 +47,7 @@ test:
 	ci/stress.sh $(MESHC)
 	python3 demo/run.py $(MESHC) $(PROXY)
 	python3 ci/reliability.py $(MESHC) $(PROXY)
+	python3 Tests/Console/console_test.py $(MESHC) $(PROXY)
 	ci/sidecar-smoke.sh $(MESHC)
 	python3 demo/transparent.py $(MESHC) $(PROXY)
 	ci/fuzz.sh 30

@@ -37,6 +37,9 @@ $want_test && ! command -v setpriv >/dev/null && missing+=(util-linux)
 # Replicas share the registry through etcd (--store): the store's tests and the reliability
 # suite start their own members (Debian's etcd-server; etcdctl for operators' checks).
 $want_test && ! command -v etcd >/dev/null && [[ ! -x /usr/bin/etcd ]] && missing+=(etcd-server etcd-client)
+# The console: a real Prometheus scrapes the proxies; headless Chromium checks the page.
+$want_test && ! command -v prometheus >/dev/null && [[ ! -x /usr/bin/prometheus ]] && missing+=(prometheus)
+$want_test && ! command -v chromium >/dev/null && [[ ! -x /usr/bin/chromium ]] && missing+=(chromium)
 # ... and WebSocket and gRPC clients and servers (the websockets and grpcio projects'), for
 # the system's python3, which the test's unprivileged "applications" run.
 $want_test && ! /usr/bin/python3 -c 'import websockets' 2>/dev/null && missing+=(python3-websockets)
@@ -49,7 +52,14 @@ apt_install() {
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
     echo "meshc: installing $*" >&2
     apt-get update -qq
+    # Packages are installed for the tests, which start their own etcd and Prometheus on
+    # loopback ports: no daemon of theirs is started here.
+    local guard=false
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard=true
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    if $guard; then rm -f /usr/sbin/policy-rc.d; fi
   else
     echo "meshc: missing system packages: $*" >&2
     echo "       install them with: sudo apt-get install $*" >&2

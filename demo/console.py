@@ -44,9 +44,9 @@ def chromium_binary():
 class Prometheus:
     """Debian's prometheus, scraping what `GET /v1/prometheus/targets` lists, every second."""
 
-    def __init__(self, work, logs, server_url, ca_file=None, port=None):
+    def __init__(self, work, logs, server_url, ca_file=None, port=None, host="127.0.0.1", prefix=(), wait=True):
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         conf = os.path.join(work, "prometheus.yml")
         tls = f"\n    tls_config:\n      ca_file: {ca_file}" if ca_file else ""
         open(conf, "w").write(f"""global:
@@ -59,9 +59,12 @@ scrape_configs:
     refresh_interval: 2s{tls}
 """)
         log = open(os.path.join(logs, "prometheus.log"), "w")
-        self.process = subprocess.Popen([prometheus_binary(), f"--config.file={conf}", f"--storage.tsdb.path={work}/prometheus-data",
-                                         f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+        # `prefix`: run it elsewhere (`ip netns exec NS` in the transparent demo's bridge).
+        self.process = subprocess.Popen([*prefix, prometheus_binary(), f"--config.file={conf}", f"--storage.tsdb.path={work}/prometheus-data",
+                                         f"--web.listen-address={host}:{self.port}", "--log.level=warn"],
                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        if not wait:
+            return
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
@@ -231,3 +234,25 @@ class Chromium:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def main(argv):
+    """`console.py shot URL OUT.png [READY_JS]`: a screenshot of a console view once READY_JS
+    holds (default: the view has rendered) — what the demos run, in whatever network
+    namespace the console is reachable from."""
+    import sys
+    if len(argv) < 3 or argv[0] != "shot":
+        sys.exit(main.__doc__)
+    url, out = argv[1], argv[2]
+    ready = argv[3] if len(argv) > 3 else "document.body.dataset.rendered && document.querySelectorAll('#graph .node').length > 0"
+    work = os.path.dirname(os.path.abspath(out)) or "."
+    with Chromium(work) as browser:
+        browser.open(url)
+        browser.wait_for(ready, timeout=60)
+        browser.screenshot(out)
+    print(out)
+
+
+if __name__ == "__main__":
+    import sys
+    main(sys.argv[1:])

@@ -9,6 +9,9 @@ application as another uid, with no proxy settings anywhere.
     demo/transparent.py MESHC MESH_PROXY
     demo/transparent.py --can-run        exit 0 when this machine can run it (else says why)
     demo/transparent.py MESHC MESH_PROXY --bench   then wrk through both sidecars (needs wrk)
+    demo/transparent.py MESHC MESH_PROXY --console  with Prometheus on the bridge scraping every
+        sidecar and meshc serve's console; at the end a screenshot of its graph from headless
+        Chromium (demo/out/console-graph.png) — what `make demo` runs
 
 What it shows, each check failing without the capture:
   * DNS: `reviews` resolves (through the pod's DNS proxy) to the service's virtual IP, the
@@ -44,6 +47,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "demo"))
+import console  # noqa: E402 — Prometheus and headless Chromium for the console (--console)
 BRIDGE_NS = "mpbr"
 BRIDGE_IP = "240.241.0.1"
 PROXY_UID = 1337
@@ -354,6 +359,8 @@ def available():
 
 
 class Pods:
+    console = False
+
     def __init__(self, meshc, proxy):
         self.meshc = os.path.abspath(meshc)
         self.proxy = os.path.abspath(proxy)
@@ -439,7 +446,9 @@ class Pods:
         self.start(name + "-proxy", self.in_pod(name, f"{self.proxy} run --capture --workload {workload} "
                    f"--server https://{BRIDGE_IP}:8443 --ca-roots {self.ca}/trust-bundle.pem --trust {self.keys}/trust.json "
                    f"--state-dir {state} --cert-dir {certs} --ca-token {certs}/token --instance {name} "
-                   f"--admin 127.0.0.1:15000 --report-interval 1", uid=PROXY_UID))
+                   # With the console, Prometheus on the bridge scrapes the admin port (15000,
+                   # never captured), so it listens on the pod's address too.
+                   f"--admin {'0.0.0.0' if self.console else '127.0.0.1'}:15000 --report-interval 1", uid=PROXY_UID))
 
     def admin(self, name, path, code=False):
         """The pod's proxy admin listener (on the pod's loopback)."""
@@ -473,10 +482,15 @@ class Pods:
         sh(f"{self.meshc} ca init --out {self.ca}")
         # The proxies (uid 1337) read the trust root and the CA's trust bundle, nothing else of it.
         sh(f"chmod 755 {self.work} {self.keys} {self.ca} && chmod 644 {self.keys}/trust.json {self.ca}/trust-bundle.pem")
+        console_flags = f"--console --prometheus http://{BRIDGE_IP}:9090" if self.console else ""
         self.start("serve", f"ip netns exec {self.ns('br')} {self.meshc} serve --repo {repo} --dir mesh "
                             f"--key {self.keys}/signing.key --listen {BRIDGE_IP}:8443 --data-dir {self.work}/serve "
-                            f"--ca {self.ca} --report-interval 2s --poll-interval 60s")
+                            f"--ca {self.ca} --report-interval 2s --poll-interval 60s {console_flags}")
         self.wait("meshc serve's first revision", lambda: self.server("/readyz", code=True) == "200")
+        if self.console:
+            # Prometheus on the bridge, following the fleet through meshc serve's discovery.
+            console.Prometheus(self.work, self.logs, f"https://{BRIDGE_IP}:8443", f"{self.ca}/trust-bundle.pem", port=9090,
+                               host=BRIDGE_IP, prefix=["ip", "netns", "exec", self.ns("br")], wait=False)
         app = os.path.join(self.work, "app.py")
         with open(app, "w") as f:
             f.write(APP)
@@ -650,6 +664,23 @@ class Pods:
             print(f"   {n}: {seconds * 1e6 / max(1, meshed[2]):.0f} µs of CPU per request ({seconds:.2f} s for {meshed[2]} requests)")
         self.record(meshed[2] > 0, f"wrk through the transparent mesh: {meshed[2]} requests")
 
+    def console_screenshot(self):
+        """The console's graph, once Prometheus has the traffic of the steps above, in headless
+        Chromium on the bridge (where the console is reachable)."""
+        def scraped():
+            out = sh(f"ip netns exec {self.ns('br')} curl -s --max-time 5 'http://{BRIDGE_IP}:9090/api/v1/query?query="
+                     f"count(istio_requests_total%7Breporter%3D%22destination%22%7D)'", check=False)
+            result = json.loads(out or "{}").get("data", {}).get("result", [])
+            return result and float(result[0]["value"][1]) > 0
+        self.wait("Prometheus to have the traffic", scraped, timeout=60)
+        os.makedirs(os.path.join(ROOT, "demo", "out"), exist_ok=True)
+        shot = os.path.join(ROOT, "demo", "out", "console-graph.png")
+        ready = "document.body.dataset.rendered === 'graph' && document.querySelectorAll('#graph .edge').length > 0"
+        sh(f"ip netns exec {self.ns('br')} /usr/bin/python3 {ROOT}/demo/console.py shot 'https://{BRIDGE_IP}:8443/console/#graph' {shot} \"{ready}\"",
+           timeout=120)
+        self.record(os.path.getsize(shot) > 10_000, f"the console at https://{BRIDGE_IP}:8443/console/ (on the bridge: "
+                    f"ip netns exec {self.ns('br')} …); its graph in headless Chromium: {os.path.relpath(shot, ROOT)}")
+
     def cleanup(self, keep):
         for _, p in self.procs:
             if p.poll() is None:
@@ -677,7 +708,7 @@ def main():
         if missing:
             print(f"transparent: needs {', '.join(missing)}")
         return 1 if missing else 0
-    if len([a for a in sys.argv if a != "--bench"]) != 3:
+    if len([a for a in sys.argv if a not in ("--bench", "--console")]) != 3:
         print(__doc__)
         return 2
     missing = available()
@@ -688,6 +719,9 @@ def main():
     bench = "--bench" in sys.argv
     if bench:
         sys.argv.remove("--bench")
+    Pods.console = "--console" in sys.argv
+    if Pods.console:
+        sys.argv.remove("--console")
     pods = Pods(sys.argv[1], sys.argv[2])
     failed = False
     try:
@@ -699,6 +733,8 @@ def main():
         pods.websocket()
         pods.grpc()
         pods.tcp()
+        if Pods.console:
+            pods.console_screenshot()
         if bench:
             pods.bench()
     except (Failed, subprocess.TimeoutExpired) as e:
