@@ -228,7 +228,7 @@ public final class EtcdClient: @unchecked Sendable {
     }
 
     private func giveBack(_ c: HTTPConnection, _ member: Int) {
-        lock.withLock { if idle[member, default: []].count < 8 { idle[member, default: []].append(c) } }
+        lock.withLock { if idle[member, default: []].count < 64 { idle[member, default: []].append(c) } }
     }
 
     static func encode(_ body: [String: Any]) throws(EtcdError) -> [UInt8] {

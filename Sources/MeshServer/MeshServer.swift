@@ -21,6 +21,7 @@ public final class MeshServer: @unchecked Sendable {
     let metrics = ServerMetrics()
     let bundleWaiters = WaitHub<APIResponse>()
     let endpointWaiters = WaitHub<APIResponse>()
+    let endpointsCache = EndpointsCache()
     /// Long polls held now, for bundles and endpoints (also the long-poll waiters gauge).
     public var longPollsWaiting: Int { bundleWaiters.count + endpointWaiters.count }
 

@@ -221,21 +221,33 @@ extension MeshServer {
                 r.headers.add(name: "retry-after", value: String(Int(warm.rounded(.up))))
                 return r
             }
-            guard let doc = self.endpointsDocument(key, revision: revision, now: Date()) else {
-                return .error(.notFound, "no workload \(key) in revision \(revision.record.version)")
+            // One list per workload, revision and registry generation, however many long
+            // polls a change wakes (each would otherwise build and hash the same bytes).
+            let generation = self.withState { $0.registry.generation }
+            let stamp = EndpointsCache.Stamp(version: revision.record.version, generation: generation)
+            let body: ByteBuffer, digest: String
+            if let hit = self.endpointsCache.get(key, stamp) {
+                (body, digest) = hit
+            } else {
+                guard let doc = self.endpointsDocument(key, revision: revision, now: Date()) else {
+                    return .error(.notFound, "no workload \(key) in revision \(revision.record.version)")
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                let bytes = (try? encoder.encode(doc)) ?? Data()
+                digest = Signer.digest(bytes)
+                body = ByteBuffer(bytes: bytes)
+                self.endpointsCache.put(key, stamp, body, digest)
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let bytes = (try? encoder.encode(doc)) ?? Data()
             // The same list while the store is down is another answer: stale, said so.
-            let etag = "\"\(Signer.digest(bytes))\(storeUp ? "" : "-stale")\""
+            let etag = "\"\(digest)\(storeUp ? "" : "-stale")\""
             lastTag.withLockedValue { $0 = etag }
             if let ifNoneMatch, Self.matches(ifNoneMatch, etag) { return nil }
             self.metrics.endpointsServed.increment()
             var headers: HTTPHeaders = ["content-type": "application/json", "etag": etag, "cache-control": "no-cache"]
             // The store is down: this is the last registry seen, not a live one.
             if !storeUp { headers.add(name: "x-meshc-registry-stale", value: "true") }
-            return APIResponse(status: .ok, headers: headers, body: ByteBuffer(bytes: bytes))
+            return APIResponse(status: .ok, headers: headers, body: body)
         }
         let notModified: @Sendable () -> APIResponse = { [weak self] in
             self?.metrics.notModified.increment()

@@ -42,9 +42,17 @@ public final class EtcdStore: RegistryStore, @unchecked Sendable {
     /// etcd writes and lease renewals made (for the benchmark's writes per second).
     public let writes = NIOLockedValueBox(0)
     public let renewals = NIOLockedValueBox(0)
+    /// Time spent in store calls for reports (nanoseconds), and how many: the mean write time.
+    public let busy = NIOLockedValueBox((nanoseconds: UInt64(0), count: 0))
+    /// Reports waiting for a writer now.
+    public var waiting: Int {
+        jobs.lock()
+        defer { jobs.unlock() }
+        return queue.count
+    }
 
     public init(client: EtcdClient, prefix: String = "/meshc/", leaseSeconds: Int, healthInterval: TimeInterval = 1,
-                writers: Int = 4, capacity: Int = 20_000, replica: String, log: @escaping @Sendable (String) -> Void) {
+                writers: Int = 32, capacity: Int = 20_000, replica: String, log: @escaping @Sendable (String) -> Void) {
         self.client = client
         self.prefix = prefix.hasSuffix("/") ? prefix : prefix + "/"
         self.leaseSeconds = max(1, leaseSeconds)
@@ -130,9 +138,15 @@ public final class EtcdStore: RegistryStore, @unchecked Sendable {
     func key(_ workload: String, _ instance: String) -> String { instancesPrefix + workload + "/" + instance }
 
     public func record(_ instance: StoredInstance, plan: Registry.Plan, done: @escaping @Sendable (Result<Int64, StoreFailure>) -> Void) {
+        let queued = DispatchTime.now().uptimeNanoseconds
         let accepted = enqueue { [self] in
             do {
-                done(.success(try write(instance, plan: plan)))
+                let started = DispatchTime.now().uptimeNanoseconds
+                let lease = try write(instance, plan: plan)
+                let now = DispatchTime.now().uptimeNanoseconds
+                busy.withLockedValue { $0 = ($0.nanoseconds + now - started, $0.count + 1) }
+                if now - queued > 2_000_000_000 { log("registry store: a report waited \((now - queued) / 1_000_000) ms (\((now - started) / 1_000_000) ms in etcd)") }
+                done(.success(lease))
             } catch {
                 setHealth(false, "\(error)")
                 done(.failure(.unavailable("\(error)")))
