@@ -368,6 +368,14 @@ class Pods:
         os.chmod(self.work, 0o755)
         self.logs = os.path.join(self.work, "logs")
         os.makedirs(self.logs)
+        # The sidecars run as uid 1337, which may not traverse the checkout (a private
+        # temporary directory, a home directory): they run a copy kept in the work directory.
+        os.makedirs(os.path.join(self.work, "bin"))
+        proxy_copy = os.path.join(self.work, "bin", "mesh-proxy")
+        shutil.copy2(self.proxy, proxy_copy)
+        os.chmod(proxy_copy, 0o755)
+        os.chmod(os.path.join(self.work, "bin"), 0o755)
+        self.proxy = proxy_copy
         self.procs = []
         self.pods = {}
         self.results = []
