@@ -8,7 +8,7 @@ the view drawn (median and worst of 5 loads), and the graph's size.
     Benchmarks/console.sh            (builds a release meshc, then runs this)
     Benchmarks/console_render.py MESHC [SERVICES] [PROXIES]
 """
-import http.server
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import importlib.util
 import json
 import os
@@ -40,7 +40,7 @@ def http(port, path, method="GET", body=None):
         return r.status, r.read()
 
 
-class FakePrometheus(http.server.BaseHTTPRequestHandler):
+class FakePrometheus(BaseHTTPRequestHandler):
     """Answers the console's four queries with a call on every service: each service's v1
     called by another service's v1 (a fixed pattern), 1 % failing, all mutual TLS."""
     services = []
@@ -80,12 +80,12 @@ def main():
     procs = []
     try:
         repo = os.path.join(work, "repo")
-        subprocess.run([sys.executable, os.path.join(ROOT, "Benchmarks", "generate.py"), str(SERVICES * 6), repo], check=True, capture_output=True)
+        subprocess.run([sys.executable, os.path.join(ROOT, "Benchmarks", "generate.py"), str(SERVICES * 6 + 20), repo], check=True, capture_output=True)
         env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@e", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@e"}
         for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "mesh"]):
             subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, env=env)
         subprocess.run([MESHC, "keygen", "--out", f"{work}/keys"], check=True, capture_output=True)
-        prom = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakePrometheus)
+        prom = ThreadingHTTPServer(("127.0.0.1", 0), FakePrometheus)
         threading.Thread(target=prom.serve_forever, daemon=True).start()
         port = console.free_port()
         procs.append(subprocess.Popen([MESHC, "serve", "--repo", repo, "--key", f"{work}/keys/signing.key", "--listen", f"127.0.0.1:{port}",
