@@ -31,7 +31,7 @@ demo: build
 	  python3 demo/transparent.py $(MESHC) $(PROXY) --console; \
 	else \
 	  echo "make demo: explicit mode (the apps are pointed at their proxies); the transparent mesh needs root and the tools above"; \
-	  python3 demo/run.py $(MESHC) $(PROXY); \
+	  python3 demo/run.py $(MESHC) $(PROXY) --console; \
 	fi
 
 test:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make demo`: the whole mesh working, on 127.0.0.1, from the example policy in policies/.
 
-    demo/run.py MESHC MESH_PROXY
+    demo/run.py MESHC MESH_PROXY [--console]
 
 1. lint policies/ (clean) and policies/broken (what meshc catches);
 2. commit policies/ to a scratch git repository; start `meshc serve` with a signing key and
@@ -14,7 +14,10 @@
 5. commit a canary shift to 50/50: `meshc diff` of it, how long until every proxy applied it,
    the new split;
 6. `meshc proxy-status` and Istio-named metrics;
-7. commit a broken change: the server refuses it, traffic unaffected.
+7. commit a broken change: the server refuses it, traffic unaffected;
+8. with --console (what `make demo` passes), when Debian's prometheus and chromium are there:
+   Prometheus beside the mesh, the server's console, and its graph saved from headless
+   Chromium in demo/out/console-graph.png.
 
 Ends with a summary table; exits 1 if any step did not behave. Everything it starts is
 stopped, and its scratch directory removed (kept, with the logs, when a step failed).
@@ -52,6 +55,8 @@ class Demo:
         self.proxy_args = ["--report-interval", "1"]
         self.server_scheme = "https"
         self.access_logs = False
+        self.console = False
+        self.prometheus = None
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -231,10 +236,14 @@ class Demo:
         self.run([self.meshc, "ca", "init", "--out", self.ca])
         self.trust_roots()
         self.server_port = self.free_port()
+        console_flags = []
+        if self.console:
+            self.prometheus_port = self.free_port()
+            console_flags = ["--console", "--prometheus", f"http://127.0.0.1:{self.prometheus_port}"]
         self.start("meshc-serve", [self.meshc, "serve", "--repo", self.repo, "--dir", "policies",
                                    "--key", os.path.join(self.keys, "signing.key"), "--listen", f"127.0.0.1:{self.server_port}",
                                    "--data-dir", os.path.join(self.work, "serve"), "--poll-interval", "60s", "--ca", self.ca,
-                                   "--report-interval", "2s"])
+                                   "--report-interval", "2s", *console_flags])
         status = self.wait("the server's first revision", lambda: self.server_request(self.server_port, "/readyz")[0] == 200, timeout=60)
         revision = self.server_json("/v1/status")
         self.record("serve", bool(status), f"meshc serve on https://127.0.0.1:{self.server_port} published version {revision.get('version')}")
@@ -331,9 +340,32 @@ class Demo:
         self.record("broken commit", after == before and statuses.get(200, 0) == 100 and canary == {"v2": 10},
                     f"version still {after}; 100 requests: {statuses.get(200, 0)} × 200 (v1 {versions.get('v1', 0)} / v2 {versions.get('v2', 0)}); canary still v2")
 
+    def step8_console(self):
+        self.heading("8. the console: Prometheus beside the mesh, the graph in headless Chromium")
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("console", os.path.join(ROOT, "demo", "console.py"))
+        console = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(console)
+        self.prometheus = console.Prometheus(self.work, self.logs, f"https://127.0.0.1:{self.server_port}", self.trust_bundle, port=self.prometheus_port)
+        self.wait("Prometheus to scrape every proxy", lambda: len(self.prometheus.targets_up()) == 5, timeout=60)
+        for _ in range(3):  # traffic Prometheus sees (two scrapes make a rate)
+            self.through("frontend", 60)
+            self.request(self.instances["frontend"]["outbound"], "/v1/charges", method="POST", host="payments.payments:8080", body=b"{}")
+            time.sleep(1.2)
+        url = f"https://127.0.0.1:{self.server_port}/console/"
+        os.makedirs(os.path.join(ROOT, "demo", "out"), exist_ok=True)
+        shot = os.path.join(ROOT, "demo", "out", "console-graph.png")
+        with console.Chromium(self.work) as browser:
+            browser.open(url + "#graph")
+            browser.wait_for("document.body.dataset.rendered === 'graph' && document.querySelectorAll('#graph .edge:not(.idle)').length > 0", timeout=60)
+            browser.screenshot(shot)
+        self.record("console", os.path.getsize(shot) > 10_000, f"the console at {url} (while the demo runs); its graph: {os.path.relpath(shot, ROOT)}")
+
     def main(self):
         steps = [self.step1_lint, self.step2_server, self.step3_apps, self.step4_traffic, self.step5_canary,
                  self.step6_status, self.step7_broken]
+        if self.console:
+            steps.append(self.step8_console)
         failed = False
         try:
             for step in steps:
@@ -344,6 +376,8 @@ class Demo:
                 self.results.append((getattr(step, "__name__", "?"), False, str(e)))
                 print(f"   ✘ {e}")
         finally:
+            if self.prometheus:
+                self.prometheus.stop()
             self.stop_all()
         print("\n== summary")
         width = max(len(s) for s, _, _ in self.results)
@@ -358,6 +392,13 @@ class Demo:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    args = [a for a in sys.argv[1:] if a != "--console"]
+    if len(args) != 2:
         sys.exit(__doc__)
-    sys.exit(Demo(sys.argv[1], sys.argv[2]).main())
+    demo = Demo(args[0], args[1])
+    if "--console" in sys.argv:
+        spec_ok = shutil.which("prometheus") and (shutil.which("chromium") or shutil.which("chromium-browser"))
+        demo.console = bool(spec_ok)
+        if not spec_ok:
+            print("make demo: the console step needs Debian's prometheus and chromium (as root, ci/install-deps.sh --test installs them); skipped")
+    sys.exit(demo.main())

@@ -170,6 +170,14 @@ class ConsoleTest(demo.Demo):
                 self.check("graph: reads left to right (frontend, orders, orders-v1, payments)",
                            layers["wl:web/frontend"] < layers["svc:orders.shop.svc.cluster.local"] < layers["wl:shop/orders-v1"] < layers["wl:payments/payments"])
 
+                # One namespace: its nodes and their neighbours only.
+                browser.evaluate("(() => { const s = document.getElementById('namespace'); s.value = 'payments'; s.dispatchEvent(new Event('change')); })()")
+                browser.wait_for("document.body.dataset.rendered === 'graph' && document.getElementById('namespace').value === 'payments'"
+                                 " && !document.querySelector('#graph .node[data-id=\"wl:shop/orders-v2\"]')", timeout=30)
+                shown = set(browser.evaluate("[...document.querySelectorAll('#graph .node')].map(n => n.dataset.id)"))
+                self.check("graph: a namespace picked shows it and its neighbours", {"wl:payments/payments", "svc:payments.payments.svc.cluster.local",
+                           "wl:web/frontend", "wl:shop/orders-v1"} <= shown and "svc:orders.shop.svc.cluster.local" not in shown, str(sorted(shown)))
+                browser.screenshot(os.path.join(self.out, "console-graph-payments.png"))
                 browser.open(base + "#fleet")
                 browser.wait_for("document.body.dataset.rendered === 'fleet'")
                 browser.screenshot(os.path.join(self.out, "console-fleet.png"))

@@ -1,4 +1,5 @@
 import Foundation
+import MeshHTTP
 import NIOConcurrencyHelpers
 import Testing
 @testable import MeshEtcd
@@ -84,6 +85,17 @@ import Testing
         let end = try c.watch(prefix: "/w/", after: start, handle: EtcdClient.WatchHandle()) { _, _ in true }
         guard case .compacted(let at) = end else { throw TestFailure("\(end)") }
         #expect(at >= now)
+    }
+
+    @Test func anEtcdThatRequiresClientCertificatesIsReachedWithThem() throws {
+        let etcd = try EtcdCluster(tls: true)
+        let c = etcd.client()
+        try c.put("/tls/x", [42])
+        #expect(try c.get("/tls/x")?.value == [42])
+        // Without the client certificate etcd refuses the handshake: said, not hung.
+        let anonymous = EtcdClient(members: etcd.addresses, tls: HTTPClientTLS(roots: etcd.tls!.ca), timeout: 3)
+        #expect(throws: EtcdError.self) { _ = try anonymous.get("/tls/x") }
+        #expect(EtcdClient.parseMembers(etcd.url)?.secure == true)
     }
 
     @Test func aCallMovesToAMemberThatAnswers() throws {

@@ -21,6 +21,7 @@ enum ConsoleAssets {
     <a href="#workload" id="tab-workload">Workload</a>
   </nav>
   <span id="status"></span>
+  <label>namespace <select id="namespace"><option value="">all</option></select></label>
   <label>window <select id="window"><option>1m</option><option selected>5m</option><option>15m</option><option>1h</option></select></label>
 </header>
 <main>
@@ -47,6 +48,7 @@ h1 { font-size: 18px; margin: 0; }
 nav a { margin-right: 14px; color: var(--muted); text-decoration: none; font-weight: 600; }
 nav a.active { color: var(--ink); border-bottom: 2px solid var(--ink); }
 #status { margin-left: auto; color: var(--muted); }
+header label { color: var(--muted); }
 main { padding: 16px 20px; }
 .view { display: none; }
 .view.active { display: block; }
@@ -131,7 +133,24 @@ li.failed .outcome { color: var(--bad); } li.published .outcome { color: var(--o
     const svg = $("#graph");
     svg.textContent = "";
     $("#graph-note").textContent = data.error || "";
-    const nodes = data.graph.nodes, edges = data.graph.edges;
+    let nodes = data.graph.nodes, edges = data.graph.edges;
+    // A namespace chosen: its nodes and their direct neighbours, columns kept, rows closed up.
+    const picker = $("#namespace"), chosen = picker.value;
+    const namespaces = [...new Set(nodes.map((n) => n.namespace).filter((n) => n))].sort();
+    if (picker.options.length !== namespaces.length + 1) {
+      picker.textContent = "";
+      picker.appendChild(el("option", { value: "" }, "all"));
+      for (const n of namespaces) picker.appendChild(el("option", { value: n }, n));
+      picker.value = namespaces.includes(chosen) ? chosen : "";
+    }
+    if (picker.value) {
+      const keep = new Set(nodes.filter((n) => n.namespace === picker.value).map((n) => n.id));
+      for (const e of edges) if (keep.has(e.from) || keep.has(e.to)) { keep.add(e.from); keep.add(e.to); }
+      nodes = nodes.filter((n) => keep.has(n.id)).map((n) => Object.assign({}, n));
+      edges = edges.filter((e) => keep.has(e.from) && keep.has(e.to));
+      const rows = {};
+      for (const n of nodes.slice().sort((a, b) => a.layer - b.layer || a.row - b.row)) { n.row = rows[n.layer] || 0; rows[n.layer] = n.row + 1; }
+    }
     const pos = {};
     let maxX = 400, maxY = 200;
     for (const n of nodes) { const p = place(n); pos[n.id] = p; maxX = Math.max(maxX, p.x + NODE_W + 40); maxY = Math.max(maxY, p.y + NODE_H + 40); }
@@ -312,6 +331,7 @@ li.failed .outcome { color: var(--bad); } li.published .outcome { color: var(--o
   }
   window.addEventListener("hashchange", show);
   $("#window").addEventListener("change", show);
+  $("#namespace").addEventListener("change", show);
   setInterval(() => { if ((location.hash || "#graph").startsWith("#graph") || location.hash === "#fleet") show(); }, 10000);
   show();
 })();
