@@ -29,6 +29,16 @@ def free_port():
     return port
 
 
+def stop(process):
+    """SIGTERM, then SIGKILL after 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def prometheus_binary():
     return shutil.which("prometheus") or ("/usr/bin/prometheus" if os.path.exists("/usr/bin/prometheus") else None)
 
@@ -85,12 +95,7 @@ scrape_configs:
             return [t for t in json.loads(r.read())["data"]["activeTargets"] if t["health"] == "up"]
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop(self.process)
 
 
 class WebSocket:
@@ -227,12 +232,7 @@ class Chromium:
         return path
 
     def close(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop(self.process)
         shutil.rmtree(self.profile, ignore_errors=True)
 
 

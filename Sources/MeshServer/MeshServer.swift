@@ -1,4 +1,5 @@
 import Foundation
+import MeshAnalysis
 import MeshBundle
 import MeshCA
 import MeshConfig
@@ -43,6 +44,9 @@ public final class MeshServer: @unchecked Sendable {
     private let firstRead = ConditionLock(value: 0)
     private let wakeup = NSCondition()
     private var syncRequested = false
+    /// The last published commit's lint result (sync thread only, with the console): the
+    /// base of the next commit's diff, not read and linted again.
+    var publishedLint: (commit: String, lint: LintResult)?
     private var stopping = false
     private var syncThread: Thread?
     private var sweeper: RepeatedTask?
@@ -292,6 +296,8 @@ public final class MeshServer: @unchecked Sendable {
         publisher.maxFileSize = options.maxFileSize
         let jwksRoots = options.jwksRoots
         publisher.fetchKeySet = { JWKSFetch.fetch($0, roots: jwksRoots) }
+        var headLint: LintResult?
+        if options.console { publisher.linted = { headLint = $0 } }
         let publishStart = DispatchTime.now()
         do {
             let revision = try publisher.publish(head, repo: repo, now: now, after: current?.record.version, seconds: &seconds)
@@ -306,7 +312,10 @@ public final class MeshServer: @unchecked Sendable {
                                                 publishedAt: Timestamp.format(now), by: "\(options.host):\(port)"))
             record(RevisionAttempt(commit: head.id.hex, summary: head.summary, outcome: .published, version: revision.record.version,
                                    failedStep: nil, reason: nil, errors: nil, at: Timestamp.format(now), seconds: seconds, trigger: trigger))
-            if let base = current?.record.commit, base != head.id.hex { recordDiff(repo: repo, base: base, head: head) }
+            if let headLint {
+                if let base = current?.record.commit, base != head.id.hex { recordDiff(repo: repo, base: base, head: head, headLint: headLint) }
+                publishedLint = (head.id.hex, headLint)
+            }
             options.log("published revision \(revision.record.version): commit \(head.id.short) \"\(head.summary)\", \(revision.bundles.count) bundles, \(revision.parts.count) parts (\(trigger))")
         } catch {
             metrics.publishFailed(step: error.step.rawValue)

@@ -37,27 +37,11 @@ class ConsoleTest(demo.Demo):
         print(f"   {'✔' if ok else '✘'} {what}{' — ' + detail if detail else ''}", flush=True)
 
     def serve(self):
-        self.repo = os.path.join(self.work, "repo")
-        os.makedirs(self.repo)
-        import shutil
-        shutil.copytree(os.path.join(ROOT, "policies"), os.path.join(self.repo, "policies"), ignore=shutil.ignore_patterns("broken"))
-        self.git("init", "-q", "-b", "main")
-        self.git("add", "-A")
-        self.git("commit", "-qm", "the example mesh")
-        self.keys = os.path.join(self.work, "keys")
-        self.ca = os.path.join(self.work, "ca")
-        self.run([self.meshc, "keygen", "--out", self.keys])
-        self.run([self.meshc, "ca", "init", "--out", self.ca])
-        self.trust_roots()
-        self.server_port = self.free_port()
+        """The demo's server (repository, keys, mesh CA), with the console pointed at the
+        Prometheus started next."""
+        self.console = True
+        self.step2_server()
         self.url = f"https://127.0.0.1:{self.server_port}"
-        # Prometheus first (the server only needs its URL), then the server pointing at it.
-        self.prometheus_port = console.free_port()
-        self.start("meshc-serve", [self.meshc, "serve", "--repo", self.repo, "--dir", "policies",
-                                   "--key", os.path.join(self.keys, "signing.key"), "--listen", f"127.0.0.1:{self.server_port}",
-                                   "--data-dir", os.path.join(self.work, "serve"), "--poll-interval", "60s", "--ca", self.ca,
-                                   "--report-interval", "2s", "--console", "--prometheus", f"http://127.0.0.1:{self.prometheus_port}"])
-        self.wait("the server's first revision", lambda: self.server_request(self.server_port, "/readyz")[0] == 200, timeout=60)
 
     def traffic(self):
         """Requests the whole time: frontend → orders (one v1 instance fails every try),

@@ -34,7 +34,14 @@ final class LoopState {
 
     /// Inbound labels per peer identity under the snapshot in force: one object per peer,
     /// so a connection per request does not grow the metric store.
-    private var peerLabels: [String: MetricLabels] = [:]
+    private var peerLabels: [PeerKey: MetricLabels] = [:]
+
+    /// Who is at the other end, as a table key: two strings the request already holds, hashed
+    /// as they are (never concatenated per request).
+    private struct PeerKey: Hashable {
+        var a: String?
+        var b: String?
+    }
     private var peerLabelsSnapshot: Snapshot?
 
     func inboundLabels(_ snapshot: Snapshot?, peer: String?, metadata: String? = nil) -> MetricLabels {
@@ -43,7 +50,7 @@ final class LoopState {
             peerLabels = [:]
             peerLabelsSnapshot = snapshot
         }
-        let key = (peer ?? "") + "\u{0}" + (metadata ?? "")
+        let key = PeerKey(a: peer, b: metadata)
         if let known = peerLabels[key] { return known }
         var source = metadata.flatMap(PeerMetadata.init(header:))
         // Over mTLS the certificate says the caller's namespace: metadata claiming another is
@@ -58,7 +65,7 @@ final class LoopState {
 
     /// Outbound labels once the called proxy said who it is (its response's peer metadata):
     /// one object per cluster and answering workload under the snapshot in force.
-    private var answeredLabels: [String: MetricLabels] = [:]
+    private var answeredLabels: [PeerKey: MetricLabels] = [:]
     private var answeredLabelsSnapshot: Snapshot?
 
     func outboundLabels(_ snapshot: Snapshot?, cluster: PreparedCluster, metadata: String) -> MetricLabels {
@@ -68,7 +75,7 @@ final class LoopState {
             answeredLabels = [:]
             answeredLabelsSnapshot = snapshot
         }
-        let key = cluster.cluster.name + "\u{0}" + metadata
+        let key = PeerKey(a: cluster.cluster.name, b: metadata)
         if let known = answeredLabels[key] { return known }
         guard let destination = PeerMetadata(header: metadata) else { return cluster.labels }
         let made = MetricLabels(identity: id, cluster: cluster.cluster, destination: destination)

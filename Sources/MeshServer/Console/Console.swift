@@ -74,9 +74,8 @@ extension MeshServer {
         inputs.workloads = revision?.record.workloads ?? [:]
         inputs.services = (revision?.record.services ?? [:]).mapValues(\.workloads)
         let now = Date()
-        for (workload, _) in inputs.workloads { inputs.live[workload] = registry.liveEndpoints(of: workload, now: now).count }
-        for i in registry.all() where registry.isLive(i, now: now) && inputs.live[i.report.workload] == nil {
-            inputs.live[i.report.workload, default: 0] += 1
+        for byInstance in registry.instances.values {
+            for i in byInstance.values where registry.isLive(i, now: now) { inputs.live[i.report.workload, default: 0] += 1 }
         }
         guard let url = options.prometheusURL, let client = PrometheusClient(url: url) else {
             let answer = GraphAnswer(window: window, prometheus: nil, error: "no --prometheus: the graph shows the workloads, not the traffic",
@@ -119,16 +118,20 @@ extension MeshServer {
 
     /// `meshc diff` of a published commit against the one published before, kept beside the
     /// revisions (computed on the sync thread, after the switch: never delays publishing).
-    func recordDiff(repo: GitRepository, base: String, head: Commit) {
-        guard options.console else { return }
+    /// The head's lint is the publisher's; the base's is the previous publish's, read and
+    /// linted again only after a restart.
+    func recordDiff(repo: GitRepository, base: String, head: Commit, headLint: LintResult) {
         do {
-            let reader = RevisionReader(repo: repo, directory: options.directory, maxFileSize: options.maxFileSize)
-            let baseSide = try reader.read(try repo.resolve(base), label: String(base.prefix(12)))
-            let headSide = try reader.read(head, label: head.id.short)
-            let baseLint = Linter.lint(baseSide.files, inputDiagnostics: baseSide.problems, settings: options.settings, config: baseSide.config)
-            let headLint = Linter.lint(headSide.files, inputDiagnostics: headSide.problems, settings: options.settings, config: headSide.config)
-            let diff = Differ(base: .init(label: baseSide.label, commit: base, lint: baseLint),
-                              head: .init(label: headSide.label, commit: head.id.hex, lint: headLint)).diff()
+            let baseLint: LintResult
+            if let kept = publishedLint, kept.commit == base {
+                baseLint = kept.lint
+            } else {
+                let reader = RevisionReader(repo: repo, directory: options.directory, maxFileSize: options.maxFileSize)
+                let side = try reader.read(try repo.resolve(base), label: String(base.prefix(12)))
+                baseLint = Linter.lint(side.files, inputDiagnostics: side.problems, settings: options.settings, config: side.config)
+            }
+            let diff = Differ(base: .init(label: String(base.prefix(12)), commit: base, lint: baseLint),
+                              head: .init(label: head.id.short, commit: head.id.hex, lint: headLint)).diff()
             try FileManager.default.createDirectory(atPath: diffDirectory, withIntermediateDirectories: true)
             try Data(DiffRenderer().json(diff).utf8).write(to: URL(fileURLWithPath: "\(diffDirectory)/\(head.id.hex).json"), options: .atomic)
         } catch {

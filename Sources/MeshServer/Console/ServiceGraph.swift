@@ -147,8 +147,9 @@ public struct ServiceGraph: Codable, Equatable, Sendable {
             if p.count == 2 { _ = workloadNode(p[0], p[1]) }
         }
 
-        var tallies: [String: Tally] = [:]   // "from\u{0}to\u{0}protocol"
-        func key(_ from: String, _ to: String, _ proto: String = "http") -> String { "\(from)\u{0}\(to)\u{0}\(proto)" }
+        struct Key: Hashable { var from: String, to: String, proto = "http" }
+        var tallies: [Key: Tally] = [:]
+        func key(_ from: String, _ to: String, _ proto: String = "http") -> Key { Key(from: from, to: to, proto: proto) }
         // The called side's record of each workload's calls, by caller: each try that reached
         // it (a retried failure included), where the caller's record has the request once.
         let heardBy = Set(inputs.destination.compactMap { s -> String? in
@@ -169,7 +170,8 @@ public struct ServiceGraph: Codable, Equatable, Sendable {
             }
         }
         // As the called side saw them: mutual TLS or not, and callers without a sidecar.
-        var security: [String: (mutual: Double, plain: Double)] = [:]  // "caller\u{0}workload"
+        // caller → workload (caller "*": any), as the called side saw it.
+        var security: [Key: (mutual: Double, plain: Double)] = [:]
         for s in inputs.destination {
             let l = s.labels
             guard let dw = l["destination_workload"], dw != "unknown", let dwn = l["destination_workload_namespace"] else { continue }
@@ -186,37 +188,31 @@ public struct ServiceGraph: Codable, Equatable, Sendable {
                 for host in hosts.sorted().prefix(1) { tallies[key(serviceNode(host), to), default: Tally()].add(s) }
                 if hosts.isEmpty { tallies[key(from, to), default: Tally()].add(s) }
             }
-            for k in [from + "\u{0}" + to, "*\u{0}" + to] {
+            for k in [key(from, to), key("*", to)] {
                 var v = security[k] ?? (0, 0)
                 if mutual { v.mutual += s.value } else { v.plain += s.value }
                 security[k] = v
             }
         }
-        // An edge is mutual TLS when every call the called side saw on it was.
-        func secured(_ pairs: [String]) -> (Double, Double) {
-            pairs.reduce((0.0, 0.0)) { acc, k in let v = security[k] ?? (0, 0); return (acc.0 + v.mutual, acc.1 + v.plain) }
-        }
-        let calls = Array(tallies.keys)
-        for k in calls {
-            let parts = k.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
-            let (from, to) = (parts[0], parts[1])
-            let pairs: [String]
-            if from.hasPrefix("svc:") {
-                pairs = ["*\u{0}" + to]
-            } else if to.hasPrefix("svc:") {
-                let reached = calls.compactMap { c -> String? in
-                    let p = c.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
-                    return p[0] == to ? p[1] : nil
-                }
-                pairs = reached.map { from + "\u{0}" + $0 }
+        // An edge is mutual TLS when every call the called side saw on it was: a service's
+        // edge to a workload by all its callers, a caller's edge to a service by the calls to
+        // the workloads behind it.
+        var behind: [String: [String]] = [:]
+        for k in tallies.keys where k.from.hasPrefix("svc:") { behind[k.from, default: []].append(k.to) }
+        for k in Array(tallies.keys) {
+            let pairs: [Key]
+            if k.from.hasPrefix("svc:") {
+                pairs = [key("*", k.to)]
+            } else if k.to.hasPrefix("svc:") {
+                pairs = (behind[k.to] ?? []).map { key(k.from, $0) }
             } else {
-                pairs = [from + "\u{0}" + to]
+                pairs = [key(k.from, k.to)]
             }
-            let (m, p) = secured(pairs)
-            tallies[k]!.mtlsRate = m
-            tallies[k]!.plainRate = p
+            let seen = pairs.compactMap { security[$0] }
+            tallies[k]!.mtlsRate = seen.reduce(0) { $0 + $1.mutual }
+            tallies[k]!.plainRate = seen.reduce(0) { $0 + $1.plain }
         }
-        var p99: [String: Double] = [:]
+        var p99: [Key: Double] = [:]
         for s in inputs.p99 where s.value.isFinite {
             let l = s.labels
             guard let sw = l["source_workload"], let swn = l["source_workload_namespace"], let ds = l["destination_service"] else { continue }
@@ -242,7 +238,6 @@ public struct ServiceGraph: Codable, Equatable, Sendable {
         }
         var edges: [Edge] = []
         for (k, t) in tallies {
-            let parts = k.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
             let percent = t.rate > 0 ? 100 * t.errors / t.rate : 0
             let reason = t.failures.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key
             let failure = t.errors > 0 ? reason : nil
@@ -250,7 +245,7 @@ public struct ServiceGraph: Codable, Equatable, Sendable {
                 let p = r.split(separator: " ", maxSplits: 1).map(String.init)
                 return Self.reason(code: Int(p[0]) ?? 0, flags: r.hasPrefix("403") ? "-" : (p.count > 1 ? p[1] : "-"))
             }
-            edges.append(Edge(from: parts[0], to: parts[1], protocolName: parts[2], rate: t.rate, errorPercent: percent,
+            edges.append(Edge(from: k.from, to: k.to, protocolName: k.proto, rate: t.rate, errorPercent: percent,
                               p99Milliseconds: p99[k], mtls: t.mtlsRate > 0 && t.plainRate == 0, reason: failure,
                               explanation: explained, failing: percent >= 5))
         }

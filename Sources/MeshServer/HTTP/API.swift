@@ -264,10 +264,10 @@ extension MeshServer {
     // MARK: status
 
     private func report(_ request: APIRequest, on loop: any EventLoop) -> EventLoopFuture<APIResponse> {
-        let checked = checkReport(request)
-        guard case .success(let (report, revision)) = checked else {
-            if case .failure(let answer) = checked { return loop.makeSucceededFuture(answer.response) }
-            return loop.makeSucceededFuture(.error(.internalServerError, "unreachable"))
+        let report: StatusReport, revision: PublishedRevision
+        switch checkReport(request) {
+        case .failure(let refused): return loop.makeSucceededFuture(refused.response)
+        case .success(let checked): (report, revision) = checked
         }
         let now = Date()
         let planned: Result<(Registry.Plan, Date), Registry.Refusal> = withState { s in

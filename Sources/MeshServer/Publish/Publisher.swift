@@ -24,6 +24,8 @@ public struct Publisher {
     /// Fetches a RequestAuthentication's `jwksUri` key set when a revision is compiled, so
     /// proxies never reach outside the mesh for keys.
     public var fetchKeySet: @Sendable (String) -> String? = { JWKSFetch.fetch($0) }
+    /// Given the commit's lint result once it passed (the console's diff reuses it).
+    public var linted: ((LintResult) -> Void)?
 
     public init(store: RevisionStore, signer: Signer, schedule: SigningSchedule, directory: String, settings: MeshSettings) {
         self.store = store
@@ -91,6 +93,7 @@ public struct Publisher {
             let shown = errors.prefix(20).map { "\($0.span.file):\($0.span.start.line):\($0.span.start.column): error[\($0.code)]: \($0.message)" }
             throw Refusal(step: .lint, reason: "lint found \(errors.count) error\(errors.count == 1 ? "" : "s"); first: \(shown[0])", errors: Array(shown))
         }
+        linted?(lint)
         guard let index = lint.index else { throw Refusal(step: .compile, reason: "lint produced no index") }
         let compiler = Compiler(index: index)
         compiler.jwks = JWKSSource(fetch: fetchKeySet)

@@ -86,8 +86,10 @@ public struct Registry: Sendable {
 
     public func plan(_ r: StatusReport, now: Date) throws(Refusal) -> Plan {
         _ = try Self.address(of: r)
-        guard let before = instances[r.workload]?[r.instance], isLive(before, now: now), before.lease != 0 || !storeExpires else {
-            return .write(lease: instances[r.workload]?[r.instance].flatMap { $0.goneAt == nil ? $0.lease : nil } ?? 0)
+        let before = instances[r.workload]?[r.instance]
+        // A lease the store already let go is not asked for again.
+        guard let before, isLive(before, now: now), !(storeExpires && before.lease == 0) else {
+            return .write(lease: before?.goneAt == nil ? before?.lease ?? 0 : 0)
         }
         var old = before.report, new = r
         (old.at, new.at) = (nil, nil)

@@ -42,14 +42,7 @@ public final class EtcdStore: RegistryStore, @unchecked Sendable {
     /// etcd writes and lease renewals made (for the benchmark's writes per second).
     public let writes = NIOLockedValueBox(0)
     public let renewals = NIOLockedValueBox(0)
-    /// Time spent in store calls for reports (nanoseconds), and how many: the mean write time.
-    public let busy = NIOLockedValueBox((nanoseconds: UInt64(0), count: 0))
-    /// Reports waiting for a writer now.
-    public var waiting: Int {
-        jobs.lock()
-        defer { jobs.unlock() }
-        return queue.count
-    }
+
 
     public init(client: EtcdClient, prefix: String = "/meshc/", leaseSeconds: Int, healthInterval: TimeInterval = 1,
                 writers: Int = 32, capacity: Int = 20_000, replica: String, log: @escaping @Sendable (String) -> Void) {
@@ -144,7 +137,6 @@ public final class EtcdStore: RegistryStore, @unchecked Sendable {
                 let started = DispatchTime.now().uptimeNanoseconds
                 let lease = try write(instance, plan: plan)
                 let now = DispatchTime.now().uptimeNanoseconds
-                busy.withLockedValue { $0 = ($0.nanoseconds + now - started, $0.count + 1) }
                 if now - queued > 2_000_000_000 { log("registry store: a report waited \((now - queued) / 1_000_000) ms (\((now - started) / 1_000_000) ms in etcd)") }
                 done(.success(lease))
             } catch {
