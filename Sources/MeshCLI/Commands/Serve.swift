@@ -207,10 +207,9 @@ struct Serve: ParsableCommand {
             options.registryStore = EtcdStore(client: EtcdClient(members: etcdMembers, tls: tls), prefix: storePrefix,
                                               leaseSeconds: Int((3 * options.reportInterval).rounded(.up)), replica: listen, log: options.log)
         }
-        let server = MeshServer(options: options)
-        do { try server.start() } catch { throw PipelineError.unreadable(path: listen, message: "cannot listen: \(error)") }
-        Console.current.err("meshc serve: listening on \(ServerAddress(host: host, port: server.port, secure: caDirectory != nil)) (keyid \(signingKey.publicKey.keyid.prefix(16))…)")
-        // Until SIGTERM or SIGINT: then stop serving and exit 0.
+        // SIGTERM and SIGINT are handled from before the server starts: one sent as soon as
+        // it says it listens (or during the start) stops it. (Handled after that line, a
+        // signal landing between ignoring it and handling it was lost, and the server ran on.)
         let done = DispatchSemaphore(value: 0)
         var sources: [any DispatchSourceSignal] = []
         for sig in [SIGTERM, SIGINT] {
@@ -220,6 +219,10 @@ struct Serve: ParsableCommand {
             source.resume()
             sources.append(source)
         }
+        let server = MeshServer(options: options)
+        do { try server.start() } catch { throw PipelineError.unreadable(path: listen, message: "cannot listen: \(error)") }
+        Console.current.err("meshc serve: listening on \(ServerAddress(host: host, port: server.port, secure: caDirectory != nil)) (keyid \(signingKey.publicKey.keyid.prefix(16))…)")
+        // Until SIGTERM or SIGINT: then stop serving and exit 0.
         done.wait()
         Console.current.err("meshc serve: stopping")
         server.stop()
